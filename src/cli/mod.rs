@@ -1,0 +1,218 @@
+//! The command line: clap definitions (whose doc comments are the `--help`
+//! text), prompts, human and `--json` output, and exit codes.
+//!
+//! Every capability lives in the library; this module only parses, asks,
+//! prints and maps errors. Exit codes (SPEC §6): 0 success, 1 error,
+//! 2 usage, 3 wrong passphrase or key, 4 integrity violation.
+
+mod output;
+mod secrets;
+mod vault_cmds;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use custodia::{Category, Error};
+pub use output::Output;
+
+/// Custodia: an offline, encrypted vault for witness testimony and evidence.
+///
+/// Everything in the vault file is encrypted; only its approximate size and
+/// record counts show. Passphrases are read from --passphrase-file (or
+/// CUSTODIA_PASSPHRASE_FILE), else asked on the terminal without echo.
+#[derive(Debug, Parser)]
+#[command(name = "custodia", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The vault file [default: the platform data directory, e.g.
+    /// ~/.local/share/custodia/vault.custodia]
+    #[arg(long, global = true, env = "CUSTODIA_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Act as this user [default: the vault's first user]
+    #[arg(long, global = true, env = "CUSTODIA_USER", value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the passphrase from the first line of this file ('-' = standard
+    /// input) instead of asking on the terminal
+    #[arg(long, global = true, env = "CUSTODIA_PASSPHRASE_FILE", value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Print one JSON document on standard output
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only what was asked for (ids, results), no commentary
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Replace an existing vault or output file
+    #[arg(long, global = true)]
+    pub force: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new vault, its first user and a recovery key
+    Init(vault_cmds::InitArgs),
+    /// Show what the vault file reveals (and, unlocked, its name and users)
+    Info,
+    /// Add, list or remove users (each has a passphrase and a signing key)
+    #[command(subcommand)]
+    User(vault_cmds::UserCommand),
+    /// Change your passphrase (re-wraps your key slot; the data is untouched)
+    #[command(subcommand)]
+    Passphrase(vault_cmds::PassphraseCommand),
+    /// Set a new passphrase with the recovery key
+    Recover(vault_cmds::RecoverArgs),
+    /// Print signing keys
+    #[command(subcommand)]
+    Key(vault_cmds::KeyCommand),
+    /// Print a shell completion script
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let out = Output::new(cli.global.json, cli.global.quiet);
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(args) => vault_cmds::init(g, &out, args),
+        Command::Info => vault_cmds::info(g, &out),
+        Command::User(cmd) => vault_cmds::user(g, &out, cmd),
+        Command::Passphrase(cmd) => vault_cmds::passphrase(g, &out, cmd),
+        Command::Recover(args) => vault_cmds::recover(g, &out, args),
+        Command::Key(cmd) => vault_cmds::key(g, &out, cmd),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "custodia", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// The vault path: `--vault`, `CUSTODIA_VAULT`, or the platform default.
+pub fn vault_path(g: &Global) -> Result<PathBuf, Failure> {
+    if let Some(p) = &g.vault {
+        return Ok(p.clone());
+    }
+    dirs::data_dir()
+        .map(|d| d.join("custodia").join("vault.custodia"))
+        .ok_or_else(|| Failure::usage("no data directory on this system: give --vault PATH"))
+}
+
+/// Makes sure this process never writes a core dump (which could hold keys
+/// and testimony).
+pub fn disable_core_dumps() {
+    #[cfg(unix)]
+    {
+        let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
+    }
+}
+
+/// A command's failure: a library error, or a command-line problem.
+#[derive(Debug)]
+pub enum Failure {
+    /// From the library.
+    Lib(Error),
+    /// The command line is wrong (exit 2).
+    Usage(String),
+    /// Exit with this code, the message having been printed already.
+    Silent(u8),
+}
+
+impl Failure {
+    /// A usage problem (exit 2).
+    pub fn usage(msg: impl Into<String>) -> Failure {
+        Failure::Usage(msg.into())
+    }
+
+    /// Invalid input (exit 1).
+    pub fn invalid(msg: impl Into<String>) -> Failure {
+        Failure::Lib(Error::Invalid(msg.into()))
+    }
+
+    /// An I/O error with context (exit 1).
+    pub fn io(context: impl Into<String>, e: std::io::Error) -> Failure {
+        Failure::Lib(Error::io(context, e))
+    }
+
+    /// The exit code (SPEC §6).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Silent(code) => *code,
+            Failure::Lib(e) => match e.category() {
+                Category::Failure => 1,
+                Category::Usage => 2,
+                Category::WrongKey => 3,
+                Category::Integrity => 4,
+            },
+        }
+    }
+
+    /// Prints the message on standard error.
+    pub fn report(&self) {
+        match self {
+            Failure::Lib(e) => eprintln!("custodia: error: {e}"),
+            Failure::Usage(m) => eprintln!("custodia: usage error: {m}"),
+            Failure::Silent(_) => {}
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Lib(e)
+    }
+}
+
+/// Writes a new file that must not exist (unless `force`), mode 0600, via
+/// a temporary name in the same directory and a rename.
+pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
+    use std::io::Write;
+    if path.exists() && !force {
+        return Err(Error::AlreadyExists(path.to_owned()).into());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile_in(&dir)?;
+    tmp.1
+        .write_all(bytes)
+        .and_then(|_| tmp.1.sync_all())
+        .map_err(|e| Failure::io(format!("cannot write {}", path.display()), e))?;
+    if !force && path.exists() {
+        let _ = std::fs::remove_file(&tmp.0);
+        return Err(Error::AlreadyExists(path.to_owned()).into());
+    }
+    std::fs::rename(&tmp.0, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp.0);
+        Failure::io(format!("cannot write {}", path.display()), e)
+    })
+}
+
+fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), Failure> {
+    let tag = hex::encode(custodia::crypto::random_bytes::<6>().map_err(Error::from)?);
+    let path = dir.join(format!(".custodia-tmp-{tag}"));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(&path)
+        .map_err(|e| Failure::io(format!("cannot create a file in {}", dir.display()), e))?;
+    Ok((path, file))
+}

@@ -1,0 +1,372 @@
+//! Commands about the vault itself: init, info, users, passphrases,
+//! recovery and public keys.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use custodia::crypto::kdf::KdfParams;
+use custodia::crypto::minisign::PublicKey;
+use custodia::crypto::recovery::RecoveryKey;
+use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
+
+use super::secrets::{check_one_stdin, current_passphrase, new_passphrase, read_secret_file};
+use super::{vault_path, write_new_file, Failure, Global, Output};
+
+/// `custodia init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A name for the vault (stored encrypted)
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the recovery key to this file (created with mode 0600) instead
+    /// of printing it
+    #[arg(long, value_name = "FILE")]
+    recovery_key_out: Option<PathBuf>,
+    /// FOR TESTS ONLY: derive keys with deliberately weak Argon2 settings,
+    /// so a stolen vault falls to a cheap passphrase search
+    #[arg(long)]
+    insecure_fast_kdf: bool,
+}
+
+/// `custodia user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with their own passphrase and signing key; prints their id
+    Add {
+        /// The new user's name
+        name: String,
+        /// Read the new user's passphrase from this file ('-' = standard input)
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// List users
+    List,
+    /// Remove a user: their passphrase no longer opens the vault
+    Remove {
+        /// The user to remove
+        name: String,
+    },
+}
+
+/// `custodia passphrase …`.
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCommand {
+    /// Change the acting user's passphrase
+    Change {
+        /// Read the new passphrase from this file ('-' = standard input)
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// `custodia recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The recovery key, in a file ('-' = standard input)
+    #[arg(long, value_name = "FILE")]
+    recovery_key_file: Option<PathBuf>,
+    /// Read the new passphrase from this file ('-' = standard input)
+    #[arg(long, value_name = "FILE")]
+    new_passphrase_file: Option<PathBuf>,
+}
+
+/// `custodia key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print a user's signing key as a minisign public key (for `minisign -V`)
+    ///
+    /// With --user NAME, prints NAME's key (unlocking with NAME's passphrase).
+    Public,
+}
+
+/// Opens and unlocks the vault as the acting user.
+pub fn unlock(g: &Global) -> Result<Vault<Unlocked>, Failure> {
+    let path = vault_path(g)?;
+    let vault = Vault::open(&path)?;
+    let passphrase = current_passphrase(g.passphrase_file.as_deref())?;
+    Ok(vault.unlock(g.user.as_deref(), &passphrase)?)
+}
+
+fn describe_kdf(p: &KdfParams) -> String {
+    let memory = if p.memory_kib >= 1024 {
+        format!("{} MiB", p.memory_kib / 1024)
+    } else {
+        format!("{} KiB", p.memory_kib)
+    };
+    format!("Argon2id m={memory} t={} p={}", p.time_cost, p.parallelism)
+}
+
+pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
+    let path = vault_path(g)?;
+    if path.exists() && !g.force {
+        return Err(Error::AlreadyExists(path).into());
+    }
+    if let Some(rk) = &args.recovery_key_out {
+        if rk.exists() && !g.force {
+            return Err(Error::AlreadyExists(rk.clone()).into());
+        }
+    }
+    let user = match &g.user {
+        Some(u) => u.clone(),
+        None => std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "owner".into()),
+    };
+    let passphrase = new_passphrase(g.passphrase_file.as_deref(), "New vault passphrase")?;
+    if args.insecure_fast_kdf {
+        out.warn(
+            "--insecure-fast-kdf: this vault's passphrases are protected by a deliberately \
+             WEAK key derivation. Use it for tests only, never for real testimony.",
+        );
+    } else {
+        out.note("Calibrating the key derivation for this machine (about 1 second per unlock)…");
+    }
+    let options = CreateOptions {
+        name: args.name.clone(),
+        user: user.clone(),
+        kdf: if args.insecure_fast_kdf {
+            KdfChoice::InsecureFast
+        } else {
+            KdfChoice::Calibrated
+        },
+        force: g.force,
+    };
+    let created = Vault::create(&path, &passphrase, &options)?;
+    let vault = created.vault;
+    let kdf = vault.kdf_default();
+    let display = created.recovery_key.to_display();
+    let key_file = match &args.recovery_key_out {
+        Some(file) => {
+            let mut text = zeroize::Zeroizing::new(display.to_string());
+            text.push('\n');
+            write_new_file(file, text.as_bytes(), g.force)?;
+            Some(file.clone())
+        }
+        None => None,
+    };
+    let public = PublicKey::new(vault.signing_key().verifying_key());
+    if out.json {
+        let mut doc = json!({
+            "vault_id": vault.id().to_hex(),
+            "path": path,
+            "user": user,
+            "public_key": public.base64(),
+            "kdf": kdf,
+            "insecure_fast_kdf": args.insecure_fast_kdf,
+        });
+        match &key_file {
+            Some(f) => doc["recovery_key_file"] = json!(f),
+            None => doc["recovery_key"] = json!(display.as_str()),
+        }
+        return out.json(&doc);
+    }
+    out.line(format!("Created vault {} at {}", vault.id(), path.display()))?;
+    out.line(format!(
+        "User {user:?}, signing key {} (see `custodia key public`)",
+        public.key_id_hex()
+    ))?;
+    out.line(format!("Key derivation: {}", describe_kdf(&kdf)))?;
+    match key_file {
+        Some(f) => out.line(format!(
+            "Recovery key written to {} (mode 0600). Move it off this machine.",
+            f.display()
+        ))?,
+        None => {
+            out.line("")?;
+            out.line("RECOVERY KEY: write it down now and keep it away from this computer.")?;
+            out.line("It is shown only this once. It opens the vault if every passphrase is lost.")?;
+            out.line("")?;
+            out.line(format!("    {}", display.as_str()))?;
+            out.line("")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn info(g: &Global, out: &Output) -> Result<(), Failure> {
+    let path = vault_path(g)?;
+    let vault = Vault::open(&path)?;
+    let public = vault.public_info()?;
+    // Unlock only when a passphrase is given non-interactively: `info` never prompts.
+    let unlocked = match &g.passphrase_file {
+        Some(file) => {
+            let pass = read_secret_file(file, "passphrase")?;
+            Some(vault.unlock(g.user.as_deref(), &pass)?)
+        }
+        None => None,
+    };
+    let private = match &unlocked {
+        Some(v) => Some((v.settings()?, v.users()?, v.user().name.clone())),
+        None => None,
+    };
+    let weak = public.passphrase_slots.iter().any(|p| p.is_weak());
+    if out.json {
+        let mut doc = json!({ "path": path, "file": public, "weak_kdf": weak });
+        if let Some((settings, users, me)) = &private {
+            doc["name"] = json!(settings.name);
+            doc["created_at"] = json!(settings.created_at);
+            doc["users"] = json!(users);
+            doc["acting_user"] = json!(me);
+        }
+        return out.json(&doc);
+    }
+    out.line(format!("Vault           {}", path.display()))?;
+    out.line(format!("Id              {}", public.vault_id))?;
+    out.line(format!("Format          version {}", public.format_version))?;
+    out.line(format!("File size       {} bytes", public.file_size))?;
+    for (i, p) in public.passphrase_slots.iter().enumerate() {
+        out.line(format!("Key slot {:<7} passphrase, {}", i + 1, describe_kdf(p)))?;
+    }
+    out.line(format!("Recovery        {} slot(s)", public.recovery_slots))?;
+    for (label, n) in &public.counts {
+        out.line(format!("{:<16}{n}", capitalise(label)))?;
+    }
+    if weak {
+        out.warn("a key slot uses weak KDF settings (--insecure-fast-kdf): not for real testimony");
+    }
+    match private {
+        Some((settings, users, me)) => {
+            out.line(format!(
+                "Name            {}",
+                settings.name.as_deref().unwrap_or("(none)")
+            ))?;
+            out.line(format!("Created         {}", settings.created_at))?;
+            let names: Vec<_> = users.iter().filter(|u| u.active).map(|u| u.name.clone()).collect();
+            out.line(format!("Users           {}", names.join(", ")))?;
+            out.line(format!("Unlocked as     {me}"))?;
+        }
+        None => out.note(
+            "(Only what the file shows anyone. Give --passphrase-file to see the name and users.)",
+        ),
+    }
+    Ok(())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            new_passphrase_file,
+        } => {
+            check_one_stdin(&[g.passphrase_file.as_deref(), new_passphrase_file.as_deref()])?;
+            let mut vault = unlock(g)?;
+            let pass = new_passphrase(
+                new_passphrase_file.as_deref(),
+                &format!("Passphrase for {name}"),
+            )?;
+            let id = vault.add_user(&name, &pass)?;
+            out.either(&json!({ "user_id": id.to_hex(), "name": name }), || {
+                out.note(format!("Added user {name:?}."));
+                out.line(id.to_hex())
+            })
+        }
+        UserCommand::List => {
+            let vault = unlock(g)?;
+            let users = vault.users()?;
+            out.either(&users, || {
+                for u in &users {
+                    let key = custodia::crypto::signing::verifying_key_from_base64(&u.public_key)
+                        .map(|k| PublicKey::new(k).key_id_hex())
+                        .unwrap_or_default();
+                    let status = if u.active { "active" } else { "removed" };
+                    out.line(format!(
+                        "{:<20} {:<8} added {}  key {}",
+                        u.name, status, u.created_at, key
+                    ))?;
+                }
+                Ok(())
+            })
+        }
+        UserCommand::Remove { name } => {
+            let mut vault = unlock(g)?;
+            vault.remove_user(&name)?;
+            out.either(&json!({ "removed": name }), || {
+                out.note(format!(
+                    "Removed user {name:?}: their passphrase no longer opens this vault."
+                ));
+                Ok(())
+            })
+        }
+    }
+}
+
+pub fn passphrase(g: &Global, out: &Output, cmd: PassphraseCommand) -> Result<(), Failure> {
+    match cmd {
+        PassphraseCommand::Change {
+            new_passphrase_file,
+        } => {
+            check_one_stdin(&[g.passphrase_file.as_deref(), new_passphrase_file.as_deref()])?;
+            let mut vault = unlock(g)?;
+            let pass = new_passphrase(new_passphrase_file.as_deref(), "New passphrase")?;
+            let started = Instant::now();
+            vault.change_passphrase(&pass)?;
+            let user = vault.user().name.clone();
+            out.either(&json!({ "changed": true, "user": user }), || {
+                out.note(format!(
+                    "Passphrase changed for {user:?} ({:.1} s).",
+                    started.elapsed().as_secs_f64()
+                ));
+                Ok(())
+            })
+        }
+    }
+}
+
+pub fn recover(g: &Global, out: &Output, args: RecoverArgs) -> Result<(), Failure> {
+    check_one_stdin(&[
+        args.recovery_key_file.as_deref(),
+        args.new_passphrase_file.as_deref(),
+    ])?;
+    let path = vault_path(g)?;
+    let vault = Vault::open(&path)?;
+    let key_text = match &args.recovery_key_file {
+        Some(f) => read_secret_file(f, "recovery key")?,
+        None => super::secrets::prompt("Recovery key: ")?,
+    };
+    let key = RecoveryKey::parse(&key_text).map_err(Error::from)?;
+    let pass = new_passphrase(args.new_passphrase_file.as_deref(), "New passphrase")?;
+    let vault = vault.recover(&key, g.user.as_deref(), &pass)?;
+    let user = vault.user().name.clone();
+    let public = PublicKey::new(vault.signing_key().verifying_key());
+    out.either(
+        &json!({ "recovered": true, "user": user, "public_key": public.base64() }),
+        || {
+            out.note(format!(
+                "New passphrase set for {user:?}. Their signing key was replaced (new key {}); \
+                 what they signed before still verifies with the old key.",
+                public.key_id_hex()
+            ));
+            Ok(())
+        },
+    )
+}
+
+pub fn key(g: &Global, out: &Output, cmd: KeyCommand) -> Result<(), Failure> {
+    match cmd {
+        KeyCommand::Public => {
+            let vault = unlock(g)?;
+            let name = vault.user().name.clone();
+            let public = PublicKey::new(vault.public_key(None)?);
+            let comment = format!("custodia signing key {}", public.key_id_hex());
+            out.either(
+                &json!({ "user": name, "key_id": public.key_id_hex(), "minisign": public.base64() }),
+                || {
+                    let text = public.to_file_string(&comment);
+                    out.line(text.trim_end())
+                },
+            )
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Sealing: XChaCha20-Poly1305 over padded plaintext, with associated data
+//! that binds each ciphertext to its place ([`Binding`]).
+//!
+//! `seal_value`/`open_value` are the record-encryption API the rest of the
+//! crate uses: a serde value goes in, an envelope (see
+//! [`crate::format::Envelope`]) comes out, and it only opens again under the
+//! same key *and* the same (vault, kind, record, version, field).
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::keys::SymmetricKey;
+use super::{random_bytes, CryptoError};
+use crate::format::{pad, unpad, Binding, Envelope, NONCE_LEN};
+
+/// Seals raw bytes: pads them, encrypts with a fresh random nonce, binds to `binding`.
+pub fn seal_bytes(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let padded = Zeroizing::new(pad(plaintext)?);
+    seal_raw(key, &binding.associated_data(), &padded)
+}
+
+/// Opens bytes sealed by [`seal_bytes`] under the same key and binding.
+pub fn open_bytes(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let padded = open_raw(key, &binding.associated_data(), sealed)?;
+    Ok(Zeroizing::new(unpad(&padded)?.to_vec()))
+}
+
+/// Seals a serde value (encoded as JSON, then padded).
+pub fn seal_value<T: Serialize + ?Sized>(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    value: &T,
+) -> Result<Vec<u8>, CryptoError> {
+    let json = Zeroizing::new(
+        serde_json::to_vec(value).map_err(|e| CryptoError::Encode(e.to_string()))?,
+    );
+    seal_bytes(key, binding, &json)
+}
+
+/// Opens a value sealed by [`seal_value`].
+pub fn open_value<T: DeserializeOwned>(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    sealed: &[u8],
+) -> Result<T, CryptoError> {
+    let json = open_bytes(key, binding, sealed)?;
+    serde_json::from_slice(&json).map_err(|e| CryptoError::Decode(e.to_string()))
+}
+
+/// Encrypts without padding (for fixed-size secrets and evidence chunks,
+/// whose sizes are already uniform).
+pub fn seal_raw(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: associated_data,
+            },
+        )
+        .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
+    let mut out = Envelope::header(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Decrypts an envelope made by [`seal_raw`].
+pub fn open_raw(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let env = Envelope::parse(sealed)?;
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    cipher
+        .decrypt(
+            XNonce::from_slice(env.nonce),
+            Payload {
+                msg: env.ciphertext,
+                aad: associated_data,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Unauthentic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Id;
+    use proptest::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Statement {
+        witness: String,
+        body: String,
+    }
+
+    const VAULT: Id = Id([3; 16]);
+
+    fn binding<'a>(record: &'a str, version: u64, field: &'a str) -> Binding<'a> {
+        Binding {
+            vault_id: &VAULT,
+            kind: "statement",
+            record,
+            version,
+            field,
+        }
+    }
+
+    fn sample() -> Statement {
+        Statement {
+            witness: "Évgueni Ivanov".into(),
+            body: "Je suis parti en Russie « sans rien ». Я дезертир. شَهَادَة".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let key = SymmetricKey::generate().unwrap();
+        let b = binding("r1", 1, "body");
+        let sealed = seal_value(&key, &b, &sample()).unwrap();
+        assert_eq!(open_value::<Statement>(&key, &b, &sealed).unwrap(), sample());
+    }
+
+    #[test]
+    fn ciphertext_hides_plaintext_and_nonces_are_fresh() {
+        let key = SymmetricKey::generate().unwrap();
+        let b = binding("r1", 1, "body");
+        let a = seal_value(&key, &b, &sample()).unwrap();
+        let c = seal_value(&key, &b, &sample()).unwrap();
+        assert_ne!(a, c);
+        let needle = b"Ivanov";
+        assert!(!a.windows(needle.len()).any(|w| w == needle));
+    }
+
+    #[test]
+    fn every_flipped_bit_fails() {
+        let key = SymmetricKey::generate().unwrap();
+        let b = binding("r1", 1, "body");
+        let sealed = seal_value(&key, &b, &sample()).unwrap();
+        for i in 0..sealed.len() {
+            for bit in [0u8, 3, 7] {
+                let mut bad = sealed.clone();
+                bad[i] ^= 1 << bit;
+                assert!(
+                    open_value::<Statement>(&key, &b, &bad).is_err(),
+                    "flip at byte {i} bit {bit} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn moved_ciphertext_fails() {
+        let key = SymmetricKey::generate().unwrap();
+        let home = binding("r1", 1, "body");
+        let sealed = seal_value(&key, &home, &sample()).unwrap();
+        let other_vault = Id([4; 16]);
+        let elsewhere = [
+            binding("r2", 1, "body"),      // another record
+            binding("r1", 2, "body"),      // another version
+            binding("r1", 1, "overview"),  // another field
+            Binding {
+                kind: "case",
+                ..home
+            },
+            Binding {
+                vault_id: &other_vault,
+                ..home
+            },
+        ];
+        for place in elsewhere {
+            assert!(matches!(
+                open_value::<Statement>(&key, &place, &sealed),
+                Err(CryptoError::Unauthentic)
+            ));
+        }
+    }
+
+    #[test]
+    fn truncated_ciphertext_fails() {
+        let key = SymmetricKey::generate().unwrap();
+        let b = binding("r1", 1, "body");
+        let sealed = seal_value(&key, &b, &sample()).unwrap();
+        for len in [0, 1, 10, 24, 40, sealed.len() - 16, sealed.len() - 1] {
+            assert!(open_value::<Statement>(&key, &b, &sealed[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn wrong_key_fails() {
+        let b = binding("r1", 1, "body");
+        let sealed = seal_value(&SymmetricKey::generate().unwrap(), &b, &sample()).unwrap();
+        assert!(open_value::<Statement>(&SymmetricKey::generate().unwrap(), &b, &sealed).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_unicode_round_trips(witness in "\\PC*", body in any::<String>()) {
+            let key = SymmetricKey::from_bytes([5; 32]);
+            let b = binding("r9", 7, "body");
+            let value = Statement { witness, body };
+            let sealed = seal_value(&key, &b, &value).unwrap();
+            prop_assert_eq!(open_value::<Statement>(&key, &b, &sealed).unwrap(), value);
+        }
+    }
+}

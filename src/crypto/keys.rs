@@ -1,0 +1,166 @@
+//! The key hierarchy: the master key, the subkeys derived from it for each
+//! purpose, and the key-encryption keys that wrap it in slots.
+//!
+//! ```text
+//! passphrase ──NFC──Argon2id(salt, m, t, p)──► stretched key (32 B)
+//!      stretched key ──HKDF "slot-wrap"────► KEK   (wraps the master key)
+//!      stretched key ──HKDF "signing-wrap"─► SWK   (wraps this user's Ed25519 secret)
+//! recovery secret (160 bit) ──HKDF(salt) "recovery-wrap"──► KEK
+//! master key (256 bit random) ──HKDF(vault id, "subkey <purpose>")──► one key per Purpose
+//! ```
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::{random_bytes, CryptoError};
+use crate::format::Id;
+
+/// A 256-bit symmetric key, wiped on drop, never printed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SymmetricKey([u8; 32]);
+
+impl SymmetricKey {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> SymmetricKey {
+        SymmetricKey(bytes)
+    }
+
+    /// A fresh random key from the OS CSPRNG.
+    pub fn generate() -> Result<SymmetricKey, CryptoError> {
+        Ok(SymmetricKey(random_bytes()?))
+    }
+
+    /// The raw bytes, for the cipher.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SymmetricKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SymmetricKey(..)")
+    }
+}
+
+/// What a subkey of the master key is for. Each purpose has its own key so
+/// no key is ever used for two things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Vault settings (its name).
+    Settings,
+    /// User profiles (names, public keys).
+    Users,
+    /// Case, statement and evidence metadata and statement bodies.
+    Records,
+    /// Evidence file chunks.
+    Evidence,
+    /// Custody events.
+    Events,
+}
+
+impl Purpose {
+    /// The HKDF info label of this purpose.
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::Settings => "settings",
+            Purpose::Users => "users",
+            Purpose::Records => "records",
+            Purpose::Evidence => "evidence",
+            Purpose::Events => "events",
+        }
+    }
+}
+
+/// HKDF-SHA256 expand of `ikm` with `salt` and a labelled info string.
+pub fn hkdf_derive(ikm: &[u8], salt: &[u8], label: &str) -> Result<SymmetricKey, CryptoError> {
+    let hk = Hkdf::<Sha256>::new(Some(salt), ikm);
+    let mut out = Zeroizing::new([0u8; 32]);
+    let info = format!("custodia v1 {label}");
+    hk.expand(info.as_bytes(), out.as_mut())
+        .map_err(|e| CryptoError::Kdf(e.to_string()))?;
+    Ok(SymmetricKey(*out))
+}
+
+/// The vault's master key and the subkeys derived from it.
+pub struct MasterKey {
+    key: SymmetricKey,
+    vault_id: Id,
+}
+
+impl MasterKey {
+    /// Wraps a master key belonging to `vault_id`.
+    pub fn new(key: SymmetricKey, vault_id: Id) -> MasterKey {
+        MasterKey { key, vault_id }
+    }
+
+    /// The vault this key belongs to.
+    pub fn vault_id(&self) -> Id {
+        self.vault_id
+    }
+
+    /// The raw key, for wrapping it into a slot.
+    pub fn key(&self) -> &SymmetricKey {
+        &self.key
+    }
+
+    /// The subkey for one purpose: HKDF(master, salt = vault id, "subkey <purpose>").
+    pub fn subkey(&self, purpose: Purpose) -> Result<SymmetricKey, CryptoError> {
+        hkdf_derive(
+            self.key.expose(),
+            &self.vault_id.0,
+            &format!("subkey {}", purpose.label()),
+        )
+    }
+}
+
+/// The keys a passphrase opens: one wraps the master key, one wraps the
+/// user's signing secret.
+pub struct PassphraseKeys {
+    /// Wraps the master key in the slot.
+    pub slot_wrap: SymmetricKey,
+    /// Wraps the user's Ed25519 secret.
+    pub signing_wrap: SymmetricKey,
+}
+
+impl PassphraseKeys {
+    /// Splits an Argon2id output into its two wrapping keys.
+    pub fn from_stretched(stretched: &[u8; 32]) -> Result<PassphraseKeys, CryptoError> {
+        Ok(PassphraseKeys {
+            slot_wrap: hkdf_derive(stretched, b"", "slot-wrap")?,
+            signing_wrap: hkdf_derive(stretched, b"", "signing-wrap")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subkeys_differ_per_purpose_and_vault() {
+        let k = SymmetricKey::from_bytes([9; 32]);
+        let a = MasterKey::new(k.clone(), Id([1; 16]));
+        let b = MasterKey::new(k, Id([2; 16]));
+        let records = a.subkey(Purpose::Records).unwrap();
+        assert_ne!(
+            records.expose(),
+            a.subkey(Purpose::Events).unwrap().expose()
+        );
+        assert_ne!(
+            records.expose(),
+            b.subkey(Purpose::Records).unwrap().expose()
+        );
+        assert_eq!(
+            records.expose(),
+            a.subkey(Purpose::Records).unwrap().expose()
+        );
+        assert_ne!(records.expose(), &[9; 32]);
+    }
+
+    #[test]
+    fn debug_does_not_print_key() {
+        let k = SymmetricKey::from_bytes([0xab; 32]);
+        assert!(!format!("{k:?}").contains("ab"));
+    }
+}

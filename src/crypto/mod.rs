@@ -1,0 +1,64 @@
+//! Cryptography: passphrase key derivation, the master key and its purpose
+//! subkeys, AEAD sealing of values bound to their place, recovery keys and
+//! signing keys.
+//!
+//! This module owns keys and the operations on them. It knows the byte
+//! layouts of [`crate::format`] but nothing of SQLite, records or the CLI.
+//! Every secret it hands out is zeroized on drop.
+
+pub mod aead;
+pub mod kdf;
+pub mod keys;
+pub mod minisign;
+pub mod recovery;
+pub mod signing;
+
+use thiserror::Error;
+
+use crate::format::FormatError;
+
+/// Failures of cryptographic operations. Opening failures are deliberately
+/// not more specific than "does not authenticate": a wrong key and a
+/// modified ciphertext look the same.
+#[derive(Debug, Error)]
+pub enum CryptoError {
+    /// An AEAD ciphertext did not authenticate under this key and binding.
+    #[error("ciphertext does not authenticate (wrong key, altered, or moved from elsewhere)")]
+    Unauthentic,
+    /// The ciphertext's envelope or padding was malformed.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Argon2 parameters outside the accepted bounds (checked before use).
+    #[error("key-derivation parameters out of bounds: {0}")]
+    KdfParamsOutOfBounds(String),
+    /// The Argon2 implementation refused the parameters or failed.
+    #[error("key derivation failed: {0}")]
+    Kdf(String),
+    /// A decrypted value could not be decoded.
+    #[error("decrypted value is malformed: {0}")]
+    Decode(String),
+    /// A value could not be encoded for sealing.
+    #[error("value could not be encoded: {0}")]
+    Encode(String),
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed: {0}")]
+    Random(String),
+    /// A recovery key was mistyped or is not a recovery key.
+    #[error("recovery key is malformed: {0}")]
+    MalformedRecoveryKey(String),
+    /// A signing key did not match or could not be decoded.
+    #[error("signing key is invalid: {0}")]
+    BadSigningKey(String),
+}
+
+/// Fills a buffer with bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut out = [0u8; N];
+    getrandom::getrandom(&mut out).map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(out)
+}
+
+/// A fresh random id.
+pub fn random_id() -> Result<crate::format::Id, CryptoError> {
+    Ok(crate::format::Id(random_bytes()?))
+}

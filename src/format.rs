@@ -1,0 +1,338 @@
+//! Bytes on disk that do not need a key: identifiers, the associated-data
+//! layout that binds every ciphertext to its place, the sealed-envelope
+//! layout, and size padding.
+//!
+//! This module owns *layouts* only. It performs no cryptography (see
+//! [`crate::crypto`]) and no I/O (see [`crate::store`]). Everything here is
+//! specified in `docs/format.md`; a change here is a format change.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Name written in the vault's metadata row; identifies a Custodia vault.
+pub const VAULT_FORMAT_NAME: &str = "custodia-vault";
+
+/// SQLite `application_id` of a Custodia vault: ASCII "CSTD".
+pub const SQLITE_APPLICATION_ID: i32 = 0x4353_5444;
+
+/// Length of every random identifier (vault, record, user, slot), in bytes.
+pub const ID_LEN: usize = 16;
+
+/// Shortest id prefix a command accepts.
+pub const MIN_ID_PREFIX: usize = 6;
+
+/// Version byte that starts every sealed envelope.
+pub const ENVELOPE_VERSION: u8 = 1;
+
+/// Length of an XChaCha20-Poly1305 nonce.
+pub const NONCE_LEN: usize = 24;
+
+/// Length of a Poly1305 tag.
+pub const TAG_LEN: usize = 16;
+
+/// Smallest padded plaintext: short fields all look alike.
+pub const MIN_PADDED_LEN: usize = 64;
+
+/// Errors in bytes or text that should have had a known layout.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FormatError {
+    /// An id was not 32 lowercase hexadecimal characters.
+    #[error("{0:?} is not a valid id (expected 32 hexadecimal characters)")]
+    BadId(String),
+    /// An id prefix was too short or not hexadecimal.
+    #[error("{0:?} is not a usable id prefix (give at least 6 hexadecimal characters)")]
+    BadIdPrefix(String),
+    /// A sealed envelope was shorter than its fixed parts.
+    #[error("ciphertext is truncated ({0} bytes)")]
+    TruncatedEnvelope(usize),
+    /// A sealed envelope started with an unknown version byte.
+    #[error("ciphertext has unknown format version {0}")]
+    UnknownEnvelopeVersion(u8),
+    /// A padded plaintext's length prefix did not fit its buffer.
+    #[error("padded plaintext is malformed")]
+    BadPadding,
+}
+
+/// A random 128-bit identifier, printed as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub [u8; ID_LEN]);
+
+impl Id {
+    /// Builds an id from raw bytes (e.g. from a database column).
+    pub fn from_slice(bytes: &[u8]) -> Result<Id, FormatError> {
+        let arr: [u8; ID_LEN] = bytes
+            .try_into()
+            .map_err(|_| FormatError::BadId(hex::encode(bytes)))?;
+        Ok(Id(arr))
+    }
+
+    /// The id as lowercase hex (the form stored in the database and shown).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The first `n` hex digits, for compact display.
+    pub fn short(&self) -> String {
+        let mut s = self.to_hex();
+        s.truncate(12);
+        s
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.to_hex())
+    }
+}
+
+impl FromStr for Id {
+    type Err = FormatError;
+    fn from_str(s: &str) -> Result<Id, FormatError> {
+        let lower = s.trim().to_ascii_lowercase();
+        let bytes = hex::decode(&lower).map_err(|_| FormatError::BadId(s.to_owned()))?;
+        Id::from_slice(&bytes).map_err(|_| FormatError::BadId(s.to_owned()))
+    }
+}
+
+/// Checks a user-typed id prefix and returns it in canonical (lowercase) form.
+pub fn normalize_id_prefix(prefix: &str) -> Result<String, FormatError> {
+    let p = prefix.trim().to_ascii_lowercase();
+    if p.len() < MIN_ID_PREFIX || p.len() > 2 * ID_LEN || !p.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(FormatError::BadIdPrefix(prefix.to_owned()));
+    }
+    Ok(p)
+}
+
+/// Where a ciphertext belongs. Serialised as the AEAD associated data, so a
+/// ciphertext opened anywhere else (another vault, kind, record, version or
+/// field) fails authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding<'a> {
+    /// The vault the ciphertext belongs to.
+    pub vault_id: &'a Id,
+    /// What kind of thing holds it: `"case"`, `"statement"`, `"slot"`, …
+    pub kind: &'a str,
+    /// The holder's identifier (an id in hex, or a position such as an event number).
+    pub record: &'a str,
+    /// The holder's version (1 for things that have no versions).
+    pub version: u64,
+    /// Which field of the holder this is.
+    pub field: &'a str,
+}
+
+impl Binding<'_> {
+    /// The associated data: a domain tag, then each part length-prefixed
+    /// (u16 big-endian) so no two bindings share an encoding.
+    ///
+    /// `"custodia/v1/aad" ‖ vault_id(16) ‖ len‖kind ‖ len‖record ‖ version(u64 BE) ‖ len‖field`
+    pub fn associated_data(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            16 + ID_LEN + 8 + 6 + self.kind.len() + self.record.len() + self.field.len(),
+        );
+        out.extend_from_slice(b"custodia/v1/aad");
+        out.extend_from_slice(&self.vault_id.0);
+        push_prefixed(&mut out, self.kind.as_bytes());
+        push_prefixed(&mut out, self.record.as_bytes());
+        out.extend_from_slice(&self.version.to_be_bytes());
+        push_prefixed(&mut out, self.field.as_bytes());
+        out
+    }
+}
+
+fn push_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Kinds, ids and field names are short constants; clamp defensively.
+    let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&bytes[..usize::from(len)]);
+}
+
+/// The parts of a sealed envelope: `version(1) ‖ nonce(24) ‖ ciphertext‖tag`.
+#[derive(Debug)]
+pub struct Envelope<'a> {
+    /// The random nonce.
+    pub nonce: &'a [u8; NONCE_LEN],
+    /// Ciphertext with its 16-byte tag appended.
+    pub ciphertext: &'a [u8],
+}
+
+impl<'a> Envelope<'a> {
+    /// Splits stored bytes into their parts, checking version and length.
+    pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, FormatError> {
+        if bytes.len() < 1 + NONCE_LEN + TAG_LEN {
+            return Err(FormatError::TruncatedEnvelope(bytes.len()));
+        }
+        if bytes[0] != ENVELOPE_VERSION {
+            return Err(FormatError::UnknownEnvelopeVersion(bytes[0]));
+        }
+        let nonce: &[u8; NONCE_LEN] = bytes[1..1 + NONCE_LEN]
+            .try_into()
+            .map_err(|_| FormatError::TruncatedEnvelope(bytes.len()))?;
+        Ok(Envelope {
+            nonce,
+            ciphertext: &bytes[1 + NONCE_LEN..],
+        })
+    }
+
+    /// Writes the header of an envelope (version and nonce).
+    pub fn header(nonce: &[u8; NONCE_LEN]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + NONCE_LEN);
+        out.push(ENVELOPE_VERSION);
+        out.extend_from_slice(nonce);
+        out
+    }
+}
+
+/// Padmé padding (Nikitin et al., "Reducing Metadata Leakage from Encrypted
+/// Files and Communication with PURBs", 2019): rounds a length up so that at
+/// most O(log log L) bits of it remain, with at most ~12% overhead.
+pub fn padme(len: u64) -> u64 {
+    if len < 2 {
+        return len;
+    }
+    let e = 63 - u64::from(len.leading_zeros()); // floor(log2 len)
+    let s = 64 - u64::from(e.leading_zeros()); // floor(log2 e) + 1
+    let last_bits = e - s;
+    let mask = (1u64 << last_bits) - 1;
+    (len + mask) & !mask
+}
+
+/// Pads a plaintext: `len(u32 BE) ‖ bytes ‖ zeros` up to
+/// `max(MIN_PADDED_LEN, padme(4 + len))`.
+pub fn pad(plaintext: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let len = u32::try_from(plaintext.len()).map_err(|_| FormatError::BadPadding)?;
+    let inner = 4 + plaintext.len() as u64;
+    let target = padme(inner).max(MIN_PADDED_LEN as u64) as usize;
+    let mut out = Vec::with_capacity(target);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(plaintext);
+    out.resize(target, 0);
+    Ok(out)
+}
+
+/// Removes [`pad`]ding, returning the original plaintext slice.
+pub fn unpad(padded: &[u8]) -> Result<&[u8], FormatError> {
+    let head: [u8; 4] = padded
+        .get(..4)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(FormatError::BadPadding)?;
+    let len = u32::from_be_bytes(head) as usize;
+    padded.get(4..4 + len).ok_or(FormatError::BadPadding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padme_matches_published_examples() {
+        // Values from the PURBs paper's definition.
+        assert_eq!(padme(0), 0);
+        assert_eq!(padme(1), 1);
+        assert_eq!(padme(9), 10);
+        assert_eq!(padme(100), 104);
+        assert_eq!(padme(1000), 1024);
+        assert_eq!(padme(1025), 1088);
+        for len in 2..5000u64 {
+            let p = padme(len);
+            assert!(p >= len && (p - len) as f64 <= len as f64 * 0.12 + 1.0, "{len}->{p}");
+        }
+    }
+
+    #[test]
+    fn pad_round_trips_and_hides_small_sizes() {
+        for len in [0usize, 1, 5, 59, 60, 61, 500, 4096] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let padded = pad(&data).unwrap();
+            assert!(padded.len() >= MIN_PADDED_LEN);
+            assert_eq!(unpad(&padded).unwrap(), &data[..]);
+        }
+        assert_eq!(pad(b"a").unwrap().len(), pad(b"abcdefgh").unwrap().len());
+    }
+
+    #[test]
+    fn unpad_rejects_lying_length() {
+        let mut padded = pad(b"hello").unwrap();
+        padded[0] = 0xff;
+        assert_eq!(unpad(&padded), Err(FormatError::BadPadding));
+        assert_eq!(unpad(&[0, 0]), Err(FormatError::BadPadding));
+    }
+
+    #[test]
+    fn bindings_differ_in_every_part() {
+        let v1 = Id([1; 16]);
+        let v2 = Id([2; 16]);
+        let base = Binding {
+            vault_id: &v1,
+            kind: "statement",
+            record: "ab",
+            version: 1,
+            field: "body",
+        };
+        let variants = [
+            Binding {
+                vault_id: &v2,
+                ..base
+            },
+            Binding {
+                kind: "case",
+                ..base
+            },
+            Binding {
+                record: "ac",
+                ..base
+            },
+            Binding {
+                version: 2,
+                ..base
+            },
+            Binding {
+                field: "overview",
+                ..base
+            },
+            // Shifting a byte between adjacent parts must not collide.
+            Binding {
+                kind: "statementa",
+                record: "b",
+                ..base
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.associated_data(), base.associated_data(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn ids_parse_and_print_lowercase() {
+        let id: Id = "00112233445566778899AABBCCDDEEFF".parse().unwrap();
+        assert_eq!(id.to_hex(), "00112233445566778899aabbccddeeff");
+        assert!("0011".parse::<Id>().is_err());
+        assert!("zz112233445566778899aabbccddeeff".parse::<Id>().is_err());
+        assert_eq!(normalize_id_prefix("ABCDEF").unwrap(), "abcdef");
+        assert!(normalize_id_prefix("abcde").is_err());
+        assert!(normalize_id_prefix("abcdeg").is_err());
+        assert!(normalize_id_prefix("abc%de").is_err());
+    }
+
+    #[test]
+    fn envelope_rejects_short_and_unknown() {
+        assert_eq!(
+            Envelope::parse(&[1; 10]).unwrap_err(),
+            FormatError::TruncatedEnvelope(10)
+        );
+        let mut b = vec![1u8; 1 + NONCE_LEN + TAG_LEN];
+        b[0] = 9;
+        assert_eq!(
+            Envelope::parse(&b).unwrap_err(),
+            FormatError::UnknownEnvelopeVersion(9)
+        );
+    }
+}

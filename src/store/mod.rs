@@ -1,0 +1,254 @@
+//! The vault file: one SQLite database opened through rusqlite (bundled
+//! SQLite), its connection settings, schema migrations and transactions.
+//!
+//! This module knows tables and bytes, not meaning: it stores sealed blobs
+//! and plaintext ids, and never sees a key. Opening something that is not a
+//! Custodia vault is detected from SQLite's `application_id` *before* any
+//! write, so a wrong path is never modified.
+
+pub mod rows;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::format::{Id, SQLITE_APPLICATION_ID};
+
+/// How long a command waits for another process's write to finish.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An open vault database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Creates a new vault file at `path` atomically: the database is built
+    /// under a temporary name in the same directory, `init` fills it inside
+    /// one transaction, and it is renamed into place only when complete.
+    /// Refuses to replace an existing file unless `force`.
+    pub fn create(
+        path: &Path,
+        force: bool,
+        init: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<Store> {
+        if path.exists() && !force {
+            return Err(Error::AlreadyExists(path.to_owned()));
+        }
+        if path.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{} is a directory, not a vault file",
+                path.display()
+            )));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))?;
+        let tag = hex::encode(crate::crypto::random_bytes::<6>()?);
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "vault".into());
+        let tmp = dir.join(format!(".{file_name}.creating-{tag}"));
+        let result = (|| -> Result<()> {
+            let mut conn = Connection::open_with_flags(
+                &tmp,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            restrict_permissions(&tmp)?;
+            conn.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)?;
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+            configure(&conn)?;
+            migrate(&mut conn, 0)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            init(&tx)?;
+            tx.commit()?;
+            // Fold the WAL into the main file so the renamed file is complete.
+            conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+            conn.close().map_err(|(_, e)| Error::from(e))?;
+            if force {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(p));
+                }
+            }
+            std::fs::rename(&tmp, path)
+                .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = tmp.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+        result?;
+        Store::open(path)
+    }
+
+    /// Opens an existing vault, checking it is one, and applying any
+    /// forward migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::NoVault(path.to_owned()));
+        }
+        if !path.is_file() {
+            return Err(Error::NotAVault(path.to_owned()));
+        }
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|_| Error::NotAVault(path.to_owned()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let not_a_vault = |e: rusqlite::Error| match Error::from(e) {
+            Error::Busy => Error::Busy,
+            _ => Error::NotAVault(path.to_owned()),
+        };
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(not_a_vault)?;
+        if app_id != SQLITE_APPLICATION_ID {
+            return Err(Error::NotAVault(path.to_owned()));
+        }
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(not_a_vault)?;
+        if version > schema::CURRENT_VERSION {
+            return Err(Error::FormatTooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: schema::CURRENT_VERSION,
+            });
+        }
+        configure(&conn)?;
+        if version < schema::CURRENT_VERSION {
+            migrate(&mut conn, version)?;
+        }
+        let format: Option<String> = conn
+            .query_row("SELECT format FROM vault WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(not_a_vault)
+            .ok();
+        if format.as_deref() != Some(crate::format::VAULT_FORMAT_NAME) {
+            return Err(Error::NotAVault(path.to_owned()));
+        }
+        // Reclaim a WAL left large by a crash or a rolled-back intake; harmless
+        // when another process is reading (SQLite then does what it can).
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The vault file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction, taking the write lock at once so two
+    /// writers never interleave (the second waits up to [`BUSY_TIMEOUT`],
+    /// then gets [`Error::Busy`]).
+    pub fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Starts a read transaction: a consistent snapshot for multi-query reads.
+    pub fn read(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?)
+    }
+
+    /// The vault id (plaintext by design).
+    pub fn vault_id(&self) -> Result<Id> {
+        let bytes: Vec<u8> =
+            self.conn
+                .query_row("SELECT vault_id FROM vault WHERE singleton = 1", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(Id::from_slice(&bytes)?)
+    }
+
+    /// Size in bytes of the vault file (and its WAL, if any).
+    pub fn file_size(&self) -> u64 {
+        let mut total = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        total += std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        total
+    }
+}
+
+/// Per-connection settings (SPEC §2, issue 2): WAL with full fsync, a busy
+/// timeout, secure delete, temporary data in memory only.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Invalid(format!(
+            "the vault could not be switched to WAL journaling (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "trusted_schema", "OFF")?;
+    conn.pragma_update(None, "cell_size_check", "ON")?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Re-read under the lock: another process may have migrated meanwhile.
+    let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let start = current.max(from);
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(start as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("cannot restrict permissions of {}", path.display()), e))
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The SQLite schema and its forward migrations.
+//!
+//! `MIGRATIONS[i]` takes a vault from schema version `i` to `i + 1`
+//! (`PRAGMA user_version`). Migrations only ever append; a released one is
+//! never edited. Every column that could say something about testimony is a
+//! sealed blob (see `docs/format.md`).
+
+/// The schema version this build writes and the newest it reads.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Forward migrations, in order.
+pub const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the first format.
+    r#"
+CREATE TABLE vault (
+    singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+    format          TEXT    NOT NULL,
+    vault_id        BLOB    NOT NULL CHECK (length(vault_id) = 16),
+    kdf_profile     TEXT    NOT NULL CHECK (kdf_profile IN ('calibrated', 'insecure-fast')),
+    kdf_memory_kib  INTEGER NOT NULL,
+    kdf_time_cost   INTEGER NOT NULL,
+    kdf_parallelism INTEGER NOT NULL,
+    settings        BLOB    NOT NULL
+);
+
+CREATE TABLE users (
+    user_id  BLOB    PRIMARY KEY CHECK (length(user_id) = 16),
+    position INTEGER NOT NULL UNIQUE,
+    profile  BLOB    NOT NULL
+);
+
+CREATE TABLE key_slots (
+    slot_id             BLOB    PRIMARY KEY CHECK (length(slot_id) = 16),
+    kind                TEXT    NOT NULL CHECK (kind IN ('passphrase', 'recovery')),
+    user_id             BLOB    REFERENCES users (user_id),
+    kdf_memory_kib      INTEGER,
+    kdf_time_cost       INTEGER,
+    kdf_parallelism     INTEGER,
+    salt                BLOB    NOT NULL,
+    wrapped_master      BLOB    NOT NULL,
+    wrapped_signing_key BLOB,
+    CHECK ((kind = 'passphrase') = (user_id IS NOT NULL AND wrapped_signing_key IS NOT NULL
+                                    AND kdf_memory_kib IS NOT NULL))
+);
+
+CREATE TABLE records (
+    record_id TEXT    PRIMARY KEY CHECK (length(record_id) = 32),
+    kind      TEXT    NOT NULL CHECK (kind IN ('case', 'statement', 'evidence')),
+    position  INTEGER NOT NULL UNIQUE
+);
+
+CREATE TABLE record_versions (
+    record_id TEXT    NOT NULL REFERENCES records (record_id),
+    version   INTEGER NOT NULL CHECK (version >= 1),
+    overview  BLOB    NOT NULL,
+    body      BLOB,
+    search    BLOB,
+    PRIMARY KEY (record_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE record_seals (
+    record_id TEXT PRIMARY KEY REFERENCES records (record_id),
+    seal      BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE evidence_chunks (
+    record_id   TEXT    NOT NULL REFERENCES records (record_id),
+    chunk_index INTEGER NOT NULL CHECK (chunk_index >= 0),
+    data        BLOB    NOT NULL,
+    PRIMARY KEY (record_id, chunk_index)
+);
+
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY CHECK (position >= 1),
+    sealed   BLOB    NOT NULL
+);
+"#,
+];

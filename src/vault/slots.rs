@@ -1,0 +1,162 @@
+//! Key slots: the master key wrapped under a passphrase-derived key (with
+//! the user's signing secret wrapped beside it) or under the recovery key.
+
+use crate::crypto::aead::{open_raw, seal_raw};
+use crate::crypto::kdf::{self, KdfParams, SALT_LEN};
+use crate::crypto::keys::{hkdf_derive, MasterKey, PassphraseKeys, SymmetricKey};
+use crate::crypto::recovery::RecoveryKey;
+use crate::crypto::signing::UserSigningKey;
+use crate::crypto::{random_bytes, random_id, CryptoError};
+use crate::error::{Error, Result};
+use crate::format::{Binding, Id};
+use crate::store::rows::{SlotKind, SlotRow};
+
+/// The slot's associated data: bound to the vault, the slot, and (for
+/// passphrase slots) the user, so a slot cannot be re-assigned to another user.
+fn slot_binding<'a>(vault_id: &'a Id, record: &'a str, field: &'a str) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "slot",
+        record,
+        version: 1,
+        field,
+    }
+}
+
+fn slot_record(slot_id: &Id, user_id: Option<&Id>) -> String {
+    match user_id {
+        Some(u) => format!("{slot_id}:{u}"),
+        None => slot_id.to_hex(),
+    }
+}
+
+/// Builds a passphrase slot for `user_id`.
+pub fn passphrase_slot(
+    master: &MasterKey,
+    user_id: &Id,
+    passphrase: &str,
+    params: &KdfParams,
+    signing: &UserSigningKey,
+) -> Result<SlotRow> {
+    let vault_id = master.vault_id();
+    let slot_id = random_id()?;
+    let salt: [u8; SALT_LEN] = random_bytes()?;
+    let stretched = kdf::derive(passphrase, &salt, params)?;
+    let keys = PassphraseKeys::from_stretched(&stretched)?;
+    let record = slot_record(&slot_id, Some(user_id));
+    let wrapped_master = seal_raw(
+        &keys.slot_wrap,
+        &slot_binding(&vault_id, &record, "master").associated_data(),
+        master.key().expose(),
+    )?;
+    let wrapped_signing_key = seal_raw(
+        &keys.signing_wrap,
+        &slot_binding(&vault_id, &record, "signing-key").associated_data(),
+        signing.secret().as_ref(),
+    )?;
+    Ok(SlotRow {
+        slot_id,
+        kind: SlotKind::Passphrase,
+        user_id: Some(*user_id),
+        kdf: Some(*params),
+        salt: salt.to_vec(),
+        wrapped_master,
+        wrapped_signing_key: Some(wrapped_signing_key),
+    })
+}
+
+/// Tries a passphrase on one slot. `Ok(None)`: not this slot's passphrase.
+/// Bounds on the stored KDF parameters are checked before any allocation.
+pub fn open_passphrase_slot(
+    vault_id: &Id,
+    slot: &SlotRow,
+    passphrase: &str,
+) -> Result<Option<(MasterKey, UserSigningKey)>> {
+    let params = slot
+        .kdf
+        .ok_or_else(|| Error::Integrity("a passphrase slot has no KDF parameters".into()))?;
+    params.validate()?;
+    let salt: [u8; SALT_LEN] = slot
+        .salt
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Integrity("a key slot's salt has the wrong length".into()))?;
+    let stretched = kdf::derive(passphrase, &salt, &params)?;
+    let keys = PassphraseKeys::from_stretched(&stretched)?;
+    let record = slot_record(&slot.slot_id, slot.user_id.as_ref());
+    let master_bytes = match open_raw(
+        &keys.slot_wrap,
+        &slot_binding(vault_id, &record, "master").associated_data(),
+        &slot.wrapped_master,
+    ) {
+        Ok(b) => b,
+        Err(CryptoError::Unauthentic) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let master = MasterKey::new(SymmetricKey::from_bytes(to_key(&master_bytes)?), *vault_id);
+    let wrapped_signing = slot
+        .wrapped_signing_key
+        .as_ref()
+        .ok_or_else(|| Error::Integrity("a passphrase slot has no signing key".into()))?;
+    let secret = open_raw(
+        &keys.signing_wrap,
+        &slot_binding(vault_id, &record, "signing-key").associated_data(),
+        wrapped_signing,
+    )
+    .map_err(|_| Error::Integrity("a user's wrapped signing key does not authenticate".into()))?;
+    let signing = UserSigningKey::from_secret(&secret)?;
+    Ok(Some((master, signing)))
+}
+
+fn recovery_wrap_key(recovery: &RecoveryKey, salt: &[u8]) -> Result<SymmetricKey> {
+    // The recovery secret has 160 bits of entropy: no stretching is needed.
+    Ok(hkdf_derive(recovery.secret(), salt, "recovery-wrap")?)
+}
+
+/// Builds the recovery slot.
+pub fn recovery_slot(master: &MasterKey, recovery: &RecoveryKey) -> Result<SlotRow> {
+    let vault_id = master.vault_id();
+    let slot_id = random_id()?;
+    let salt: [u8; SALT_LEN] = random_bytes()?;
+    let key = recovery_wrap_key(recovery, &salt)?;
+    let record = slot_record(&slot_id, None);
+    let wrapped_master = seal_raw(
+        &key,
+        &slot_binding(&vault_id, &record, "master").associated_data(),
+        master.key().expose(),
+    )?;
+    Ok(SlotRow {
+        slot_id,
+        kind: SlotKind::Recovery,
+        user_id: None,
+        kdf: None,
+        salt: salt.to_vec(),
+        wrapped_master,
+        wrapped_signing_key: None,
+    })
+}
+
+/// Opens the recovery slot.
+pub fn open_recovery_slot(
+    vault_id: &Id,
+    slot: &SlotRow,
+    recovery: &RecoveryKey,
+) -> Result<MasterKey> {
+    let key = recovery_wrap_key(recovery, &slot.salt)?;
+    let record = slot_record(&slot.slot_id, None);
+    let bytes = open_raw(
+        &key,
+        &slot_binding(vault_id, &record, "master").associated_data(),
+        &slot.wrapped_master,
+    )?;
+    Ok(MasterKey::new(
+        SymmetricKey::from_bytes(to_key(&bytes)?),
+        *vault_id,
+    ))
+}
+
+fn to_key(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Integrity("a wrapped master key has the wrong length".into()))
+}

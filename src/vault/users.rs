@@ -1,0 +1,235 @@
+//! Users: their sealed profiles (name, public signing keys, status) and the
+//! acting user of an unlocked vault.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::keys::{MasterKey, Purpose};
+use crate::crypto::signing::{verifying_key_from_bytes, UserSigningKey};
+use crate::error::{Error, Result};
+use crate::format::{Binding, Id};
+use crate::store::rows;
+use crate::store::Store;
+
+/// Longest user name accepted, in characters.
+pub const MAX_USER_NAME: usize = 64;
+
+/// One public signing key a user has had.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The Ed25519 public key, base64.
+    pub public_key: String,
+    /// When it was made.
+    pub created_at: String,
+    /// When it was replaced (after a recovery), if it was.
+    pub retired_at: Option<String>,
+}
+
+/// A user's sealed profile.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserProfile {
+    /// The user's name (unique among active users).
+    pub name: String,
+    /// When the user was added.
+    pub created_at: String,
+    /// When the user was removed, if they were.
+    pub removed_at: Option<String>,
+    /// Every signing key the user has had; the last is current.
+    pub keys: Vec<KeyRecord>,
+}
+
+impl UserProfile {
+    /// A new profile with one signing key.
+    pub fn new(name: &str, signing: &UserSigningKey, now: &str) -> UserProfile {
+        UserProfile {
+            name: name.to_owned(),
+            created_at: now.to_owned(),
+            removed_at: None,
+            keys: vec![KeyRecord {
+                public_key: B64.encode(signing.verifying_key().as_bytes()),
+                created_at: now.to_owned(),
+                retired_at: None,
+            }],
+        }
+    }
+
+    /// The current public key.
+    pub fn current_key(&self) -> Result<VerifyingKey> {
+        let last = self
+            .keys
+            .last()
+            .ok_or_else(|| Error::Integrity(format!("user {:?} has no signing key", self.name)))?;
+        decode_key(&last.public_key)
+    }
+
+    /// Every public key the user has had, oldest first.
+    pub fn all_keys(&self) -> Result<Vec<VerifyingKey>> {
+        self.keys.iter().map(|k| decode_key(&k.public_key)).collect()
+    }
+
+    /// Retires the current key and makes `signing` current.
+    pub fn rotate_signing_key(&mut self, signing: &UserSigningKey, now: &str) {
+        if let Some(last) = self.keys.last_mut() {
+            last.retired_at = Some(now.to_owned());
+        }
+        self.keys.push(KeyRecord {
+            public_key: B64.encode(signing.verifying_key().as_bytes()),
+            created_at: now.to_owned(),
+            retired_at: None,
+        });
+    }
+}
+
+fn decode_key(b64: &str) -> Result<VerifyingKey> {
+    let bytes = B64
+        .decode(b64)
+        .map_err(|_| Error::Integrity("a stored public key is not valid base64".into()))?;
+    Ok(verifying_key_from_bytes(&bytes)?)
+}
+
+/// The user acting on an unlocked vault.
+pub struct ActiveUser {
+    /// Their id.
+    pub id: Id,
+    /// Their name.
+    pub name: String,
+    /// Their signing key (secret; wiped on drop).
+    pub(crate) signing: UserSigningKey,
+    /// Their profile.
+    pub profile: UserProfile,
+}
+
+/// A user as `user list` shows them.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserSummary {
+    /// Internal id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// Name.
+    pub name: String,
+    /// Added at.
+    pub created_at: String,
+    /// False once removed.
+    pub active: bool,
+    /// Removed at.
+    pub removed_at: Option<String>,
+    /// Current public key (base64).
+    pub public_key: String,
+}
+
+/// Serialises an id as hex.
+pub fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_hex())
+}
+
+/// Checks a user name: 1–64 characters, no control characters, no
+/// leading/trailing space.
+pub fn validate_user_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > MAX_USER_NAME {
+        return Err(Error::Invalid(format!(
+            "a user name must have 1 to {MAX_USER_NAME} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(Error::Invalid(
+            "a user name must not contain control characters or start or end with a space".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn profile_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "user",
+        record,
+        version: 1,
+        field: "profile",
+    }
+}
+
+/// Seals a profile for the `users` table.
+pub fn seal_profile(master: &MasterKey, user_id: &Id, profile: &UserProfile) -> Result<Vec<u8>> {
+    let vault_id = master.vault_id();
+    let record = user_id.to_hex();
+    Ok(seal_value(
+        &master.subkey(Purpose::Users)?,
+        &profile_binding(&vault_id, &record),
+        profile,
+    )?)
+}
+
+fn open_profile(master: &MasterKey, row: &rows::UserRow) -> Result<UserProfile> {
+    let vault_id = master.vault_id();
+    let record = row.user_id.to_hex();
+    open_value(
+        &master.subkey(Purpose::Users)?,
+        &profile_binding(&vault_id, &record),
+        &row.profile,
+    )
+    .map_err(|_| {
+        Error::Integrity(format!(
+            "the profile of user {} does not authenticate",
+            row.user_id.short()
+        ))
+    })
+}
+
+/// Loads one user's profile.
+pub fn load_profile(store: &Store, master: &MasterKey, user_id: &Id) -> Result<UserProfile> {
+    let row = rows::user(store.conn(), user_id)?
+        .ok_or_else(|| Error::Integrity("a key slot points to a missing user".into()))?;
+    open_profile(master, &row)
+}
+
+/// Every user's profile, in order.
+pub fn all_profiles(store: &Store, master: &MasterKey) -> Result<Vec<(Id, UserProfile)>> {
+    rows::users(store.conn())?
+        .iter()
+        .map(|row| Ok((row.user_id, open_profile(master, row)?)))
+        .collect()
+}
+
+/// Finds an active user by name, or the first active user.
+pub fn find_user(
+    store: &Store,
+    master: &MasterKey,
+    name: Option<&str>,
+) -> Result<(Id, UserProfile)> {
+    all_profiles(store, master)?
+        .into_iter()
+        .filter(|(_, p)| p.removed_at.is_none())
+        .find(|(_, p)| name.is_none_or(|n| p.name == n))
+        .ok_or_else(|| Error::UnknownUser(name.unwrap_or("(first user)").to_owned()))
+}
+
+/// Summaries of every user.
+pub fn list(store: &Store, master: &MasterKey) -> Result<Vec<UserSummary>> {
+    all_profiles(store, master)?
+        .into_iter()
+        .map(|(id, p)| {
+            Ok(UserSummary {
+                id,
+                name: p.name.clone(),
+                created_at: p.created_at.clone(),
+                active: p.removed_at.is_none(),
+                removed_at: p.removed_at.clone(),
+                public_key: p.keys.last().map(|k| k.public_key.clone()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Checks that an unwrapped signing key is the profile's current key.
+pub fn check_signing_key(profile: &UserProfile, signing: &UserSigningKey) -> Result<()> {
+    if profile.current_key()? != signing.verifying_key() {
+        return Err(Error::Integrity(format!(
+            "the signing key in {:?}'s slot does not match their profile",
+            profile.name
+        )));
+    }
+    Ok(())
+}

@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(padme(1025), 1088);
         for len in 2..5000u64 {
             let p = padme(len);
-            assert!(p >= len && (p - len) as f64 <= len as f64 * 0.12 + 1.0, "{len}->{p}");
+            assert!(
+                p >= len && (p - len) as f64 <= len as f64 * 0.12 + 1.0,
+                "{len}->{p}"
+            );
         }
     }
 
@@ -290,10 +293,7 @@ mod tests {
                 record: "ac",
                 ..base
             },
-            Binding {
-                version: 2,
-                ..base
-            },
+            Binding { version: 2, ..base },
             Binding {
                 field: "overview",
                 ..base

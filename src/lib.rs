@@ -8,13 +8,16 @@
 //! Layers, each depending only on those below it:
 //!
 //! ```text
-//! cli (binary only) → vault → store → crypto → format
+//! cli (binary only) → bundle → records, custody → vault → store → crypto → format
 //! ```
 //!
 //! * [`format`]: byte layouts (ids, associated data, envelopes, padding).
 //! * [`crypto`]: KDF, key hierarchy, AEAD sealing, recovery and signing keys.
 //! * [`store`]: the SQLite file, schema, migrations, transactions.
 //! * [`vault`]: creating, unlocking, users and key slots.
+//! * [`records`]: cases, statements, evidence, search execution.
+//! * [`custody`]: signed hash-chained events, `check`, checkpoints.
+//! * [`search`]: text folding, query parsing, matching, snippets.
 //!
 //! See `docs/format.md` for the on-disk format and `SECURITY.md` for the
 //! threat model.
@@ -22,8 +25,11 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod custody;
 pub mod error;
 pub mod format;
+pub mod records;
+pub mod search;
 pub mod store;
 pub mod vault;
 

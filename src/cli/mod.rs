@@ -5,7 +5,11 @@
 //! prints and maps errors. Exit codes (SPEC §6): 0 success, 1 error,
 //! 2 usage, 3 wrong passphrase or key, 4 integrity violation.
 
+mod custody_cmds;
+mod editor;
+mod open;
 mod output;
+mod record_cmds;
 mod secrets;
 mod vault_cmds;
 
@@ -22,7 +26,7 @@ pub use output::Output;
 /// record counts show. Passphrases are read from --passphrase-file (or
 /// CUSTODIA_PASSPHRASE_FILE), else asked on the terminal without echo.
 #[derive(Debug, Parser)]
-#[command(name = "custodia", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "custodia", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -42,7 +46,12 @@ pub struct Global {
     pub user: Option<String>,
     /// Read the passphrase from the first line of this file ('-' = standard
     /// input) instead of asking on the terminal
-    #[arg(long, global = true, env = "CUSTODIA_PASSPHRASE_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTODIA_PASSPHRASE_FILE",
+        value_name = "PATH"
+    )]
     pub passphrase_file: Option<PathBuf>,
     /// Print one JSON document on standard output
     #[arg(long, global = true)]
@@ -73,6 +82,25 @@ pub enum Command {
     /// Print signing keys
     #[command(subcommand)]
     Key(vault_cmds::KeyCommand),
+    /// Create, list and show cases
+    #[command(subcommand)]
+    Case(record_cmds::CaseCommand),
+    /// Add, import, list, show, amend and seal witness statements
+    #[command(subcommand)]
+    Statement(record_cmds::StatementCommand),
+    /// Add, list, show and extract evidence files
+    #[command(subcommand)]
+    Evidence(record_cmds::EvidenceCommand),
+    /// Search statements (accent-, case- and script-insensitive)
+    Search(record_cmds::SearchArgs),
+    /// Show the custody log (of one record, or of the whole vault)
+    Log(custody_cmds::LogArgs),
+    /// Print a signed receipt of the custody state
+    Checkpoint,
+    /// Verify everything: records, evidence hashes, signatures, chains
+    Check(custody_cmds::CheckArgs),
+    /// Write a consistent encrypted copy of the vault
+    Backup(custody_cmds::BackupArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -91,6 +119,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Passphrase(cmd) => vault_cmds::passphrase(g, &out, cmd),
         Command::Recover(args) => vault_cmds::recover(g, &out, args),
         Command::Key(cmd) => vault_cmds::key(g, &out, cmd),
+        Command::Case(cmd) => record_cmds::case(g, &out, cmd),
+        Command::Statement(cmd) => record_cmds::statement(g, &out, cmd),
+        Command::Evidence(cmd) => record_cmds::evidence(g, &out, cmd),
+        Command::Search(args) => record_cmds::search(g, &out, args),
+        Command::Log(args) => custody_cmds::log(g, &out, args),
+        Command::Checkpoint => custody_cmds::checkpoint(g, &out),
+        Command::Check(args) => custody_cmds::check(g, &out, args),
+        Command::Backup(args) => custody_cmds::backup(g, &out, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "custodia", &mut std::io::stdout());

@@ -23,14 +23,20 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Fa
             .read_until(b'\n', &mut raw)
             .map_err(|e| Failure::io(format!("cannot read the {what} from standard input"), e))?;
     } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| Failure::io(format!("cannot read the {what} file {}", path.display()), e))?;
+        let file = std::fs::File::open(path).map_err(|e| {
+            Failure::io(format!("cannot read the {what} file {}", path.display()), e)
+        })?;
         file.take(MAX_SECRET_FILE)
             .read_to_end(&mut raw)
-            .map_err(|e| Failure::io(format!("cannot read the {what} file {}", path.display()), e))?;
+            .map_err(|e| {
+                Failure::io(format!("cannot read the {what} file {}", path.display()), e)
+            })?;
     }
     let text = std::str::from_utf8(&raw).map_err(|_| {
-        Failure::invalid(format!("the {what} in {} is not valid UTF-8", path.display()))
+        Failure::invalid(format!(
+            "the {what} in {} is not valid UTF-8",
+            path.display()
+        ))
     })?;
     let first = Zeroizing::new(
         text.lines()
@@ -68,17 +74,16 @@ pub fn current_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>, Fail
 }
 
 /// A new passphrase: from `file` if given, else prompted twice.
-pub fn new_passphrase(
-    file: Option<&Path>,
-    label: &str,
-) -> Result<Zeroizing<String>, Failure> {
+pub fn new_passphrase(file: Option<&Path>, label: &str) -> Result<Zeroizing<String>, Failure> {
     let value = match file {
         Some(path) => read_secret_file(path, "new passphrase")?,
         None => {
             let first = prompt(&format!("{label}: "))?;
             let again = prompt(&format!("{label} (again): "))?;
             if *first != *again {
-                return Err(Failure::invalid("the two passphrases differ; nothing was changed"));
+                return Err(Failure::invalid(
+                    "the two passphrases differ; nothing was changed",
+                ));
             }
             first
         }

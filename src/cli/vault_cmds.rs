@@ -164,7 +164,11 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
         }
         return out.json(&doc);
     }
-    out.line(format!("Created vault {} at {}", vault.id(), path.display()))?;
+    out.line(format!(
+        "Created vault {} at {}",
+        vault.id(),
+        path.display()
+    ))?;
     out.line(format!(
         "User {user:?}, signing key {} (see `custodia key public`)",
         public.key_id_hex()
@@ -178,7 +182,9 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
         None => {
             out.line("")?;
             out.line("RECOVERY KEY: write it down now and keep it away from this computer.")?;
-            out.line("It is shown only this once. It opens the vault if every passphrase is lost.")?;
+            out.line(
+                "It is shown only this once. It opens the vault if every passphrase is lost.",
+            )?;
             out.line("")?;
             out.line(format!("    {}", display.as_str()))?;
             out.line("")?;
@@ -219,7 +225,11 @@ pub fn info(g: &Global, out: &Output) -> Result<(), Failure> {
     out.line(format!("Format          version {}", public.format_version))?;
     out.line(format!("File size       {} bytes", public.file_size))?;
     for (i, p) in public.passphrase_slots.iter().enumerate() {
-        out.line(format!("Key slot {:<7} passphrase, {}", i + 1, describe_kdf(p)))?;
+        out.line(format!(
+            "Key slot {:<7} passphrase, {}",
+            i + 1,
+            describe_kdf(p)
+        ))?;
     }
     out.line(format!("Recovery        {} slot(s)", public.recovery_slots))?;
     for (label, n) in &public.counts {
@@ -235,7 +245,11 @@ pub fn info(g: &Global, out: &Output) -> Result<(), Failure> {
                 settings.name.as_deref().unwrap_or("(none)")
             ))?;
             out.line(format!("Created         {}", settings.created_at))?;
-            let names: Vec<_> = users.iter().filter(|u| u.active).map(|u| u.name.clone()).collect();
+            let names: Vec<_> = users
+                .iter()
+                .filter(|u| u.active)
+                .map(|u| u.name.clone())
+                .collect();
             out.line(format!("Users           {}", names.join(", ")))?;
             out.line(format!("Unlocked as     {me}"))?;
         }

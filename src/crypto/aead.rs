@@ -42,9 +42,8 @@ pub fn seal_value<T: Serialize + ?Sized>(
     binding: &Binding<'_>,
     value: &T,
 ) -> Result<Vec<u8>, CryptoError> {
-    let json = Zeroizing::new(
-        serde_json::to_vec(value).map_err(|e| CryptoError::Encode(e.to_string()))?,
-    );
+    let json =
+        Zeroizing::new(serde_json::to_vec(value).map_err(|e| CryptoError::Encode(e.to_string()))?);
     seal_bytes(key, binding, &json)
 }
 
@@ -138,7 +137,10 @@ mod tests {
         let key = SymmetricKey::generate().unwrap();
         let b = binding("r1", 1, "body");
         let sealed = seal_value(&key, &b, &sample()).unwrap();
-        assert_eq!(open_value::<Statement>(&key, &b, &sealed).unwrap(), sample());
+        assert_eq!(
+            open_value::<Statement>(&key, &b, &sealed).unwrap(),
+            sample()
+        );
     }
 
     #[test]
@@ -176,9 +178,9 @@ mod tests {
         let sealed = seal_value(&key, &home, &sample()).unwrap();
         let other_vault = Id([4; 16]);
         let elsewhere = [
-            binding("r2", 1, "body"),      // another record
-            binding("r1", 2, "body"),      // another version
-            binding("r1", 1, "overview"),  // another field
+            binding("r2", 1, "body"),     // another record
+            binding("r1", 2, "body"),     // another version
+            binding("r1", 1, "overview"), // another field
             Binding {
                 kind: "case",
                 ..home

@@ -132,7 +132,9 @@ pub fn calibrate() -> Result<KdfParams, CryptoError> {
     if factor <= 1.0 {
         return Ok(RECOMMENDED);
     }
-    let memory_factor = factor.min(f64::from(CALIBRATION_MAX_MEMORY_KIB / RECOMMENDED.memory_kib));
+    let memory_factor = factor.min(f64::from(
+        CALIBRATION_MAX_MEMORY_KIB / RECOMMENDED.memory_kib,
+    ));
     let memory_kib = ((f64::from(RECOMMENDED.memory_kib) * memory_factor) as u32)
         .clamp(RECOMMENDED.memory_kib, CALIBRATION_MAX_MEMORY_KIB)
         / 1024

@@ -64,8 +64,8 @@
 //! |      2 |      8 | key id of the signing key (must equal the public key's)   |
 //! |     10 |     64 | Ed25519 signature over the *message* defined below        |
 //!
-//! * With `ED` (what this module always writes, and what minisign writes by
-//!   default since version 0.8) the signed message is the 64-byte
+//! * With `ED` (what this module always writes, and what current minisign
+//!   writes by default) the signed message is the 64-byte
 //!   BLAKE2b-512 digest of the whole file. The digest is signed with plain
 //!   Ed25519 (not Ed25519ph).
 //! * With `Ed` (legacy; `minisign -S -l`) the signed message is the raw
@@ -120,7 +120,9 @@
 //!
 //! Ed25519 checks use `ed25519-dalek`'s `verify_strict`, which in addition
 //! to RFC 8032 rejects non-canonical `S`, and small-order `R` or public
-//! keys. Public keys of small order are already rejected when parsed.
+//! keys, like libsodium's `crypto_sign_verify_detached` that minisign uses.
+//! Public keys that are of small order or not canonically encoded are
+//! already rejected when parsed.
 //!
 //! # Strictness and limits (compared with stock minisign)
 //!
@@ -146,6 +148,14 @@
 //!   character; this module does not.
 //! * Anything but whitespace after the fourth line of a signature file is
 //!   rejected (minisign ignores it). The final line feed is optional.
+//! * [`PublicKey::parse`] is lenient about whitespace (it trims lines, so a
+//!   bare key line copied with spaces works), accepts the bare base64 line,
+//!   and otherwise requires exactly two lines, the first starting with
+//!   `untrusted comment:` and short enough for minisign's 1024-byte buffer.
+//!   minisign itself ignores the content of that first line.
+//! * Comments are Rust strings, hence UTF-8. minisign treats them as bytes;
+//!   a signature file whose comments are not UTF-8 must be rejected (or
+//!   decoded) by the caller before it reaches this module.
 //! * Legacy (`Ed`) signatures sign the raw file, so the whole file must be
 //!   held in memory to check them; this module refuses files larger than
 //!   [`LEGACY_MAX_MESSAGE_LEN`] (1 GiB) in that case. Prehashed (`ED`)
@@ -355,7 +365,8 @@ impl PublicKey {
     /// Checks: at most two lines; a first line, if present, starts with
     /// `untrusted comment:` and fits minisign's line buffer; the base64 is
     /// canonical and decodes to exactly 42 bytes; the algorithm is `Ed`; the
-    /// key is a valid Ed25519 point that is not of small order.
+    /// key is the canonical encoding of an Ed25519 point that is not of
+    /// small order.
     pub fn parse(text: &str) -> Result<PublicKey, MinisignError> {
         let lines: Vec<&str> = text.trim().lines().map(str::trim).collect();
         let b64 = match lines.as_slice() {
@@ -401,6 +412,13 @@ impl PublicKey {
         key_bytes.copy_from_slice(&blob[2 + KEY_ID_LEN..]);
         let key = VerifyingKey::from_bytes(&key_bytes)
             .map_err(|_| malformed_pk("the 32 key bytes are not a valid Ed25519 point"))?;
+        // libsodium (used by minisign) refuses non-canonical encodings
+        // (y >= p, or a "negative zero" x); so do we.
+        if key.to_edwards().compress().as_bytes() != key.as_bytes() {
+            return Err(malformed_pk(
+                "the 32 key bytes are not the canonical encoding of an Ed25519 point",
+            ));
+        }
         if key.is_weak() {
             return Err(malformed_pk(
                 "the Ed25519 key is of small order (a weak key that cannot be trusted)",
@@ -1318,6 +1336,22 @@ mod tests {
         assert!(matches!(
             PublicKey::parse(&BASE64.encode(&blob)),
             Err(MinisignError::MalformedPublicKey(m)) if m.contains("not a valid Ed25519 point")
+        ));
+        // y = p + k (p = 2^255 - 19) encodes the same point as y = k, but
+        // not canonically.
+        let non_canonical = (0u8..19)
+            .map(|k| {
+                let mut y = [0xFFu8; 32];
+                y[0] = 0xED + k;
+                y[31] = 0x7F;
+                y
+            })
+            .find(|y| VerifyingKey::from_bytes(y).is_ok_and(|vk| !vk.is_weak()))
+            .expect("some y = p + k is a point of large order");
+        blob[10..].copy_from_slice(&non_canonical);
+        assert!(matches!(
+            PublicKey::parse(&BASE64.encode(&blob)),
+            Err(MinisignError::MalformedPublicKey(m)) if m.contains("canonical encoding")
         ));
         let mut identity = [0u8; 32];
         identity[0] = 1; // the neutral element, of order 1

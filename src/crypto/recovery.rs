@@ -48,7 +48,9 @@ impl RecoveryKey {
             if n > 0 && n % 4 == 0 {
                 out.push('-');
             }
-            let v = chunk.iter().fold(0usize, |acc, b| (acc << 1) | usize::from(*b));
+            let v = chunk
+                .iter()
+                .fold(0usize, |acc, b| (acc << 1) | usize::from(*b));
             out.push(char::from(ALPHABET[v]));
         }
         out

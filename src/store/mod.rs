@@ -6,6 +6,7 @@
 //! Custodia vault is detected from SQLite's `application_id` *before* any
 //! write, so a wrong path is never modified.
 
+pub mod records;
 pub mod rows;
 pub mod schema;
 
@@ -196,6 +197,36 @@ impl Store {
         Ok(Id::from_slice(&bytes)?)
     }
 
+    /// Writes a consistent copy of the vault to `target` (which must not
+    /// exist): `VACUUM INTO` a temporary name beside it, then a rename.
+    pub fn backup_to(&self, target: &Path, force: bool) -> Result<()> {
+        if target.exists() && !force {
+            return Err(Error::AlreadyExists(target.to_owned()));
+        }
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let tag = hex::encode(crate::crypto::random_bytes::<6>()?);
+        let tmp = dir.join(format!(".custodia-backup-{tag}"));
+        let tmp_text = tmp
+            .to_str()
+            .ok_or_else(|| Error::Invalid("the backup path is not valid UTF-8".into()))?;
+        let result = self
+            .conn
+            .execute("VACUUM INTO ?1", [tmp_text])
+            .map_err(Error::from)
+            .and_then(|_| {
+                restrict_permissions(&tmp)?;
+                std::fs::rename(&tmp, target)
+                    .map_err(|e| Error::io(format!("cannot write {}", target.display()), e))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
     /// Size in bytes of the vault file (and its WAL, if any).
     pub fn file_size(&self) -> u64 {
         let mut total = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
@@ -244,8 +275,12 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
 #[cfg(unix)]
 fn restrict_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io(format!("cannot restrict permissions of {}", path.display()), e))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        Error::io(
+            format!("cannot restrict permissions of {}", path.display()),
+            e,
+        )
+    })
 }
 
 #[cfg(not(unix))]

@@ -169,14 +169,15 @@ pub fn slots(conn: &Connection, kind: SlotKind) -> Result<Vec<SlotRow>> {
             slot_id: id_col(r, 0)?,
             kind,
             user_id: user.and_then(|u| Id::from_slice(&u).ok()),
-            kdf: memory.map(|m| -> rusqlite::Result<KdfParams> {
-                Ok(KdfParams {
-                    memory_kib: m,
-                    time_cost: u32_col(r, 3)?.unwrap_or(0),
-                    parallelism: u32_col(r, 4)?.unwrap_or(0),
+            kdf: memory
+                .map(|m| -> rusqlite::Result<KdfParams> {
+                    Ok(KdfParams {
+                        memory_kib: m,
+                        time_cost: u32_col(r, 3)?.unwrap_or(0),
+                        parallelism: u32_col(r, 4)?.unwrap_or(0),
+                    })
                 })
-            })
-            .transpose()?,
+                .transpose()?,
             salt: r.get(5)?,
             wrapped_master: r.get(6)?,
             wrapped_signing_key: r.get(7)?,
@@ -230,9 +231,11 @@ pub fn users(conn: &Connection) -> Result<Vec<UserRow>> {
 
 /// The next free user position.
 pub fn next_user_position(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM users", [], |r| {
-        r.get(0)
-    })?)
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(position), 0) + 1 FROM users",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// One user's row.

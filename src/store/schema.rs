@@ -74,5 +74,10 @@ CREATE TABLE events (
     position INTEGER PRIMARY KEY CHECK (position >= 1),
     sealed   BLOB    NOT NULL
 );
+
+CREATE TABLE custody_heads (
+    record_id TEXT PRIMARY KEY,
+    head      BLOB NOT NULL
+) WITHOUT ROWID;
 "#,
 ];

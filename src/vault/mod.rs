@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::kdf::{self, KdfParams};
 use crate::crypto::keys::{MasterKey, Purpose, SymmetricKey};
+use crate::crypto::random_id;
 use crate::crypto::recovery::RecoveryKey;
 use crate::crypto::signing::UserSigningKey;
-use crate::crypto::random_id;
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
 use crate::store::rows::{self, SlotKind, VaultRow};
@@ -32,7 +32,41 @@ pub struct Locked;
 /// The keys of an unlocked vault and the user acting on it.
 pub struct Unlocked {
     master: MasterKey,
+    keys: KeyRing,
     user: ActiveUser,
+    key_id: String,
+}
+
+/// The purpose subkeys an unlocked vault uses, derived once.
+pub struct KeyRing {
+    /// Case, statement and evidence metadata, statement bodies.
+    pub records: SymmetricKey,
+    /// Evidence chunks.
+    pub evidence: SymmetricKey,
+    /// Custody events and chain heads.
+    pub events: SymmetricKey,
+}
+
+impl KeyRing {
+    fn derive(master: &MasterKey) -> Result<KeyRing> {
+        Ok(KeyRing {
+            records: master.subkey(Purpose::Records)?,
+            evidence: master.subkey(Purpose::Evidence)?,
+            events: master.subkey(Purpose::Events)?,
+        })
+    }
+}
+
+/// What a write needs besides the transaction: who acts, with which keys.
+pub struct Session<'a> {
+    /// The vault's id.
+    pub vault_id: Id,
+    /// Purpose subkeys.
+    pub keys: &'a KeyRing,
+    /// The acting user.
+    pub user: &'a ActiveUser,
+    /// The acting user's minisign key id (hex).
+    pub key_id: String,
 }
 
 /// A vault file, locked or unlocked.
@@ -123,6 +157,11 @@ impl<S> Vault<S> {
         self.store.path()
     }
 
+    /// Writes a consistent copy of the (encrypted) vault file.
+    pub fn backup(&self, target: &Path, force: bool) -> Result<()> {
+        self.store.backup_to(target, force)
+    }
+
     /// What anyone holding the file can see.
     pub fn public_info(&self) -> Result<PublicInfo> {
         let conn = self.store.conn();
@@ -181,8 +220,7 @@ impl Vault<Locked> {
         )?;
         let profile = UserProfile::new(&options.user, &signing, &created_at);
         let profile_blob = users::seal_profile(&master, &user_id, &profile)?;
-        let pass_slot =
-            slots::passphrase_slot(&master, &user_id, passphrase, &params, &signing)?;
+        let pass_slot = slots::passphrase_slot(&master, &user_id, passphrase, &params, &signing)?;
         let rec_slot = slots::recovery_slot(&master, &recovery_key)?;
         let row = VaultRow {
             vault_id,
@@ -211,11 +249,7 @@ impl Vault<Locked> {
             profile,
         };
         Ok(Created {
-            vault: Vault {
-                store,
-                row,
-                state: Unlocked { master, user },
-            },
+            vault: Vault::unlocked(store, row, master, user)?,
             recovery_key,
         })
     }
@@ -236,7 +270,9 @@ impl Vault<Locked> {
                 continue;
             };
             let (master, signing) = opened;
-            let Some(user_id) = slot.user_id else { continue };
+            let Some(user_id) = slot.user_id else {
+                continue;
+            };
             let profile = users::load_profile(&self.store, &master, &user_id)?;
             if let Some(wanted) = user {
                 if profile.name != wanted {
@@ -253,7 +289,7 @@ impl Vault<Locked> {
                 signing,
                 profile,
             };
-            return Ok(self.into_unlocked(master, user));
+            return Vault::unlocked(self.store, self.row, master, user);
         }
         Err(Error::WrongPassphrase)
     }
@@ -296,19 +332,82 @@ impl Vault<Locked> {
             signing,
             profile,
         };
-        Ok(self.into_unlocked(master, user))
-    }
-
-    fn into_unlocked(self, master: MasterKey, user: ActiveUser) -> Vault<Unlocked> {
-        Vault {
-            store: self.store,
-            row: self.row,
-            state: Unlocked { master, user },
-        }
+        Vault::unlocked(self.store, self.row, master, user)
     }
 }
 
 impl Vault<Unlocked> {
+    fn unlocked(
+        store: Store,
+        row: VaultRow,
+        master: MasterKey,
+        user: ActiveUser,
+    ) -> Result<Vault<Unlocked>> {
+        let keys = KeyRing::derive(&master)?;
+        let key_id =
+            crate::crypto::minisign::PublicKey::new(user.signing.verifying_key()).key_id_hex();
+        Ok(Vault {
+            store,
+            row,
+            state: Unlocked {
+                master,
+                keys,
+                user,
+                key_id,
+            },
+        })
+    }
+
+    /// Runs `f` in one write transaction with the acting session; commits
+    /// only if `f` succeeds, so a failure leaves the vault as it was.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let session = Session {
+            vault_id: self.row.vault_id,
+            keys: &self.state.keys,
+            user: &self.state.user,
+            key_id: self.state.key_id.clone(),
+        };
+        let tx = self.store.write()?;
+        let out = f(&tx, &session)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a consistent read snapshot with the acting session.
+    pub fn read<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let session = Session {
+            vault_id: self.row.vault_id,
+            keys: &self.state.keys,
+            user: &self.state.user,
+            key_id: self.state.key_id.clone(),
+        };
+        let tx = self.store.read()?;
+        f(&tx, &session)
+    }
+
+    /// The purpose subkeys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.state.keys
+    }
+
+    /// Public keys of every user, current and retired, by minisign key id.
+    pub fn key_directory(&self) -> Result<crate::custody::KeyDirectory> {
+        let mut out = crate::custody::KeyDirectory::new();
+        for (_, profile) in users::all_profiles(&self.store, &self.state.master)? {
+            for key in profile.all_keys()? {
+                let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
+                out.insert(id, (profile.name.clone(), key));
+            }
+        }
+        Ok(out)
+    }
+
     /// The acting user.
     pub fn user(&self) -> &ActiveUser {
         &self.state.user

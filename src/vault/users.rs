@@ -67,7 +67,10 @@ impl UserProfile {
 
     /// Every public key the user has had, oldest first.
     pub fn all_keys(&self) -> Result<Vec<VerifyingKey>> {
-        self.keys.iter().map(|k| decode_key(&k.public_key)).collect()
+        self.keys
+            .iter()
+            .map(|k| decode_key(&k.public_key))
+            .collect()
     }
 
     /// Retires the current key and makes `signing` current.
@@ -217,7 +220,11 @@ pub fn list(store: &Store, master: &MasterKey) -> Result<Vec<UserSummary>> {
                 created_at: p.created_at.clone(),
                 active: p.removed_at.is_none(),
                 removed_at: p.removed_at.clone(),
-                public_key: p.keys.last().map(|k| k.public_key.clone()).unwrap_or_default(),
+                public_key: p
+                    .keys
+                    .last()
+                    .map(|k| k.public_key.clone())
+                    .unwrap_or_default(),
             })
         })
         .collect()

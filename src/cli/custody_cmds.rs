@@ -1,0 +1,154 @@
+//! Commands on the custody log: log, checkpoint, check; and backup.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use custodia::custody::checkpoint::Checkpoint;
+use custodia::Vault;
+
+use super::open::{progress_bar, OpenVault};
+use super::{vault_path, Failure, Global, Output};
+
+/// `custodia log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this record (id or unique prefix)
+    id: Option<String>,
+}
+
+/// `custodia check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A receipt from `custodia checkpoint`: fail (exit 4) unless this vault
+    /// contains and extends it
+    #[arg(long, value_name = "RECEIPT")]
+    expect_checkpoint: Option<String>,
+}
+
+/// `custodia backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (still encrypted)
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    let events = vault.log(args.id.as_deref())?;
+    if out.json {
+        let docs: Vec<_> = events
+            .iter()
+            .map(|(e, ok)| json!({ "event": e, "signature_valid": ok }))
+            .collect();
+        return out.json(&docs);
+    }
+    for (e, ok) in &events {
+        let details = match &e.details {
+            serde_json::Value::Object(m) if m.is_empty() => String::new(),
+            other => other.to_string(),
+        };
+        out.line(format!(
+            "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}",
+            e.position,
+            e.time,
+            e.user,
+            e.action.as_str(),
+            e.record_kind,
+            &e.record[..12],
+            details,
+            if *ok { "" } else { "  [SIGNATURE INVALID]" }
+        ))?;
+    }
+    if events.iter().any(|(_, ok)| !ok) {
+        return Err(Failure::Lib(custodia::Error::Integrity(
+            "some custody events have invalid signatures; run `custodia check`".into(),
+        )));
+    }
+    Ok(())
+}
+
+pub fn checkpoint(g: &Global, out: &Output) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    let cp = vault.checkpoint()?;
+    out.either(
+        &json!({ "checkpoint": cp, "receipt": cp.receipt() }),
+        || {
+            out.note(format!(
+                "Custody checkpoint: {} events. Keep this receipt elsewhere; \
+             `custodia check --expect-checkpoint RECEIPT` proves a vault has not been rolled back.",
+                cp.count
+            ));
+            out.line(cp.receipt())
+        },
+    )
+}
+
+pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
+    let expected = match &args.expect_checkpoint {
+        Some(text) => Some(Checkpoint::parse(text)?),
+        None => None,
+    };
+    let mut vault = OpenVault::unlock(g, out)?;
+    let bar = progress_bar(out, 0, "checking evidence");
+    let mut report = vault.check(&mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(cp) = &expected {
+        if let Some(problem) = vault.verify_checkpoint(cp)? {
+            report.problems.push(custodia::custody::check::Problem {
+                record: None,
+                position: Some(cp.count),
+                message: format!("checkpoint: {problem}"),
+            });
+        }
+    }
+    let clean = report.is_clean();
+    out.either(&json!({ "clean": clean, "report": report }), || {
+        for w in &report.warnings {
+            out.warn(w);
+        }
+        for p in &report.problems {
+            let place = match (&p.record, p.position) {
+                (Some(r), Some(pos)) => format!("record {r}, event {pos}: "),
+                (Some(r), None) => format!("record {r}: "),
+                (None, Some(pos)) => format!("event {pos}: "),
+                (None, None) => String::new(),
+            };
+            out.line(format!("DAMAGED  {place}{}", p.message))?;
+        }
+        out.line(format!(
+            "{}: {} records, {} versions, {} evidence bytes re-hashed, {} custody events verified{}",
+            if clean { "OK" } else { "INTEGRITY VIOLATIONS FOUND" },
+            report.records,
+            report.versions,
+            report.evidence_bytes,
+            report.events,
+            if clean { String::new() } else { format!("; {} problem(s)", report.problems.len()) }
+        ))
+    })?;
+    if clean {
+        Ok(())
+    } else {
+        Err(Failure::Silent(4))
+    }
+}
+
+pub fn backup(g: &Global, out: &Output, args: BackupArgs) -> Result<(), Failure> {
+    let vault = Vault::open(&vault_path(g)?)?;
+    vault.backup(&args.out, g.force)?;
+    out.either(&json!({ "backup": args.out }), || {
+        out.note(format!(
+            "Wrote an encrypted copy of the vault to {}. It opens with the same passphrases and recovery key.",
+            args.out.display()
+        ));
+        Ok(())
+    })
+}

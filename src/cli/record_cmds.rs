@@ -1,0 +1,648 @@
+//! Commands on records: cases, statements, evidence and search.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::json;
+
+use custodia::records::case::NewCase;
+use custodia::records::evidence::{check_input_file, NewEvidence};
+use custodia::records::import::{parse, read_file};
+use custodia::records::statement::{NewStatement, StatementFields, MAX_BODY_BYTES};
+
+use super::editor::edit_in_ram;
+use super::open::{progress_bar, OpenVault};
+use super::{Failure, Global, Output};
+
+/// `custodia case …`.
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Create a case; prints its id
+    New {
+        /// The case reference, e.g. KZ-2026-014
+        reference: String,
+        /// Title
+        #[arg(long)]
+        title: String,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+        /// A tag (repeat for several)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// List cases
+    List,
+    /// Show a case and what it holds
+    Show {
+        /// Case reference or id prefix
+        reference: String,
+    },
+}
+
+/// Where a statement's text comes from.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("text").required(true).args(["file", "stdin", "editor"])))]
+pub struct TextSource {
+    /// Read the text from this file (UTF-8)
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Read the text from standard input
+    #[arg(long)]
+    stdin: bool,
+    /// Write the text in $EDITOR, on a file in RAM (/dev/shm) that is wiped afterwards
+    #[arg(long)]
+    editor: bool,
+}
+
+/// `custodia statement …`.
+#[derive(Debug, Subcommand)]
+pub enum StatementCommand {
+    /// Add a witness statement to a case; prints its id
+    Add {
+        /// Case reference or id
+        #[arg(long)]
+        case: String,
+        /// The witness's name
+        #[arg(long)]
+        witness: String,
+        /// A pseudonym, shown instead of the name when the witness is protected
+        #[arg(long)]
+        pseudonym: Option<String>,
+        /// Withhold the witness's identity on export unless --reveal-protected
+        #[arg(long)]
+        protected: bool,
+        /// Language of the statement (e.g. ru, fr, ar)
+        #[arg(long)]
+        language: Option<String>,
+        /// When it was taken (2026-03-14 or 2026-03-14T10:30)
+        #[arg(long, value_name = "DATE")]
+        taken_at: Option<String>,
+        /// Where it was taken
+        #[arg(long)]
+        place: Option<String>,
+        /// Who took it
+        #[arg(long)]
+        interviewer: Option<String>,
+        /// Who interpreted
+        #[arg(long)]
+        interpreter: Option<String>,
+        /// The witness's consent, in words
+        #[arg(long)]
+        consent: Option<String>,
+        /// Source: a URL or citation
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        text: TextSource,
+    },
+    /// Import statements from JSON Lines or CSV (all rows checked first)
+    Import {
+        /// The file (.jsonl or .csv)
+        file: PathBuf,
+    },
+    /// List statements (latest versions)
+    List {
+        /// Only this case
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Show a statement (latest version unless --version)
+    Show {
+        /// Statement id or unique prefix
+        id: String,
+        /// Which version
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// List a statement's versions and why each was made
+    History {
+        /// Statement id or unique prefix
+        id: String,
+    },
+    /// Add a new version of a statement (the old ones stay readable)
+    Amend {
+        /// Statement id or unique prefix
+        id: String,
+        /// Why it is amended
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        text: TextSource,
+    },
+    /// Seal a statement: it can no longer be amended
+    Seal {
+        /// Statement id or unique prefix
+        id: String,
+    },
+}
+
+/// `custodia evidence …`.
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Add files as evidence; prints `ID  SHA256  NAME` per file
+    Add {
+        /// Case reference or id
+        #[arg(long)]
+        case: String,
+        /// The statement the files support
+        #[arg(long)]
+        statement: Option<String>,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+        /// Source (URL, citation, device)
+        #[arg(long)]
+        source: Option<String>,
+        /// When it was acquired (2026-03-14)
+        #[arg(long, value_name = "DATE")]
+        acquired_at: Option<String>,
+        /// Who acquired it
+        #[arg(long, value_name = "NAME")]
+        acquired_by: Option<String>,
+        /// The files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List evidence items
+    List {
+        /// Only this case
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Show an item's metadata
+    Show {
+        /// Evidence id or unique prefix
+        id: String,
+    },
+    /// Write an item's original bytes to a file, checking its SHA-256
+    Extract {
+        /// Evidence id or unique prefix
+        id: String,
+        /// Where to write
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
+}
+
+/// `custodia search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words (all must match) and "quoted phrases"
+    query: String,
+    /// Only this case
+    #[arg(long)]
+    case: Option<String>,
+    /// At most this many results
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+fn read_text(source: &TextSource) -> Result<String, Failure> {
+    let bytes = if let Some(path) = &source.file {
+        read_bounded_file(path)?
+    } else if source.stdin {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::io("cannot read standard input", e))?;
+        buf
+    } else {
+        edit_in_ram()?
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Failure::invalid(format!(
+            "the statement text is over {} MiB; add it as evidence instead",
+            MAX_BODY_BYTES / (1024 * 1024)
+        )));
+    }
+    let where_ = source
+        .file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the statement text".into());
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::invalid(format!(
+            "{where_} is not valid UTF-8 text (bad byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn read_bounded_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Failure::io(format!("cannot read {}", path.display()), e))?;
+    if meta.is_dir() {
+        return Err(Failure::invalid(format!(
+            "{} is a directory, not a file",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::io(format!("cannot read {}", path.display()), e))?;
+    let mut buf = Vec::new();
+    file.take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure::io(format!("cannot read {}", path.display()), e))?;
+    Ok(buf)
+}
+
+pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    match cmd {
+        CaseCommand::New {
+            reference,
+            title,
+            description,
+            tags,
+        } => {
+            let id = vault.create_case(&NewCase {
+                reference: reference.clone(),
+                title,
+                description,
+                tags,
+            })?;
+            out.either(
+                &json!({ "id": id.to_hex(), "reference": reference }),
+                || out.line(id.to_hex()),
+            )
+        }
+        CaseCommand::List => {
+            let cases = vault.cases()?;
+            out.either(&cases, || {
+                for c in &cases {
+                    out.line(format!(
+                        "{}  {:<16} {}",
+                        c.id.short(),
+                        c.data.reference,
+                        c.data.title
+                    ))?;
+                }
+                Ok(())
+            })
+        }
+        CaseCommand::Show { reference } => {
+            let case = vault.show_case(&reference)?;
+            let statements = vault.statements(Some(&case.id.to_hex()))?;
+            let evidence = vault.evidence(Some(&case.id.to_hex()))?;
+            out.either(
+                &json!({ "case": case, "statements": statements, "evidence": evidence }),
+                || {
+                    out.line(format!("Case         {}", case.data.reference))?;
+                    out.line(format!("Id           {}", case.id))?;
+                    out.line(format!("Title        {}", case.data.title))?;
+                    if let Some(d) = &case.data.description {
+                        out.line(format!("Description  {d}"))?;
+                    }
+                    if !case.data.tags.is_empty() {
+                        out.line(format!("Tags         {}", case.data.tags.join(", ")))?;
+                    }
+                    out.line(format!(
+                        "Created      {} by {}",
+                        case.data.created_at, case.data.created_by
+                    ))?;
+                    out.line(format!("Statements   {}", statements.len()))?;
+                    for s in &statements {
+                        out.line(format!(
+                            "  {}  v{}  {}",
+                            s.id.short(),
+                            s.overview.version,
+                            s.overview.fields.witness
+                        ))?;
+                    }
+                    out.line(format!("Evidence     {}", evidence.len()))?;
+                    for e in &evidence {
+                        out.line(format!(
+                            "  {}  {}  {}",
+                            e.id.short(),
+                            &e.overview.sha256[..16],
+                            e.overview.original_name
+                        ))?;
+                    }
+                    Ok(())
+                },
+            )
+        }
+    }
+}
+
+pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), Failure> {
+    match cmd {
+        StatementCommand::Add {
+            case,
+            witness,
+            pseudonym,
+            protected,
+            language,
+            taken_at,
+            place,
+            interviewer,
+            interpreter,
+            consent,
+            source,
+            text,
+        } => {
+            if text.stdin && g.passphrase_file.as_deref() == Some(Path::new("-")) {
+                return Err(Failure::usage(
+                    "--stdin and --passphrase-file - cannot both read standard input",
+                ));
+            }
+            let fields = StatementFields {
+                witness,
+                pseudonym,
+                protected,
+                language,
+                taken_at,
+                place,
+                interviewer,
+                interpreter,
+                consent,
+                source,
+            };
+            fields.validate()?;
+            let body = read_text(&text)?;
+            let mut vault = OpenVault::unlock(g, out)?;
+            let id = vault.add_statement(&NewStatement { case, fields, body })?;
+            out.either(&json!({ "id": id.to_hex() }), || out.line(id.to_hex()))
+        }
+        StatementCommand::Import { file } => {
+            let (format, bytes) = read_file(&file)?;
+            let rows = parse(format, &bytes)?;
+            let mut vault = OpenVault::unlock(g, out)?;
+            let ids = vault.import_statements(&rows)?;
+            out.either(
+                &json!({ "imported": ids.iter().map(|i| i.to_hex()).collect::<Vec<_>>() }),
+                || {
+                    out.note(format!("Imported {} statements.", ids.len()));
+                    for id in &ids {
+                        out.line(id.to_hex())?;
+                    }
+                    Ok(())
+                },
+            )
+        }
+        StatementCommand::List { case } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let list = vault.statements(case.as_deref())?;
+            out.either(&list, || {
+                for s in &list {
+                    let o = &s.overview;
+                    out.line(format!(
+                        "{}  {:<14} v{:<2} {:<7} {}  {}",
+                        s.id.short(),
+                        s.case_reference,
+                        o.version,
+                        if s.sealed { "sealed" } else { "" },
+                        o.fields.taken_at.as_deref().unwrap_or("          "),
+                        witness_label(&o.fields),
+                    ))?;
+                }
+                Ok(())
+            })
+        }
+        StatementCommand::Show { id, version } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let s = vault.show_statement(&id, version)?;
+            out.either(&s, || {
+                let o = &s.overview;
+                let f = &o.fields;
+                out.line(format!("Statement    {}", s.id))?;
+                out.line(format!("Case         {}", s.case_reference))?;
+                out.line(format!(
+                    "Version      {} of {}{}",
+                    o.version,
+                    s.versions,
+                    if s.sealed { " (sealed)" } else { "" }
+                ))?;
+                out.line(format!("Witness      {}", witness_label(f)))?;
+                for (label, value) in [
+                    ("Language", &f.language),
+                    ("Taken at", &f.taken_at),
+                    ("Place", &f.place),
+                    ("Interviewer", &f.interviewer),
+                    ("Interpreter", &f.interpreter),
+                    ("Consent", &f.consent),
+                    ("Source", &f.source),
+                    ("Reason", &o.reason),
+                ] {
+                    if let Some(v) = value {
+                        out.line(format!("{label:<13}{v}"))?;
+                    }
+                }
+                out.line(format!("Recorded     {} by {}", o.created_at, o.created_by))?;
+                out.line(format!("SHA-256      {}", o.body_sha256))?;
+                out.line("")?;
+                out.line(&s.body)
+            })
+        }
+        StatementCommand::History { id } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let (id, versions, sealed) = vault.statement_history(&id)?;
+            out.either(
+                &json!({ "id": id.to_hex(), "sealed": sealed, "versions": versions }),
+                || {
+                    for v in &versions {
+                        out.line(format!(
+                            "v{:<3} {}  {:<16} {}  {}",
+                            v.version,
+                            v.created_at,
+                            v.created_by,
+                            &v.body_sha256[..16],
+                            v.reason.as_deref().unwrap_or("(original)")
+                        ))?;
+                    }
+                    if sealed {
+                        out.line("sealed: no further amendments")?;
+                    }
+                    Ok(())
+                },
+            )
+        }
+        StatementCommand::Amend { id, reason, text } => {
+            let body = read_text(&text)?;
+            let mut vault = OpenVault::unlock(g, out)?;
+            let (id, version) = vault.amend_statement(&id, &body, &reason)?;
+            out.either(&json!({ "id": id.to_hex(), "version": version }), || {
+                out.note(format!(
+                    "Statement {} is now at version {version}.",
+                    id.short()
+                ));
+                Ok(())
+            })
+        }
+        StatementCommand::Seal { id } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let (id, version) = vault.seal_statement(&id)?;
+            out.either(
+                &json!({ "id": id.to_hex(), "sealed_version": version }),
+                || {
+                    out.note(format!(
+                        "Statement {} sealed at version {version}.",
+                        id.short()
+                    ));
+                    Ok(())
+                },
+            )
+        }
+    }
+}
+
+fn witness_label(f: &StatementFields) -> String {
+    match (&f.pseudonym, f.protected) {
+        (Some(p), true) => format!("{} (protected; pseudonym {p})", f.witness),
+        (Some(p), false) => format!("{} (pseudonym {p})", f.witness),
+        _ => f.witness.clone(),
+    }
+}
+
+pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Failure> {
+    match cmd {
+        EvidenceCommand::Add {
+            case,
+            statement,
+            description,
+            source,
+            acquired_at,
+            acquired_by,
+            files,
+        } => {
+            // Check every file before writing any.
+            let mut sizes = Vec::with_capacity(files.len());
+            for f in &files {
+                sizes.push(check_input_file(f)?);
+            }
+            let mut vault = OpenVault::unlock(g, out)?;
+            let input = NewEvidence {
+                case,
+                statement,
+                description,
+                source,
+                acquired_at,
+                acquired_by,
+            };
+            let mut added = Vec::new();
+            for (file, size) in files.iter().zip(sizes) {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bar = progress_bar(out, size, &name);
+                let item = vault.add_evidence(&input, file, &mut |n| {
+                    if let Some(b) = &bar {
+                        b.set_position(n);
+                    }
+                })?;
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                if !out.json {
+                    out.line(format!(
+                        "{}  {}  {}",
+                        item.id, item.overview.sha256, item.overview.original_name
+                    ))?;
+                }
+                added.push(item);
+            }
+            if out.json {
+                out.json(&added)?;
+            }
+            Ok(())
+        }
+        EvidenceCommand::List { case } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let list = vault.evidence(case.as_deref())?;
+            out.either(&list, || {
+                for e in &list {
+                    out.line(format!(
+                        "{}  {:<14} {:>12}  {:<24} {}",
+                        e.id.short(),
+                        e.case_reference,
+                        e.overview.size,
+                        e.overview.media_type,
+                        e.overview.original_name
+                    ))?;
+                }
+                Ok(())
+            })
+        }
+        EvidenceCommand::Show { id } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let e = vault.show_evidence(&id)?;
+            out.either(&e, || {
+                let o = &e.overview;
+                out.line(format!("Evidence     {}", e.id))?;
+                out.line(format!("Case         {}", e.case_reference))?;
+                out.line(format!("File name    {}", o.original_name))?;
+                out.line(format!("Media type   {}", o.media_type))?;
+                out.line(format!("Size         {} bytes", o.size))?;
+                out.line(format!("SHA-256      {}", o.sha256))?;
+                for (label, value) in [
+                    ("Statement", &o.statement),
+                    ("Description", &o.description),
+                    ("Source", &o.source),
+                    ("Acquired at", &o.acquired_at),
+                    ("Acquired by", &o.acquired_by),
+                ] {
+                    if let Some(v) = value {
+                        out.line(format!("{label:<13}{v}"))?;
+                    }
+                }
+                out.line(format!("Added        {} by {}", o.added_at, o.added_by))
+            })
+        }
+        EvidenceCommand::Extract { id, out: path } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let mut bar = None;
+            let item = vault.extract_evidence(&id, &path, g.force, &mut |n| {
+                if bar.is_none() {
+                    bar = progress_bar(out, 0, "extract");
+                }
+                if let Some(b) = &bar {
+                    b.set_position(n);
+                }
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            out.either(&json!({ "id": item.id.to_hex(), "out": path, "sha256": item.overview.sha256, "size": item.overview.size }), || {
+                out.note(format!(
+                    "Wrote {} ({} bytes, SHA-256 {} verified).",
+                    path.display(),
+                    item.overview.size,
+                    item.overview.sha256
+                ));
+                Ok(())
+            })
+        }
+    }
+}
+
+pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    let hits = vault.search(&args.query, args.case.as_deref(), args.limit)?;
+    out.either(&hits, || {
+        if hits.is_empty() {
+            out.note("No statement matches.");
+        }
+        let colour = std::io::stdout().is_terminal();
+        for h in &hits {
+            out.line(format!(
+                "{}  {}  v{}  {}",
+                h.id.short(),
+                h.case_reference,
+                h.version,
+                h.witness
+            ))?;
+            let snippet = if colour {
+                h.render("\x1b[1;33m", "\x1b[0m")
+            } else {
+                h.snippet.clone()
+            };
+            out.line(format!("    {snippet}"))?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,254 @@
+//! Checkpoints: a short signed receipt of the vault's custody state
+//! (vault id, event count, hash of the last event). A copy of the vault that
+//! does not contain and extend a receipt it is shown has been rolled back
+//! or forked.
+//!
+//! Receipt text (one line):
+//! `custodia-checkpoint:1:<vault id>:<count>:<head hash>:<key id>:<signature>`
+//! where the signature is Ed25519, base64, over everything before the last
+//! `:` (the prefix through the key id).
+
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::Signature;
+use serde::Serialize;
+
+use super::{open_event, KeyDirectory, GENESIS};
+use crate::crypto::signing::verify;
+use crate::error::{Error, Result};
+use crate::store::records as rows;
+use crate::vault::{Session, Unlocked, Vault};
+
+const PREFIX: &str = "custodia-checkpoint:1";
+
+/// A checkpoint of the custody state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// The vault id (hex).
+    pub vault: String,
+    /// Number of events.
+    pub count: u64,
+    /// Hash of event `count` ([`GENESIS`] when there are none).
+    pub head: String,
+    /// Key id of the signer.
+    pub key_id: String,
+    /// Signature, base64.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    fn signed_part(vault: &str, count: u64, head: &str, key_id: &str) -> String {
+        format!("{PREFIX}:{vault}:{count}:{head}:{key_id}")
+    }
+
+    /// The receipt text.
+    pub fn receipt(&self) -> String {
+        format!(
+            "{}:{}",
+            Checkpoint::signed_part(&self.vault, self.count, &self.head, &self.key_id),
+            self.signature
+        )
+    }
+
+    /// Parses a receipt (whitespace anywhere is ignored, so a receipt copied
+    /// across lines still reads).
+    pub fn parse(text: &str) -> Result<Checkpoint> {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let bad = |why: &str| Error::Invalid(format!("not a custodia checkpoint receipt: {why}"));
+        let rest = compact
+            .strip_prefix(&format!("{PREFIX}:"))
+            .ok_or_else(|| bad("it does not start with custodia-checkpoint:1"))?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let [vault, count, head, key_id, signature] = parts.as_slice() else {
+            return Err(bad("it does not have six fields"));
+        };
+        let hexy = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hexy(vault, 32) || !hexy(head, 64) {
+            return Err(bad("the vault id or head hash is malformed"));
+        }
+        let count: u64 = count
+            .parse()
+            .map_err(|_| bad("the event count is not a number"))?;
+        Ok(Checkpoint {
+            vault: vault.to_ascii_lowercase(),
+            count,
+            head: head.to_ascii_lowercase(),
+            key_id: key_id.to_ascii_uppercase(),
+            signature: (*signature).to_owned(),
+        })
+    }
+
+    /// Checks the receipt's signature against the vault's keys.
+    pub fn verify_signature(&self, directory: &KeyDirectory) -> bool {
+        let Some((_, key)) = directory.get(&self.key_id) else {
+            return false;
+        };
+        let Ok(bytes) = B64.decode(&self.signature) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        let msg = Checkpoint::signed_part(&self.vault, self.count, &self.head, &self.key_id);
+        verify(key, msg.as_bytes(), &sig)
+    }
+}
+
+/// The vault's current (count, head hash).
+pub fn current_state(conn: &rusqlite::Connection, session: &Session<'_>) -> Result<(u64, String)> {
+    Ok(match rows::last_event(conn)? {
+        Some((pos, sealed)) => (
+            pos,
+            open_event(&session.vault_id, &session.keys.events, pos, &sealed)?.hash(),
+        ),
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
+/// Whether this vault contains and extends (`count`, `head`): its event
+/// `count` exists and hashes to `head`.
+pub fn extends(
+    conn: &rusqlite::Connection,
+    session: &Session<'_>,
+    count: u64,
+    head: &str,
+) -> Result<bool> {
+    if count == 0 {
+        return Ok(head == GENESIS);
+    }
+    Ok(match rows::event_at(conn, count)? {
+        Some(sealed) => match open_event(&session.vault_id, &session.keys.events, count, &sealed) {
+            Ok(ev) => ev.hash() == head,
+            Err(_) => false,
+        },
+        None => false,
+    })
+}
+
+impl Vault<Unlocked> {
+    /// A signed checkpoint of the current state.
+    pub fn checkpoint(&mut self) -> Result<Checkpoint> {
+        let (count, head) = self.read(|tx, session| current_state(tx, session))?;
+        let vault = self.id().to_hex();
+        let key_id = crate::crypto::minisign::PublicKey::new(self.signing_key().verifying_key())
+            .key_id_hex();
+        let msg = Checkpoint::signed_part(&vault, count, &head, &key_id);
+        let signature = B64.encode(self.signing_key().sign(msg.as_bytes()).to_bytes());
+        Ok(Checkpoint {
+            vault,
+            count,
+            head,
+            key_id,
+            signature,
+        })
+    }
+
+    /// Whether this vault contains and extends `receipt`. Returns a
+    /// description of the problem when it does not.
+    pub fn verify_checkpoint(&mut self, receipt: &Checkpoint) -> Result<Option<String>> {
+        if receipt.vault != self.id().to_hex() {
+            return Ok(Some(format!(
+                "the receipt is for vault {}, not this vault ({})",
+                receipt.vault,
+                self.id()
+            )));
+        }
+        if !receipt.verify_signature(&self.key_directory()?) {
+            return Ok(Some(
+                "the receipt's signature does not verify with any key of this vault".into(),
+            ));
+        }
+        let (count, _) = self.read(|tx, session| current_state(tx, session))?;
+        let ok = self.read(|tx, session| extends(tx, session, receipt.count, &receipt.head))?;
+        if ok {
+            return Ok(None);
+        }
+        Ok(Some(if count < receipt.count {
+            format!(
+                "this vault has {count} custody events but the receipt records {}: it is a rolled-back copy",
+                receipt.count
+            )
+        } else {
+            format!(
+                "event {} of this vault is not the one the receipt records: the history was rewritten or forked",
+                receipt.count
+            )
+        }))
+    }
+
+    /// Compares the vault with the last state this machine saw (kept in
+    /// `state_dir`), then records the current state. Returns a warning when
+    /// the vault is behind (a rolled-back or replaced copy).
+    pub fn compare_with_local_state(&mut self, state_dir: &Path) -> Result<Option<String>> {
+        let file = state_file(state_dir, &self.id().to_hex());
+        let seen = std::fs::read_to_string(&file).ok();
+        let warning = match seen.as_deref().and_then(parse_state) {
+            Some((count, head)) => {
+                let ok = self.read(|tx, session| extends(tx, session, count, &head))?;
+                if ok {
+                    None
+                } else {
+                    Some(format!(
+                        "this vault does not contain the custody state this computer last saw \
+                         ({count} events): it may be a rolled-back or replaced copy. \
+                         Run `custodia check` and compare with your checkpoint receipts."
+                    ))
+                }
+            }
+            None => None,
+        };
+        if warning.is_none() {
+            self.save_local_state(state_dir)?;
+        }
+        Ok(warning)
+    }
+
+    /// Records the current state in `state_dir`.
+    pub fn save_local_state(&mut self, state_dir: &Path) -> Result<()> {
+        let (count, head) = self.read(|tx, session| current_state(tx, session))?;
+        let file = state_file(state_dir, &self.id().to_hex());
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+        }
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, format!("{count} {head}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .map_err(|e| Error::io(format!("cannot write {}", file.display()), e))
+    }
+}
+
+fn state_file(dir: &Path, vault: &str) -> PathBuf {
+    dir.join("checkpoints").join(format!("{vault}.last"))
+}
+
+fn parse_state(text: &str) -> Option<(u64, String)> {
+    let mut parts = text.split_whitespace();
+    let count = parts.next()?.parse().ok()?;
+    let head = parts.next()?.to_owned();
+    Some((count, head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_parse_back_and_reject_garbage() {
+        let cp = Checkpoint {
+            vault: "0".repeat(32),
+            count: 42,
+            head: "a".repeat(64),
+            key_id: "0011223344556677".into(),
+            signature: "c2ln".into(),
+        };
+        let text = cp.receipt();
+        assert_eq!(Checkpoint::parse(&text).unwrap(), cp);
+        let wrapped = format!("{}\n  {}", &text[..40], &text[40..]);
+        assert_eq!(Checkpoint::parse(&wrapped).unwrap(), cp);
+        assert!(Checkpoint::parse("custodia-checkpoint:1:zz").is_err());
+        assert!(Checkpoint::parse("hello").is_err());
+    }
+}

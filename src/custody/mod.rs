@@ -1,0 +1,329 @@
+//! The custody and access log (SPEC §4): every create, view, amend, seal,
+//! extract, export and import of a record appends a signed event, inside the
+//! same transaction as the change it records.
+//!
+//! An event is a canonical JSON text ([`Event`]) signed with the acting
+//! user's Ed25519 key. Its SHA-256 is its hash; each event names the hash of
+//! the previous event in the vault (`prev`) and of the previous event of the
+//! same record (`prev_record`), so both chains break if an event is deleted,
+//! edited, reordered or inserted. In the vault an event is sealed (its
+//! contents are as sensitive as the records); in a bundle it is exported as
+//! is, and anyone with the signers' public keys can check it.
+//!
+//! This module owns event encoding, appending and reading. Verification of a
+//! whole vault lives in [`check`]; checkpoints in [`checkpoint`].
+
+pub mod check;
+pub mod checkpoint;
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, VerifyingKey};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::signing::verify as verify_signature;
+use crate::error::{Error, Result};
+use crate::format::{Binding, Id};
+use crate::store::records as rows;
+use crate::vault::Session;
+
+/// The `type` of every event this version writes.
+pub const EVENT_TYPE: &str = "custodia.event.v1";
+/// The hash that stands before the first event of a chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The record was created.
+    Create,
+    /// The record was shown to the acting user.
+    View,
+    /// A statement got a new version.
+    Amend,
+    /// A statement was sealed against further amendment.
+    Seal,
+    /// Evidence bytes were written out of the vault.
+    Extract,
+    /// The record was exported in a bundle.
+    Export,
+    /// The record was imported from a bundle.
+    Import,
+    /// The record was deleted.
+    Delete,
+}
+
+impl Action {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::View => "view",
+            Action::Amend => "amend",
+            Action::Seal => "seal",
+            Action::Extract => "extract",
+            Action::Export => "export",
+            Action::Import => "import",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// The signed content of an event. Serialised with `serde_json` in this
+/// field order and without whitespace, it is the canonical text that is
+/// hashed and signed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Always [`EVENT_TYPE`]; separates event signatures from anything else
+    /// the key signs.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The vault's id.
+    pub vault: String,
+    /// Position in the vault's chain, from 1.
+    pub position: u64,
+    /// The record's id.
+    pub record: String,
+    /// `case`, `statement` or `evidence`.
+    pub record_kind: String,
+    /// Position in the record's own chain, from 1.
+    pub record_position: u64,
+    /// What happened.
+    pub action: Action,
+    /// The acting user's name.
+    pub user: String,
+    /// The minisign key id of the key that signed.
+    pub key_id: String,
+    /// When, UTC, RFC 3339.
+    pub time: String,
+    /// Action-specific facts (versions, SHA-256 values, recipients, reasons).
+    pub details: serde_json::Value,
+    /// Hash of the previous event in the vault ([`GENESIS`] for the first).
+    pub prev: String,
+    /// Hash of the previous event of this record ([`GENESIS`] for its first).
+    pub prev_record: String,
+}
+
+/// An event as stored and exported: the exact canonical text and its
+/// signature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignedEvent {
+    /// The canonical JSON text of an [`Event`].
+    pub canonical: String,
+    /// Ed25519 signature of the canonical text's UTF-8 bytes, base64.
+    pub signature: String,
+}
+
+impl SignedEvent {
+    /// SHA-256 of the canonical text, lowercase hex: the event's hash.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical.as_bytes()))
+    }
+
+    /// Parses the canonical text, checking that it is canonical (re-encoding
+    /// gives the same bytes).
+    pub fn event(&self) -> Result<Event> {
+        let event: Event = serde_json::from_str(&self.canonical)
+            .map_err(|e| Error::Integrity(format!("a custody event is malformed: {e}")))?;
+        let again = serde_json::to_string(&event)
+            .map_err(|e| Error::Integrity(format!("a custody event cannot be re-encoded: {e}")))?;
+        if again != self.canonical {
+            return Err(Error::Integrity(
+                "a custody event's text is not in canonical form".into(),
+            ));
+        }
+        Ok(event)
+    }
+
+    /// Checks the signature with `key`.
+    pub fn verify_with(&self, key: &VerifyingKey) -> bool {
+        let Ok(bytes) = B64.decode(&self.signature) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        verify_signature(key, self.canonical.as_bytes(), &sig)
+    }
+}
+
+/// The head of one record's chain, sealed in `custody_heads`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RecordHead {
+    count: u64,
+    hash: String,
+}
+
+fn event_binding<'a>(vault_id: &'a Id, position: &'a str) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "event",
+        record: position,
+        version: 1,
+        field: "event",
+    }
+}
+
+fn head_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "custody-head",
+        record,
+        version: 1,
+        field: "head",
+    }
+}
+
+/// Opens the sealed event stored at `position`.
+pub fn open_event(
+    session_vault: &Id,
+    key: &crate::crypto::keys::SymmetricKey,
+    position: u64,
+    sealed: &[u8],
+) -> Result<SignedEvent> {
+    let pos = position.to_string();
+    open_value(key, &event_binding(session_vault, &pos), sealed).map_err(|_| {
+        Error::Integrity(format!(
+            "custody event {position} does not authenticate (altered or moved)"
+        ))
+    })
+}
+
+/// Appends an event for `record` in the caller's transaction and returns it.
+pub fn append(
+    conn: &Connection,
+    session: &Session<'_>,
+    record: &Id,
+    record_kind: &str,
+    action: Action,
+    details: serde_json::Value,
+) -> Result<Event> {
+    let vault_id = session.vault_id;
+    let events_key = &session.keys.events;
+    let (prev, position) = match rows::last_event(conn)? {
+        Some((pos, sealed)) => (
+            open_event(&vault_id, events_key, pos, &sealed)?.hash(),
+            pos + 1,
+        ),
+        None => (GENESIS.to_owned(), 1),
+    };
+    let record_hex = record.to_hex();
+    let head = match rows::custody_head(conn, &record_hex)? {
+        Some(sealed) => Some(
+            open_value::<RecordHead>(events_key, &head_binding(&vault_id, &record_hex), &sealed)
+                .map_err(|_| {
+                    Error::Integrity(format!(
+                        "the custody chain head of record {} does not authenticate",
+                        record.short()
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let (prev_record, record_position) = match &head {
+        Some(h) => (h.hash.clone(), h.count + 1),
+        None => (GENESIS.to_owned(), 1),
+    };
+    let event = Event {
+        event_type: EVENT_TYPE.to_owned(),
+        vault: vault_id.to_hex(),
+        position,
+        record: record_hex.clone(),
+        record_kind: record_kind.to_owned(),
+        record_position,
+        action,
+        user: session.user.name.clone(),
+        key_id: session.key_id.clone(),
+        time: crate::vault::now_utc(),
+        details,
+        prev,
+        prev_record,
+    };
+    let canonical = serde_json::to_string(&event)
+        .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?;
+    let signature = B64.encode(session.user.signing.sign(canonical.as_bytes()).to_bytes());
+    let signed = SignedEvent {
+        canonical,
+        signature,
+    };
+    let pos = position.to_string();
+    let sealed = seal_value(events_key, &event_binding(&vault_id, &pos), &signed)?;
+    rows::insert_event(conn, position, &sealed)?;
+    let new_head = RecordHead {
+        count: record_position,
+        hash: signed.hash(),
+    };
+    let sealed_head = seal_value(events_key, &head_binding(&vault_id, &record_hex), &new_head)?;
+    rows::set_custody_head(conn, &record_hex, &sealed_head)?;
+    Ok(event)
+}
+
+/// Every event in the vault, in order, opened (stops at the first that does
+/// not open; `check` is the tolerant reader).
+pub fn all_events(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &crate::crypto::keys::SymmetricKey,
+) -> Result<Vec<SignedEvent>> {
+    let mut out = Vec::new();
+    rows::for_each_event(conn, |pos, sealed| {
+        out.push(open_event(vault_id, key, pos, sealed)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The events of one record, in order.
+pub fn record_events(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &crate::crypto::keys::SymmetricKey,
+    record: &Id,
+) -> Result<Vec<(Event, SignedEvent)>> {
+    let wanted = record.to_hex();
+    let mut out = Vec::new();
+    for signed in all_events(conn, vault_id, key)? {
+        let event = signed.event()?;
+        if event.record == wanted {
+            out.push((event, signed));
+        }
+    }
+    Ok(out)
+}
+
+/// Public keys by minisign key id, for every key any user of the vault has
+/// ever had, with the owner's name.
+pub type KeyDirectory = HashMap<String, (String, VerifyingKey)>;
+
+impl crate::vault::Vault<crate::vault::Unlocked> {
+    /// The custody log: every event, or one record's (by id or prefix),
+    /// oldest first, each with whether its signature verifies.
+    pub fn log(&mut self, record: Option<&str>) -> Result<Vec<(Event, bool)>> {
+        let directory = self.key_directory()?;
+        self.read(|tx, session| {
+            let wanted = match record {
+                Some(text) => Some(crate::records::resolve_any(tx, text)?.0.to_hex()),
+                None => None,
+            };
+            let mut out = Vec::new();
+            for signed in all_events(tx, &session.vault_id, &session.keys.events)? {
+                let event = signed.event()?;
+                if wanted.as_ref().is_some_and(|w| *w != event.record) {
+                    continue;
+                }
+                let ok = directory
+                    .get(&event.key_id)
+                    .is_some_and(|(_, key)| signed.verify_with(key));
+                out.push((event, ok));
+            }
+            Ok(out)
+        })
+    }
+}

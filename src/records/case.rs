@@ -1,0 +1,186 @@
+//! Cases: a user-chosen reference (`KZ-2026-014`), a title, a description
+//! and tags. References are unique (compared case-insensitively).
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::{check_text, open_field, resolve, seal_field, Kind};
+use crate::custody::{self, Action};
+use crate::error::{Error, Result};
+use crate::format::Id;
+use crate::store::records::{self as rows, VersionRow};
+use crate::vault::{now_utc, Session, Unlocked, Vault};
+
+/// What `case new` takes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewCase {
+    /// The reference, e.g. `KZ-2026-014`.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A case as stored (sealed overview of version 1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CaseData {
+    /// The reference.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// When created.
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+}
+
+/// A case with its id.
+#[derive(Clone, Debug, Serialize)]
+pub struct Case {
+    /// The id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// Its data.
+    #[serde(flatten)]
+    pub data: CaseData,
+}
+
+/// Every case (decrypts only the small case overviews).
+pub fn all_cases(conn: &Connection, session: &Session<'_>) -> Result<Vec<Case>> {
+    rows::latest_overviews(conn, Kind::Case.as_str())?
+        .into_iter()
+        .map(|(id, version, sealed)| {
+            let data = open_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Case,
+                &id,
+                version,
+                "overview",
+                &sealed,
+            )?;
+            Ok(Case { id, data })
+        })
+        .collect()
+}
+
+/// Finds a case by reference (case-insensitive) or by id prefix.
+pub fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> Result<Case> {
+    let wanted = reference.trim();
+    let cases = all_cases(conn, session)?;
+    if let Some(c) = cases
+        .iter()
+        .find(|c| c.data.reference.eq_ignore_ascii_case(wanted) || c.data.reference == wanted)
+    {
+        return Ok(c.clone());
+    }
+    if let Ok(id) = resolve(conn, Kind::Case, wanted) {
+        if let Some(c) = cases.into_iter().find(|c| c.id == id) {
+            return Ok(c);
+        }
+    }
+    Err(Error::NotFound(format!(
+        "no case {wanted:?}; `custodia case list` shows the cases"
+    )))
+}
+
+fn validate(input: &NewCase) -> Result<()> {
+    check_text("the case reference", &input.reference, 200, false)?;
+    if input.reference.trim() != input.reference {
+        return Err(Error::Invalid(
+            "the case reference must not start or end with spaces".into(),
+        ));
+    }
+    check_text("the case title", &input.title, 1000, false)?;
+    if let Some(d) = &input.description {
+        check_text("the case description", d, 100_000, true)?;
+    }
+    for t in &input.tags {
+        check_text("a tag", t, 200, false)?;
+    }
+    Ok(())
+}
+
+impl Vault<Unlocked> {
+    /// Creates a case; the reference must be new.
+    pub fn create_case(&mut self, input: &NewCase) -> Result<Id> {
+        validate(input)?;
+        self.write(|tx, session| {
+            let exists = all_cases(tx, session)?
+                .iter()
+                .any(|c| c.data.reference.eq_ignore_ascii_case(&input.reference));
+            if exists {
+                return Err(Error::Invalid(format!(
+                    "a case {:?} already exists",
+                    input.reference
+                )));
+            }
+            let id = crate::crypto::random_id()?;
+            let data = CaseData {
+                reference: input.reference.clone(),
+                title: input.title.clone(),
+                description: input.description.clone(),
+                tags: input.tags.clone(),
+                created_at: now_utc(),
+                created_by: session.user.name.clone(),
+            };
+            let overview = seal_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Case,
+                &id,
+                1,
+                "overview",
+                &data,
+            )?;
+            rows::insert_record(tx, &id, Kind::Case.as_str())?;
+            rows::insert_version(
+                tx,
+                &VersionRow {
+                    id,
+                    version: 1,
+                    overview,
+                    body: None,
+                    search: None,
+                },
+            )?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Case.as_str(),
+                Action::Create,
+                serde_json::json!({}),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Every case.
+    pub fn cases(&mut self) -> Result<Vec<Case>> {
+        self.read(|tx, session| all_cases(tx, session))
+    }
+
+    /// Shows a case (records a view).
+    pub fn show_case(&mut self, reference: &str) -> Result<Case> {
+        self.write(|tx, session| {
+            let case = find_case(tx, session, reference)?;
+            custody::append(
+                tx,
+                session,
+                &case.id,
+                Kind::Case.as_str(),
+                Action::View,
+                serde_json::json!({}),
+            )?;
+            Ok(case)
+        })
+    }
+}

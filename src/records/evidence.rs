@@ -1,0 +1,658 @@
+//! Evidence items: files of any size streamed into the vault in sealed
+//! chunks, fingerprinted with SHA-256 at intake, and streamed back out with
+//! the fingerprint checked on the way.
+//!
+//! Chunk `i` of item `R` is sealed with associated data binding it to
+//! (vault, `evidence`, R, i, `chunk` | `last-chunk`): a chunk moved to
+//! another item or position, a reordering, or a truncation (the last chunk
+//! missing, or a chunk after it) fails to open. Only the last chunk is
+//! padded (Padmé); full chunks are all the same size. Memory stays bounded
+//! by a couple of chunks whatever the file size.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::case::{all_cases, find_case};
+use super::{check_date, check_optional, open_field, resolve, seal_field, Kind};
+use crate::crypto::aead::{open_raw, seal_raw};
+use crate::crypto::keys::SymmetricKey;
+use crate::custody::{self, Action};
+use crate::error::{Error, Result};
+use crate::format::{pad, unpad, Binding, Id};
+use crate::store::records::{self as rows, VersionRow};
+use crate::vault::{now_utc, Session, Unlocked, Vault};
+
+/// Plaintext bytes per chunk.
+pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+/// What `evidence add` takes besides the file.
+#[derive(Clone, Debug, Default)]
+pub struct NewEvidence {
+    /// Case reference or id.
+    pub case: String,
+    /// Statement id (prefix) the item supports.
+    pub statement: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Source (URL, citation, device).
+    pub source: Option<String>,
+    /// When it was acquired.
+    pub acquired_at: Option<String>,
+    /// Who acquired it.
+    pub acquired_by: Option<String>,
+}
+
+/// The sealed overview of an evidence item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceOverview {
+    /// Case id.
+    pub case: String,
+    /// Supported statement id.
+    pub statement: Option<String>,
+    /// Original file name, as it was.
+    pub original_name: String,
+    /// Media type detected from the content.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the original bytes, hex: the exhibit's fingerprint.
+    pub sha256: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// When acquired.
+    pub acquired_at: Option<String>,
+    /// Who acquired it.
+    pub acquired_by: Option<String>,
+    /// When it entered the vault.
+    pub added_at: String,
+    /// Who added it.
+    pub added_by: String,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u64,
+    /// Number of chunks (at least 1).
+    pub chunk_count: u64,
+}
+
+/// An evidence item as listed and shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvidenceSummary {
+    /// Id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// The case's reference.
+    pub case_reference: String,
+    /// Overview.
+    #[serde(flatten)]
+    pub overview: EvidenceOverview,
+}
+
+fn chunk_binding<'a>(vault_id: &'a Id, record: &'a str, index: u64, last: bool) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "evidence",
+        record,
+        version: index,
+        field: if last { "last-chunk" } else { "chunk" },
+    }
+}
+
+/// Checks a path is a readable regular file before anything is written.
+pub fn check_input_file(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    if meta.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{} is a directory, not a file",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    Ok(meta.len())
+}
+
+/// Detects a media type from the first bytes: magic numbers, else UTF-8
+/// text, else `application/octet-stream`. The file name is not trusted.
+pub fn detect_media_type(head: &[u8]) -> String {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_owned();
+    }
+    if head.is_empty() {
+        return "application/octet-stream".into();
+    }
+    let text_ok = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sample is fine.
+        Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
+    };
+    if text_ok && !head.iter().any(|&b| b == 0) {
+        "text/plain; charset=utf-8".into()
+    } else {
+        "application/octet-stream".into()
+    }
+}
+
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Streams `reader` into sealed chunks of item `id` in the caller's
+/// transaction. Returns (size, sha256 hex, chunk count, media type).
+pub fn write_chunks(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    reader: &mut impl Read,
+    label: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, String, u64, String)> {
+    let record = id.to_hex();
+    let key = &session.keys.evidence;
+    let read_err = |e| Error::io(format!("cannot read {label}"), e);
+    let mut current = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+    let mut next = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+    let mut current_len = read_full(reader, &mut current).map_err(read_err)?;
+    let media_type = detect_media_type(&current[..current_len.min(8192)]);
+    let mut hasher = Sha256::new();
+    let mut index = 0u64;
+    let mut size = 0u64;
+    loop {
+        let next_len = if current_len == CHUNK_SIZE {
+            read_full(reader, &mut next).map_err(read_err)?
+        } else {
+            0
+        };
+        let last = next_len == 0;
+        let plain = &current[..current_len];
+        hasher.update(plain);
+        size += current_len as u64;
+        let ad = chunk_binding(&session.vault_id, &record, index, last).associated_data();
+        let sealed = if last {
+            seal_raw(key, &ad, &Zeroizing::new(pad(plain)?))?
+        } else {
+            seal_raw(key, &ad, plain)?
+        };
+        rows::insert_chunk(conn, id, index, &sealed)?;
+        progress(size);
+        index += 1;
+        if last {
+            break;
+        }
+        std::mem::swap(&mut current, &mut next);
+        current_len = next_len;
+    }
+    Ok((size, hex::encode(hasher.finalize()), index, media_type))
+}
+
+/// A `Read` over an item's plaintext that checks, as it goes, that every
+/// chunk authenticates in order, that none is missing or extra, and at the
+/// end that the SHA-256 and size match the overview. A failure surfaces as
+/// an `io::Error` of kind `InvalidData` naming the item and chunk.
+pub struct EvidenceReader<'a> {
+    rows: rusqlite::Rows<'a>,
+    key: &'a SymmetricKey,
+    vault_id: Id,
+    record: String,
+    overview: EvidenceOverview,
+    buf: Zeroizing<Vec<u8>>,
+    pos: usize,
+    next_index: u64,
+    hasher: Sha256,
+    size: u64,
+    done: bool,
+}
+
+impl EvidenceReader<'_> {
+    fn bad(&self, what: String) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("evidence {}: {what}", self.record),
+        )
+    }
+
+    fn next_chunk(&mut self) -> io::Result<()> {
+        let row = self
+            .rows
+            .next()
+            .map_err(|e| io::Error::other(format!("vault database error: {e}")))?;
+        let Some(row) = row else {
+            return Err(self.bad(format!(
+                "truncated: {} of {} chunks present",
+                self.next_index, self.overview.chunk_count
+            )));
+        };
+        let index: i64 = row.get(0).map_err(|e| io::Error::other(e.to_string()))?;
+        if index != self.next_index as i64 {
+            return Err(self.bad(format!(
+                "chunk {} is missing or out of order",
+                self.next_index
+            )));
+        }
+        let data = row
+            .get_ref(1)
+            .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let last = self.next_index + 1 == self.overview.chunk_count;
+        let ad =
+            chunk_binding(&self.vault_id, &self.record, self.next_index, last).associated_data();
+        let plain = open_raw(self.key, &ad, data).map_err(|_| {
+            self.bad(format!(
+                "chunk {} does not authenticate (damaged, altered, moved or reordered)",
+                self.next_index
+            ))
+        })?;
+        let plain = if last {
+            Zeroizing::new(
+                unpad(&plain)
+                    .map_err(|_| self.bad("the last chunk's padding is malformed".into()))?
+                    .to_vec(),
+            )
+        } else {
+            plain
+        };
+        self.hasher.update(&plain[..]);
+        self.size += plain.len() as u64;
+        self.buf = plain;
+        self.pos = 0;
+        self.next_index += 1;
+        if last {
+            self.done = true;
+            if self
+                .rows
+                .next()
+                .map_err(|e| io::Error::other(e.to_string()))?
+                .is_some()
+            {
+                return Err(self.bad("there are chunks after the last one".into()));
+            }
+            let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+            if digest != self.overview.sha256 || self.size != self.overview.size {
+                return Err(self.bad(format!(
+                    "the bytes do not match the recorded SHA-256 {}",
+                    self.overview.sha256
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for EvidenceReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.buf.len() {
+                let n = (self.buf.len() - self.pos).min(out.len());
+                out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            self.next_chunk()?;
+        }
+    }
+}
+
+/// Opens an item's overview.
+pub fn overview(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<EvidenceOverview> {
+    let versions = rows::versions(conn, id)?;
+    let row = versions
+        .last()
+        .ok_or_else(|| Error::Integrity(format!("evidence {} has no metadata", id.to_hex())))?;
+    open_field(
+        &session.keys.records,
+        &session.vault_id,
+        Kind::Evidence,
+        id,
+        row.version,
+        "overview",
+        &row.overview,
+    )
+}
+
+/// Runs `f` with a verifying reader over item `id`'s bytes.
+pub fn with_reader<T>(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    f: impl FnOnce(&mut EvidenceReader<'_>) -> Result<T>,
+) -> Result<T> {
+    let overview = overview(conn, session, id)?;
+    if overview.chunk_count == 0 || overview.chunk_size != CHUNK_SIZE as u64 {
+        return Err(Error::Integrity(format!(
+            "evidence {}: unsupported chunk layout",
+            id.to_hex()
+        )));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT chunk_index, data FROM evidence_chunks WHERE record_id = ?1 ORDER BY chunk_index",
+    )?;
+    let rows = stmt.query([id.to_hex()])?;
+    let mut reader = EvidenceReader {
+        rows,
+        key: &session.keys.evidence,
+        vault_id: session.vault_id,
+        record: id.to_hex(),
+        overview,
+        buf: Zeroizing::new(Vec::new()),
+        pos: 0,
+        next_index: 0,
+        hasher: Sha256::new(),
+        size: 0,
+        done: false,
+    };
+    f(&mut reader)
+}
+
+/// Maps a reader's `InvalidData` error back to an integrity error.
+pub fn reader_error(e: io::Error, context: &str) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        Error::Integrity(e.to_string())
+    } else {
+        Error::io(context.to_owned(), e)
+    }
+}
+
+fn summaries_of(
+    conn: &Connection,
+    session: &Session<'_>,
+    case: Option<&Id>,
+) -> Result<Vec<EvidenceSummary>> {
+    let cases = all_cases(conn, session)?;
+    let mut out = Vec::new();
+    for (id, version, sealed) in rows::latest_overviews(conn, Kind::Evidence.as_str())? {
+        let overview: EvidenceOverview = open_field(
+            &session.keys.records,
+            &session.vault_id,
+            Kind::Evidence,
+            &id,
+            version,
+            "overview",
+            &sealed,
+        )?;
+        if case.is_some_and(|c| c.to_hex() != overview.case) {
+            continue;
+        }
+        let case_reference = cases
+            .iter()
+            .find(|c| c.id.to_hex() == overview.case)
+            .map(|c| c.data.reference.clone())
+            .unwrap_or_else(|| overview.case.clone());
+        out.push(EvidenceSummary {
+            id,
+            case_reference,
+            overview,
+        });
+    }
+    Ok(out)
+}
+
+/// Summaries of every item (optionally of one case).
+pub fn summaries(
+    conn: &Connection,
+    session: &Session<'_>,
+    case: Option<&Id>,
+) -> Result<Vec<EvidenceSummary>> {
+    summaries_of(conn, session, case)
+}
+
+impl Vault<Unlocked> {
+    /// Streams one file into the vault as a new evidence item, in one
+    /// transaction: a crash leaves nothing behind.
+    pub fn add_evidence(
+        &mut self,
+        input: &NewEvidence,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<EvidenceSummary> {
+        check_optional("the description", &input.description, 100_000)?;
+        check_optional("the source", &input.source, 4096)?;
+        check_optional("the acquirer", &input.acquired_by, 4096)?;
+        if let Some(d) = &input.acquired_at {
+            check_date("the acquisition date", d)?;
+        }
+        check_input_file(path)?;
+        let original_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unnamed".into());
+        let mut file = File::open(path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        self.write(|tx, session| {
+            let case = find_case(tx, session, &input.case)?;
+            let statement = match &input.statement {
+                Some(s) => {
+                    let sid = resolve(tx, Kind::Statement, s)?;
+                    let st = super::statement::history(tx, session, &sid)?;
+                    if st.first().is_some_and(|o| o.case != case.id.to_hex()) {
+                        return Err(Error::Invalid(format!(
+                            "statement {} belongs to another case",
+                            sid.short()
+                        )));
+                    }
+                    Some(sid.to_hex())
+                }
+                None => None,
+            };
+            let id = crate::crypto::random_id()?;
+            rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
+            let (size, sha256, chunk_count, media_type) =
+                write_chunks(tx, session, &id, &mut file, &path.display().to_string(), progress)?;
+            let overview = EvidenceOverview {
+                case: case.id.to_hex(),
+                statement,
+                original_name,
+                media_type,
+                size,
+                sha256,
+                description: input.description.clone(),
+                source: input.source.clone(),
+                acquired_at: input.acquired_at.clone(),
+                acquired_by: input.acquired_by.clone(),
+                added_at: now_utc(),
+                added_by: session.user.name.clone(),
+                chunk_size: CHUNK_SIZE as u64,
+                chunk_count,
+            };
+            let sealed = seal_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Evidence,
+                &id,
+                1,
+                "overview",
+                &overview,
+            )?;
+            rows::insert_version(
+                tx,
+                &VersionRow {
+                    id,
+                    version: 1,
+                    overview: sealed,
+                    body: None,
+                    search: None,
+                },
+            )?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Evidence.as_str(),
+                Action::Create,
+                serde_json::json!({ "sha256": overview.sha256, "size": size, "case": overview.case }),
+            )?;
+            Ok(EvidenceSummary {
+                id,
+                case_reference: case.data.reference,
+                overview,
+            })
+        })
+    }
+
+    /// Lists evidence items.
+    pub fn evidence(&mut self, case: Option<&str>) -> Result<Vec<EvidenceSummary>> {
+        self.read(|tx, session| {
+            let case_id = match case {
+                Some(reference) => Some(find_case(tx, session, reference)?.id),
+                None => None,
+            };
+            summaries_of(tx, session, case_id.as_ref())
+        })
+    }
+
+    /// Shows an item's metadata (records a view).
+    pub fn show_evidence(&mut self, id: &str) -> Result<EvidenceSummary> {
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Evidence, id)?;
+            let overview = overview(tx, session, &id)?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Evidence.as_str(),
+                Action::View,
+                serde_json::json!({}),
+            )?;
+            let case_reference = all_cases(tx, session)?
+                .into_iter()
+                .find(|c| c.id.to_hex() == overview.case)
+                .map(|c| c.data.reference)
+                .unwrap_or_else(|| overview.case.clone());
+            Ok(EvidenceSummary {
+                id,
+                case_reference,
+                overview,
+            })
+        })
+    }
+
+    /// Writes an item's bytes to `out`, checking the SHA-256 on the way.
+    /// The file appears only when complete and verified; an existing file
+    /// is replaced only with `force`. Records an extract event.
+    pub fn extract_evidence(
+        &mut self,
+        id: &str,
+        out: &Path,
+        force: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<EvidenceSummary> {
+        if out.exists() && !force {
+            return Err(Error::AlreadyExists(out.to_owned()));
+        }
+        if out.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{} is a directory; give a file name",
+                out.display()
+            )));
+        }
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Evidence, id)?;
+            let overview = overview(tx, session, &id)?;
+            let (tmp_path, mut file) = create_temp_beside(out)?;
+            let copied = with_reader(tx, session, &id, |reader| {
+                copy_with_progress(reader, &mut file, progress)
+                    .map_err(|e| reader_error(e, &format!("cannot write {}", out.display())))?;
+                file.sync_all()
+                    .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
+            });
+            let finish = copied.and_then(|()| {
+                custody::append(
+                    tx,
+                    session,
+                    &id,
+                    Kind::Evidence.as_str(),
+                    Action::Extract,
+                    serde_json::json!({ "sha256": overview.sha256, "size": overview.size }),
+                )?;
+                if out.exists() && !force {
+                    return Err(Error::AlreadyExists(out.to_owned()));
+                }
+                std::fs::rename(&tmp_path, out)
+                    .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
+            });
+            if let Err(e) = finish {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(e);
+            }
+            let case_reference = all_cases(tx, session)?
+                .into_iter()
+                .find(|c| c.id.to_hex() == overview.case)
+                .map(|c| c.data.reference)
+                .unwrap_or_default();
+            Ok(EvidenceSummary {
+                id,
+                case_reference,
+                overview,
+            })
+        })
+    }
+}
+
+/// Copies with a progress callback, in 1 MiB steps.
+pub fn copy_with_progress(
+    reader: &mut impl Read,
+    writer: &mut impl Write,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<u64> {
+    let mut buf = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        writer.write_all(&buf[..n])?;
+        total += n as u64;
+        progress(total);
+    }
+}
+
+/// Creates a new, private (0600) temporary file in `target`'s directory.
+pub fn create_temp_beside(target: &Path) -> Result<(PathBuf, File)> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let tag = hex::encode(crate::crypto::random_bytes::<6>()?);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let path = dir.join(format!(".{name}.partial-{tag}"));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))?;
+    Ok((path, file))
+}

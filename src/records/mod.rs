@@ -1,0 +1,242 @@
+//! Testimony records (SPEC §3): cases, append-only witness statements and
+//! evidence items, with their rules (unique case references, amendments as
+//! new versions, sealing, streamed evidence with SHA-256 fingerprints).
+//!
+//! Each record is a row of `records` (id and kind only) with sealed
+//! versions. A statement version keeps a small sealed *overview* (metadata)
+//! apart from its sealed *body* and its sealed folded *search* text, so
+//! listing never decrypts bodies. Every change appends a custody event in
+//! the same transaction (see [`crate::custody`]).
+
+pub mod case;
+pub mod evidence;
+pub mod import;
+pub mod search;
+pub mod statement;
+
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::keys::SymmetricKey;
+use crate::error::{Error, Result};
+use crate::format::{normalize_id_prefix, Binding, Id};
+use crate::store::records as rows;
+
+/// The kinds of record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A case.
+    Case,
+    /// A witness statement.
+    Statement,
+    /// An evidence item.
+    Evidence,
+}
+
+impl Kind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Case => "case",
+            Kind::Statement => "statement",
+            Kind::Evidence => "evidence",
+        }
+    }
+
+    fn article(self) -> &'static str {
+        match self {
+            Kind::Case => "a case",
+            Kind::Statement => "a statement",
+            Kind::Evidence => "an evidence item",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn from_stored(s: &str) -> Option<Kind> {
+        match s {
+            "case" => Some(Kind::Case),
+            "statement" => Some(Kind::Statement),
+            "evidence" => Some(Kind::Evidence),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves a user-typed id or unique prefix (6+ hex characters) to a record
+/// of the expected kind, as git does for commits.
+pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
+    let prefix = normalize_id_prefix(text)?;
+    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
+    match matches.as_slice() {
+        [] => Err(Error::NotFound(format!(
+            "no {} with an id starting {prefix:?}",
+            kind.as_str()
+        ))),
+        [one] => {
+            if one.kind == kind.as_str() {
+                Ok(one.id)
+            } else {
+                let other = Kind::from_stored(&one.kind).map_or("another kind", Kind::article);
+                Err(Error::NotFound(format!(
+                    "{prefix} is {other}, not {}",
+                    kind.article()
+                )))
+            }
+        }
+        many => {
+            let same: Vec<_> = many.iter().filter(|r| r.kind == kind.as_str()).collect();
+            if same.len() == 1 && prefix.len() == 32 {
+                return Ok(same[0].id);
+            }
+            let list: Vec<String> = many
+                .iter()
+                .map(|r| format!("{} ({})", r.id.short(), r.kind))
+                .collect();
+            Err(Error::NotFound(format!(
+                "the id prefix {prefix:?} is ambiguous: it matches {}; give more characters",
+                list.join(", ")
+            )))
+        }
+    }
+}
+
+/// Resolves an id or unique prefix to a record of any kind.
+pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
+    let prefix = normalize_id_prefix(text)?;
+    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
+    match matches.as_slice() {
+        [] => Err(Error::NotFound(format!(
+            "no record with an id starting {prefix:?}"
+        ))),
+        [one] => Ok((
+            one.id,
+            Kind::from_stored(&one.kind).ok_or_else(|| {
+                Error::Integrity(format!("record {} has an unknown kind", one.id))
+            })?,
+        )),
+        many => Err(Error::NotFound(format!(
+            "the id prefix {prefix:?} is ambiguous: it matches {} records; give more characters",
+            many.len()
+        ))),
+    }
+}
+
+/// The binding of a record field.
+pub fn record_binding<'a>(
+    vault_id: &'a Id,
+    kind: Kind,
+    record: &'a str,
+    version: u64,
+    field: &'a str,
+) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: kind.as_str(),
+        record,
+        version,
+        field,
+    }
+}
+
+/// Seals one field of a record version.
+pub fn seal_field<T: Serialize + ?Sized>(
+    key: &SymmetricKey,
+    vault_id: &Id,
+    kind: Kind,
+    id: &Id,
+    version: u64,
+    field: &str,
+    value: &T,
+) -> Result<Vec<u8>> {
+    let record = id.to_hex();
+    Ok(seal_value(
+        key,
+        &record_binding(vault_id, kind, &record, version, field),
+        value,
+    )?)
+}
+
+/// Opens one field of a record version, naming the record if it fails.
+pub fn open_field<T: DeserializeOwned>(
+    key: &SymmetricKey,
+    vault_id: &Id,
+    kind: Kind,
+    id: &Id,
+    version: u64,
+    field: &str,
+    sealed: &[u8],
+) -> Result<T> {
+    let record = id.to_hex();
+    open_value(
+        key,
+        &record_binding(vault_id, kind, &record, version, field),
+        sealed,
+    )
+    .map_err(|_| {
+        Error::Integrity(format!(
+            "{} {}: version {version} field {field:?} does not authenticate (damaged, altered or moved)",
+            kind.as_str(),
+            record
+        ))
+    })
+}
+
+/// Checks a required free-text field: not empty, no control characters
+/// other than newline and tab, at most `max` bytes.
+pub fn check_text(label: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::Invalid(format!("{label} must not be empty")));
+    }
+    if value.len() > max {
+        return Err(Error::Invalid(format!(
+            "{label} is too long ({} bytes; at most {max})",
+            value.len()
+        )));
+    }
+    let bad = value
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    if bad {
+        return Err(Error::Invalid(format!(
+            "{label} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an optional one-line field.
+pub fn check_optional(label: &str, value: &Option<String>, max: usize) -> Result<()> {
+    match value {
+        Some(v) => check_text(label, v, max, false),
+        None => Ok(()),
+    }
+}
+
+/// Checks a date or date-time as users type it: `2026-03-14`,
+/// `2026-03-14T10:30`, `2026-03-14T10:30:00Z` or with an offset.
+pub fn check_date(label: &str, value: &str) -> Result<()> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let v = value.trim();
+    let ok = time::Date::parse(v, format_description!("[year]-[month]-[day]")).is_ok()
+        || time::PrimitiveDateTime::parse(
+            v,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+        )
+        .is_ok()
+        || time::PrimitiveDateTime::parse(
+            v,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        )
+        .is_ok()
+        || time::OffsetDateTime::parse(v, &Rfc3339).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{label} {value:?} is not a date like 2026-03-14 or 2026-03-14T10:30"
+        )))
+    }
+}

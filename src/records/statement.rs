@@ -1,0 +1,532 @@
+//! Witness statements: append-only versions (an amendment is a new version
+//! with a reason; every version stays readable), sealing, and the
+//! overview/body/search split.
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::case::{all_cases, find_case};
+use super::{check_date, check_optional, check_text, open_field, resolve, seal_field, Kind};
+use crate::custody::{self, Action};
+use crate::error::{Error, Result};
+use crate::format::Id;
+use crate::search::fold;
+use crate::store::records::{self as rows, VersionRow};
+use crate::vault::{now_utc, Session, Unlocked, Vault};
+
+/// Largest statement body accepted (larger material belongs in evidence).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+const MAX_FIELD: usize = 4096;
+
+/// The descriptive fields of a statement (SPEC §3).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatementFields {
+    /// The witness's name.
+    pub witness: String,
+    /// A pseudonym shown instead of the name when the witness is protected.
+    pub pseudonym: Option<String>,
+    /// The witness's identity must be withheld on export unless asked.
+    pub protected: bool,
+    /// Language of the statement.
+    pub language: Option<String>,
+    /// When it was taken.
+    pub taken_at: Option<String>,
+    /// Where it was taken.
+    pub place: Option<String>,
+    /// Who took it.
+    pub interviewer: Option<String>,
+    /// Who interpreted.
+    pub interpreter: Option<String>,
+    /// The witness's consent, in words.
+    pub consent: Option<String>,
+    /// Source: a URL or citation.
+    pub source: Option<String>,
+}
+
+impl StatementFields {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        check_text("the witness name", &self.witness, MAX_FIELD, false)?;
+        check_optional("the pseudonym", &self.pseudonym, MAX_FIELD)?;
+        check_optional("the language", &self.language, 100)?;
+        check_optional("the place", &self.place, MAX_FIELD)?;
+        check_optional("the interviewer", &self.interviewer, MAX_FIELD)?;
+        check_optional("the interpreter", &self.interpreter, MAX_FIELD)?;
+        check_optional("the source", &self.source, MAX_FIELD)?;
+        if let Some(c) = &self.consent {
+            check_text("the consent note", c, 100_000, true)?;
+        }
+        if let Some(d) = &self.taken_at {
+            check_date("the date taken", d)?;
+        }
+        if self.protected && self.pseudonym.is_none() {
+            return Err(Error::Invalid(
+                "a protected witness needs a pseudonym (the name shown instead of theirs)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The name to show when identities are withheld.
+    pub fn public_name(&self) -> &str {
+        match (&self.pseudonym, self.protected) {
+            (Some(p), true) => p,
+            _ => &self.witness,
+        }
+    }
+}
+
+/// The sealed overview of one statement version: everything but the body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatementOverview {
+    /// The case's id.
+    pub case: String,
+    /// Descriptive fields.
+    #[serde(flatten)]
+    pub fields: StatementFields,
+    /// This version's number.
+    pub version: u64,
+    /// Why this version was made (amendments).
+    pub reason: Option<String>,
+    /// When this version was made.
+    pub created_at: String,
+    /// Who made it.
+    pub created_by: String,
+    /// SHA-256 of the body's UTF-8 bytes, hex.
+    pub body_sha256: String,
+    /// Body length in bytes.
+    pub body_bytes: u64,
+}
+
+/// A statement version with its body.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatementVersion {
+    /// Statement id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// The case's reference.
+    pub case_reference: String,
+    /// The overview.
+    #[serde(flatten)]
+    pub overview: StatementOverview,
+    /// Number of versions the statement has.
+    pub versions: u64,
+    /// Sealed against amendment.
+    pub sealed: bool,
+    /// The text, byte for byte as given.
+    pub body: String,
+}
+
+/// A statement as listed (latest version, no body).
+#[derive(Clone, Debug, Serialize)]
+pub struct StatementSummary {
+    /// Statement id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// The case's reference.
+    pub case_reference: String,
+    /// Latest version's overview.
+    #[serde(flatten)]
+    pub overview: StatementOverview,
+    /// Sealed against amendment.
+    pub sealed: bool,
+}
+
+/// What `statement add` and each imported row take.
+#[derive(Clone, Debug)]
+pub struct NewStatement {
+    /// Case reference or id.
+    pub case: String,
+    /// Descriptive fields.
+    pub fields: StatementFields,
+    /// The text.
+    pub body: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealMark {
+    sealed_at: String,
+    sealed_by: String,
+    version: u64,
+}
+
+/// Checks a body: not empty, not too large. (It is already valid UTF-8.)
+pub fn check_body(body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Err(Error::Invalid("the statement text is empty".into()));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::Invalid(format!(
+            "the statement text is {} bytes, more than {} MiB; add it as evidence instead",
+            body.len(),
+            MAX_BODY_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// The text a statement is searched by: metadata and body, folded.
+fn search_source(fields: &StatementFields, body: &str) -> String {
+    let mut parts: Vec<&str> = vec![&fields.witness];
+    for f in [
+        &fields.pseudonym,
+        &fields.place,
+        &fields.language,
+        &fields.interviewer,
+        &fields.interpreter,
+        &fields.source,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        parts.push(f);
+    }
+    parts.push(body);
+    parts.join("\n")
+}
+
+/// The unfolded text of [`search_source`], for snippets.
+pub fn searchable_text(fields: &StatementFields, body: &str) -> String {
+    search_source(fields, body)
+}
+
+fn write_version(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    overview: &StatementOverview,
+    body: &str,
+) -> Result<()> {
+    let key = &session.keys.records;
+    let v = overview.version;
+    let folded = fold(&search_source(&overview.fields, body));
+    rows::insert_version(
+        conn,
+        &VersionRow {
+            id: *id,
+            version: v,
+            overview: seal_field(
+                key,
+                &session.vault_id,
+                Kind::Statement,
+                id,
+                v,
+                "overview",
+                overview,
+            )?,
+            body: Some(seal_field(
+                key,
+                &session.vault_id,
+                Kind::Statement,
+                id,
+                v,
+                "body",
+                body,
+            )?),
+            search: Some(seal_field(
+                key,
+                &session.vault_id,
+                Kind::Statement,
+                id,
+                v,
+                "search",
+                &folded,
+            )?),
+        },
+    )
+}
+
+/// Creates a statement in the caller's transaction (used by `add` and `import`).
+pub fn insert_statement(
+    conn: &Connection,
+    session: &Session<'_>,
+    case_id: &Id,
+    input: &NewStatement,
+) -> Result<Id> {
+    let id = crate::crypto::random_id()?;
+    let overview = StatementOverview {
+        case: case_id.to_hex(),
+        fields: input.fields.clone(),
+        version: 1,
+        reason: None,
+        created_at: now_utc(),
+        created_by: session.user.name.clone(),
+        body_sha256: hex::encode(Sha256::digest(input.body.as_bytes())),
+        body_bytes: input.body.len() as u64,
+    };
+    rows::insert_record(conn, &id, Kind::Statement.as_str())?;
+    write_version(conn, session, &id, &overview, &input.body)?;
+    custody::append(
+        conn,
+        session,
+        &id,
+        Kind::Statement.as_str(),
+        Action::Create,
+        serde_json::json!({ "version": 1, "body_sha256": overview.body_sha256, "case": overview.case }),
+    )?;
+    Ok(id)
+}
+
+/// Reads one version (latest when `version` is None) with its body.
+pub fn read_version(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    version: Option<u64>,
+) -> Result<StatementVersion> {
+    let versions = rows::versions(conn, id)?;
+    let count = versions.len() as u64;
+    let row = match version {
+        None => versions.last(),
+        Some(n) => versions.iter().find(|v| v.version == n),
+    }
+    .ok_or_else(|| match version {
+        Some(n) => Error::NotFound(format!(
+            "statement {} has no version {n} (it has {count})",
+            id.short()
+        )),
+        None => Error::Integrity(format!("statement {} has no versions", id.to_hex())),
+    })?;
+    let key = &session.keys.records;
+    let overview: StatementOverview = open_field(
+        key,
+        &session.vault_id,
+        Kind::Statement,
+        id,
+        row.version,
+        "overview",
+        &row.overview,
+    )?;
+    let sealed_body = row
+        .body
+        .as_ref()
+        .ok_or_else(|| Error::Integrity(format!("statement {} has no body", id.to_hex())))?;
+    let body: String = open_field(
+        key,
+        &session.vault_id,
+        Kind::Statement,
+        id,
+        row.version,
+        "body",
+        sealed_body,
+    )?;
+    if hex::encode(Sha256::digest(body.as_bytes())) != overview.body_sha256
+        || overview.version != row.version
+    {
+        return Err(Error::Integrity(format!(
+            "statement {} version {}: the body does not match its recorded SHA-256",
+            id.to_hex(),
+            row.version
+        )));
+    }
+    let case_reference = case_reference(conn, session, &overview.case);
+    Ok(StatementVersion {
+        id: *id,
+        case_reference,
+        overview,
+        versions: count,
+        sealed: rows::seal(conn, id)?.is_some(),
+        body,
+    })
+}
+
+fn case_reference(conn: &Connection, session: &Session<'_>, case_hex: &str) -> String {
+    all_cases(conn, session)
+        .ok()
+        .and_then(|cases| cases.into_iter().find(|c| c.id.to_hex() == case_hex))
+        .map(|c| c.data.reference)
+        .unwrap_or_else(|| case_hex.to_owned())
+}
+
+/// Summaries of every statement (optionally of one case); bodies are not
+/// decrypted.
+pub fn summaries(
+    conn: &Connection,
+    session: &Session<'_>,
+    case: Option<&Id>,
+) -> Result<Vec<StatementSummary>> {
+    let cases = all_cases(conn, session)?;
+    let mut out = Vec::new();
+    for (id, version, sealed) in rows::latest_overviews(conn, Kind::Statement.as_str())? {
+        let overview: StatementOverview = open_field(
+            &session.keys.records,
+            &session.vault_id,
+            Kind::Statement,
+            &id,
+            version,
+            "overview",
+            &sealed,
+        )?;
+        if case.is_some_and(|c| c.to_hex() != overview.case) {
+            continue;
+        }
+        let case_reference = cases
+            .iter()
+            .find(|c| c.id.to_hex() == overview.case)
+            .map(|c| c.data.reference.clone())
+            .unwrap_or_else(|| overview.case.clone());
+        out.push(StatementSummary {
+            id,
+            case_reference,
+            sealed: rows::seal(conn, &id)?.is_some(),
+            overview,
+        });
+    }
+    Ok(out)
+}
+
+/// Every version's overview of one statement, oldest first.
+pub fn history(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+) -> Result<Vec<StatementOverview>> {
+    rows::versions(conn, id)?
+        .iter()
+        .map(|row| {
+            open_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Statement,
+                id,
+                row.version,
+                "overview",
+                &row.overview,
+            )
+        })
+        .collect()
+}
+
+impl Vault<Unlocked> {
+    /// Adds a statement to a case; returns its id.
+    pub fn add_statement(&mut self, input: &NewStatement) -> Result<Id> {
+        input.fields.validate()?;
+        check_body(&input.body)?;
+        self.write(|tx, session| {
+            let case = find_case(tx, session, &input.case)?;
+            insert_statement(tx, session, &case.id, input)
+        })
+    }
+
+    /// Lists statements, optionally of one case.
+    pub fn statements(&mut self, case: Option<&str>) -> Result<Vec<StatementSummary>> {
+        self.read(|tx, session| {
+            let case_id = match case {
+                Some(reference) => Some(find_case(tx, session, reference)?.id),
+                None => None,
+            };
+            summaries(tx, session, case_id.as_ref())
+        })
+    }
+
+    /// Shows one version of a statement (records a view).
+    pub fn show_statement(&mut self, id: &str, version: Option<u64>) -> Result<StatementVersion> {
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Statement, id)?;
+            let shown = read_version(tx, session, &id, version)?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Statement.as_str(),
+                Action::View,
+                serde_json::json!({ "version": shown.overview.version }),
+            )?;
+            Ok(shown)
+        })
+    }
+
+    /// The versions of a statement (records a view).
+    pub fn statement_history(&mut self, id: &str) -> Result<(Id, Vec<StatementOverview>, bool)> {
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Statement, id)?;
+            let versions = history(tx, session, &id)?;
+            let sealed = rows::seal(tx, &id)?.is_some();
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Statement.as_str(),
+                Action::View,
+                serde_json::json!({ "history": true }),
+            )?;
+            Ok((id, versions, sealed))
+        })
+    }
+
+    /// Amends a statement: a new version with a new body and a reason.
+    /// Refused when the statement is sealed. Returns the new version number.
+    pub fn amend_statement(&mut self, id: &str, body: &str, reason: &str) -> Result<(Id, u64)> {
+        check_body(body)?;
+        check_text("the reason", reason, 10_000, true)?;
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Statement, id)?;
+            if rows::seal(tx, &id)?.is_some() {
+                return Err(Error::Invalid(format!(
+                    "statement {} is sealed and can no longer be amended",
+                    id.short()
+                )));
+            }
+            let current = read_version(tx, session, &id, None)?;
+            let version = current.versions + 1;
+            let overview = StatementOverview {
+                version,
+                reason: Some(reason.to_owned()),
+                created_at: now_utc(),
+                created_by: session.user.name.clone(),
+                body_sha256: hex::encode(Sha256::digest(body.as_bytes())),
+                body_bytes: body.len() as u64,
+                ..current.overview
+            };
+            write_version(tx, session, &id, &overview, body)?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Statement.as_str(),
+                Action::Amend,
+                serde_json::json!({ "version": version, "reason": reason, "body_sha256": overview.body_sha256 }),
+            )?;
+            Ok((id, version))
+        })
+    }
+
+    /// Seals a statement: no more amendments. Sealing twice is refused.
+    pub fn seal_statement(&mut self, id: &str) -> Result<(Id, u64)> {
+        self.write(|tx, session| {
+            let id = resolve(tx, Kind::Statement, id)?;
+            if rows::seal(tx, &id)?.is_some() {
+                return Err(Error::Invalid(format!(
+                    "statement {} is already sealed",
+                    id.short()
+                )));
+            }
+            let version = rows::versions(tx, &id)?.len() as u64;
+            let mark = SealMark {
+                sealed_at: now_utc(),
+                sealed_by: session.user.name.clone(),
+                version,
+            };
+            let sealed = seal_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Statement,
+                &id,
+                1,
+                "seal",
+                &mark,
+            )?;
+            rows::insert_seal(tx, &id, &sealed)?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Statement.as_str(),
+                Action::Seal,
+                serde_json::json!({ "version": version }),
+            )?;
+            Ok((id, version))
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! Rows of the record, evidence-chunk and custody tables. Sealed columns are
+//! opaque bytes here; ids are lowercase hex text so prefixes can be looked up.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::format::Id;
+
+/// A row of `records`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRow {
+    /// The record's id.
+    pub id: Id,
+    /// `case`, `statement` or `evidence`.
+    pub kind: String,
+}
+
+/// A row of `record_versions`.
+#[derive(Clone, Debug)]
+pub struct VersionRow {
+    /// Record id.
+    pub id: Id,
+    /// Version, from 1.
+    pub version: u64,
+    /// Sealed overview.
+    pub overview: Vec<u8>,
+    /// Sealed body (statements).
+    pub body: Option<Vec<u8>>,
+    /// Sealed folded search text (statements).
+    pub search: Option<Vec<u8>>,
+}
+
+fn parse_id(text: &str) -> rusqlite::Result<Id> {
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Inserts a record at the next position.
+pub fn insert_record(conn: &Connection, id: &Id, kind: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO records (record_id, kind, position)
+         VALUES (?1, ?2, (SELECT COALESCE(MAX(position), 0) + 1 FROM records))",
+        params![id.to_hex(), kind],
+    )?;
+    Ok(())
+}
+
+/// Records whose id starts with `prefix` (already validated hex), at most `limit`.
+pub fn records_with_prefix(
+    conn: &Connection,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<RecordRow>> {
+    // `prefix` is hex only, so it cannot contain LIKE wildcards.
+    let mut stmt = conn.prepare(
+        "SELECT record_id, kind FROM records WHERE record_id LIKE ?1 || '%'
+         ORDER BY record_id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![prefix, limit as i64], |r| {
+        Ok(RecordRow {
+            id: parse_id(&r.get::<_, String>(0)?)?,
+            kind: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The kind of one record.
+pub fn record_kind(conn: &Connection, id: &Id) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT kind FROM records WHERE record_id = ?1",
+            [id.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Every record of a kind, in creation order.
+pub fn records_of_kind(conn: &Connection, kind: &str) -> Result<Vec<Id>> {
+    let mut stmt =
+        conn.prepare("SELECT record_id FROM records WHERE kind = ?1 ORDER BY position")?;
+    let rows = stmt.query_map([kind], |r| parse_id(&r.get::<_, String>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Every record, in creation order.
+pub fn all_records(conn: &Connection) -> Result<Vec<RecordRow>> {
+    let mut stmt = conn.prepare("SELECT record_id, kind FROM records ORDER BY position")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RecordRow {
+            id: parse_id(&r.get::<_, String>(0)?)?,
+            kind: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Inserts one version of a record.
+pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
+    conn.execute(
+        "INSERT INTO record_versions (record_id, version, overview, body, search)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            row.id.to_hex(),
+            row.version as i64,
+            row.overview,
+            row.body,
+            row.search
+        ],
+    )?;
+    Ok(())
+}
+
+const VERSION_COLUMNS: &str = "record_id, version, overview, body, search";
+
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+    let version: i64 = r.get(1)?;
+    Ok(VersionRow {
+        id: parse_id(&r.get::<_, String>(0)?)?,
+        version: u64::try_from(version).unwrap_or(0),
+        overview: r.get(2)?,
+        body: r.get(3)?,
+        search: r.get(4)?,
+    })
+}
+
+/// Every version of one record, oldest first.
+pub fn versions(conn: &Connection, id: &Id) -> Result<Vec<VersionRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {VERSION_COLUMNS} FROM record_versions WHERE record_id = ?1 ORDER BY version"
+    ))?;
+    let rows = stmt.query_map([id.to_hex()], version_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The overview (and nothing else) of the latest version of every record
+/// of a kind, in creation order. Bodies are not read.
+pub fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, Vec<u8>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT v.record_id, v.version, v.overview
+         FROM records r JOIN record_versions v ON v.record_id = r.record_id
+         WHERE r.kind = ?1
+           AND v.version = (SELECT MAX(version) FROM record_versions WHERE record_id = r.record_id)
+         ORDER BY r.position",
+    )?;
+    let rows = stmt.query_map([kind], |r| {
+        let version: i64 = r.get(1)?;
+        Ok((
+            parse_id(&r.get::<_, String>(0)?)?,
+            u64::try_from(version).unwrap_or(0),
+            r.get(2)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The overview and search text of the latest version of every statement.
+pub fn latest_search_texts(conn: &Connection) -> Result<Vec<(Id, u64, Vec<u8>, Option<Vec<u8>>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT v.record_id, v.version, v.overview, v.search
+         FROM records r JOIN record_versions v ON v.record_id = r.record_id
+         WHERE r.kind = 'statement'
+           AND v.version = (SELECT MAX(version) FROM record_versions WHERE record_id = r.record_id)
+         ORDER BY r.position",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let version: i64 = r.get(1)?;
+        Ok((
+            parse_id(&r.get::<_, String>(0)?)?,
+            u64::try_from(version).unwrap_or(0),
+            r.get(2)?,
+            r.get(3)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The seal row of a record, if it is sealed.
+pub fn seal(conn: &Connection, id: &Id) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT seal FROM record_seals WHERE record_id = ?1",
+            [id.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Marks a record sealed.
+pub fn insert_seal(conn: &Connection, id: &Id, seal: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO record_seals (record_id, seal) VALUES (?1, ?2)",
+        params![id.to_hex(), seal],
+    )?;
+    Ok(())
+}
+
+/// Stores one evidence chunk.
+pub fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO evidence_chunks (record_id, chunk_index, data) VALUES (?1, ?2, ?3)",
+    )?;
+    stmt.execute(params![id.to_hex(), index as i64, data])?;
+    Ok(())
+}
+
+/// Streams an item's chunks in index order to `visit(index, bytes)`.
+pub fn for_each_chunk(
+    conn: &Connection,
+    id: &Id,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT chunk_index, data FROM evidence_chunks WHERE record_id = ?1 ORDER BY chunk_index",
+    )?;
+    let mut rows = stmt.query([id.to_hex()])?;
+    while let Some(row) = rows.next()? {
+        let index: i64 = row.get(0)?;
+        let data = row.get_ref(1)?.as_blob().map_err(|_| {
+            Error::Integrity(format!("evidence {}: a chunk is not a blob", id.short()))
+        })?;
+        visit(u64::try_from(index).unwrap_or(u64::MAX), data)?;
+    }
+    Ok(())
+}
+
+/// Appends a sealed event at `position`.
+pub fn insert_event(conn: &Connection, position: u64, sealed: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO events (position, sealed) VALUES (?1, ?2)",
+        params![position as i64, sealed],
+    )?;
+    Ok(())
+}
+
+/// The last event (position and sealed bytes), if any.
+pub fn last_event(conn: &Connection) -> Result<Option<(u64, Vec<u8>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT position, sealed FROM events ORDER BY position DESC LIMIT 1",
+            [],
+            |r| {
+                let p: i64 = r.get(0)?;
+                Ok((u64::try_from(p).unwrap_or(0), r.get(1)?))
+            },
+        )
+        .optional()?)
+}
+
+/// One event by position.
+pub fn event_at(conn: &Connection, position: u64) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT sealed FROM events WHERE position = ?1",
+            [position as i64],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Streams every event in position order.
+pub fn for_each_event(
+    conn: &Connection,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT position, sealed FROM events ORDER BY position")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let p: i64 = row.get(0)?;
+        let data = row
+            .get_ref(1)?
+            .as_blob()
+            .map_err(|_| Error::Integrity(format!("custody event {p} is not a blob")))?;
+        visit(u64::try_from(p).unwrap_or(0), data)?;
+    }
+    Ok(())
+}
+
+/// A record's sealed custody-chain head.
+pub fn custody_head(conn: &Connection, record: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT head FROM custody_heads WHERE record_id = ?1",
+            [record],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Replaces a record's sealed custody-chain head.
+pub fn set_custody_head(conn: &Connection, record: &str, head: &[u8]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO custody_heads (record_id, head) VALUES (?1, ?2)
+         ON CONFLICT (record_id) DO UPDATE SET head = excluded.head",
+    )?;
+    stmt.execute(params![record, head])?;
+    Ok(())
+}

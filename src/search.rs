@@ -186,8 +186,8 @@ impl Sink for MapSink {
         }
         self.text.push(c);
         let n = c.len_utf8();
-        self.starts.extend(std::iter::repeat(start).take(n));
-        self.ends.extend(std::iter::repeat(end).take(n));
+        self.starts.extend(std::iter::repeat_n(start, n));
+        self.ends.extend(std::iter::repeat_n(end, n));
     }
 
     fn extend(&mut self, end: usize) {
@@ -676,14 +676,14 @@ fn match_rest(h: &str, mut pos: usize, rest: &[String]) -> Option<usize> {
 fn is_word_start(h: &str, i: usize) -> bool {
     h.get(..i)
         .and_then(|s| s.chars().next_back())
-        .map_or(true, |c| !c.is_alphanumeric())
+        .is_none_or(|c| !c.is_alphanumeric())
 }
 
 /// The char at byte `i` is not alphanumeric (or `i` is the end).
 fn is_word_end(h: &str, i: usize) -> bool {
     h.get(i..)
         .and_then(|s| s.chars().next())
-        .map_or(true, |c| !c.is_alphanumeric())
+        .is_none_or(|c| !c.is_alphanumeric())
 }
 
 /// Scripts usually written without spaces between words, where the

@@ -4,6 +4,8 @@
 //!
 //! Each test skips itself, with a message, only if `minisign` is not on PATH.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

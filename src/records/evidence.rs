@@ -138,7 +138,7 @@ pub fn detect_media_type(head: &[u8]) -> String {
         // A multi-byte character cut at the end of the sample is fine.
         Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
     };
-    if text_ok && !head.iter().any(|&b| b == 0) {
+    if text_ok && !head.contains(&0) {
         "text/plain; charset=utf-8".into()
     } else {
         "application/octet-stream".into()

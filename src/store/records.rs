@@ -156,8 +156,12 @@ pub fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, V
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// A statement's latest version for search: id, version, sealed overview,
+/// sealed folded search text.
+pub type SearchRow = (Id, u64, Vec<u8>, Option<Vec<u8>>);
+
 /// The overview and search text of the latest version of every statement.
-pub fn latest_search_texts(conn: &Connection) -> Result<Vec<(Id, u64, Vec<u8>, Option<Vec<u8>>)>> {
+pub fn latest_search_texts(conn: &Connection) -> Result<Vec<SearchRow>> {
     let mut stmt = conn.prepare(
         "SELECT v.record_id, v.version, v.overview, v.search
          FROM records r JOIN record_versions v ON v.record_id = r.record_id

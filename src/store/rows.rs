@@ -78,17 +78,10 @@ fn id_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Id> {
 }
 
 fn u32_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u32>> {
+    // Out-of-range values saturate, so that the KDF bounds check (not a
+    // conversion error) is what rejects a hostile slot.
     let v: Option<i64> = row.get(idx)?;
-    v.map(|v| {
-        u32::try_from(v).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                idx,
-                rusqlite::types::Type::Integer,
-                Box::new(e),
-            )
-        })
-    })
-    .transpose()
+    Ok(v.map(|v| u32::try_from(v.max(0)).unwrap_or(u32::MAX)))
 }
 
 /// Writes the vault row (at creation).

@@ -195,6 +195,7 @@ impl Vault<Locked> {
     /// Ed25519 key for the first user, and a recovery slot.
     pub fn create(path: &Path, passphrase: &str, options: &CreateOptions) -> Result<Created> {
         users::validate_user_name(&options.user)?;
+        let user_name = users::normalize_user_name(&options.user);
         let (profile_name, params) = match options.kdf {
             KdfChoice::Calibrated => ("calibrated", kdf::calibrate()?),
             KdfChoice::Fixed(p) => {
@@ -218,7 +219,7 @@ impl Vault<Locked> {
             &settings_binding(&vault_id),
             &settings,
         )?;
-        let profile = UserProfile::new(&options.user, &signing, &created_at);
+        let profile = UserProfile::new(&user_name, &signing, &created_at);
         let profile_blob = users::seal_profile(&master, &user_id, &profile)?;
         let pass_slot = slots::passphrase_slot(&master, &user_id, passphrase, &params, &signing)?;
         let rec_slot = slots::recovery_slot(&master, &recovery_key)?;
@@ -244,7 +245,7 @@ impl Vault<Locked> {
         })?;
         let user = ActiveUser {
             id: user_id,
-            name: options.user.clone(),
+            name: user_name,
             signing,
             profile,
         };
@@ -275,7 +276,7 @@ impl Vault<Locked> {
             };
             let profile = users::load_profile(&self.store, &master, &user_id)?;
             if let Some(wanted) = user {
-                if profile.name != wanted {
+                if profile.name != users::normalize_user_name(wanted) {
                     continue;
                 }
             }
@@ -450,6 +451,8 @@ impl Vault<Unlocked> {
     /// Adds a user with their own passphrase and a fresh signing key.
     pub fn add_user(&mut self, name: &str, passphrase: &str) -> Result<Id> {
         users::validate_user_name(name)?;
+        let name = users::normalize_user_name(name);
+        let name = name.as_str();
         if self.users()?.iter().any(|u| u.name == name && u.active) {
             return Err(Error::UserExists(name.to_owned()));
         }
@@ -483,6 +486,8 @@ impl Vault<Unlocked> {
     /// opens the vault) and their profile is marked removed; their public
     /// keys stay so what they signed still verifies.
     pub fn remove_user(&mut self, name: &str) -> Result<()> {
+        let name = users::normalize_user_name(name);
+        let name = name.as_str();
         let users = self.users()?;
         let target = users
             .iter()

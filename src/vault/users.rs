@@ -128,6 +128,13 @@ pub fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> std::result::Result<S::Ok,
     s.serialize_str(&id.to_hex())
 }
 
+/// A user name in its stored form: Unicode NFC, so that "maître" typed with
+/// a composed or a decomposed accent is the same user.
+pub fn normalize_user_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect()
+}
+
 /// Checks a user name: 1–64 characters, no control characters, no
 /// leading/trailing space.
 pub fn validate_user_name(name: &str) -> Result<()> {
@@ -205,7 +212,7 @@ pub fn find_user(
     all_profiles(store, master)?
         .into_iter()
         .filter(|(_, p)| p.removed_at.is_none())
-        .find(|(_, p)| name.is_none_or(|n| p.name == n))
+        .find(|(_, p)| name.is_none_or(|n| p.name == normalize_user_name(n)))
         .ok_or_else(|| Error::UnknownUser(name.unwrap_or("(first user)").to_owned()))
 }
 

@@ -1,0 +1,9 @@
+//! Sealed court bundles (SPEC §5): a BagIt 1.0 bag of the exported records,
+//! its tag manifest signed with minisign, packed in a deterministic tar and
+//! encrypted with age; and the reader that verifies and imports them.
+//!
+//! [`bagit`] and [`tarball`] are pure format code; [`export`], [`verify`]
+//! and [`import`] tie them to the vault.
+
+pub mod bagit;
+pub mod tarball;

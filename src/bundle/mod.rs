@@ -6,4 +6,9 @@
 //! and [`import`] tie them to the vault.
 
 pub mod bagit;
+pub mod export;
+pub mod import;
+pub mod layout;
+pub mod report;
 pub mod tarball;
+pub mod verify;

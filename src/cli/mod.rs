@@ -5,6 +5,7 @@
 //! prints and maps errors. Exit codes (SPEC §6): 0 success, 1 error,
 //! 2 usage, 3 wrong passphrase or key, 4 integrity violation.
 
+mod bundle_cmds;
 mod custody_cmds;
 mod editor;
 mod open;
@@ -99,6 +100,11 @@ pub enum Command {
     Checkpoint,
     /// Verify everything: records, evidence hashes, signatures, chains
     Check(custody_cmds::CheckArgs),
+    /// Export a case as a sealed bundle (BagIt + minisign + age) for a court
+    Export(bundle_cmds::ExportArgs),
+    /// Verify or import a sealed bundle
+    #[command(subcommand)]
+    Bundle(bundle_cmds::BundleCommand),
     /// Write a consistent encrypted copy of the vault
     Backup(custody_cmds::BackupArgs),
     /// Print a shell completion script
@@ -127,6 +133,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checkpoint => custody_cmds::checkpoint(g, &out),
         Command::Check(args) => custody_cmds::check(g, &out, args),
         Command::Backup(args) => custody_cmds::backup(g, &out, args),
+        Command::Export(args) => bundle_cmds::export(g, &out, args),
+        Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "custodia", &mut std::io::stdout());

@@ -208,7 +208,14 @@ fn check_events(
         chain.count += 1;
         chain.hash = hash.clone();
         match event.action {
-            Action::Create | Action::Amend | Action::Import => chain.versions_made += 1,
+            Action::Create | Action::Amend => chain.versions_made += 1,
+            Action::Import => {
+                chain.versions_made += event
+                    .details
+                    .get("versions")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(1)
+            }
             Action::Seal => chain.sealed = true,
             _ => {}
         }

@@ -127,21 +127,27 @@ pub fn extends(
     })
 }
 
+/// Signs a checkpoint of (`count`, `head`) as the session's user.
+pub fn sign_checkpoint(session: &Session<'_>, count: u64, head: &str) -> Checkpoint {
+    let vault = session.vault_id.to_hex();
+    let key_id = session.key_id.clone();
+    let msg = Checkpoint::signed_part(&vault, count, head, &key_id);
+    let signature = B64.encode(session.user.signing.sign(msg.as_bytes()).to_bytes());
+    Checkpoint {
+        vault,
+        count,
+        head: head.to_owned(),
+        key_id,
+        signature,
+    }
+}
+
 impl Vault<Unlocked> {
     /// A signed checkpoint of the current state.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
-        let (count, head) = self.read(|tx, session| current_state(tx, session))?;
-        let vault = self.id().to_hex();
-        let key_id = crate::crypto::minisign::PublicKey::new(self.signing_key().verifying_key())
-            .key_id_hex();
-        let msg = Checkpoint::signed_part(&vault, count, &head, &key_id);
-        let signature = B64.encode(self.signing_key().sign(msg.as_bytes()).to_bytes());
-        Ok(Checkpoint {
-            vault,
-            count,
-            head,
-            key_id,
-            signature,
+        self.read(|tx, session| {
+            let (count, head) = current_state(tx, session)?;
+            Ok(sign_checkpoint(session, count, &head))
         })
     }
 

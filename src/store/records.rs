@@ -302,3 +302,17 @@ pub fn set_custody_head(conn: &Connection, record: &str, head: &[u8]) -> Result<
     stmt.execute(params![record, head])?;
     Ok(())
 }
+
+/// Stores the sealed original custody history of an imported record.
+pub fn insert_imported_custody(conn: &Connection, id: &Id, history: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO imported_custody (record_id, history) VALUES (?1, ?2)",
+        params![id.to_hex(), history],
+    )?;
+    Ok(())
+}
+
+/// Inserts a record with a given id (import), failing if it exists.
+pub fn record_exists(conn: &Connection, id: &Id) -> Result<bool> {
+    Ok(record_kind(conn, id)?.is_some())
+}

@@ -75,6 +75,11 @@ CREATE TABLE events (
     sealed   BLOB    NOT NULL
 );
 
+CREATE TABLE imported_custody (
+    record_id TEXT PRIMARY KEY REFERENCES records (record_id),
+    history   BLOB NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE custody_heads (
     record_id TEXT PRIMARY KEY,
     head      BLOB NOT NULL

@@ -1,0 +1,704 @@
+//! Writing a sealed bundle: select the records, append an export event to
+//! each (in the same transaction, so the bundle carries it), build the bag's
+//! small files in memory, sign the tag manifest with minisign, and stream
+//! everything (evidence straight from the vault) through a deterministic tar
+//! into age. The output appears under its name only when complete.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::bagit::{
+    tag_manifest, write_bag_text, BagInfo, PayloadEntry, MANIFEST_NAME, TAG_MANIFEST_NAME,
+};
+use super::layout::*;
+use super::report::{render, ReportInput};
+use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
+use crate::crypto::minisign::{self, PublicKey};
+use crate::custody::checkpoint::{current_state, sign_checkpoint};
+use crate::custody::{self, Action};
+use crate::error::{Error, Result};
+use crate::format::Id;
+use crate::records::case::find_case;
+use crate::records::evidence::{self, create_temp_beside, reader_error, with_reader};
+use crate::records::statement::{self, read_version, StatementFields};
+use crate::records::{resolve, Kind};
+use crate::search::{Folded, Query};
+use crate::vault::{Unlocked, Vault};
+
+/// How the bundle is protected in transit.
+pub enum Encryption {
+    /// age X25519 recipients (`age1…`).
+    Recipients(Vec<String>),
+    /// An age passphrase (scrypt).
+    Passphrase(SecretString),
+    /// No encryption: the signed tar.
+    None,
+}
+
+/// What to export.
+pub struct ExportOptions {
+    /// Case reference or id.
+    pub case: String,
+    /// Statement ids (prefixes); empty with no evidence given = whole case.
+    pub statements: Vec<String>,
+    /// Evidence ids (prefixes).
+    pub evidence: Vec<String>,
+    /// Encryption.
+    pub encryption: Encryption,
+    /// Show protected witnesses' names.
+    pub reveal_protected: bool,
+    /// Replace protected names in statement texts with the pseudonym.
+    pub redact_names: bool,
+    /// Output file.
+    pub out: PathBuf,
+    /// Replace an existing output.
+    pub force: bool,
+}
+
+/// A protected name found in a statement text.
+#[derive(Clone, Debug, Serialize)]
+pub struct NameWarning {
+    /// Statement id.
+    pub statement: String,
+    /// Version.
+    pub version: u64,
+    /// Occurrences of the protected name (or a part of it).
+    pub occurrences: usize,
+    /// Whether they were replaced in the exported copy.
+    pub redacted: bool,
+}
+
+/// The result of an export.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportSummary {
+    /// The bundle file.
+    pub out: PathBuf,
+    /// The bag's directory name.
+    pub bag: String,
+    /// Statements exported.
+    pub statements: usize,
+    /// Statement versions exported.
+    pub versions: usize,
+    /// Evidence items exported.
+    pub evidence: usize,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+    /// Exporter key id.
+    pub signer_key_id: String,
+    /// Recipient fingerprints (SHA-256 of the recipient string, 16 hex).
+    pub recipients: Vec<String>,
+    /// Protected names found in texts.
+    pub name_warnings: Vec<NameWarning>,
+}
+
+/// A file of the bag: bytes held in memory, or an evidence item streamed.
+enum Source {
+    Bytes(Vec<u8>),
+    Evidence(Id),
+}
+
+/// The fingerprint recorded for an age recipient.
+pub fn recipient_fingerprint(recipient: &str) -> String {
+    hex::encode(&Sha256::digest(recipient.trim().as_bytes())[..8])
+}
+
+/// Counts (and optionally replaces) occurrences of a protected name and of
+/// each of its parts of three letters or more, matched as search matches.
+pub fn redact_name(text: &str, fields: &StatementFields, replace: bool) -> (usize, String) {
+    let pseudonym = fields.pseudonym.as_deref().unwrap_or("[withheld]");
+    let mut patterns: Vec<String> = vec![format!("\"{}\"", fields.witness.replace('"', " "))];
+    for part in fields.witness.split(|c: char| !c.is_alphanumeric()) {
+        if part.chars().count() >= 3 {
+            patterns.push(format!("\"{part}\""));
+        }
+    }
+    let folded = Folded::new(text);
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for p in patterns {
+        let Ok(q) = Query::parse(&p) else { continue };
+        for hit in q.hits(&folded.text) {
+            // Whole words only: the hit must end at a word boundary.
+            let end_ok = folded.text[hit.end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
+            if end_ok {
+                ranges.push(folded.original_range(hit, text));
+            }
+        }
+    }
+    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    let count = merged.len();
+    if !replace || count == 0 {
+        return (count, text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in merged {
+        out.push_str(&text[at..r.start]);
+        out.push_str(pseudonym);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    (count, out)
+}
+
+enum Sink<W: Write> {
+    Age(age::stream::StreamWriter<W>),
+    Plain(W),
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Age(w) => w.write(buf),
+            Sink::Plain(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Age(w) => w.flush(),
+            Sink::Plain(w) => w.flush(),
+        }
+    }
+}
+
+impl<W: Write> Sink<W> {
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Sink::Age(w) => w.finish(),
+            Sink::Plain(w) => Ok(w),
+        }
+    }
+}
+
+fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Invalid(format!("cannot encode bundle metadata: {e}")))?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+fn bag_name(reference: &str) -> String {
+    let s = sanitize_file_name(reference);
+    if s.is_empty() || s == "unnamed" {
+        "custodia-bundle".into()
+    } else {
+        s
+    }
+}
+
+impl Vault<Unlocked> {
+    /// Exports a sealed bundle (SPEC §5).
+    pub fn export(
+        &mut self,
+        opts: &ExportOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ExportSummary> {
+        if opts.out.exists() && !opts.force {
+            return Err(Error::AlreadyExists(opts.out.clone()));
+        }
+        let recipients = match &opts.encryption {
+            Encryption::Recipients(list) => {
+                if list.is_empty() {
+                    return Err(Error::Invalid("give at least one --recipient".into()));
+                }
+                list.iter()
+                    .map(|r| {
+                        age::x25519::Recipient::from_str(r.trim()).map_err(|_| {
+                            Error::Invalid(format!("{r:?} is not an age recipient (age1…)"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            _ => Vec::new(),
+        };
+        let fingerprints: Vec<String> = match &opts.encryption {
+            Encryption::Recipients(list) => list.iter().map(|r| recipient_fingerprint(r)).collect(),
+            _ => Vec::new(),
+        };
+        let encryption_label = match &opts.encryption {
+            Encryption::Recipients(_) => "age-recipients",
+            Encryption::Passphrase(_) => "age-passphrase",
+            Encryption::None => "none",
+        };
+        let directory = self.key_directory()?;
+        let exporter_key = PublicKey::new(self.signing_key().verifying_key());
+        let exporter_name = self.user().name.clone();
+        let signing = self.signing_key().dalek().clone();
+
+        self.write(|tx, session| {
+            let case = find_case(tx, session, &opts.case)?;
+            let case_hex = case.id.to_hex();
+            // Selection.
+            let whole_case = opts.statements.is_empty() && opts.evidence.is_empty();
+            let mut statement_ids = Vec::new();
+            let mut evidence_ids = Vec::new();
+            if whole_case {
+                for s in statement::summaries(tx, session, Some(&case.id))? {
+                    statement_ids.push(s.id);
+                }
+                for e in evidence::summaries(tx, session, Some(&case.id))? {
+                    evidence_ids.push(e.id);
+                }
+            } else {
+                for s in &opts.statements {
+                    statement_ids.push(resolve(tx, Kind::Statement, s)?);
+                }
+                for e in &opts.evidence {
+                    evidence_ids.push(resolve(tx, Kind::Evidence, e)?);
+                }
+            }
+            // Export events, in this transaction, before anything is read, so
+            // the bundle carries them.
+            let details = serde_json::json!({
+                "encryption": encryption_label,
+                "recipients": fingerprints,
+                "reveal_protected": opts.reveal_protected,
+                "redact_names": opts.redact_names,
+            });
+            custody::append(
+                tx,
+                session,
+                &case.id,
+                "case",
+                Action::Export,
+                details.clone(),
+            )?;
+            for id in &statement_ids {
+                custody::append(
+                    tx,
+                    session,
+                    id,
+                    "statement",
+                    Action::Export,
+                    details.clone(),
+                )?;
+            }
+            for id in &evidence_ids {
+                custody::append(tx, session, id, "evidence", Action::Export, details.clone())?;
+            }
+
+            let mut files: BTreeMap<String, (u64, [u8; 32], Source)> = BTreeMap::new();
+            let add_bytes = |files: &mut BTreeMap<String, (u64, [u8; 32], Source)>,
+                             path: String,
+                             bytes: Vec<u8>| {
+                let digest: [u8; 32] = Sha256::digest(&bytes).into();
+                files.insert(path, (bytes.len() as u64, digest, Source::Bytes(bytes)));
+            };
+
+            let case_doc = CaseDoc {
+                id: case_hex.clone(),
+                reference: case.data.reference.clone(),
+                title: case.data.title.clone(),
+                description: case.data.description.clone(),
+                tags: case.data.tags.clone(),
+                created_at: case.data.created_at.clone(),
+                created_by: case.data.created_by.clone(),
+            };
+            add_bytes(&mut files, CASE_JSON.into(), json_bytes(&case_doc)?);
+
+            // Statements: every version.
+            let mut report_statements = Vec::new();
+            let mut warnings = Vec::new();
+            let mut versions_total = 0;
+            for id in &statement_ids {
+                let latest = read_version(tx, session, id, None)?;
+                if latest.overview.case != case_hex {
+                    return Err(Error::Invalid(format!(
+                        "statement {} belongs to another case",
+                        id.short()
+                    )));
+                }
+                for v in 1..=latest.versions {
+                    let shown = read_version(tx, session, id, Some(v))?;
+                    let f = &shown.overview.fields;
+                    let withhold = f.protected && !opts.reveal_protected;
+                    let (count, text) = if withhold {
+                        redact_name(&shown.body, f, opts.redact_names)
+                    } else {
+                        (0, shown.body.clone())
+                    };
+                    if count > 0 {
+                        warnings.push(NameWarning {
+                            statement: id.to_hex(),
+                            version: v,
+                            occurrences: count,
+                            redacted: opts.redact_names,
+                        });
+                    }
+                    let text_sha = hex::encode(Sha256::digest(text.as_bytes()));
+                    let doc = StatementDoc {
+                        id: id.to_hex(),
+                        version: v,
+                        versions: latest.versions,
+                        witness: if withhold {
+                            f.public_name().to_owned()
+                        } else {
+                            f.witness.clone()
+                        },
+                        identity_withheld: withhold,
+                        protected: f.protected,
+                        language: f.language.clone(),
+                        taken_at: f.taken_at.clone(),
+                        place: f.place.clone(),
+                        interviewer: f.interviewer.clone(),
+                        interpreter: f.interpreter.clone(),
+                        consent: f.consent.clone(),
+                        source: f.source.clone(),
+                        reason: shown.overview.reason.clone(),
+                        created_at: shown.overview.created_at.clone(),
+                        created_by: shown.overview.created_by.clone(),
+                        sealed: shown.sealed,
+                        text_sha256: text_sha,
+                        original_sha256: shown.overview.body_sha256.clone(),
+                        redactions: if opts.redact_names { count } else { 0 },
+                    };
+                    add_bytes(
+                        &mut files,
+                        statement_json_path(&doc.id, v),
+                        json_bytes(&doc)?,
+                    );
+                    add_bytes(
+                        &mut files,
+                        statement_text_path(&doc.id, v),
+                        text.clone().into_bytes(),
+                    );
+                    report_statements.push((doc, text));
+                    versions_total += 1;
+                }
+            }
+
+            // Evidence: metadata now, bytes streamed later.
+            let mut overviews = Vec::new();
+            for id in &evidence_ids {
+                let o = evidence::overview(tx, session, id)?;
+                if o.case != case_hex {
+                    return Err(Error::Invalid(format!(
+                        "evidence {} belongs to another case",
+                        id.short()
+                    )));
+                }
+                overviews.push((*id, o));
+            }
+            let names: Vec<String> = overviews
+                .iter()
+                .map(|(_, o)| sanitize_file_name(&o.original_name))
+                .collect();
+            let names = dedupe_names(&names);
+            let mut evidence_docs = Vec::new();
+            let mut payload_bytes = 0u64;
+            for ((id, o), name) in overviews.iter().zip(names) {
+                let path = format!("data/evidence/{name}");
+                let digest: [u8; 32] = hex::decode(&o.sha256)
+                    .ok()
+                    .and_then(|d| d.try_into().ok())
+                    .ok_or_else(|| Error::Integrity(format!("evidence {id}: malformed SHA-256")))?;
+                files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
+                payload_bytes += o.size;
+                evidence_docs.push(EvidenceDoc {
+                    id: id.to_hex(),
+                    path,
+                    original_name: o.original_name.clone(),
+                    media_type: o.media_type.clone(),
+                    size: o.size,
+                    sha256: o.sha256.clone(),
+                    statement: o.statement.clone(),
+                    description: o.description.clone(),
+                    source: o.source.clone(),
+                    acquired_at: o.acquired_at.clone(),
+                    acquired_by: o.acquired_by.clone(),
+                    added_at: o.added_at.clone(),
+                    added_by: o.added_by.clone(),
+                });
+            }
+            add_bytes(
+                &mut files,
+                EVIDENCE_JSON.into(),
+                json_bytes(&evidence_docs)?,
+            );
+
+            // Custody: every event of every exported record, and their signers.
+            let mut exported: Vec<Id> = vec![case.id];
+            exported.extend(&statement_ids);
+            exported.extend(&evidence_ids);
+            let mut signers: BTreeMap<String, PublicKey> = BTreeMap::new();
+            signers.insert(exporter_key.key_id_hex(), exporter_key.clone());
+            let mut report_events = Vec::new();
+            let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
+            for id in &exported {
+                let hex_id = id.to_hex();
+                let mut lines = Vec::new();
+                for signed in &all {
+                    let event = signed.event()?;
+                    if event.record != hex_id {
+                        continue;
+                    }
+                    if let Some((_, key)) = directory.get(&event.key_id) {
+                        signers.insert(event.key_id.clone(), PublicKey::new(*key));
+                    }
+                    lines.extend(
+                        serde_json::to_vec(signed).map_err(|e| Error::Invalid(e.to_string()))?,
+                    );
+                    lines.push(b'\n');
+                    report_events.push(event);
+                }
+                add_bytes(&mut files, custody_path(&hex_id), lines);
+            }
+            report_events.sort_by_key(|e| e.position);
+            for (key_id, key) in &signers {
+                let comment = format!("custodia signing key {key_id}");
+                add_bytes(
+                    &mut files,
+                    signer_path(key_id),
+                    key.to_file_string(&comment).into_bytes(),
+                );
+            }
+            let (count, head) = current_state(tx, session)?;
+            let receipt = sign_checkpoint(session, count, &head).receipt();
+            let date = time::OffsetDateTime::now_utc().date();
+            let date_text = format!(
+                "{:04}-{:02}-{:02}",
+                date.year(),
+                u8::from(date.month()),
+                date.day()
+            );
+            let report = render(&ReportInput {
+                case: &case_doc,
+                statements: &report_statements,
+                evidence: &evidence_docs,
+                events: &report_events,
+                exporter: (&exporter_name, &exporter_key.key_id_hex()),
+                date: &date_text,
+                checkpoint: &receipt,
+            });
+            add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
+
+            // Tag files.
+            let payload: Vec<PayloadEntry> = files
+                .iter()
+                .map(|(path, (size, digest, _))| PayloadEntry {
+                    path: path.clone(),
+                    size: *size,
+                    sha256: *digest,
+                })
+                .collect();
+            let info = BagInfo {
+                fields: vec![
+                    ("Source-Organization".into(), "Custodia".into()),
+                    (INFO_CASE.into(), case.data.reference.clone()),
+                    (INFO_EXPORTER.into(), exporter_name.clone()),
+                    (INFO_EXPORTER_KEY.into(), exporter_key.key_id_hex()),
+                    (INFO_CHECKPOINT.into(), receipt.clone()),
+                ],
+            };
+            let text =
+                write_bag_text(&payload, &info, date).map_err(|e| Error::Invalid(e.to_string()))?;
+            let tagman = tag_manifest(&[
+                ("bagit.txt", text.bagit_txt.as_bytes()),
+                ("bag-info.txt", text.bag_info_txt.as_bytes()),
+                (MANIFEST_NAME, text.manifest_sha256_txt.as_bytes()),
+            ])
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            let signature = minisign::sign(
+                &signing,
+                tagman.as_bytes(),
+                &format!(
+                    "custodia bundle signed by key {}",
+                    exporter_key.key_id_hex()
+                ),
+                &format!(
+                    "custodia bundle: case {} exported by {}",
+                    sanitize_comment(&case.data.reference),
+                    sanitize_comment(&exporter_name)
+                ),
+            )
+            .map_err(|e| Error::Invalid(format!("cannot sign the bundle: {e}")))?;
+
+            // Write: everything sorted by path under the bag directory.
+            let bag = bag_name(&case.data.reference);
+            let mut entries: BTreeMap<String, Source> = BTreeMap::new();
+            for (path, (_, _, source)) in files {
+                entries.insert(format!("{bag}/{path}"), source);
+            }
+            for (name, bytes) in [
+                ("bagit.txt", text.bagit_txt.into_bytes()),
+                ("bag-info.txt", text.bag_info_txt.into_bytes()),
+                (MANIFEST_NAME, text.manifest_sha256_txt.into_bytes()),
+                (TAG_MANIFEST_NAME, tagman.into_bytes()),
+                (SIGNATURE_NAME, signature.into_bytes()),
+            ] {
+                entries.insert(format!("{bag}/{name}"), Source::Bytes(bytes));
+            }
+            let (tmp_path, file) = create_temp_beside(&opts.out)?;
+            let written = write_bundle(
+                tx,
+                session,
+                entries,
+                file,
+                &opts.encryption,
+                &recipients,
+                progress,
+                &opts.out,
+            );
+            let finish = written.and_then(|()| {
+                if opts.out.exists() && !opts.force {
+                    return Err(Error::AlreadyExists(opts.out.clone()));
+                }
+                std::fs::rename(&tmp_path, &opts.out)
+                    .map_err(|e| Error::io(format!("cannot write {}", opts.out.display()), e))
+            });
+            if let Err(e) = finish {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(e);
+            }
+            Ok(ExportSummary {
+                out: opts.out.clone(),
+                bag,
+                statements: statement_ids.len(),
+                versions: versions_total,
+                evidence: evidence_ids.len(),
+                payload_bytes,
+                signer_key_id: exporter_key.key_id_hex(),
+                recipients: fingerprints.clone(),
+                name_warnings: warnings,
+            })
+        })
+    }
+}
+
+fn sanitize_comment(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_bundle(
+    conn: &rusqlite::Connection,
+    session: &crate::vault::Session<'_>,
+    entries: BTreeMap<String, Source>,
+    file: std::fs::File,
+    encryption: &Encryption,
+    recipients: &[age::x25519::Recipient],
+    progress: &mut dyn FnMut(u64),
+    out: &Path,
+) -> Result<()> {
+    let io_err = |e: io::Error| Error::io(format!("cannot write {}", out.display()), e);
+    let buffered = BufWriter::with_capacity(1024 * 1024, file);
+    let sink = match encryption {
+        Encryption::Recipients(_) => {
+            let enc = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r as &dyn age::Recipient),
+            )
+            .map_err(|e| Error::Invalid(format!("cannot encrypt: {e}")))?;
+            Sink::Age(enc.wrap_output(buffered).map_err(io_err)?)
+        }
+        Encryption::Passphrase(p) => {
+            let enc = age::Encryptor::with_user_passphrase(p.clone());
+            Sink::Age(enc.wrap_output(buffered).map_err(io_err)?)
+        }
+        Encryption::None => Sink::Plain(buffered),
+    };
+    let mut tar = DeterministicTar::new(sink);
+    let mut done = 0u64;
+    for (path, source) in entries {
+        match source {
+            Source::Bytes(bytes) => {
+                tar.add_file(&path, bytes.len() as u64, &bytes[..])
+                    .map_err(|e| {
+                        Error::Invalid(format!("cannot write {path} into the bundle: {e}"))
+                    })?;
+                done += bytes.len() as u64;
+            }
+            Source::Evidence(id) => {
+                with_reader(conn, session, &id, |reader| {
+                    let size = evidence::overview(conn, session, &id)?.size;
+                    let mut counting = Counting {
+                        inner: reader,
+                        done: &mut done,
+                        progress: &mut *progress,
+                    };
+                    tar.add_file(&path, size, &mut counting)
+                        .map_err(|e| match e {
+                            super::tarball::TarError::Io(io) => {
+                                reader_error(io, "cannot write the bundle")
+                            }
+                            other => Error::Integrity(format!("evidence {id}: {other}")),
+                        })
+                })?;
+            }
+        }
+        progress(done);
+    }
+    let sink = tar
+        .finish()
+        .map_err(|e| Error::Invalid(format!("cannot finish the bundle: {e}")))?;
+    let buffered = sink.finish().map_err(io_err)?;
+    let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)
+}
+
+struct Counting<'a, R: Read> {
+    inner: R,
+    done: &'a mut u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.done += n as u64;
+        (self.progress)(*self.done);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protected(witness: &str) -> StatementFields {
+        StatementFields {
+            witness: witness.into(),
+            pseudonym: Some("Témoin A".into()),
+            protected: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn protected_names_are_found_as_search_finds_them_and_replaced() {
+        let f = protected("Évgueni Ivanov");
+        let text = "EVGUENI est parti. Evgueni Ivanov l'a dit; ivanov aussi. Evguenia non.";
+        let (n, out) = redact_name(text, &f, true);
+        assert_eq!(n, 3, "{out}");
+        assert_eq!(
+            out,
+            "Témoin A est parti. Témoin A l'a dit; Témoin A aussi. Evguenia non."
+        );
+        let (n2, same) = redact_name(text, &f, false);
+        assert_eq!((n2, same.as_str()), (3, text));
+    }
+
+    #[test]
+    fn cyrillic_names_are_redacted() {
+        let f = protected("Артём Ковальчук");
+        let (n, out) = redact_name("Свидетель Артем ковальчук сказал.", &f, true);
+        assert_eq!(n, 1);
+        assert_eq!(out, "Свидетель Témoin A сказал.");
+    }
+}

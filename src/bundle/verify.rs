@@ -1,0 +1,607 @@
+//! Checking a bundle without trusting its sender: decrypt (age) if needed,
+//! read the tar with hostile-input limits, then check the BagIt manifests
+//! and Payload-Oxum, the minisign signature of the tag manifest (against a
+//! given signer, or the key inside, which proves nothing on its own), every
+//! custody chain and event signature, and that each statement text and
+//! exhibit matches the fingerprints its custody events recorded.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::bagit::{
+    parse_bag_info, parse_bagit_txt, parse_manifest, parse_payload_oxum, parse_tag_manifest,
+    MANIFEST_NAME, TAG_MANIFEST_NAME,
+};
+use super::layout::*;
+use super::tarball::{for_each_entry, ReadLimits, TarError};
+use crate::crypto::minisign::{self, PublicKey, SignatureFile};
+use crate::custody::{SignedEvent, GENESIS};
+use crate::error::{Error, Result};
+
+/// Largest non-evidence file kept in memory while verifying.
+const MAX_SMALL_FILE: u64 = 64 * 1024 * 1024;
+
+/// How to open an encrypted bundle.
+pub enum Unlock {
+    /// Not encrypted (or no key given).
+    None,
+    /// age identities (from `--identity FILE`).
+    Identities(Vec<Box<dyn age::Identity>>),
+    /// An age passphrase.
+    Passphrase(SecretString),
+}
+
+/// Reads age identities from a file (as `age -d -i FILE` does).
+pub fn identities_from_file(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
+    let file = File::open(path).map_err(|e| {
+        Error::io(
+            format!("cannot read the identity file {}", path.display()),
+            e,
+        )
+    })?;
+    let ids = age::IdentityFile::from_buffer(BufReader::new(file))
+        .map_err(|e| {
+            Error::io(
+                format!("cannot read the identity file {}", path.display()),
+                e,
+            )
+        })?
+        .into_identities()
+        .map_err(|e| {
+            Error::CannotDecrypt(format!(
+                "the identity file {} is not usable: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(ids)
+}
+
+/// One file of the bag as read.
+pub struct Entry {
+    /// Size.
+    pub size: u64,
+    /// SHA-256.
+    pub sha256: [u8; 32],
+    /// The bytes, for everything but exhibits.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// One line of the verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Item {
+    /// What (statement, exhibit, custody chain, signature…).
+    pub what: String,
+    /// Which.
+    pub name: String,
+    /// OK or not.
+    pub ok: bool,
+    /// Detail.
+    pub detail: String,
+}
+
+/// The verdict on a bundle.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Verdict {
+    /// Was it age-encrypted.
+    pub encrypted: bool,
+    /// The bag's directory name.
+    pub bag: String,
+    /// Case reference (bag-info).
+    pub case_reference: String,
+    /// Exporter (bag-info).
+    pub exporter: String,
+    /// Signer key id.
+    pub signer_key_id: String,
+    /// How the signer key was established.
+    pub signer_source: String,
+    /// Checkpoint receipt (bag-info).
+    pub checkpoint: String,
+    /// Each item checked.
+    pub items: Vec<Item>,
+    /// Problems (empty = valid).
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    /// True when nothing is wrong.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn item(&mut self, what: &str, name: &str, ok: bool, detail: impl Into<String>) {
+        let detail = detail.into();
+        if !ok {
+            self.problems.push(format!("{what} {name}: {detail}"));
+        }
+        self.items.push(Item {
+            what: what.into(),
+            name: name.into(),
+            ok,
+            detail,
+        });
+    }
+
+    fn problem(&mut self, p: impl Into<String>) {
+        self.problems.push(p.into());
+    }
+}
+
+/// A verified (or not) bundle: the verdict and the files read.
+pub struct ReadBundle {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Files by path relative to the bag directory.
+    pub files: BTreeMap<String, Entry>,
+}
+
+/// Opens a bundle file for reading its tar: decrypts age if needed.
+pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
+    let file =
+        File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut reader = BufReader::with_capacity(1024 * 1024, file);
+    let head = reader
+        .fill_buf()
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
+        .to_vec();
+    if head.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
+        return Err(Error::Invalid(
+            "this bundle is ASCII-armored; run `age -d` on it first, then verify the tar".into(),
+        ));
+    }
+    if !head.starts_with(b"age-encryption.org/v1") {
+        return Ok((Box::new(reader), false));
+    }
+    let decryptor = age::Decryptor::new_buffered(reader)
+        .map_err(|e| Error::Integrity(format!("{} is a damaged age file: {e}", path.display())))?;
+    let decrypted: Box<dyn Read> = match unlock {
+        Unlock::None => {
+            return Err(Error::CannotDecrypt(
+                "this bundle is encrypted: give --identity FILE, or --passphrase-file FILE for a passphrase bundle".into(),
+            ))
+        }
+        Unlock::Passphrase(p) => {
+            if !decryptor.is_scrypt() {
+                return Err(Error::CannotDecrypt(
+                    "this bundle is encrypted to age recipients, not a passphrase: give --identity FILE".into(),
+                ));
+            }
+            let id = age::scrypt::Identity::new(p.clone());
+            Box::new(
+                decryptor
+                    .decrypt(std::iter::once(&id as &dyn age::Identity))
+                    .map_err(|e| Error::CannotDecrypt(format!("wrong passphrase for this bundle ({e})")))?,
+            )
+        }
+        Unlock::Identities(ids) => {
+            if decryptor.is_scrypt() {
+                return Err(Error::CannotDecrypt(
+                    "this bundle is encrypted with a passphrase: give --passphrase-file FILE".into(),
+                ));
+            }
+            Box::new(
+                decryptor
+                    .decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+                    .map_err(|e| Error::CannotDecrypt(format!("none of the given identities opens this bundle ({e})")))?,
+            )
+        }
+    };
+    Ok((decrypted, true))
+}
+
+/// Reads every entry of a bundle into a map (exhibits hashed, not kept).
+/// A hostile archive (traversal, links, devices, absurd sizes…) is a
+/// problem in the verdict, not a crash.
+pub fn read_bundle(path: &Path, unlock: &Unlock, signer: Option<&PublicKey>) -> Result<ReadBundle> {
+    let (reader, encrypted) = open_tar(path, unlock)?;
+    let mut verdict = Verdict {
+        encrypted,
+        ..Verdict::default()
+    };
+    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut bag: Option<String> = None;
+    let limits = ReadLimits::default();
+    let read = for_each_entry(reader, &limits, |full, size, r| {
+        let (top, rel) = full.split_once('/').unwrap_or((full, ""));
+        match &bag {
+            None => bag = Some(top.to_owned()),
+            Some(b) if b != top => {
+                return Err(TarError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{full}: outside the bag directory {b}/"),
+                )))
+            }
+            Some(_) => {}
+        }
+        if rel.is_empty() {
+            return Err(TarError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{full}: a file beside the bag directory"),
+            )));
+        }
+        let keep = !rel.starts_with("data/evidence/");
+        if keep && size > MAX_SMALL_FILE {
+            return Err(TarError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{rel}: {size} bytes is too large for a bundle metadata file"),
+            )));
+        }
+        let mut hasher = Sha256::new();
+        let mut kept = Vec::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if keep {
+                kept.extend_from_slice(&buf[..n]);
+            }
+        }
+        files.insert(
+            rel.to_owned(),
+            Entry {
+                size,
+                sha256: hasher.finalize().into(),
+                bytes: keep.then_some(kept),
+            },
+        );
+        Ok(())
+    });
+    if let Err(e) = read {
+        verdict.problem(format!("the bundle's archive is unsafe or malformed: {e}"));
+        return Ok(ReadBundle { verdict, files });
+    }
+    verdict.bag = bag.unwrap_or_default();
+    check_bag(&mut verdict, &files, signer);
+    Ok(ReadBundle { verdict, files })
+}
+
+fn text<'a>(files: &'a BTreeMap<String, Entry>, name: &str) -> Option<&'a str> {
+    files
+        .get(name)
+        .and_then(|e| e.bytes.as_deref())
+        .and_then(|b| std::str::from_utf8(b).ok())
+}
+
+fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&PublicKey>) {
+    // BagIt declaration and bag-info.
+    match text(files, "bagit.txt").map(parse_bagit_txt) {
+        Some(Ok((version, _))) if version == "1.0" => {}
+        Some(Ok((version, _))) => v.problem(format!("bagit.txt declares BagIt {version}, not 1.0")),
+        Some(Err(e)) => v.problem(format!("bagit.txt: {e}")),
+        None => v.problem("bagit.txt is missing"),
+    }
+    let info = match text(files, "bag-info.txt").map(parse_bag_info) {
+        Some(Ok(info)) => info,
+        Some(Err(e)) => {
+            v.problem(format!("bag-info.txt: {e}"));
+            Vec::new()
+        }
+        None => {
+            v.problem("bag-info.txt is missing");
+            Vec::new()
+        }
+    };
+    let field = |label: &str| {
+        info.iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(label))
+            .map(|(_, value)| value.clone())
+    };
+    v.case_reference = field(INFO_CASE).unwrap_or_default();
+    v.exporter = field(INFO_EXPORTER).unwrap_or_default();
+    v.checkpoint = field(INFO_CHECKPOINT).unwrap_or_default();
+
+    // Payload manifest: every listed file present and intact, nothing extra.
+    let manifest = match text(files, MANIFEST_NAME).map(parse_manifest) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            v.problem(format!("{MANIFEST_NAME}: {e}"));
+            Vec::new()
+        }
+        None => {
+            v.problem(format!("{MANIFEST_NAME} is missing"));
+            Vec::new()
+        }
+    };
+    let mut listed = std::collections::BTreeSet::new();
+    for (path, digest) in &manifest {
+        listed.insert(path.clone());
+        match files.get(path) {
+            None => v.problem(format!("{path}: listed in the manifest but missing")),
+            Some(e) if e.sha256 != *digest => v.problem(format!(
+                "{path}: altered (its SHA-256 differs from the manifest)"
+            )),
+            Some(_) => {}
+        }
+    }
+    let payload: Vec<_> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/"))
+        .collect();
+    for (path, _) in &payload {
+        if !listed.contains(*path) {
+            v.problem(format!("{path}: an extra file, not in the manifest"));
+        }
+    }
+    match field("Payload-Oxum").map(|o| parse_payload_oxum(&o)) {
+        Some(Ok((bytes, count))) => {
+            let real: u64 = payload.iter().map(|(_, e)| e.size).sum();
+            if bytes != real || count != payload.len() as u64 {
+                v.problem(format!(
+                    "Payload-Oxum says {bytes} bytes in {count} files, the bag has {real} bytes in {}",
+                    payload.len()
+                ));
+            }
+        }
+        Some(Err(e)) => v.problem(format!("Payload-Oxum: {e}")),
+        None => v.problem("bag-info.txt has no Payload-Oxum"),
+    }
+
+    // Tag manifest: covers the tag files; nothing unlisted beside them.
+    let tagman_text = text(files, TAG_MANIFEST_NAME);
+    let tagman = match tagman_text.map(parse_tag_manifest) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            v.problem(format!("{TAG_MANIFEST_NAME}: {e}"));
+            Vec::new()
+        }
+        None => {
+            v.problem(format!("{TAG_MANIFEST_NAME} is missing"));
+            Vec::new()
+        }
+    };
+    let mut tag_listed = std::collections::BTreeSet::new();
+    for (path, digest) in &tagman {
+        tag_listed.insert(path.clone());
+        match files.get(path) {
+            None => v.problem(format!("{path}: listed in the tag manifest but missing")),
+            Some(e) if e.sha256 != *digest => v.problem(format!(
+                "{path}: altered (its SHA-256 differs from the tag manifest)"
+            )),
+            Some(_) => {}
+        }
+    }
+    for required in ["bagit.txt", "bag-info.txt", MANIFEST_NAME] {
+        if !tag_listed.contains(required) {
+            v.problem(format!("{required} is not covered by the tag manifest"));
+        }
+    }
+    for (path, _) in files.iter().filter(|(p, _)| !p.starts_with("data/")) {
+        if path != TAG_MANIFEST_NAME && path != SIGNATURE_NAME && !tag_listed.contains(path) {
+            v.problem(format!(
+                "{path}: an extra tag file, not in the tag manifest"
+            ));
+        }
+    }
+
+    // Signature.
+    check_signature(v, files, tagman_text, signer);
+    check_custody_and_records(v, files);
+}
+
+fn check_signature(
+    v: &mut Verdict,
+    files: &BTreeMap<String, Entry>,
+    tagman: Option<&str>,
+    signer: Option<&PublicKey>,
+) {
+    let Some(sig_text) = text(files, SIGNATURE_NAME) else {
+        v.problem("the bundle is unsigned (no tagmanifest-sha256.txt.minisig)");
+        return;
+    };
+    let Some(tagman) = tagman else { return };
+    let sig = match SignatureFile::parse(sig_text) {
+        Ok(s) => s,
+        Err(e) => {
+            v.problem(format!("the signature file is malformed: {e}"));
+            return;
+        }
+    };
+    let key_id = sig.key_id_hex();
+    v.signer_key_id = key_id.clone();
+    let (key, source) = match signer {
+        Some(k) => {
+            if k.key_id_hex() != key_id {
+                v.item("signature", &key_id, false, format!(
+                    "signed by key {key_id}, not by the expected signer {}",
+                    k.key_id_hex()
+                ));
+                return;
+            }
+            (k.clone(), "the signer key given with --signer".to_owned())
+        }
+        None => match text(files, &signer_path(&key_id)).map(PublicKey::parse) {
+            Some(Ok(k)) => (
+                k,
+                "the key inside the bundle (this proves nothing on its own: compare the key id with one you obtained from the signer)".to_owned(),
+            ),
+            _ => {
+                v.item("signature", &key_id, false, "no --signer given and the signer's key is not in the bundle");
+                return;
+            }
+        },
+    };
+    v.signer_source = source.clone();
+    match minisign::verify(&key, tagman.as_bytes(), sig_text) {
+        Ok(_) => v.item(
+            "signature",
+            &key_id,
+            true,
+            format!("valid, checked with {source}"),
+        ),
+        Err(e) => v.item("signature", &key_id, false, format!("does not verify: {e}")),
+    }
+}
+
+fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
+    // Custody chains; remember what each record's events say about content.
+    let mut recorded_sha: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut evidence_sha: BTreeMap<String, String> = BTreeMap::new();
+    for (path, entry) in files
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/custody/") && p.ends_with(".jsonl"))
+    {
+        let record = path
+            .trim_start_matches("data/custody/")
+            .trim_end_matches(".jsonl")
+            .to_owned();
+        let Some(bytes) = &entry.bytes else { continue };
+        let Ok(body) = std::str::from_utf8(bytes) else {
+            v.item("custody chain", &record, false, "not UTF-8");
+            continue;
+        };
+        let mut prev = GENESIS.to_owned();
+        let mut count = 0u64;
+        let mut bad = None;
+        for (i, line) in body.lines().enumerate() {
+            let pos = i + 1;
+            let signed: SignedEvent = match serde_json::from_str(line) {
+                Ok(s) => s,
+                Err(e) => {
+                    bad = Some(format!("event {pos} is malformed: {e}"));
+                    break;
+                }
+            };
+            let event = match signed.event() {
+                Ok(e) => e,
+                Err(e) => {
+                    bad = Some(format!("event {pos}: {e}"));
+                    break;
+                }
+            };
+            if event.record != record
+                || event.record_position != count + 1
+                || event.prev_record != prev
+            {
+                bad = Some(format!(
+                    "the chain breaks at event {pos} (removed, altered, reordered or inserted)"
+                ));
+                break;
+            }
+            let key =
+                text(files, &signer_path(&event.key_id)).and_then(|t| PublicKey::parse(t).ok());
+            match key {
+                Some(k) if signed.verify_with(&k.key) => {}
+                Some(_) => {
+                    bad = Some(format!(
+                        "event {pos}: the signature does not verify (forged or altered)"
+                    ));
+                    break;
+                }
+                None => {
+                    bad = Some(format!(
+                        "event {pos}: signed by key {}, which is not in the bundle",
+                        event.key_id
+                    ));
+                    break;
+                }
+            }
+            if let Some(sha) = event.details.get("body_sha256").and_then(|s| s.as_str()) {
+                let version = event
+                    .details
+                    .get("version")
+                    .and_then(|n| n.as_u64())
+                    .unwrap_or(1);
+                recorded_sha.insert((record.clone(), version), sha.to_owned());
+            }
+            if event.record_kind == "evidence" {
+                if let Some(sha) = event.details.get("sha256").and_then(|s| s.as_str()) {
+                    evidence_sha
+                        .entry(record.clone())
+                        .or_insert_with(|| sha.to_owned());
+                }
+            }
+            prev = signed.hash();
+            count += 1;
+        }
+        match bad {
+            Some(why) => v.item("custody chain", &record, false, why),
+            None => v.item(
+                "custody chain",
+                &record,
+                true,
+                format!("{count} signed events, chain intact"),
+            ),
+        }
+    }
+    // Statements.
+    for (path, entry) in files
+        .iter()
+        .filter(|(p, _)| p.starts_with("data/statements/") && p.ends_with(".json"))
+    {
+        let Some(doc) = entry
+            .bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<StatementDoc>(b).ok())
+        else {
+            v.item("statement", path, false, "metadata is malformed");
+            continue;
+        };
+        let name = format!("{} v{}", &doc.id, doc.version);
+        let text_path = statement_text_path(&doc.id, doc.version);
+        let Some(text_entry) = files.get(&text_path) else {
+            v.item("statement", &name, false, "its text file is missing");
+            continue;
+        };
+        let sha = hex::encode(text_entry.sha256);
+        let original = recorded_sha.get(&(doc.id.clone(), doc.version));
+        let ok_text = sha == doc.text_sha256;
+        let ok_origin = original.is_some_and(|o| *o == doc.original_sha256);
+        let ok_redaction = doc.redactions > 0 || doc.text_sha256 == doc.original_sha256;
+        let detail = if !ok_text {
+            "the text does not match its metadata's SHA-256".to_owned()
+        } else if !ok_origin {
+            "the text's original SHA-256 is not the one its custody chain recorded".to_owned()
+        } else if !ok_redaction {
+            "the text differs from the original without a recorded redaction".to_owned()
+        } else if doc.redactions > 0 {
+            format!(
+                "redacted copy ({} replacements) of original {}",
+                doc.redactions, doc.original_sha256
+            )
+        } else {
+            format!("SHA-256 {sha} as recorded in custody")
+        };
+        v.item(
+            "statement",
+            &name,
+            ok_text && ok_origin && ok_redaction,
+            detail,
+        );
+    }
+    // Exhibits.
+    match text(files, EVIDENCE_JSON).map(serde_json::from_str::<Vec<EvidenceDoc>>) {
+        Some(Ok(docs)) => {
+            for doc in docs {
+                let present = files.get(&doc.path);
+                let ok_file = present
+                    .is_some_and(|e| hex::encode(e.sha256) == doc.sha256 && e.size == doc.size);
+                let ok_custody = evidence_sha.get(&doc.id).is_some_and(|s| *s == doc.sha256);
+                let detail = if present.is_none() {
+                    format!("{} is missing", doc.path)
+                } else if !ok_file {
+                    "the file does not match its recorded SHA-256".to_owned()
+                } else if !ok_custody {
+                    "its SHA-256 is not the one recorded at intake in its custody chain".to_owned()
+                } else {
+                    format!("SHA-256 {} as recorded at intake", doc.sha256)
+                };
+                v.item("exhibit", &doc.original_name, ok_file && ok_custody, detail);
+            }
+        }
+        Some(Err(e)) => v.problem(format!("{EVIDENCE_JSON} is malformed: {e}")),
+        None => v.problem(format!("{EVIDENCE_JSON} is missing")),
+    }
+}
+
+/// Verifies a bundle file.
+pub fn verify_bundle(path: &Path, unlock: &Unlock, signer: Option<&PublicKey>) -> Result<Verdict> {
+    Ok(read_bundle(path, unlock, signer)?.verdict)
+}

@@ -1,0 +1,255 @@
+//! Commands that make, check and import sealed court bundles.
+
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args, Subcommand};
+use secrecy::SecretString;
+use serde_json::json;
+
+use custodia::bundle::export::{Encryption, ExportOptions};
+use custodia::bundle::verify::{identities_from_file, verify_bundle, Unlock};
+use custodia::crypto::minisign::PublicKey;
+use custodia::Error;
+
+use super::open::{progress_bar, OpenVault};
+use super::secrets::{prompt, read_secret_file};
+use super::{Failure, Global, Output};
+
+/// `custodia export`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("protection").required(true).args(["recipient", "passphrase", "no_encrypt"])))]
+pub struct ExportArgs {
+    /// The case to export (reference or id)
+    #[arg(long)]
+    case: String,
+    /// Export only these statements (repeat); with no --statement and no
+    /// --evidence, the whole case is exported
+    #[arg(long = "statement", value_name = "ID")]
+    statements: Vec<String>,
+    /// Export only these evidence items (repeat)
+    #[arg(long = "evidence", value_name = "ID")]
+    evidence: Vec<String>,
+    /// Encrypt to this age recipient (age1…; repeat for several)
+    #[arg(long = "recipient", value_name = "AGE_PUBKEY")]
+    recipient: Vec<String>,
+    /// Encrypt with a passphrase (asked on the terminal, or read from
+    /// --bundle-passphrase-file)
+    #[arg(long)]
+    passphrase: bool,
+    /// Do not encrypt: write the signed tar
+    #[arg(long)]
+    no_encrypt: bool,
+    /// With --passphrase: read the bundle's passphrase from this file
+    #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
+    bundle_passphrase_file: Option<PathBuf>,
+    /// Show protected witnesses' names instead of their pseudonyms
+    #[arg(long)]
+    reveal_protected: bool,
+    /// Replace protected witnesses' names in statement texts with their
+    /// pseudonyms (the vault's originals are unchanged)
+    #[arg(long)]
+    redact_names: bool,
+    /// The bundle file to write
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// `custodia bundle …`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Check a bundle: manifests, signature, custody chains; prints a verdict
+    ///
+    /// Exit 0 valid, 3 cannot decrypt, 4 altered, missing, extra or unsigned.
+    /// Here --passphrase-file is the bundle's passphrase (no vault is opened).
+    Verify {
+        /// The bundle (age-encrypted or a plain tar)
+        file: PathBuf,
+        /// age identity file for a bundle encrypted to recipients
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+        /// The expected signer's minisign public key (a .pub file or the
+        /// base64 line from `custodia key public`)
+        #[arg(long, value_name = "PUBKEY")]
+        signer: Option<String>,
+    },
+    /// Verify a bundle, then bring its records into this vault
+    Import {
+        /// The bundle
+        file: PathBuf,
+        /// age identity file for a bundle encrypted to recipients
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+        /// For a passphrase bundle: read its passphrase from this file
+        #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
+        bundle_passphrase_file: Option<PathBuf>,
+    },
+}
+
+fn bundle_passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString, Failure> {
+    let value = match file {
+        Some(f) => read_secret_file(f, "bundle passphrase")?,
+        None => {
+            let first = prompt("Bundle passphrase: ")?;
+            if confirm {
+                let again = prompt("Bundle passphrase (again): ")?;
+                if *first != *again {
+                    return Err(Failure::invalid("the two passphrases differ"));
+                }
+            }
+            first
+        }
+    };
+    Ok(SecretString::from(value.to_string()))
+}
+
+fn parse_signer(text: &str) -> Result<PublicKey, Failure> {
+    let content = if Path::new(text).is_file() {
+        std::fs::read_to_string(text).map_err(|e| Failure::io(format!("cannot read {text}"), e))?
+    } else {
+        text.to_owned()
+    };
+    PublicKey::parse(&content)
+        .map_err(|e| Failure::usage(format!("--signer is not a minisign public key: {e}")))
+}
+
+pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure> {
+    if args.out.exists() && !g.force {
+        return Err(Error::AlreadyExists(args.out.clone()).into());
+    }
+    let encryption = if !args.recipient.is_empty() {
+        Encryption::Recipients(args.recipient.clone())
+    } else if args.passphrase {
+        Encryption::Passphrase(bundle_passphrase(
+            args.bundle_passphrase_file.as_deref(),
+            true,
+        )?)
+    } else {
+        Encryption::None
+    };
+    let mut vault = OpenVault::unlock(g, out)?;
+    let bar = progress_bar(out, 0, "export");
+    let opts = ExportOptions {
+        case: args.case,
+        statements: args.statements,
+        evidence: args.evidence,
+        encryption,
+        reveal_protected: args.reveal_protected,
+        redact_names: args.redact_names,
+        out: args.out.clone(),
+        force: g.force,
+    };
+    let summary = vault.export(&opts, &mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for w in &summary.name_warnings {
+        out.warn(format!(
+            "statement {} version {}: the protected witness's name occurs {} time(s) in the text{}",
+            &w.statement[..12],
+            w.version,
+            w.occurrences,
+            if w.redacted {
+                "; replaced by the pseudonym in the bundle"
+            } else {
+                "; pass --redact-names to replace it by the pseudonym"
+            }
+        ));
+    }
+    out.either(&summary, || {
+        out.note(format!(
+            "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key {}.",
+            summary.out.display(),
+            summary.bag,
+            summary.statements,
+            summary.versions,
+            summary.evidence,
+            summary.payload_bytes,
+            summary.signer_key_id
+        ));
+        Ok(())
+    })
+}
+
+pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failure> {
+    match cmd {
+        BundleCommand::Verify {
+            file,
+            identity,
+            signer,
+        } => {
+            let unlock = match (&identity, &g.passphrase_file) {
+                (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
+                (None, Some(p)) => Unlock::Passphrase(SecretString::from(
+                    read_secret_file(p, "bundle passphrase")?.to_string(),
+                )),
+                (None, None) => Unlock::None,
+            };
+            let signer = signer.as_deref().map(parse_signer).transpose()?;
+            let verdict = verify_bundle(&file, &unlock, signer.as_ref())?;
+            out.either(&json!({ "valid": verdict.is_valid(), "verdict": verdict }), || {
+                out.line(format!("Bundle      {}", file.display()))?;
+                out.line(format!("Encrypted   {}", if verdict.encrypted { "yes (age)" } else { "no (plain tar)" }))?;
+                out.line(format!("Case        {}", verdict.case_reference))?;
+                out.line(format!("Exported by {}", verdict.exporter))?;
+                out.line(format!("Signed by   key {}, checked with {}", verdict.signer_key_id, verdict.signer_source))?;
+                for item in &verdict.items {
+                    out.line(format!("  [{}] {} {}: {}", if item.ok { "ok" } else { "FAIL" }, item.what, item.name, item.detail))?;
+                }
+                for p in &verdict.problems {
+                    out.line(format!("  PROBLEM: {p}"))?;
+                }
+                out.line(if verdict.is_valid() {
+                    "VERDICT: VALID. Every file matches the signed manifests and every custody chain is intact."
+                } else {
+                    "VERDICT: NOT VALID. This bundle was altered, is incomplete, or is not signed as claimed."
+                })
+            })?;
+            if verdict.is_valid() {
+                Ok(())
+            } else {
+                Err(Failure::Silent(4))
+            }
+        }
+        BundleCommand::Import {
+            file,
+            identity,
+            bundle_passphrase_file,
+        } => {
+            let unlock = match (&identity, &bundle_passphrase_file) {
+                (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
+                (None, Some(p)) => Unlock::Passphrase(bundle_passphrase(Some(p), false)?),
+                (None, None) => Unlock::None,
+            };
+            let mut vault = OpenVault::unlock(g, out)?;
+            let bar = progress_bar(out, 0, "import");
+            let summary = vault.import_bundle(&file, &unlock, &mut |n| {
+                if let Some(b) = &bar {
+                    b.set_position(n);
+                }
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            out.either(&summary, || {
+                out.note(format!(
+                    "Imported case {} ({}): {} statement(s), {} exhibit(s); signed by key {}. \
+                     The original custody history is kept and an import event was recorded.",
+                    summary.case,
+                    if summary.case_created {
+                        "new"
+                    } else {
+                        "existing case"
+                    },
+                    summary.statements,
+                    summary.evidence,
+                    summary.signer_key_id
+                ));
+                Ok(())
+            })
+        }
+    }
+}

@@ -981,6 +981,38 @@ fn a_key_slot_with_absurd_kdf_passes_or_lanes_is_refused_with_exit_4() {
     }
 }
 
+#[test]
+fn weakened_plaintext_kdf_defaults_are_refused_not_used_for_new_slots() {
+    // The parameters new slots get are authenticated (sealed settings); an
+    // attacker who lowers the plaintext copy must not weaken the next slot.
+    let v = TestVault::new();
+    let conn = rusqlite::Connection::open(&v.path).unwrap();
+    conn.execute("UPDATE vault SET kdf_memory_kib = 8, kdf_time_cost = 1", [])
+        .unwrap();
+    drop(conn);
+    let pass = v.secret_file("amina.pass", "phrase de passe d'Amina");
+    let stderr = v.fails_with(
+        &[
+            "user",
+            "add",
+            "Amina Q.",
+            "--new-passphrase-file",
+            arg(&pass),
+        ],
+        4,
+    );
+    assert!(stderr.contains("tampered"), "{stderr}");
+    let conn = rusqlite::Connection::open(&v.path).unwrap();
+    let slots: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM key_slots WHERE kind = 'passphrase'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(slots, 1, "no weak slot may have been written");
+}
+
 // ---------------------------------------------------------------- output
 
 #[test]

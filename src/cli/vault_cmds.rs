@@ -137,7 +137,7 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
     };
     let created = Vault::create(&path, &passphrase, &options)?;
     let vault = created.vault;
-    let kdf = vault.kdf_default();
+    let kdf = vault.kdf_default()?;
     let display = created.recovery_key.to_display();
     let key_file = match &args.recovery_key_out {
         Some(file) => {

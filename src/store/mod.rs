@@ -72,8 +72,9 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             restrict_permissions(&tmp)?;
-            conn.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)?;
+            // auto_vacuum only takes effect before the first page is written.
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+            conn.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)?;
             configure(&conn)?;
             migrate(&mut conn, 0)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -83,7 +84,10 @@ impl Store {
             conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
             conn.close().map_err(|(_, e)| Error::from(e))?;
             if force {
-                for suffix in ["", "-wal", "-shm"] {
+                // The rename below replaces the old file atomically; only its
+                // WAL and shared-memory files must go, or SQLite could try to
+                // apply them to the new file.
+                for suffix in ["-wal", "-shm"] {
                     let mut p = path.as_os_str().to_owned();
                     p.push(suffix);
                     let _ = std::fs::remove_file(PathBuf::from(p));

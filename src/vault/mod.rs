@@ -110,13 +110,18 @@ pub struct Created {
     pub recovery_key: RecoveryKey,
 }
 
-/// Sealed vault settings.
+/// Sealed vault settings. Being sealed, they are authenticated: the KDF
+/// parameters new slots get are taken from here, never from the plaintext
+/// copy in the `vault` row (which only serves `info`), so tampering with the
+/// file cannot silently weaken future key slots.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     /// The vault's name, if given.
     pub name: Option<String>,
     /// When it was created (UTC, RFC 3339).
     pub created_at: String,
+    /// Argon2id parameters for new passphrase slots.
+    pub kdf: KdfParams,
 }
 
 /// What anyone holding the file can see (SECURITY.md lists the same).
@@ -213,6 +218,7 @@ impl Vault<Locked> {
         let settings = Settings {
             name: options.name.clone(),
             created_at: created_at.clone(),
+            kdf: params,
         };
         let settings_blob = seal_value(
             &master.subkey(Purpose::Settings)?,
@@ -314,13 +320,8 @@ impl Vault<Locked> {
         let (user_id, mut profile) = users::find_user(&self.store, &master, user)?;
         let signing = UserSigningKey::generate()?;
         profile.rotate_signing_key(&signing, &now_utc());
-        let slot = slots::passphrase_slot(
-            &master,
-            &user_id,
-            new_passphrase,
-            &self.row.kdf_default,
-            &signing,
-        )?;
+        let params = authenticated_kdf(&master, &self.row)?;
+        let slot = slots::passphrase_slot(&master, &user_id, new_passphrase, &params, &signing)?;
         let profile_blob = users::seal_profile(&master, &user_id, &profile)?;
         let tx = self.store.write()?;
         rows::delete_user_slots(&tx, &user_id)?;
@@ -438,9 +439,10 @@ impl Vault<Unlocked> {
         )?)
     }
 
-    /// Parameters new passphrase slots get in this vault.
-    pub fn kdf_default(&self) -> KdfParams {
-        self.row.kdf_default
+    /// Parameters new passphrase slots get in this vault (from the sealed,
+    /// authenticated settings).
+    pub fn kdf_default(&self) -> Result<KdfParams> {
+        authenticated_kdf(&self.state.master, &self.row)
     }
 
     /// Every user with their status and keys.
@@ -464,7 +466,7 @@ impl Vault<Unlocked> {
             &self.state.master,
             &user_id,
             passphrase,
-            &self.row.kdf_default,
+            &self.kdf_default()?,
             &signing,
         )?;
         let tx = self.store.write()?;
@@ -517,7 +519,7 @@ impl Vault<Unlocked> {
             &self.state.master,
             &user.id,
             new_passphrase,
-            &self.row.kdf_default,
+            &self.kdf_default()?,
             &user.signing,
         )?;
         let tx = self.store.write()?;
@@ -542,6 +544,26 @@ impl Vault<Unlocked> {
     pub fn signing_key(&self) -> &UserSigningKey {
         &self.state.user.signing
     }
+}
+
+/// The KDF parameters from the sealed settings; a plaintext copy that
+/// disagrees with them means the file was tampered with.
+fn authenticated_kdf(master: &MasterKey, row: &VaultRow) -> Result<KdfParams> {
+    let settings: Settings = open_value(
+        &master.subkey(Purpose::Settings)?,
+        &settings_binding(&row.vault_id),
+        &row.settings,
+    )
+    .map_err(|_| Error::Integrity("the vault settings do not authenticate".into()))?;
+    settings.kdf.validate()?;
+    if settings.kdf != row.kdf_default {
+        return Err(Error::Integrity(
+            "the plaintext KDF parameters of the vault differ from its sealed settings: \
+             the file was tampered with"
+                .into(),
+        ));
+    }
+    Ok(settings.kdf)
 }
 
 fn settings_binding(vault_id: &Id) -> Binding<'_> {

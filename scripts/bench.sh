@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Speed and memory, side by side with the stock tools in the same run.
+#   bash scripts/bench.sh            # 1 GiB ingest/extract, 4 GiB RSS, 10k statements
+#   SIZE_MIB=256 BIG_MIB=1024 STATEMENTS=2000 bash scripts/bench.sh   # quicker
+# Needs: age, age-keygen, /usr/bin/time (GNU time), python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-1024}
+BIG_MIB=${BIG_MIB:-4096}
+STATEMENTS=${STATEMENTS:-10000}
+cargo build --release --quiet
+BIN="$PWD/target/release/custodia"
+W=$(mktemp -d "${TMPDIR:-/tmp}/custodia-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+export CUSTODIA_STATE_DIR="$W/state"
+printf 'bench passphrase, not secret\n' > "$W/pass"
+V=(--vault "$W/v.custodia" --passphrase-file "$W/pass")
+measure() { # label, command...: prints wall seconds and peak RSS
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$W/t" "$@" > /dev/null 2> "$W/err" || { cat "$W/err"; exit 1; }
+  read -r secs kib < "$W/t"
+  printf '%-44s %8.2f s %9.1f MiB peak RSS\n' "$label" "$secs" "$(echo "$kib/1024" | bc -l)"
+}
+
+echo "== unlock time at the default (calibrated) KDF"
+measure "init (calibration + first slot)" "$BIN" "${V[@]}" init --quiet --recovery-key-out "$W/rk"
+measure "unlock (user list)" "$BIN" "${V[@]}" user list
+"$BIN" "${V[@]}" info | grep 'Key slot'
+"$BIN" "${V[@]}" case new BENCH --title bench > /dev/null
+
+echo "== ${SIZE_MIB} MiB evidence: custodia vs stock age"
+head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$W/file.bin"
+age-keygen -o "$W/key" 2>/dev/null
+R=$(age-keygen -y "$W/key")
+measure "age -r (encrypt ${SIZE_MIB} MiB)" age -r "$R" -o "$W/file.age" "$W/file.bin"
+measure "custodia evidence add (${SIZE_MIB} MiB)" "$BIN" "${V[@]}" evidence add --case BENCH "$W/file.bin"
+ID=$("$BIN" "${V[@]}" --json evidence list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+measure "age -d (decrypt ${SIZE_MIB} MiB)" age -d -i "$W/key" -o "$W/file.out1" "$W/file.age"
+measure "custodia evidence extract (${SIZE_MIB} MiB)" "$BIN" "${V[@]}" evidence extract "$ID" --out "$W/file.out2"
+cmp "$W/file.bin" "$W/file.out2"
+measure "tar -c | age -r (export baseline)" sh -c "tar -cf - -C '$W' file.bin | age -r '$R' -o '$W/base.age'"
+measure "custodia export (${SIZE_MIB} MiB case)" "$BIN" "${V[@]}" export --case BENCH --recipient "$R" --out "$W/bundle.age"
+rm -f "$W/file.out1" "$W/file.out2" "$W/file.age" "$W/base.age" "$W/bundle.age"
+
+echo "== peak memory for a ${BIG_MIB} MiB file (target: <= 64 MiB)"
+rm -f "$W/file.bin"
+head -c $((BIG_MIB * 1024 * 1024)) /dev/zero > "$W/big.bin"
+measure "custodia evidence add (${BIG_MIB} MiB)" "$BIN" "${V[@]}" evidence add --case BENCH "$W/big.bin"
+rm -f "$W/big.bin"
+
+echo "== ${STATEMENTS} statements of ~5 KB: import and search"
+python3 - "$W/st.jsonl" "$STATEMENTS" <<'PY'
+import json, random, sys
+random.seed(7)
+words = ("témoin armée réfugié frontière Astana village soldats nuit interrogatoire "
+         "дезертир мобилизация граница свидетель شهادة القرية الجنود asile recours "
+         "juge audience procès-verbal commissariat").split()
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2])):
+        body = " ".join(random.choice(words) for _ in range(700))
+        if i == 4242: body += " Zyxwvutsrq"
+        f.write(json.dumps({"case": "BENCH", "witness": f"Témoin {i}", "body": body}, ensure_ascii=False) + "\n")
+PY
+measure "statement import (${STATEMENTS})" "$BIN" "${V[@]}" statement import "$W/st.jsonl"
+measure "search rare word over ${STATEMENTS} (incl. unlock)" "$BIN" "${V[@]}" search zyxwvutsrq
+measure "search common word over ${STATEMENTS} (incl. unlock)" "$BIN" "${V[@]}" search --limit 20 armee
+measure "user list (unlock alone, for comparison)" "$BIN" "${V[@]}" user list

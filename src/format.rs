@@ -93,6 +93,12 @@ impl fmt::Debug for Id {
     }
 }
 
+impl serde::Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
 impl FromStr for Id {
     type Err = FormatError;
     fn from_str(s: &str) -> Result<Id, FormatError> {

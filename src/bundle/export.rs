@@ -248,12 +248,17 @@ impl Vault<Unlocked> {
             let mut statement_ids = Vec::new();
             let mut evidence_ids = Vec::new();
             if whole_case {
-                for s in statement::summaries(tx, session, Some(&case.id))? {
-                    statement_ids.push(s.id);
+                let (statements, bad_s) = statement::summaries(tx, session, Some(&case.id))?;
+                let (items, bad_e) = evidence::summaries(tx, session, Some(&case.id))?;
+                if let Some(bad) = bad_s.iter().chain(&bad_e).next() {
+                    // A court bundle must never silently miss a record.
+                    return Err(Error::Integrity(format!(
+                        "record {bad} is damaged, so the case cannot be exported whole; \
+                         run `custodia check`"
+                    )));
                 }
-                for e in evidence::summaries(tx, session, Some(&case.id))? {
-                    evidence_ids.push(e.id);
-                }
+                statement_ids.extend(statements.iter().map(|s| s.id));
+                evidence_ids.extend(items.iter().map(|e| e.id));
             } else {
                 for s in &opts.statements {
                     statement_ids.push(resolve(tx, Kind::Statement, s)?);

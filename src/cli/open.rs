@@ -15,6 +15,9 @@ use super::{Failure, Global, Output};
 /// An unlocked vault that records its custody state on drop.
 pub struct OpenVault {
     vault: Vault<Unlocked>,
+    /// Where to record the state on drop; `None` when there is nowhere, or
+    /// when this vault is behind what was seen (the warning must repeat
+    /// until someone looks, so the older state must not replace the newer).
     state_dir: Option<PathBuf>,
 }
 
@@ -32,10 +35,13 @@ impl OpenVault {
     /// Unlocks and compares with the local state.
     pub fn unlock(g: &Global, out: &Output) -> Result<OpenVault, Failure> {
         let mut vault = unlock(g)?;
-        let state_dir = state_dir();
+        let mut state_dir = state_dir();
         if let Some(dir) = &state_dir {
             match vault.compare_with_local_state(dir) {
-                Ok(Some(warning)) => out.warn(warning),
+                Ok(Some(warning)) => {
+                    out.warn(warning);
+                    state_dir = None;
+                }
                 Ok(None) => {}
                 Err(e) => out.warn(format!("cannot compare with the local checkpoint: {e}")),
             }

@@ -271,7 +271,8 @@ pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
             )
         }
         CaseCommand::List => {
-            let cases = vault.cases()?;
+            let (cases, damaged) = vault.cases()?;
+            warn_damaged(out, "case", &damaged);
             out.either(&cases, || {
                 for c in &cases {
                     out.line(format!(
@@ -286,8 +287,10 @@ pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
         }
         CaseCommand::Show { reference } => {
             let case = vault.show_case(&reference)?;
-            let statements = vault.statements(Some(&case.id.to_hex()))?;
-            let evidence = vault.evidence(Some(&case.id.to_hex()))?;
+            let (statements, bad_s) = vault.statements(Some(&case.id.to_hex()))?;
+            let (evidence, bad_e) = vault.evidence(Some(&case.id.to_hex()))?;
+            warn_damaged(out, "statement", &bad_s);
+            warn_damaged(out, "evidence item", &bad_e);
             out.either(
                 &json!({ "case": case, "statements": statements, "evidence": evidence }),
                 || {
@@ -386,7 +389,8 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
         }
         StatementCommand::List { case } => {
             let mut vault = OpenVault::unlock(g, out)?;
-            let list = vault.statements(case.as_deref())?;
+            let (list, damaged) = vault.statements(case.as_deref())?;
+            warn_damaged(out, "statement", &damaged);
             out.either(&list, || {
                 for s in &list {
                     let o = &s.overview;
@@ -553,7 +557,8 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
         }
         EvidenceCommand::List { case } => {
             let mut vault = OpenVault::unlock(g, out)?;
-            let list = vault.evidence(case.as_deref())?;
+            let (list, damaged) = vault.evidence(case.as_deref())?;
+            warn_damaged(out, "evidence item", &damaged);
             out.either(&list, || {
                 for e in &list {
                     out.line(format!(
@@ -622,7 +627,8 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
 
 pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
-    let hits = vault.search(&args.query, args.case.as_deref(), args.limit)?;
+    let (hits, damaged) = vault.search(&args.query, args.case.as_deref(), args.limit)?;
+    warn_damaged(out, "statement", &damaged);
     out.either(&hits, || {
         if hits.is_empty() {
             out.note("No statement matches.");
@@ -645,4 +651,13 @@ pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure>
         }
         Ok(())
     })
+}
+
+/// Warns about records left out because they are damaged.
+fn warn_damaged(out: &Output, kind: &str, ids: &[custodia::format::Id]) {
+    for id in ids {
+        out.warn(format!(
+            "{kind} {id} is damaged and was left out; run `custodia check`"
+        ));
+    }
 }

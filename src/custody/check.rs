@@ -174,6 +174,10 @@ fn check_events(
             );
         }
         match directory.get(&event.key_id) {
+            Some((owner, _)) if *owner != event.user => report.problem(Some(&rec), Some(position), format!(
+                "custody event {position} of record {rec} claims user {:?} but is signed with {owner:?}'s key (forged)",
+                event.user
+            )),
             Some((_, key)) if signed.verify_with(key) => {}
             Some(_) => report.problem(Some(&rec), Some(position), format!(
                 "custody event {position} of record {rec}: the signature does not verify (forged or altered)"

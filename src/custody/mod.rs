@@ -320,7 +320,7 @@ impl crate::vault::Vault<crate::vault::Unlocked> {
                 }
                 let ok = directory
                     .get(&event.key_id)
-                    .is_some_and(|(_, key)| signed.verify_with(key));
+                    .is_some_and(|(owner, key)| *owner == event.user && signed.verify_with(key));
                 out.push((event, ok));
             }
             Ok(out)

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::{check_text, open_field, resolve, seal_field, Kind};
+use super::{check_text, open_field, open_or_note, resolve, seal_field, Kind};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
@@ -52,23 +52,32 @@ pub struct Case {
     pub data: CaseData,
 }
 
-/// Every case (decrypts only the small case overviews).
+/// Every case (decrypts only the small case overviews), and the ids of
+/// cases whose overview is damaged (left out, so the rest stay usable;
+/// `check` names them).
+pub fn cases_and_damaged(conn: &Connection, session: &Session<'_>) -> Result<(Vec<Case>, Vec<Id>)> {
+    let mut cases = Vec::new();
+    let mut damaged = Vec::new();
+    for (id, version, sealed) in rows::latest_overviews(conn, Kind::Case.as_str())? {
+        let opened = open_field(
+            &session.keys.records,
+            &session.vault_id,
+            Kind::Case,
+            &id,
+            version,
+            "overview",
+            &sealed,
+        );
+        if let Some(data) = open_or_note(opened, id, &mut damaged)? {
+            cases.push(Case { id, data });
+        }
+    }
+    Ok((cases, damaged))
+}
+
+/// Every readable case.
 pub fn all_cases(conn: &Connection, session: &Session<'_>) -> Result<Vec<Case>> {
-    rows::latest_overviews(conn, Kind::Case.as_str())?
-        .into_iter()
-        .map(|(id, version, sealed)| {
-            let data = open_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Case,
-                &id,
-                version,
-                "overview",
-                &sealed,
-            )?;
-            Ok(Case { id, data })
-        })
-        .collect()
+    Ok(cases_and_damaged(conn, session)?.0)
 }
 
 /// Finds a case by reference (case-insensitive) or by id prefix.
@@ -163,9 +172,9 @@ impl Vault<Unlocked> {
         })
     }
 
-    /// Every case.
-    pub fn cases(&mut self) -> Result<Vec<Case>> {
-        self.read(|tx, session| all_cases(tx, session))
+    /// Every readable case, and the ids of damaged ones.
+    pub fn cases(&mut self) -> Result<(Vec<Case>, Vec<Id>)> {
+        self.read(|tx, session| cases_and_damaged(tx, session))
     }
 
     /// Shows a case (records a view).

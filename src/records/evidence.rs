@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, open_field, resolve, seal_field, Kind};
+use super::{check_date, check_optional, open_field, open_or_note, resolve, seal_field, Kind};
 use crate::crypto::aead::{open_raw, seal_raw};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
@@ -380,19 +380,27 @@ fn summaries_of(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,
-) -> Result<Vec<EvidenceSummary>> {
+) -> Result<(Vec<EvidenceSummary>, Vec<Id>)> {
     let cases = all_cases(conn, session)?;
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     for (id, version, sealed) in rows::latest_overviews(conn, Kind::Evidence.as_str())? {
-        let overview: EvidenceOverview = open_field(
-            &session.keys.records,
-            &session.vault_id,
-            Kind::Evidence,
-            &id,
-            version,
-            "overview",
-            &sealed,
-        )?;
+        let Some(overview): Option<EvidenceOverview> = open_or_note(
+            open_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Evidence,
+                &id,
+                version,
+                "overview",
+                &sealed,
+            ),
+            id,
+            &mut damaged,
+        )?
+        else {
+            continue;
+        };
         if case.is_some_and(|c| c.to_hex() != overview.case) {
             continue;
         }
@@ -407,15 +415,16 @@ fn summaries_of(
             overview,
         });
     }
-    Ok(out)
+    Ok((out, damaged))
 }
 
-/// Summaries of every item (optionally of one case).
+/// Summaries of every item (optionally of one case), and the ids of items
+/// whose metadata is damaged (left out).
 pub fn summaries(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,
-) -> Result<Vec<EvidenceSummary>> {
+) -> Result<(Vec<EvidenceSummary>, Vec<Id>)> {
     summaries_of(conn, session, case)
 }
 
@@ -512,8 +521,8 @@ impl Vault<Unlocked> {
         })
     }
 
-    /// Lists evidence items.
-    pub fn evidence(&mut self, case: Option<&str>) -> Result<Vec<EvidenceSummary>> {
+    /// Lists evidence items, with the ids of damaged ones left out.
+    pub fn evidence(&mut self, case: Option<&str>) -> Result<(Vec<EvidenceSummary>, Vec<Id>)> {
         self.read(|tx, session| {
             let case_id = match case {
                 Some(reference) => Some(find_case(tx, session, reference)?.id),

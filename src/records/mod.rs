@@ -67,7 +67,7 @@ impl Kind {
 /// Resolves a user-typed id or unique prefix (6+ hex characters) to a record
 /// of the expected kind, as git does for commits.
 pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
-    let prefix = normalize_id_prefix(text)?;
+    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
     let matches = rows::records_with_prefix(conn, &prefix, 10)?;
     match matches.as_slice() {
         [] => Err(Error::NotFound(format!(
@@ -104,7 +104,7 @@ pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
 
 /// Resolves an id or unique prefix to a record of any kind.
 pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
-    let prefix = normalize_id_prefix(text)?;
+    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
     let matches = rows::records_with_prefix(conn, &prefix, 10)?;
     match matches.as_slice() {
         [] => Err(Error::NotFound(format!(
@@ -181,6 +181,20 @@ pub fn open_field<T: DeserializeOwned>(
             record
         ))
     })
+}
+
+/// Sorts out a damaged record from a real failure: `Ok(Some(v))` when it
+/// opened, `Ok(None)` when it is damaged (its id is noted, so the caller can
+/// go on with the others and report it), `Err` for anything else.
+pub fn open_or_note<T>(opened: Result<T>, id: Id, damaged: &mut Vec<Id>) -> Result<Option<T>> {
+    match opened {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Integrity(_)) => {
+            damaged.push(id);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks a required free-text field: not empty, no control characters

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::case::{all_cases, find_case};
 use super::statement::{read_version, searchable_text, StatementOverview};
-use super::{open_field, Kind};
+use super::{open_field, open_or_note, Kind};
 use crate::error::Result;
 use crate::format::Id;
 use crate::search::{snippet, Query, Snippet};
@@ -57,7 +57,7 @@ impl Vault<Unlocked> {
         query: &str,
         case: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<SearchHit>> {
+    ) -> Result<(Vec<SearchHit>, Vec<Id>)> {
         let query = Query::parse(query).map_err(|e| crate::Error::Invalid(e.to_string()))?;
         self.read(|tx, session| {
             let case_filter = match case {
@@ -66,23 +66,30 @@ impl Vault<Unlocked> {
             };
             let key = &session.keys.records;
             let mut scored: Vec<(f64, Id, u64, StatementOverview)> = Vec::new();
+            let mut damaged = Vec::new();
             for (id, version, sealed_overview, sealed_search) in rows::latest_search_texts(tx)? {
                 let Some(sealed_search) = sealed_search else {
                     continue;
                 };
-                let folded: String = open_field(
-                    key,
-                    &session.vault_id,
-                    Kind::Statement,
-                    &id,
-                    version,
-                    "search",
-                    &sealed_search,
-                )?;
+                let field = |name: &str, sealed: &[u8]| -> Result<String> {
+                    open_field(
+                        key,
+                        &session.vault_id,
+                        Kind::Statement,
+                        &id,
+                        version,
+                        name,
+                        sealed,
+                    )
+                };
+                let Some(folded) = open_or_note(field("search", &sealed_search), id, &mut damaged)?
+                else {
+                    continue;
+                };
                 let Some(score) = query.score(&folded) else {
                     continue;
                 };
-                let overview: StatementOverview = open_field(
+                let opened = open_field(
                     key,
                     &session.vault_id,
                     Kind::Statement,
@@ -90,7 +97,12 @@ impl Vault<Unlocked> {
                     version,
                     "overview",
                     &sealed_overview,
-                )?;
+                );
+                let Some(overview): Option<StatementOverview> =
+                    open_or_note(opened, id, &mut damaged)?
+                else {
+                    continue;
+                };
                 if case_filter.as_ref().is_some_and(|c| *c != overview.case) {
                     continue;
                 }
@@ -101,7 +113,14 @@ impl Vault<Unlocked> {
             let cases = all_cases(tx, session)?;
             let mut hits = Vec::with_capacity(scored.len());
             for (score, id, version, overview) in scored {
-                let shown = read_version(tx, session, &id, Some(version))?;
+                let Some(shown) = open_or_note(
+                    read_version(tx, session, &id, Some(version)),
+                    id,
+                    &mut damaged,
+                )?
+                else {
+                    continue;
+                };
                 // Prefer an excerpt of the testimony itself; fall back to the
                 // metadata when only a name or place matched.
                 let snip = snippet(&shown.body, &query, SNIPPET_WIDTH)
@@ -131,7 +150,7 @@ impl Vault<Unlocked> {
                     highlights: snip.highlights,
                 });
             }
-            Ok(hits)
+            Ok((hits, damaged))
         })
     }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, check_text, open_field, resolve, seal_field, Kind};
+use super::{
+    check_date, check_optional, check_text, open_field, open_or_note, resolve, seal_field, Kind,
+};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
@@ -340,24 +342,33 @@ fn case_reference(conn: &Connection, session: &Session<'_>, case_hex: &str) -> S
 }
 
 /// Summaries of every statement (optionally of one case); bodies are not
-/// decrypted.
+/// decrypted. Statements whose overview is damaged are left out and their
+/// ids returned, so one damaged record does not hide the others.
 pub fn summaries(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,
-) -> Result<Vec<StatementSummary>> {
+) -> Result<(Vec<StatementSummary>, Vec<Id>)> {
     let cases = all_cases(conn, session)?;
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     for (id, version, sealed) in rows::latest_overviews(conn, Kind::Statement.as_str())? {
-        let overview: StatementOverview = open_field(
-            &session.keys.records,
-            &session.vault_id,
-            Kind::Statement,
-            &id,
-            version,
-            "overview",
-            &sealed,
-        )?;
+        let Some(overview): Option<StatementOverview> = open_or_note(
+            open_field(
+                &session.keys.records,
+                &session.vault_id,
+                Kind::Statement,
+                &id,
+                version,
+                "overview",
+                &sealed,
+            ),
+            id,
+            &mut damaged,
+        )?
+        else {
+            continue;
+        };
         if case.is_some_and(|c| c.to_hex() != overview.case) {
             continue;
         }
@@ -373,7 +384,7 @@ pub fn summaries(
             overview,
         });
     }
-    Ok(out)
+    Ok((out, damaged))
 }
 
 /// Every version's overview of one statement, oldest first.
@@ -409,8 +420,9 @@ impl Vault<Unlocked> {
         })
     }
 
-    /// Lists statements, optionally of one case.
-    pub fn statements(&mut self, case: Option<&str>) -> Result<Vec<StatementSummary>> {
+    /// Lists statements, optionally of one case, with the ids of damaged
+    /// ones left out.
+    pub fn statements(&mut self, case: Option<&str>) -> Result<(Vec<StatementSummary>, Vec<Id>)> {
         self.read(|tx, session| {
             let case_id = match case {
                 Some(reference) => Some(find_case(tx, session, reference)?.id),

@@ -208,6 +208,51 @@ impl TestVault {
             .collect()
     }
 
+    /// The local custody state directory the binary is given
+    /// (`CUSTODIA_STATE_DIR`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("custodia-state")
+    }
+
+    /// The binary with `--vault vault` (another vault file, e.g. a copy of
+    /// this one) and the default passphrase file.
+    pub fn command_on(&self, vault: &Path) -> Command {
+        let mut cmd = self.bare_command();
+        cmd.arg("--vault")
+            .arg(vault)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file);
+        cmd
+    }
+
+    /// Runs on another vault file with the default passphrase file.
+    pub fn run_on<S: AsRef<OsStr>>(&self, vault: &Path, args: &[S]) -> Output {
+        run_command(self.command_on(vault).args(args))
+    }
+
+    /// [`TestVault::run_on`], demanding success; returns standard output.
+    pub fn ok_on<S: AsRef<OsStr>>(&self, vault: &Path, args: &[S]) -> String {
+        expect_success(&self.run_on(vault, args), args)
+    }
+
+    /// Copies the vault (and its `-wal`, if one is left) to `name` in the
+    /// temporary directory, for tampering or as a rolled-back copy. No
+    /// custodia process may be running.
+    pub fn copy_vault(&self, name: &str) -> PathBuf {
+        let target = self.file(name);
+        let [db, wal, _shm] = self.sidecars();
+        std::fs::copy(&db, &target).expect("copy the vault file");
+        let mut target_wal = target.as_os_str().to_owned();
+        target_wal.push("-wal");
+        let target_wal = PathBuf::from(target_wal);
+        if wal.exists() {
+            std::fs::copy(&wal, &target_wal).expect("copy the vault's WAL");
+        } else {
+            let _ = std::fs::remove_file(&target_wal);
+        }
+        target
+    }
+
     /// The vault file followed by its `-wal` and `-shm` paths.
     pub fn sidecars(&self) -> [PathBuf; 3] {
         let with = |suffix: &str| {
@@ -226,8 +271,10 @@ pub fn binary() -> PathBuf {
 }
 
 /// Removes every `CUSTODIA_*` variable from `cmd`'s environment and points
-/// its home and data directory at `home`, so that neither the developer's
-/// settings nor their real vault can be reached; runs it in `home`.
+/// its home, data directory and local custody state (`CUSTODIA_STATE_DIR`,
+/// where the CLI keeps the last checkpoint it saw of each vault) at `home`,
+/// so that neither the developer's settings nor their real vault can be
+/// reached; runs it in `home`.
 pub fn clean_env(cmd: &mut std::process::Command, home: &Path) {
     for var in CUSTODIA_ENV {
         cmd.env_remove(var);
@@ -239,6 +286,8 @@ pub fn clean_env(cmd: &mut std::process::Command, home: &Path) {
     }
     cmd.env("HOME", home)
         .env("XDG_DATA_HOME", home.join("xdg-data"))
+        .env("XDG_STATE_HOME", home.join("xdg-state"))
+        .env("CUSTODIA_STATE_DIR", home.join("custodia-state"))
         .env("NO_COLOR", "1")
         .current_dir(home);
 }
@@ -331,6 +380,17 @@ pub fn find_recovery_key(text: &str) -> Option<String> {
 /// A path as a command-line argument (temporary paths are UTF-8).
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// True for a full record id: 32 lowercase hexadecimal digits.
+pub fn is_record_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Reads a file, or nothing if it does not exist.

@@ -1,0 +1,954 @@
+//! The custody and access log end to end (issue 4, SPEC §4, §7): signed,
+//! hash-chained events shown by `log`, `check` on a clean vault and on
+//! copies of it tampered with in every way the brief lists, checkpoint
+//! receipts against rolled-back copies, and the local rollback warning.
+//!
+//! Every tamper works on its own copy of the vault, changed with rusqlite
+//! while no custodia process runs; `check` must then exit 4 and name the
+//! damaged record and, for event damage, the first bad event position.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+use common::{
+    arg, expect_code, expect_success, is_record_id, parse_json, sha256_hex, TestVault, OWNER,
+    SECOND, SECOND_PASS,
+};
+
+// ---------------------------------------------------------------- testimony
+
+const KZ: &str = "KZ-2026-014";
+const KZ_TITLE: &str = "Évgueni K. — déserteur, demande d'asile refusée (CNDA)";
+
+const FR_WITNESS: &str = "Évgueni Kouznetsov";
+const FR_BODY: &str = "Je m’appelle Évgueni. J’ai déserté en septembre 2022 et je suis \
+parti au Kazakhstan. « Je refuse de tirer sur des civils », ai-je dit au commandant. \
+Aujourd’hui je suis réfugié, mais la cour a refusé ma demande d’asile.\n";
+const FR_AMENDED: &str = "Je m’appelle Évgueni. J’ai déserté le 23 septembre 2022 (et non \
+en octobre) et je suis parti au Kazakhstan par Petropavl.\n";
+
+const RU_WITNESS: &str = "Жанна Сейткали";
+const RU_BODY: &str = "Он сказал мне прямо: «Я ДЕЗЕРТИР, и я не вернусь». \
+Мы встретились в кафе в Астане, и он рассказал журналисту всё, что видел.\n";
+
+const AR_WITNESS: &str = "أحمد الحسن";
+const AR_BODY: &str = "قال الشاهد: رأيتُ الجنودَ يدخلونَ القريةَ ليلاً. \
+هذه شَهَادَةٌ مهمة عن اللاجئين في المخيم.\n";
+
+// ---------------------------------------------------------------- scene
+
+/// A vault with two users and this history (custody event positions):
+///
+/// 1. case `KZ` created
+/// 2. statement `fr` created (French)
+/// 3. statement `ru` created (Russian)
+/// 4. evidence `ev` created (2.5 MiB: three chunks)
+/// 5. `fr` viewed
+/// 6. `fr` amended (version 2)
+/// 7. `fr` sealed
+/// 8. `ru` viewed — the vault's last event, and `ru`'s last
+struct Scene {
+    v: TestVault,
+    second: PathBuf,
+    case: String,
+    fr: String,
+    ru: String,
+    ev: String,
+    ev_bytes: Vec<u8>,
+}
+
+fn write_file(v: &TestVault, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = v.file(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn one_id(stdout: &str) -> String {
+    let id = stdout.trim_end_matches('\n');
+    assert!(is_record_id(id), "expected one id, got {stdout:?}");
+    id.to_owned()
+}
+
+fn add_statement(v: &TestVault, witness: &str, body: &str) -> String {
+    let file = write_file(
+        v,
+        &format!("{}.txt", &sha256_hex(body.as_bytes())[..8]),
+        body,
+    );
+    one_id(&v.ok(&[
+        "statement",
+        "add",
+        "--case",
+        KZ,
+        "--witness",
+        witness,
+        "--file",
+        arg(&file),
+    ]))
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn scene() -> Scene {
+    let (v, second) = TestVault::with_two_users();
+    let case = one_id(&v.ok(&["case", "new", KZ, "--title", KZ_TITLE]));
+    let fr = add_statement(&v, FR_WITNESS, FR_BODY);
+    let ru = add_statement(&v, RU_WITNESS, RU_BODY);
+    let ev_bytes = pseudo_random(2 * 1024 * 1024 + 500_000, 42);
+    let video = write_file(&v, "vidéo_café_Astana.mp4", &ev_bytes);
+    let out = v.ok(&["evidence", "add", "--case", KZ, arg(&video)]);
+    let ev = out.split("  ").next().unwrap().to_owned();
+    assert!(is_record_id(&ev), "{out}");
+    v.ok(&["statement", "show", &fr]);
+    let amended = write_file(&v, "amended.txt", FR_AMENDED);
+    v.ok(&[
+        "statement",
+        "amend",
+        &fr,
+        "--reason",
+        "Date corrigée par le témoin",
+        "--file",
+        arg(&amended),
+    ]);
+    v.ok(&["statement", "seal", &fr]);
+    v.ok(&["statement", "show", &ru]);
+    let s = Scene {
+        v,
+        second,
+        case,
+        fr,
+        ru,
+        ev,
+        ev_bytes,
+    };
+    let expected = [
+        (1, &s.case, "create"),
+        (2, &s.fr, "create"),
+        (3, &s.ru, "create"),
+        (4, &s.ev, "create"),
+        (5, &s.fr, "view"),
+        (6, &s.fr, "amend"),
+        (7, &s.fr, "seal"),
+        (8, &s.ru, "view"),
+    ];
+    let events = log_json(&s.v, None);
+    assert_eq!(
+        events.len(),
+        expected.len(),
+        "unexpected history: {events:?}"
+    );
+    for ((position, record, action), e) in expected.iter().zip(&events) {
+        assert_eq!(e["event"]["position"].as_u64(), Some(*position));
+        assert_eq!(e["event"]["record"].as_str(), Some(record.as_str()));
+        assert_eq!(e["event"]["action"].as_str(), Some(*action));
+    }
+    s
+}
+
+/// `log [ID] --json`, parsed into its list of `{event, signature_valid}`.
+fn log_json(v: &TestVault, id: Option<&str>) -> Vec<Value> {
+    let mut args = vec!["log"];
+    args.extend(id);
+    args.push("--json");
+    parse_json(&v.ok(&args)).as_array().unwrap().clone()
+}
+
+// ---------------------------------------------------------------- tampering
+
+/// Copies the vault to `name` and lets `tamper` change the copy.
+fn tampered(v: &TestVault, name: &str, tamper: impl FnOnce(&Connection)) -> PathBuf {
+    let path = v.copy_vault(name);
+    let conn = Connection::open(&path).unwrap();
+    tamper(&conn);
+    conn.close().unwrap();
+    path
+}
+
+/// Flips one bit in the middle of `column` of the one row of `table`
+/// matching `condition`.
+fn flip_byte(conn: &Connection, table: &str, column: &str, condition: &str) {
+    let mut blob: Vec<u8> = conn
+        .query_row(
+            &format!("SELECT {column} FROM {table} WHERE {condition}"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let middle = blob.len() / 2;
+    blob[middle] ^= 0x10;
+    let n = conn
+        .execute(
+            &format!("UPDATE {table} SET {column} = ?1 WHERE {condition}"),
+            [&blob],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+fn event_blob(conn: &Connection, position: u64) -> Vec<u8> {
+    conn.query_row(
+        "SELECT sealed FROM events WHERE position = ?1",
+        [position as i64],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn set_event_blob(conn: &Connection, position: u64, blob: &[u8]) {
+    let n = conn
+        .execute(
+            "UPDATE events SET sealed = ?1 WHERE position = ?2",
+            rusqlite::params![blob, position as i64],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+fn body_blob(conn: &Connection, id: &str, version: u64) -> Vec<u8> {
+    conn.query_row(
+        "SELECT body FROM record_versions WHERE record_id = ?1 AND version = ?2",
+        rusqlite::params![id, version as i64],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Runs `check` on `vault`, demands exit 4, returns standard output.
+fn check_finds_damage(v: &TestVault, vault: &Path) -> String {
+    let out = v.run_on(vault, &["check"]);
+    expect_code(&out, &["check"], 4);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("INTEGRITY VIOLATIONS FOUND"),
+        "no verdict:\n{stdout}"
+    );
+    stdout
+}
+
+/// The `DAMAGED` lines of a check report.
+fn damaged(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .filter(|l| l.starts_with("DAMAGED"))
+        .collect()
+}
+
+/// The event position of the first `DAMAGED` line that names one.
+fn first_bad_position(report: &str) -> Option<u64> {
+    damaged(report).iter().find_map(|line| {
+        let place = line.trim_start_matches("DAMAGED").trim_start();
+        let place = place.split(": ").next()?;
+        let at = place.find("event ")?;
+        place[at + 6..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    })
+}
+
+/// Asserts the report names `record` on some `DAMAGED` line.
+fn assert_names(report: &str, record: &str) {
+    assert!(
+        damaged(report).iter().any(|l| l.contains(record)),
+        "record {record} is not named:\n{report}"
+    );
+}
+
+// ---------------------------------------------------------------- log
+
+#[test]
+fn log_shows_create_view_amend_seal_in_order_with_the_acting_user() {
+    let (v, second) = TestVault::with_two_users();
+    v.ok(&["case", "new", KZ, "--title", KZ_TITLE]);
+    let fr = add_statement(&v, FR_WITNESS, FR_BODY);
+    v.ok_as(&second, &["--user", SECOND, "statement", "show", &fr]);
+    let amended = write_file(&v, "amended.txt", FR_AMENDED);
+    v.ok(&[
+        "statement",
+        "amend",
+        &fr,
+        "--reason",
+        "Date corrigée",
+        "--file",
+        arg(&amended),
+    ]);
+    v.ok(&["statement", "seal", &fr]);
+
+    let events = log_json(&v, Some(&fr));
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["event"]["action"].as_str().unwrap(),
+                e["event"]["user"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("create", OWNER),
+            ("view", SECOND),
+            ("amend", OWNER),
+            ("seal", OWNER)
+        ]
+    );
+    assert!(events.iter().all(|e| e["signature_valid"] == json!(true)));
+
+    let text = v.ok(&["log", &fr]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (line, (action, user)) in lines.iter().zip(&seen) {
+        assert!(
+            line.contains(action) && line.contains(user) && line.contains(&fr[..12]),
+            "{line}"
+        );
+        assert!(!line.contains("SIGNATURE INVALID"), "{line}");
+    }
+    assert!(lines[2].contains("Date corrigée"), "{}", lines[2]);
+}
+
+#[test]
+fn log_json_parses_into_signed_chained_events() {
+    let s = scene();
+    let events = log_json(&s.v, None);
+    let genesis = "0".repeat(64);
+    let mut links = std::collections::BTreeSet::new();
+    for (i, e) in events.iter().enumerate() {
+        let event = &e["event"];
+        assert_eq!(e["signature_valid"], json!(true), "{e}");
+        assert_eq!(event["type"].as_str(), Some("custodia.event.v1"));
+        assert_eq!(event["position"].as_u64(), Some(i as u64 + 1));
+        assert_eq!(event["user"].as_str(), Some(OWNER));
+        assert!(is_record_id(event["record"].as_str().unwrap()), "{event}");
+        assert_eq!(event["prev"].as_str().unwrap().len(), 64, "{event}");
+        if i == 0 {
+            assert_eq!(event["prev"].as_str(), Some(genesis.as_str()));
+        } else {
+            assert_ne!(event["prev"].as_str(), Some(genesis.as_str()));
+        }
+        assert!(
+            links.insert(event["prev"].as_str().unwrap().to_owned()),
+            "two events link to the same predecessor: {event}"
+        );
+    }
+    // One record's log is the subsequence of the vault's log for it.
+    let fr_events = log_json(&s.v, Some(&s.fr[..6]));
+    let from_all: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"]["record"].as_str() == Some(s.fr.as_str()))
+        .collect();
+    assert_eq!(fr_events.iter().collect::<Vec<_>>(), from_all);
+}
+
+#[test]
+fn statement_show_appends_a_view_event() {
+    let s = scene();
+    let before = log_json(&s.v, None).len();
+    s.v.ok(&["statement", "show", &s.fr, "--version", "1"]);
+    let events = log_json(&s.v, None);
+    assert_eq!(events.len(), before + 1);
+    let last = &events[before]["event"];
+    assert_eq!(last["action"].as_str(), Some("view"));
+    assert_eq!(last["record"].as_str(), Some(s.fr.as_str()));
+    assert_eq!(last["user"].as_str(), Some(OWNER));
+    assert_eq!(last["details"]["version"].as_u64(), Some(1));
+}
+
+#[test]
+fn evidence_extract_appends_an_extract_event_with_the_sha256() {
+    let s = scene();
+    let target = s.v.file("extrait.mp4");
+    s.v.ok(&["evidence", "extract", &s.ev, "--out", arg(&target)]);
+    assert!(std::fs::read(&target).unwrap() == s.ev_bytes);
+    let events = log_json(&s.v, Some(&s.ev));
+    let last = &events.last().unwrap()["event"];
+    assert_eq!(last["action"].as_str(), Some("extract"));
+    assert_eq!(last["user"].as_str(), Some(OWNER));
+    assert_eq!(
+        last["details"]["sha256"].as_str(),
+        Some(sha256_hex(&s.ev_bytes).as_str())
+    );
+    assert_eq!(
+        last["details"]["size"].as_u64(),
+        Some(s.ev_bytes.len() as u64)
+    );
+}
+
+// ---------------------------------------------------------------- check
+
+#[test]
+fn check_exits_0_on_a_clean_vault() {
+    let s = scene();
+    let out = s.v.run(&["check"]);
+    let stdout = expect_success(&out, &["check"]);
+    assert!(damaged(&stdout).is_empty(), "{stdout}");
+    assert!(stdout.starts_with("OK: 4 records"), "{stdout}");
+    assert!(stdout.contains("8 custody events verified"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} evidence bytes", s.ev_bytes.len())),
+        "{stdout}"
+    );
+    let json = parse_json(&s.v.ok(&["check", "--json"]));
+    assert_eq!(json["clean"], json!(true), "{json}");
+}
+
+#[test]
+fn a_flipped_byte_in_a_statement_body_is_reported_naming_the_statement() {
+    let s = scene();
+    let copy = tampered(&s.v, "body.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "body",
+            &format!("record_id = '{}' AND version = 1", s.ru),
+        );
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.ru);
+    for line in damaged(&report) {
+        assert!(line.contains(&s.ru), "another record blamed: {line}");
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_an_evidence_chunk_is_reported_naming_the_item() {
+    let s = scene();
+    let copy = tampered(&s.v, "chunk.custodia", |c| {
+        flip_byte(
+            c,
+            "evidence_chunks",
+            "data",
+            &format!("record_id = '{}' AND chunk_index = 1", s.ev),
+        );
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.ev);
+    assert!(report.contains("chunk 1"), "{report}");
+    for line in damaged(&report) {
+        assert!(line.contains(&s.ev), "another record blamed: {line}");
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_a_custody_event_is_reported_with_its_position_and_record() {
+    let s = scene();
+    // Event 3 is the creation of `ru`, which has a later event (8).
+    let copy = tampered(&s.v, "event.custodia", |c| {
+        flip_byte(c, "events", "sealed", "position = 3");
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(3), "{report}");
+    assert_names(&report, &s.ru);
+}
+
+#[test]
+fn two_statement_bodies_swapped_between_rows_are_both_reported() {
+    let s = scene();
+    let copy = tampered(&s.v, "swap-bodies.custodia", |c| {
+        let fr = body_blob(c, &s.fr, 1);
+        let ru = body_blob(c, &s.ru, 1);
+        for (id, blob) in [(&s.fr, &ru), (&s.ru, &fr)] {
+            c.execute(
+                "UPDATE record_versions SET body = ?1 WHERE record_id = ?2 AND version = 1",
+                rusqlite::params![blob, id],
+            )
+            .unwrap();
+        }
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.fr);
+    assert_names(&report, &s.ru);
+}
+
+#[test]
+fn a_deleted_event_in_the_middle_is_reported_with_its_position_and_record() {
+    let s = scene();
+    // Event 5 is a view of `fr`, followed by its amendment and seal.
+    let copy = tampered(&s.v, "delete-middle.custodia", |c| {
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = 5", [])
+                .unwrap(),
+            1
+        );
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(5), "{report}");
+    assert!(report.contains("missing"), "{report}");
+    assert_names(&report, &s.fr);
+}
+
+#[test]
+fn a_deleted_last_event_of_the_vault_is_reported_naming_its_record() {
+    let s = scene();
+    // Event 8, a view of `ru`, is both `ru`'s last event and the vault's:
+    // no gap in positions and no broken link is left behind, only the
+    // record's sealed chain head knows it had one more event.
+    let copy = tampered(&s.v, "delete-last.custodia", |c| {
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = 8", [])
+                .unwrap(),
+            1
+        );
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.ru);
+    assert!(report.contains("removed"), "{report}");
+}
+
+#[test]
+fn two_events_swapped_are_reported_as_a_reordering_at_the_first_position() {
+    let s = scene();
+    // Events 5 (view of `fr`) and 6 (its amendment) change places.
+    let copy = tampered(&s.v, "reorder.custodia", |c| {
+        let five = event_blob(c, 5);
+        let six = event_blob(c, 6);
+        set_event_blob(c, 5, &six);
+        set_event_blob(c, 6, &five);
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(5), "{report}");
+    assert_names(&report, &s.fr);
+}
+
+/// A copied event does not open at another position (its position is part
+/// of its sealing), so `check` reports the position of the duplicate. It
+/// cannot name the record: the row's contents cannot be read where it is.
+#[test]
+fn a_duplicated_event_is_reported_at_its_position() {
+    let s = scene();
+    let copy = tampered(&s.v, "duplicate.custodia", |c| {
+        let two = event_blob(c, 2);
+        c.execute(
+            "INSERT INTO events (position, sealed) VALUES (9, ?1)",
+            [&two],
+        )
+        .unwrap();
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    // Nothing before it is blamed.
+    assert!(!report.contains("event 8"), "{report}");
+}
+
+/// An event made in a copy of the vault (by a real user, with her real key)
+/// and spliced into the original as its last row: it is validly sealed and
+/// signed, but the record's sealed chain head in the original does not know
+/// it.
+#[test]
+fn an_event_spliced_in_from_a_copy_of_the_vault_is_reported_naming_its_record() {
+    let s = scene();
+    let fork = s.v.copy_vault("fork.custodia");
+    let args = [
+        "--vault",
+        arg(&fork),
+        "--passphrase-file",
+        arg(&s.second),
+        "--user",
+        SECOND,
+        "statement",
+        "show",
+        &s.ru,
+    ];
+    expect_success(&common::run_command(s.v.bare_command().args(args)), &args);
+    let spliced = {
+        let conn = Connection::open(&fork).unwrap();
+        event_blob(&conn, 9)
+    };
+    let copy = tampered(&s.v, "spliced.custodia", |c| {
+        c.execute(
+            "INSERT INTO events (position, sealed) VALUES (9, ?1)",
+            [&spliced],
+        )
+        .unwrap();
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.ru);
+}
+
+/// Which key id a forged event claims to be signed with.
+#[derive(Clone, Copy)]
+enum ClaimedKey {
+    /// The owner's key id (the signature then cannot verify).
+    Owners,
+    /// The real signer's own key id.
+    Signers,
+}
+
+/// Forgery by an insider: Amina, a real user of the vault, unlocks it with
+/// her own passphrase through the library (a modified client) and appends
+/// a view of `record` in the OWNER's name, signed with HER key, sealed and
+/// chained exactly as custodia would (vault chain, record chain, sealed
+/// chain head). No outsider can forge events at all (they are sealed with
+/// the vault's key), and through the binary Amina can only act in her own
+/// name, so this is the forgery that can honestly be built. Returns the
+/// new event's position.
+fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -> u64 {
+    use custodia::crypto::aead::{open_value, seal_value};
+    use custodia::crypto::minisign::PublicKey;
+    use custodia::crypto::signing::UserSigningKey;
+    use custodia::custody::{open_event, Action, Event, SignedEvent, EVENT_TYPE};
+    use custodia::format::Binding;
+    use custodia::store::records as rows;
+
+    // The owner's key id, as found on any of the owner's events.
+    let owner_key_id = {
+        let mut v = custodia::Vault::open(vault)
+            .unwrap()
+            .unlock(Some(SECOND), SECOND_PASS)
+            .unwrap();
+        let events = v.log(None).unwrap();
+        events
+            .iter()
+            .find(|(e, _)| e.user == OWNER)
+            .map(|(e, _)| e.key_id.clone())
+            .unwrap()
+    };
+    let mut amina = custodia::Vault::open(vault)
+        .unwrap()
+        .unlock(Some(SECOND), SECOND_PASS)
+        .unwrap();
+    let key = UserSigningKey::from_secret(&amina.signing_key().secret()[..]).unwrap();
+    let key_id = match claimed {
+        ClaimedKey::Owners => owner_key_id,
+        ClaimedKey::Signers => PublicKey::new(key.verifying_key()).key_id_hex(),
+    };
+    amina
+        .write(|tx, session| {
+            let (last, sealed) = rows::last_event(tx)?.unwrap();
+            let prev = open_event(&session.vault_id, &session.keys.events, last, &sealed)?.hash();
+            let head_binding = Binding {
+                vault_id: &session.vault_id,
+                kind: "custody-head",
+                record,
+                version: 1,
+                field: "head",
+            };
+            let head: Value = open_value(
+                &session.keys.events,
+                &head_binding,
+                &rows::custody_head(tx, record)?.unwrap(),
+            )?;
+            let count = head["count"].as_u64().unwrap();
+            let position = last + 1;
+            let event = Event {
+                event_type: EVENT_TYPE.to_owned(),
+                vault: session.vault_id.to_hex(),
+                position,
+                record: record.to_owned(),
+                record_kind: "statement".to_owned(),
+                record_position: count + 1,
+                action: Action::View,
+                user: OWNER.to_owned(),
+                key_id,
+                time: custodia::vault::now_utc(),
+                details: json!({ "version": 1 }),
+                prev,
+                prev_record: head["hash"].as_str().unwrap().to_owned(),
+            };
+            let canonical = serde_json::to_string(&event).unwrap();
+            let signature = base64::engine::general_purpose::STANDARD
+                .encode(key.sign(canonical.as_bytes()).to_bytes());
+            let signed = SignedEvent {
+                canonical,
+                signature,
+            };
+            let pos = position.to_string();
+            let event_binding = Binding {
+                vault_id: &session.vault_id,
+                kind: "event",
+                record: &pos,
+                version: 1,
+                field: "event",
+            };
+            rows::insert_event(
+                tx,
+                position,
+                &seal_value(&session.keys.events, &event_binding, &signed)?,
+            )?;
+            let new_head = json!({ "count": count + 1, "hash": signed.hash() });
+            rows::set_custody_head(
+                tx,
+                record,
+                &seal_value(&session.keys.events, &head_binding, &new_head)?,
+            )?;
+            Ok(position)
+        })
+        .unwrap()
+}
+
+#[test]
+fn an_event_claiming_the_owners_key_but_signed_by_another_user_is_reported_as_forged() {
+    let s = scene();
+    let copy = s.v.copy_vault("forged-owner-key.custodia");
+    let position = forge_event_in_owners_name(&copy, &s.ru, ClaimedKey::Owners);
+    assert_eq!(position, 9);
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert_names(&report, &s.ru);
+    assert!(report.contains("forged"), "{report}");
+}
+
+#[test]
+fn an_event_in_one_users_name_signed_with_another_users_key_is_reported_as_forged() {
+    let s = scene();
+    let copy = s.v.copy_vault("forged-own-key.custodia");
+    let position = forge_event_in_owners_name(&copy, &s.ru, ClaimedKey::Signers);
+    assert_eq!(position, 9);
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert_names(&report, &s.ru);
+    // `log` must not attribute the view to the owner with a valid signature.
+    let out = s.v.run_on(&copy, &["log", &s.ru, "--json"]);
+    if out.status.success() {
+        let events = parse_json(&String::from_utf8_lossy(&out.stdout));
+        let forged = events.as_array().unwrap().last().unwrap().clone();
+        assert!(
+            forged["event"]["user"] != json!(OWNER) || forged["signature_valid"] != json!(true),
+            "log shows the forged event as a valid view by {OWNER}: {forged}"
+        );
+    }
+}
+
+#[test]
+fn damage_to_one_statement_leaves_the_others_readable() {
+    let s = scene();
+    let copy = tampered(&s.v, "one-damaged.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "body",
+            &format!("record_id = '{}' AND version = 1", s.ru),
+        );
+    });
+    let shown = parse_json(&s.v.ok_on(&copy, &["statement", "show", &s.fr, "--json"]));
+    assert_eq!(shown["body"].as_str(), Some(FR_AMENDED));
+    let shown = parse_json(&s.v.ok_on(
+        &copy,
+        &["statement", "show", &s.fr, "--version", "1", "--json"],
+    ));
+    assert_eq!(shown["body"].as_str(), Some(FR_BODY));
+    let target = s.v.file("extrait.mp4");
+    s.v.ok_on(
+        &copy,
+        &["evidence", "extract", &s.ev, "--out", arg(&target)],
+    );
+    assert!(std::fs::read(&target).unwrap() == s.ev_bytes);
+    // The damaged one is refused with an integrity error naming it.
+    let out = s.v.run_on(&copy, &["statement", "show", &s.ru]);
+    let stderr = expect_code(&out, &["statement", "show"], 4);
+    assert!(stderr.contains(&s.ru), "{stderr}");
+}
+
+#[test]
+fn statement_list_still_lists_the_others_when_one_overview_is_damaged() {
+    let s = scene();
+    let copy = tampered(&s.v, "overview.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "overview",
+            &format!("record_id = '{}' AND version = 1", s.ru),
+        );
+    });
+    let out = s.v.run_on(&copy, &["statement", "list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&s.fr[..12]) && stdout.contains(FR_WITNESS),
+        "the undamaged statement is not listed (exit {:?}):\n{stdout}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn search_still_finds_the_others_when_one_statements_search_text_is_damaged() {
+    let s = scene();
+    let copy = tampered(&s.v, "search.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "search",
+            &format!("record_id = '{}' AND version = 1", s.ru),
+        );
+    });
+    let out = s.v.run_on(&copy, &["search", "petropavl", "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(&s.fr),
+        "the undamaged statement is not found (exit {:?}):\n{stdout}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_keeps_going_past_damage_and_names_every_damaged_record() {
+    let s = scene();
+    let copy = tampered(&s.v, "two-damaged.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "body",
+            &format!("record_id = '{}' AND version = 1", s.fr),
+        );
+        flip_byte(
+            c,
+            "evidence_chunks",
+            "data",
+            &format!("record_id = '{}' AND chunk_index = 2", s.ev),
+        );
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.fr);
+    assert_names(&report, &s.ev);
+    assert!(
+        !damaged(&report).iter().any(|l| l.contains(&s.ru)),
+        "{report}"
+    );
+    assert!(report.contains("2 problem(s)"), "{report}");
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+/// `checkpoint`'s receipt: one line on standard output.
+fn receipt(v: &TestVault, vault: &Path) -> String {
+    let out = v.ok_on(vault, &["checkpoint"]);
+    let receipt = out.trim().to_owned();
+    assert!(
+        receipt.starts_with("custodia-checkpoint:1:") && !receipt.contains('\n'),
+        "{out:?}"
+    );
+    receipt
+}
+
+#[test]
+fn a_rolled_back_copy_does_not_extend_a_later_receipt() {
+    let s = scene();
+    let old = s.v.copy_vault("old.custodia");
+    let ar = add_statement(&s.v, AR_WITNESS, AR_BODY);
+    s.v.ok(&["statement", "show", &ar]);
+    let later = receipt(&s.v, &s.v.path);
+
+    let out = s.v.run_on(&old, &["check", "--expect-checkpoint", &later]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    expect_code(&out, &["check", "--expect-checkpoint"], 4);
+    assert!(stdout.contains("rolled-back"), "{stdout}");
+
+    s.v.ok(&["check", "--expect-checkpoint", &later]);
+}
+
+/// Someone holding an older copy of the file can cut the tail off the log
+/// and put back the record's chain head from that copy: what is left is a
+/// consistent earlier history, which `check` alone cannot tell from the
+/// real one (by design; SPEC §4). A receipt taken before does tell.
+#[test]
+fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
+    let s = scene();
+    let old = s.v.copy_vault("old.custodia");
+    // Event 9: someone reads the Russian statement; the receipt records it.
+    s.v.ok(&["statement", "show", &s.ru]);
+    let later = receipt(&s.v, &s.v.path);
+    let old_head: Vec<u8> = Connection::open(&old)
+        .unwrap()
+        .query_row(
+            "SELECT head FROM custody_heads WHERE record_id = ?1",
+            [&s.ru],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let copy = tampered(&s.v, "truncated.custodia", |c| {
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = 9", [])
+                .unwrap(),
+            1
+        );
+        c.execute(
+            "UPDATE custody_heads SET head = ?1 WHERE record_id = ?2",
+            rusqlite::params![old_head, s.ru],
+        )
+        .unwrap();
+    });
+    s.v.ok_on(&copy, &["check"]);
+    let out = s.v.run_on(&copy, &["check", "--expect-checkpoint", &later]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    expect_code(&out, &["check", "--expect-checkpoint"], 4);
+    assert!(stdout.contains("rolled-back"), "{stdout}");
+}
+
+#[test]
+fn a_vault_extends_an_earlier_receipt_of_itself() {
+    let s = scene();
+    let earlier = receipt(&s.v, &s.v.path);
+    add_statement(&s.v, AR_WITNESS, AR_BODY);
+    let out = s.v.ok(&["check", "--expect-checkpoint", &earlier]);
+    assert!(out.contains("OK"), "{out}");
+}
+
+#[test]
+fn a_receipt_from_another_vault_is_refused() {
+    let s = scene();
+    let other = TestVault::new();
+    other.ok(&["case", "new", KZ, "--title", KZ_TITLE]);
+    let foreign = receipt(&other, &other.path);
+    let out = s.v.run(&["check", "--expect-checkpoint", &foreign]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    expect_code(&out, &["check", "--expect-checkpoint"], 4);
+    assert!(stdout.contains("not this vault"), "{stdout}");
+}
+
+// ---------------------------------------------------------------- local state
+
+#[test]
+fn opening_a_copy_behind_the_local_state_warns_rolled_back_or_replaced() {
+    let s = scene();
+    let old = s.v.copy_vault("old.custodia");
+    add_statement(&s.v, AR_WITNESS, AR_BODY);
+    // The up-to-date vault opens without a warning.
+    let out = s.v.run(&["statement", "list"]);
+    expect_success(&out, &["statement", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("rolled-back"), "{stderr}");
+    // The old copy is behind what this computer last saw.
+    let out = s.v.run_on(&old, &["statement", "list"]);
+    expect_success(&out, &["statement", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rolled-back or replaced"), "{stderr}");
+}
+
+#[test]
+fn the_rollback_warning_is_repeated_on_the_next_command() {
+    let s = scene();
+    let old = s.v.copy_vault("old.custodia");
+    add_statement(&s.v, AR_WITNESS, AR_BODY);
+    for attempt in 1..=2 {
+        let out = s.v.run_on(&old, &["statement", "list"]);
+        expect_success(&out, &["statement", "list"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("rolled-back or replaced"),
+            "no warning on command {attempt}: {stderr}"
+        );
+    }
+}

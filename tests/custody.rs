@@ -621,8 +621,8 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
         let events = v.log(None).unwrap();
         events
             .iter()
-            .find(|(e, _)| e.user == OWNER)
-            .map(|(e, _)| e.key_id.clone())
+            .find(|entry| entry.event.user == OWNER)
+            .map(|entry| entry.event.key_id.clone())
             .unwrap()
     };
     let mut amina = custodia::Vault::open(vault)

@@ -332,10 +332,19 @@ impl Vault<Unlocked> {
                     let shown = read_version(tx, session, id, Some(v))?;
                     let f = &shown.overview.fields;
                     let withhold = f.protected && !opts.reveal_protected;
-                    let (count, text) = if withhold {
+                    let (mut count, text) = if withhold {
                         redact_name(&shown.body, f, opts.redact_names)
                     } else {
                         (0, shown.body.clone())
+                    };
+                    // The reason for a version is free text too.
+                    let reason = match (&shown.overview.reason, withhold) {
+                        (Some(r), true) => {
+                            let (n, redacted) = redact_name(r, f, opts.redact_names);
+                            count += n;
+                            Some(redacted)
+                        }
+                        (r, _) => r.clone(),
                     };
                     if count > 0 {
                         warnings.push(NameWarning {
@@ -364,7 +373,7 @@ impl Vault<Unlocked> {
                         interpreter: f.interpreter.clone(),
                         consent: f.consent.clone(),
                         source: f.source.clone(),
-                        reason: shown.overview.reason.clone(),
+                        reason,
                         created_at: shown.overview.created_at.clone(),
                         created_by: shown.overview.created_by.clone(),
                         sealed: shown.sealed,

@@ -18,7 +18,7 @@ use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::{all_cases, NewCase};
-use crate::records::evidence::{write_chunks, EvidenceOverview, CHUNK_SIZE};
+use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{StatementFields, StatementOverview};
 use crate::records::{seal_field, Kind};
 use crate::search::fold;
@@ -267,14 +267,20 @@ impl Vault<Unlocked> {
                     )?;
                 }
                 let n = keep_history(&id, Kind::Statement)?;
-                custody::append(
-                    tx,
-                    session,
-                    &id,
-                    "statement",
-                    Action::Import,
-                    details(n, versions.len() as u64),
-                )?;
+                let mut d = details(n, versions.len() as u64);
+                // What each version's text hashes to here, as a create or
+                // amend event would record it, so a re-export verifies.
+                d["version_sha256"] = versions
+                    .iter()
+                    .map(|(doc, text)| {
+                        (
+                            doc.version.to_string(),
+                            serde_json::json!(hex::encode(Sha256::digest(text.as_bytes()))),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                custody::append(tx, session, &id, "statement", Action::Import, d)?;
             }
             // Exhibits: stream them from the bundle a second time.
             let mut by_path: BTreeMap<String, EvidenceDoc> = BTreeMap::new();
@@ -298,9 +304,9 @@ impl Vault<Unlocked> {
                 let result = (|| -> Result<()> {
                     let id = parse_id(&doc.id)?;
                     rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
-                    let mut reader = r;
+                    let reader = r;
                     let (size, sha256, chunk_count, media_type) =
-                        write_chunks(tx, session, &id, &mut reader, &doc.path, progress)?;
+                        write_chunks_serial(tx, session, &id, reader, &doc.path, progress)?;
                     if sha256 != doc.sha256 || size != doc.size {
                         return Err(Error::Integrity(format!(
                             "{}: the bytes changed since verification (SHA-256 {sha256})",

@@ -140,6 +140,27 @@ pub struct ReadBundle {
     pub files: BTreeMap<String, Entry>,
 }
 
+/// Sorts age's failures: a key that does not fit is exit 3; a header or
+/// payload that does not authenticate is tampering (exit 4), even when the
+/// right key was given.
+fn age_error(e: age::DecryptError, wrong_key: &str) -> Error {
+    use age::DecryptError as E;
+    match e {
+        // At header time, DecryptionFailed is what a wrong scrypt
+        // passphrase gives (payload damage surfaces later, while reading).
+        E::NoMatchingKeys | E::KeyDecryptionFailed | E::DecryptionFailed => {
+            Error::CannotDecrypt(format!("{wrong_key} ({e})"))
+        }
+        E::ExcessiveWork { .. } => Error::Invalid(format!(
+            "the bundle asks for too much work to decrypt ({e})"
+        )),
+        E::InvalidHeader | E::InvalidMac | E::UnknownFormat => Error::Integrity(format!(
+            "the bundle's encryption does not authenticate: it was altered or damaged ({e})"
+        )),
+        other => Error::Integrity(format!("the bundle cannot be decrypted: {other}")),
+    }
+}
+
 /// Opens a bundle file for reading its tar: decrypts age if needed.
 pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
     let file =
@@ -158,7 +179,7 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
         return Ok((Box::new(reader), false));
     }
     let decryptor = age::Decryptor::new_buffered(reader)
-        .map_err(|e| Error::Integrity(format!("{} is a damaged age file: {e}", path.display())))?;
+        .map_err(|e| age_error(e, "this is not an age file this build can read"))?;
     let decrypted: Box<dyn Read> = match unlock {
         Unlock::None => {
             return Err(Error::CannotDecrypt(
@@ -175,7 +196,7 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
             Box::new(
                 decryptor
                     .decrypt(std::iter::once(&id as &dyn age::Identity))
-                    .map_err(|e| Error::CannotDecrypt(format!("wrong passphrase for this bundle ({e})")))?,
+                    .map_err(|e| age_error(e, "wrong passphrase for this bundle"))?,
             )
         }
         Unlock::Identities(ids) => {
@@ -187,7 +208,7 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
             Box::new(
                 decryptor
                     .decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-                    .map_err(|e| Error::CannotDecrypt(format!("none of the given identities opens this bundle ({e})")))?,
+                    .map_err(|e| age_error(e, "none of the given identities opens this bundle"))?,
             )
         }
     };
@@ -501,6 +522,17 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                         event.key_id
                     ));
                     break;
+                }
+            }
+            if let Some(map) = event
+                .details
+                .get("version_sha256")
+                .and_then(|m| m.as_object())
+            {
+                for (version, sha) in map {
+                    if let (Ok(v), Some(sha)) = (version.parse::<u64>(), sha.as_str()) {
+                        recorded_sha.insert((record.clone(), v), sha.to_owned());
+                    }
                 }
             }
             if let Some(sha) = event.details.get("body_sha256").and_then(|s| s.as_str()) {

@@ -190,12 +190,23 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             };
             let signer = signer.as_deref().map(parse_signer).transpose()?;
             let verdict = verify_bundle(&file, &unlock, signer.as_ref())?;
+            let shown = |v: &str| {
+                if v.is_empty() {
+                    "(unknown)".to_owned()
+                } else {
+                    v.to_owned()
+                }
+            };
             out.either(&json!({ "valid": verdict.is_valid(), "verdict": verdict }), || {
                 out.line(format!("Bundle      {}", file.display()))?;
                 out.line(format!("Encrypted   {}", if verdict.encrypted { "yes (age)" } else { "no (plain tar)" }))?;
-                out.line(format!("Case        {}", verdict.case_reference))?;
-                out.line(format!("Exported by {}", verdict.exporter))?;
-                out.line(format!("Signed by   key {}, checked with {}", verdict.signer_key_id, verdict.signer_source))?;
+                out.line(format!("Case        {}", shown(&verdict.case_reference)))?;
+                out.line(format!("Exported by {}", shown(&verdict.exporter)))?;
+                out.line(format!(
+                    "Signed by   key {}, checked with {}",
+                    shown(&verdict.signer_key_id),
+                    shown(&verdict.signer_source)
+                ))?;
                 for item in &verdict.items {
                     out.line(format!("  [{}] {} {}: {}", if item.ok { "ok" } else { "FAIL" }, item.what, item.name, item.detail))?;
                 }

@@ -37,32 +37,39 @@ pub struct BackupArgs {
 
 pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
-    let events = vault.log(args.id.as_deref())?;
+    let entries = vault.log(args.id.as_deref())?;
     if out.json {
-        let docs: Vec<_> = events
-            .iter()
-            .map(|(e, ok)| json!({ "event": e, "signature_valid": ok }))
-            .collect();
-        return out.json(&docs);
+        return out.json(&entries);
     }
-    for (e, ok) in &events {
+    for entry in &entries {
+        let e = &entry.event;
         let details = match &e.details {
             serde_json::Value::Object(m) if m.is_empty() => String::new(),
             other => other.to_string(),
         };
+        let reason = entry
+            .reason
+            .as_ref()
+            .map(|r| format!("  reason: {r}"))
+            .unwrap_or_default();
         out.line(format!(
-            "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}",
+            "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}{}",
             e.position,
             e.time,
             e.user,
             e.action.as_str(),
             e.record_kind,
-            &e.record[..12],
+            &e.record[..12.min(e.record.len())],
             details,
-            if *ok { "" } else { "  [SIGNATURE INVALID]" }
+            reason,
+            if entry.signature_valid {
+                ""
+            } else {
+                "  [SIGNATURE INVALID]"
+            }
         ))?;
     }
-    if events.iter().any(|(_, ok)| !ok) {
+    if entries.iter().any(|e| !e.signature_valid) {
         return Err(Failure::Lib(custodia::Error::Integrity(
             "some custody events have invalid signatures; run `custodia check`".into(),
         )));

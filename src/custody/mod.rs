@@ -302,10 +302,24 @@ pub fn record_events(
 /// ever had, with the owner's name.
 pub type KeyDirectory = HashMap<String, (String, VerifyingKey)>;
 
+/// One line of `custodia log`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogEntry {
+    /// The event.
+    pub event: Event,
+    /// Whether its signature verifies with the key of the user it names.
+    pub signature_valid: bool,
+    /// For an amendment: its reason, read from the sealed statement version
+    /// (the signed event carries only the reason's hash, so that exported
+    /// events never hold free text that could name a protected witness).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 impl crate::vault::Vault<crate::vault::Unlocked> {
     /// The custody log: every event, or one record's (by id or prefix),
     /// oldest first, each with whether its signature verifies.
-    pub fn log(&mut self, record: Option<&str>) -> Result<Vec<(Event, bool)>> {
+    pub fn log(&mut self, record: Option<&str>) -> Result<Vec<LogEntry>> {
         let directory = self.key_directory()?;
         self.read(|tx, session| {
             let wanted = match record {
@@ -318,12 +332,31 @@ impl crate::vault::Vault<crate::vault::Unlocked> {
                 if wanted.as_ref().is_some_and(|w| *w != event.record) {
                     continue;
                 }
-                let ok = directory
+                let signature_valid = directory
                     .get(&event.key_id)
                     .is_some_and(|(owner, key)| *owner == event.user && signed.verify_with(key));
-                out.push((event, ok));
+                let reason = match event.action {
+                    Action::Amend => amendment_reason(tx, session, &event),
+                    _ => None,
+                };
+                out.push(LogEntry {
+                    event,
+                    signature_valid,
+                    reason,
+                });
             }
             Ok(out)
         })
     }
+}
+
+/// The reason of the statement version an amend event made, if readable.
+fn amendment_reason(conn: &Connection, session: &Session<'_>, event: &Event) -> Option<String> {
+    let id: Id = event.record.parse().ok()?;
+    let version = event.details.get("version")?.as_u64()?;
+    crate::records::statement::history(conn, session, &id)
+        .ok()?
+        .into_iter()
+        .find(|o| o.version == version)?
+        .reason
 }

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{check_date, check_optional, open_field, open_or_note, resolve, seal_field, Kind};
-use crate::crypto::aead::{open_raw, seal_raw};
+use crate::crypto::aead::{open_raw, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
@@ -30,6 +30,9 @@ use crate::vault::{now_utc, Session, Unlocked, Vault};
 
 /// Plaintext bytes per chunk.
 pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+/// Chunks in flight between the reading/hashing thread and the sealing one.
+const PIPELINE_DEPTH: usize = 2;
 
 /// What `evidence add` takes besides the file.
 #[derive(Clone, Debug, Default)]
@@ -145,7 +148,7 @@ pub fn detect_media_type(head: &[u8]) -> String {
     }
 }
 
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
@@ -158,52 +161,193 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Streams `reader` into sealed chunks of item `id` in the caller's
-/// transaction. Returns (size, sha256 hex, chunk count, media type).
-pub fn write_chunks(
+type Buf = Zeroizing<Vec<u8>>;
+
+/// Where plaintext chunks come from, already hashed. A chunk is the last
+/// one exactly when it is shorter than [`CHUNK_SIZE`] (possibly empty), so
+/// no read-ahead is needed to know it.
+trait ChunkSource {
+    /// The next chunk and whether it is the last.
+    fn next_chunk(&mut self) -> Result<(Buf, bool)>;
+    /// Gives a buffer back for reuse.
+    fn recycle(&mut self, buf: Buf);
+}
+
+/// Reads and hashes on the calling thread (for readers that cannot be
+/// sent to another thread, such as a tar entry).
+struct SerialSource<'r> {
+    reader: &'r mut dyn Read,
+    hasher: Sha256,
+    size: u64,
+    spare: Option<Buf>,
+    label: &'r str,
+}
+
+impl ChunkSource for SerialSource<'_> {
+    fn next_chunk(&mut self) -> Result<(Buf, bool)> {
+        let mut buf = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)));
+        fill_chunk(self.reader, &mut buf, &mut self.hasher, &mut self.size)
+            .map_err(|e| Error::io(format!("cannot read {}", self.label), e))?;
+        let last = buf.len() < CHUNK_SIZE;
+        Ok((buf, last))
+    }
+    fn recycle(&mut self, buf: Buf) {
+        self.spare = Some(buf);
+    }
+}
+
+/// Receives chunks read and hashed by another thread.
+struct ChannelSource<'r> {
+    full: std::sync::mpsc::Receiver<io::Result<(Buf, bool)>>,
+    empty: std::sync::mpsc::SyncSender<Buf>,
+    label: &'r str,
+}
+
+impl ChunkSource for ChannelSource<'_> {
+    fn next_chunk(&mut self) -> Result<(Buf, bool)> {
+        match self.full.recv() {
+            Ok(Ok(chunk)) => Ok(chunk),
+            Ok(Err(e)) => Err(Error::io(format!("cannot read {}", self.label), e)),
+            Err(_) => Err(Error::Invalid(format!("reading {} stopped", self.label))),
+        }
+    }
+    fn recycle(&mut self, buf: Buf) {
+        let _ = self.empty.send(buf);
+    }
+}
+
+/// Reads up to one chunk into `buf` (resized), hashing what was read.
+fn fill_chunk(
+    reader: &mut dyn Read,
+    buf: &mut Buf,
+    hasher: &mut Sha256,
+    size: &mut u64,
+) -> io::Result<()> {
+    buf.resize(CHUNK_SIZE, 0);
+    let n = read_full(reader, buf)?;
+    buf.truncate(n);
+    hasher.update(&buf[..]);
+    *size += n as u64;
+    Ok(())
+}
+
+/// Seals and stores chunks from `source` until the last one. Returns
+/// (bytes stored, chunk count, media type).
+fn store_chunks(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
-    reader: &mut impl Read,
+    source: &mut dyn ChunkSource,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, u64, String)> {
+    let record = id.to_hex();
+    let key = &session.keys.evidence;
+    let mut sealed = Vec::with_capacity(CHUNK_SIZE + 64);
+    let mut index = 0u64;
+    let mut stored = 0u64;
+    let mut media_type = String::new();
+    loop {
+        let (chunk, last) = source.next_chunk()?;
+        if index == 0 {
+            media_type = detect_media_type(&chunk[..chunk.len().min(8192)]);
+        }
+        let ad = chunk_binding(&session.vault_id, &record, index, last).associated_data();
+        if last {
+            seal_raw_into(key, &ad, &Zeroizing::new(pad(&chunk)?), &mut sealed)?;
+        } else {
+            seal_raw_into(key, &ad, &chunk, &mut sealed)?;
+        }
+        rows::insert_chunk(conn, id, index, &sealed)?;
+        stored += chunk.len() as u64;
+        progress(stored);
+        index += 1;
+        if last {
+            return Ok((stored, index, media_type));
+        }
+        source.recycle(chunk);
+    }
+}
+
+/// Streams a file (or any `Send` reader) into sealed chunks of item `id`
+/// in the caller's transaction. Returns (size, sha256 hex, chunk count,
+/// media type).
+///
+/// Two stages run at once on their own cores: a reader thread reads and
+/// hashes chunk `n+1` while this thread encrypts and stores chunk `n`.
+/// Buffers circulate between them (at most [`PIPELINE_DEPTH`] + 1 chunks
+/// exist), so memory stays bounded whatever the file size.
+pub fn write_chunks<R: Read + Send>(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    reader: &mut R,
     label: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(u64, String, u64, String)> {
-    let record = id.to_hex();
-    let key = &session.keys.evidence;
-    let read_err = |e| Error::io(format!("cannot read {label}"), e);
-    let mut current = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
-    let mut next = Zeroizing::new(vec![0u8; CHUNK_SIZE]);
-    let mut current_len = read_full(reader, &mut current).map_err(read_err)?;
-    let media_type = detect_media_type(&current[..current_len.min(8192)]);
-    let mut hasher = Sha256::new();
-    let mut index = 0u64;
-    let mut size = 0u64;
-    loop {
-        let next_len = if current_len == CHUNK_SIZE {
-            read_full(reader, &mut next).map_err(read_err)?
-        } else {
-            0
-        };
-        let last = next_len == 0;
-        let plain = &current[..current_len];
-        hasher.update(plain);
-        size += current_len as u64;
-        let ad = chunk_binding(&session.vault_id, &record, index, last).associated_data();
-        let sealed = if last {
-            seal_raw(key, &ad, &Zeroizing::new(pad(plain)?))?
-        } else {
-            seal_raw(key, &ad, plain)?
-        };
-        rows::insert_chunk(conn, id, index, &sealed)?;
-        progress(size);
-        index += 1;
-        if last {
-            break;
-        }
-        std::mem::swap(&mut current, &mut next);
-        current_len = next_len;
+    use std::sync::mpsc::sync_channel;
+    let (full_tx, full_rx) = sync_channel::<io::Result<(Buf, bool)>>(PIPELINE_DEPTH);
+    let (empty_tx, empty_rx) = sync_channel::<Buf>(PIPELINE_DEPTH + 1);
+    for _ in 0..=PIPELINE_DEPTH {
+        let _ = empty_tx.send(Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)));
     }
-    Ok((size, hex::encode(hasher.finalize()), index, media_type))
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(move || -> (String, u64) {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Ok(mut buf) = empty_rx.recv() {
+                if let Err(e) = fill_chunk(reader, &mut buf, &mut hasher, &mut size) {
+                    let _ = full_tx.send(Err(e));
+                    break;
+                }
+                let last = buf.len() < CHUNK_SIZE;
+                if full_tx.send(Ok((buf, last))).is_err() || last {
+                    break;
+                }
+            }
+            (hex::encode(hasher.finalize()), size)
+        });
+        let mut source = ChannelSource {
+            full: full_rx,
+            empty: empty_tx,
+            label,
+        };
+        let stored = store_chunks(conn, session, id, &mut source, progress);
+        // Dropping the channels unblocks the reader if we stopped early.
+        drop(source);
+        let (digest, size) = reading
+            .join()
+            .map_err(|_| Error::Invalid(format!("reading {label} failed")))?;
+        let (stored, count, media_type) = stored?;
+        if size != stored {
+            return Err(Error::Invalid(format!("{label} changed while it was read")));
+        }
+        Ok((size, digest, count, media_type))
+    })
+}
+
+/// [`write_chunks`] for a reader that must stay on this thread.
+pub fn write_chunks_serial(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    reader: &mut dyn Read,
+    label: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, String, u64, String)> {
+    let mut source = SerialSource {
+        reader,
+        hasher: Sha256::new(),
+        size: 0,
+        spare: None,
+        label,
+    };
+    let (stored, count, media_type) = store_chunks(conn, session, id, &mut source, progress)?;
+    let digest = hex::encode(std::mem::take(&mut source.hasher).finalize());
+    debug_assert_eq!(stored, source.size);
+    Ok((stored, digest, count, media_type))
 }
 
 /// A `Read` over an item's plaintext that checks, as it goes, that every
@@ -263,6 +407,13 @@ impl EvidenceReader<'_> {
                 self.next_index
             ))
         })?;
+        if !last && plain.len() != CHUNK_SIZE {
+            return Err(self.bad(format!(
+                "chunk {} has {} bytes; only the last chunk may be shorter than {CHUNK_SIZE}",
+                self.next_index,
+                plain.len()
+            )));
+        }
         let plain = if last {
             Zeroizing::new(
                 unpad(&plain)

@@ -498,7 +498,13 @@ impl Vault<Unlocked> {
                 &id,
                 Kind::Statement.as_str(),
                 Action::Amend,
-                serde_json::json!({ "version": version, "reason": reason, "body_sha256": overview.body_sha256 }),
+                // The reason is free text that may name a protected witness; the
+                // signed event carries its hash, the sealed version the text.
+                serde_json::json!({
+                    "version": version,
+                    "reason_sha256": hex::encode(Sha256::digest(reason.as_bytes())),
+                    "body_sha256": overview.body_sha256
+                }),
             )?;
             Ok((id, version))
         })

@@ -1,0 +1,1836 @@
+//! Sealed court bundles (SPEC §5), end to end through the real binary and
+//! the stock tools a receiving court would use instead of ours: `age -d`,
+//! GNU `tar`, `bagit.py --validate` and `minisign -V`.
+//!
+//! Every test builds its own vault with real-looking testimony: a French
+//! statement by a protected witness (« Évgueni Ivanov », pseudonym « Témoin
+//! A »), a Ukrainian statement, a Russian statement amended once, a 3 MiB
+//! random recording and a small JPEG whose name is in Cyrillic with
+//! guillemets. Bundles are then exported, opened, verified, tampered with,
+//! replaced by hostile archives, and imported into a second vault.
+//!
+//! Stock tools: in CI (`CI` set) a missing `age`, `age-keygen`, `minisign`,
+//! `bagit.py`, `tar` or `python3` fails the test; elsewhere the test prints
+//! `SKIPPED …` and returns. `chromium` is optional everywhere: without it the
+//! rendering test only prints that it skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{arg, parse_json, run_command, TestVault};
+use custodia::bundle::layout::html_escape;
+use custodia::bundle::tarball::DeterministicTar;
+use custodia::crypto::minisign::PublicKey;
+use sha2::{Digest, Sha256};
+
+// ------------------------------------------------------------ testimony
+
+/// The case reference (also the bag's directory name).
+const CASE: &str = "KZ-2026-014";
+const CASE_TITLE: &str = "Déserteur — demande d'asile refusée (Astana)";
+const CASE_DESCRIPTION: &str =
+    "Recours devant la Cour nationale du droit d'asile ; témoignages recueillis à Astana et Kharkiv.";
+
+/// The protected witness's real name: must not leave the vault by default.
+const PROTECTED_NAME: &str = "Évgueni Ivanov";
+/// Parts of the protected name that `--redact-names` also replaces.
+const PROTECTED_PARTS: [&str; 2] = ["Évgueni", "Ivanov"];
+const PSEUDONYM: &str = "Témoin A";
+
+/// The protected witness's statement: "Évgueni" occurs twice (once in the
+/// full name), so the exporter must count two occurrences.
+const FRENCH: &str = "\
+Je m'appelle Évgueni Ivanov. J'ai servi comme conducteur dans une unité de \
+transmissions près de Belgorod jusqu'au 3 octobre 2025. Quand l'ordre est venu de \
+partir vers Koupiansk, j'ai quitté l'unité de nuit et j'ai franchi la frontière \
+kazakhe à Petropavl.\n\
+Mes camarades m'appelaient « Évgueni le taiseux ». Le 14 mars 2026, au café \
+« Samal » à Astana, j'ai raconté mon histoire à un journaliste ; l'article a été \
+traduit du russe en français. Le tribunal a refusé ma demande d'asile : je crains \
+d'être renvoyé en Russie, où la désertion est punie de dix ans de prison.\n";
+
+const UKRAINIAN_WITNESS: &str = "Оксана Мельник";
+const UKRAINIAN: &str = "\
+Мене звати Оксана Мельник. 24 лютого 2022 року о п'ятій ранку ми прокинулися від \
+вибухів у Харкові. Мій сусід, пан Василь, вийшов на вулицю і більше не повернувся.\n\
+Я бачила, як російські військові вантажили людей у вантажівку біля школи № 134. \
+Я готова повторити це перед судом.\n";
+
+const AMENDED_WITNESS: &str = "Nurlan Abenov";
+const AMENDED_V1: &str = "\
+Я встретился со свидетелем в кафе «Самал» в Астане 14 марта 2026 года около 19:00. \
+Он говорил по-русски, спокойно, иногда замолкал. Запись велась с его согласия.\n";
+const AMENDED_V2: &str = "\
+Я встретился со свидетелем в кафе «Самал» в Астане 15 марта 2026 года около 19:00. \
+Он говорил по-русски, спокойно, иногда замолкал. Запись велась с его согласия.\n";
+const AMEND_REASON: &str =
+    "Correction de la date : l'entretien a eu lieu le 15 mars, pas le 14 (agenda du journaliste)";
+
+/// A statement pasted from a web page, markup included.
+const PASTED_ARTICLE: &str = "\
+<p>Дезертир из Белгорода рассказал <b>Власти</b> о побеге в Казахстан.</p>\n\
+<script src=\"https://vlast.kz/static/counter.js\"></script>\n\
+<img src=\"https://vlast.kz/media/photo-astana.jpg\" alt=\"Кафе «Самал»\">\n\
+Суд отказал ему в убежище; адвокат обжалует решение.\n";
+
+/// The 3 MiB random exhibit.
+const RECORDING_NAME: &str = "Enregistrement café Samal 2026-03-14.m4a";
+const RECORDING_SIZE: usize = 3 * 1024 * 1024;
+/// The small JPEG exhibit.
+const PHOTO_NAME: &str = "Фото «свидетель» 01.jpg";
+
+// ------------------------------------------------------------ stock tools
+
+/// The program's path if it is an executable file on PATH.
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::metadata(candidate)
+                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                    .unwrap_or(false)
+            }
+            #[cfg(not(unix))]
+            {
+                candidate.is_file()
+            }
+        })
+}
+
+/// True when every tool is on PATH. Otherwise fails the test in CI, and
+/// elsewhere prints why the test is skipped and returns false.
+fn stock_tools(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| find_on_path(t).is_none())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "{test}: stock tool(s) {} not on PATH (apt-get install age minisign tar python3; pip install bagit)",
+        missing.join(", ")
+    );
+    assert!(std::env::var_os("CI").is_none(), "{msg}; CI must have them");
+    eprintln!("SKIPPED {msg}");
+    false
+}
+
+/// Runs a stock tool (stdin closed, UTC time zone) and logs what it said.
+fn tool(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    eprintln!(
+        "$ {program} {}\n-> {}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs a stock tool and demands success.
+fn tool_ok(program: &str, args: &[&str]) -> Output {
+    let out = tool(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fresh age identity made by the stock `age-keygen -o FILE`; returns
+/// the identity file and its recipient (`age1…`).
+fn age_keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    tool_ok("age-keygen", &["-o", arg(&key)]);
+    let text = fs::read_to_string(&key).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap_or_else(|| panic!("no public key comment in {}", key.display()))
+        .trim()
+        .to_owned();
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    (key, recipient)
+}
+
+// ------------------------------------------------------------ helpers
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    getrandom::getrandom(&mut buf).expect("getrandom");
+    buf
+}
+
+fn random_tag() -> String {
+    hex::encode(random_bytes(6))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Standard output and standard error of a run, together.
+fn all_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Demands exit code `code` from a custodia run; returns stdout + stderr.
+fn expect_exit(out: &Output, code: i32, what: &str) -> String {
+    let text = all_text(out);
+    eprintln!("{what} -> {:?}\n{text}", out.status.code());
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}, got {:?}:\n{text}",
+        out.status.code()
+    );
+    text
+}
+
+/// `custodia bundle verify FILE ARGS…` with no vault and no passphrase file
+/// (there `--passphrase-file` means the bundle's passphrase).
+fn verify(home: &TestVault, bundle: &Path, extra: &[&str]) -> Output {
+    let mut cmd = home.bare_command();
+    cmd.args(["bundle", "verify"]).arg(bundle).args(extra);
+    run_command(&mut cmd)
+}
+
+/// Every regular file under `root`, as `/`-separated paths relative to `base`.
+fn files_under(base: &Path, root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(base).unwrap();
+                let parts: Vec<_> = rel.iter().map(|c| c.to_str().unwrap()).collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    haystack.windows(n.len()).any(|w| w == n)
+}
+
+/// The base64 key line of `custodia key public` (what `minisign -P` takes).
+fn minisign_line(key_public_output: &str) -> String {
+    key_public_output
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+        .unwrap_or_else(|| panic!("no key line in:\n{key_public_output}"))
+        .to_owned()
+}
+
+/// The key id of a vault user's signing key (`key public --json`).
+fn key_id(v: &TestVault) -> String {
+    parse_json(&v.ok(&["key", "public", "--json"]))["key_id"]
+        .as_str()
+        .expect("key public --json has key_id")
+        .to_owned()
+}
+
+/// `tar -xf TAR -C INTO`; returns the bag directory.
+fn untar(tar: &Path, into: &Path) -> PathBuf {
+    fs::create_dir_all(into).unwrap();
+    tool_ok("tar", &["-xf", arg(tar), "-C", arg(into)]);
+    let bag = into.join(CASE);
+    assert!(
+        bag.join("bagit.txt").is_file(),
+        "no bag in {}",
+        tar.display()
+    );
+    bag
+}
+
+/// Packs `dir/CASE` back into a tar the way a forger would: GNU tar, pax
+/// format, sorted, fixed owner and time.
+fn repack(dir: &Path, out: &Path) {
+    tool_ok(
+        "tar",
+        &[
+            "--format=pax",
+            "--pax-option=delete=atime,delete=ctime",
+            "--sort=name",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "--mtime=@0",
+            "-cf",
+            arg(out),
+            "-C",
+            arg(dir),
+            CASE,
+        ],
+    );
+}
+
+/// Rewrites the bag's manifests as a forger would after changing payload:
+/// `manifest-sha256.txt`, the Payload-Oxum in `bag-info.txt`, then
+/// `tagmanifest-sha256.txt`. The signature is left as it was.
+fn rebag(bag: &Path) {
+    let payload = files_under(bag, &bag.join("data"));
+    let mut manifest = String::new();
+    let mut total = 0u64;
+    for rel in &payload {
+        let bytes = fs::read(bag.join(rel)).unwrap();
+        total += bytes.len() as u64;
+        manifest.push_str(&format!("{}  {rel}\n", sha256_hex(&bytes)));
+    }
+    fs::write(bag.join("manifest-sha256.txt"), &manifest).unwrap();
+    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let info: String = info
+        .lines()
+        .map(|l| {
+            if l.starts_with("Payload-Oxum:") {
+                format!("Payload-Oxum: {total}.{}\n", payload.len())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(bag.join("bag-info.txt"), info).unwrap();
+    let mut tagmanifest = String::new();
+    for name in ["bag-info.txt", "bagit.txt", "manifest-sha256.txt"] {
+        let bytes = fs::read(bag.join(name)).unwrap();
+        tagmanifest.push_str(&format!("{}  {name}\n", sha256_hex(&bytes)));
+    }
+    fs::write(bag.join("tagmanifest-sha256.txt"), tagmanifest).unwrap();
+}
+
+/// Re-signs a (modified) bag with a NEW stock minisign key, as a forger
+/// who cannot use the exporter's key would: the forger's public key is
+/// added to `data/signers/` (the exporter's stays: the custody events need
+/// it), bag-info names the forger's key, the manifests are regenerated and
+/// the tag manifest is signed with `minisign -S`. Returns the forger's key.
+fn forge_signature(bag: &Path, keys: &Path) -> PublicKey {
+    fs::create_dir_all(keys).unwrap();
+    let (pub_file, sec_file) = (keys.join("forger.pub"), keys.join("forger.key"));
+    tool_ok(
+        "minisign",
+        &["-G", "-W", "-p", arg(&pub_file), "-s", arg(&sec_file)],
+    );
+    let pub_text = fs::read_to_string(&pub_file).unwrap();
+    let forger = PublicKey::parse(&pub_text).expect("stock minisign public key");
+    fs::write(
+        bag.join("data/signers")
+            .join(format!("{}.pub", forger.key_id_hex())),
+        &pub_text,
+    )
+    .unwrap();
+    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let info: String = info
+        .lines()
+        .map(|l| {
+            if l.starts_with("Custodia-Exporter-Key:") {
+                format!("Custodia-Exporter-Key: {}\n", forger.key_id_hex())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(bag.join("bag-info.txt"), info).unwrap();
+    rebag(bag);
+    let sig = bag.join("tagmanifest-sha256.txt.minisig");
+    fs::remove_file(&sig).unwrap();
+    tool_ok(
+        "minisign",
+        &[
+            "-S",
+            "-s",
+            arg(&sec_file),
+            "-m",
+            arg(&bag.join("tagmanifest-sha256.txt")),
+            "-x",
+            arg(&sig),
+        ],
+    );
+    forger
+}
+
+/// `report.html` without the statement texts (`<div class="text" …>…</div>`):
+/// the metadata tables, headings and custody timeline. Returns it and the
+/// number of text blocks removed.
+fn report_without_texts(html: &str) -> (String, usize) {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    let mut blocks = 0;
+    while let Some(start) = rest.find("<div class=\"text\"") {
+        out.push_str(&rest[..start]);
+        let len = rest[start..]
+            .find("</div>")
+            .expect("a text block is closed");
+        rest = &rest[start + len + "</div>".len()..];
+        blocks += 1;
+    }
+    out.push_str(rest);
+    (out, blocks)
+}
+
+// ------------------------------------------------------------ the vault
+
+/// One evidence item as added.
+struct Exhibit {
+    id: String,
+    sha256: String,
+    bytes: Vec<u8>,
+}
+
+/// A vault holding the case, its statements and exhibits.
+struct Fixture {
+    v: TestVault,
+    french: String,
+    ukrainian: String,
+    amended: String,
+    recording: Exhibit,
+    photo: Exhibit,
+}
+
+fn add_statement(v: &TestVault, file: &str, body: &str, fields: &[&str]) -> String {
+    let path = v.file(file);
+    fs::write(&path, body).unwrap();
+    let mut args = vec!["statement", "add", "--case", CASE];
+    args.extend_from_slice(fields);
+    args.extend(["--file", arg(&path)]);
+    let id = v.ok(&args).trim().to_owned();
+    assert_eq!(id.len(), 32, "statement add printed {id:?}");
+    id
+}
+
+fn add_exhibit(v: &TestVault, name: &str, bytes: Vec<u8>, extra: &[&str]) -> Exhibit {
+    let dir = v.file("intake");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    fs::write(&path, &bytes).unwrap();
+    let mut args = vec!["evidence", "add", "--case", CASE];
+    args.extend_from_slice(extra);
+    args.push(arg(&path));
+    let line = v.ok(&args);
+    let mut words = line.split_whitespace();
+    let id = words.next().expect("evidence add prints an id").to_owned();
+    let sha256 = words
+        .next()
+        .expect("evidence add prints a SHA-256")
+        .to_owned();
+    assert_eq!(sha256, sha256_hex(&bytes), "{line}");
+    Exhibit { id, sha256, bytes }
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let v = TestVault::new();
+        v.ok(&[
+            "case",
+            "new",
+            CASE,
+            "--title",
+            CASE_TITLE,
+            "--description",
+            CASE_DESCRIPTION,
+            "--tag",
+            "asile",
+            "--tag",
+            "désertion",
+        ]);
+        let french = add_statement(
+            &v,
+            "temoignage-fr.txt",
+            FRENCH,
+            &[
+                "--witness",
+                PROTECTED_NAME,
+                "--pseudonym",
+                PSEUDONYM,
+                "--protected",
+                "--language",
+                "fr",
+                "--taken-at",
+                "2026-03-14T18:30",
+                "--place",
+                "Astana, café « Samal »",
+                "--interviewer",
+                "Maître Claire Dupont",
+                "--interpreter",
+                "Aïgerim Seitkali",
+                "--consent",
+                "Accord oral enregistré ; diffusion réservée à la juridiction",
+                "--source",
+                "https://example.org/temoignages/astana-2026-03",
+            ],
+        );
+        let ukrainian = add_statement(
+            &v,
+            "svidchennia-uk.txt",
+            UKRAINIAN,
+            &[
+                "--witness",
+                UKRAINIAN_WITNESS,
+                "--language",
+                "uk",
+                "--taken-at",
+                "2022-04-02",
+                "--place",
+                "Харків",
+                "--interviewer",
+                "Amina Q.",
+            ],
+        );
+        let amended = add_statement(
+            &v,
+            "zapis-ru-v1.txt",
+            AMENDED_V1,
+            &[
+                "--witness",
+                AMENDED_WITNESS,
+                "--language",
+                "ru",
+                "--taken-at",
+                "2026-03-16",
+                "--place",
+                "Астана",
+            ],
+        );
+        let v2 = v.file("zapis-ru-v2.txt");
+        fs::write(&v2, AMENDED_V2).unwrap();
+        v.ok(&[
+            "statement",
+            "amend",
+            &amended,
+            "--reason",
+            AMEND_REASON,
+            "--file",
+            arg(&v2),
+        ]);
+        let recording = add_exhibit(
+            &v,
+            RECORDING_NAME,
+            random_bytes(RECORDING_SIZE),
+            &[
+                "--statement",
+                &french,
+                "--description",
+                "Enregistrement audio intégral de l'entretien",
+                "--acquired-at",
+                "2026-03-14",
+                "--acquired-by",
+                "Maître Claire Dupont",
+            ],
+        );
+        let mut jpeg = vec![
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00,
+            0x00, 0x48, 0x00, 0x48, 0x00, 0x00,
+        ];
+        jpeg.extend(random_bytes(24 * 1024));
+        jpeg.extend([0xFF, 0xD9]);
+        let photo = add_exhibit(
+            &v,
+            PHOTO_NAME,
+            jpeg,
+            &[
+                "--statement",
+                &ukrainian,
+                "--description",
+                "Photo de l'école n° 134, prise par la témoin",
+                "--source",
+                "Téléphone de la témoin",
+            ],
+        );
+        Fixture {
+            v,
+            french,
+            ukrainian,
+            amended,
+            recording,
+            photo,
+        }
+    }
+
+    /// Runs `export --case CASE --out FILE` plus `protection` (and any
+    /// other options); returns the file and the run's output.
+    fn export_run(&self, file: &str, protection: &[&str]) -> (PathBuf, Output) {
+        let out = self.v.file(file);
+        let mut args = vec!["export", "--case", CASE, "--out", arg(&out)];
+        args.extend_from_slice(protection);
+        let run = self.v.run(&args);
+        (out, run)
+    }
+
+    /// Exports and demands success.
+    fn export(&self, file: &str, protection: &[&str]) -> PathBuf {
+        let (out, run) = self.export_run(file, protection);
+        expect_exit(&run, 0, "export");
+        assert!(out.is_file(), "export wrote no {}", out.display());
+        out
+    }
+
+    /// Exports with `--no-encrypt` and unpacks the tar into `dir`; returns
+    /// the tar and the bag directory.
+    fn unpacked(&self, dir: &str) -> (PathBuf, PathBuf) {
+        let tar = self.export(&format!("{dir}.tar"), &["--no-encrypt"]);
+        let bag = untar(&tar, &self.v.file(dir));
+        (tar, bag)
+    }
+
+    /// `statement show ID [--version N] --json`, parsed.
+    fn show(&self, id: &str, version: Option<u64>) -> serde_json::Value {
+        let mut args = vec!["statement", "show", id, "--json"];
+        let v = version.map(|n| n.to_string());
+        if let Some(v) = &v {
+            args.extend(["--version", v.as_str()]);
+        }
+        parse_json(&self.v.ok(&args))
+    }
+
+    /// Every statement version: (id, version, body).
+    fn versions(&self) -> Vec<(&str, u64, &'static str)> {
+        vec![
+            (self.french.as_str(), 1, FRENCH),
+            (self.ukrainian.as_str(), 1, UKRAINIAN),
+            (self.amended.as_str(), 1, AMENDED_V1),
+            (self.amended.as_str(), 2, AMENDED_V2),
+        ]
+    }
+}
+
+/// Demands a VALID verdict.
+fn assert_valid(out: &Output, what: &str) {
+    let text = expect_exit(out, 0, what);
+    assert!(text.contains("VERDICT: VALID"), "{what}:\n{text}");
+}
+
+/// Demands exit 4 (integrity) and a NOT VALID verdict that mentions every
+/// one of `needles`; returns the output.
+fn assert_rejected(out: &Output, what: &str, needles: &[&str]) -> String {
+    let text = expect_exit(out, 4, what);
+    assert!(text.contains("NOT VALID"), "{what}:\n{text}");
+    for n in needles {
+        assert!(
+            text.contains(n),
+            "{what}: the verdict does not mention {n:?}:\n{text}"
+        );
+    }
+    text
+}
+
+// ------------------------------------------------- stock tools open it
+
+#[test]
+fn age_bundle_opens_with_stock_age_and_validates_with_stock_bagit_and_minisign() {
+    let test = "age_bundle_opens_with_stock_age_and_validates_with_stock_bagit_and_minisign";
+    if !stock_tools(test, &["age", "age-keygen", "tar", "bagit.py", "minisign"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
+    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    assert!(fs::read(&bundle)
+        .unwrap()
+        .starts_with(b"age-encryption.org/v1"));
+
+    let tar = fx.v.file("bundle.tar");
+    tool_ok(
+        "age",
+        &["-d", "-i", arg(&key), "-o", arg(&tar), arg(&bundle)],
+    );
+    let bag = untar(&tar, &fx.v.file("court"));
+
+    let validated = tool("bagit.py", &["--validate", arg(&bag)]);
+    assert!(
+        validated.status.success(),
+        "bagit.py --validate rejected the bag:\n{}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
+
+    let key_line = minisign_line(&fx.v.ok(&["key", "public"]));
+    tool_ok(
+        "minisign",
+        &[
+            "-Vm",
+            arg(&bag.join("tagmanifest-sha256.txt")),
+            "-P",
+            &key_line,
+        ],
+    );
+}
+
+#[test]
+fn age_bundle_carries_every_exhibit_byte_for_byte_and_every_statement_version() {
+    let test = "age_bundle_carries_every_exhibit_byte_for_byte_and_every_statement_version";
+    if !stock_tools(test, &["age", "age-keygen", "tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
+    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    let tar = fx.v.file("bundle.tar");
+    tool_ok(
+        "age",
+        &["-d", "-i", arg(&key), "-o", arg(&tar), arg(&bundle)],
+    );
+    let bag = untar(&tar, &fx.v.file("court"));
+
+    let evidence = bag.join("data/evidence");
+    let names: BTreeSet<String> = fs::read_dir(&evidence)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([RECORDING_NAME.to_owned(), PHOTO_NAME.to_owned()]),
+        "data/evidence holds exactly the two exhibits under their original names"
+    );
+    for (name, exhibit) in [(RECORDING_NAME, &fx.recording), (PHOTO_NAME, &fx.photo)] {
+        let bytes = fs::read(evidence.join(name)).unwrap();
+        assert_eq!(bytes.len(), exhibit.bytes.len(), "{name}");
+        assert!(bytes == exhibit.bytes, "{name} differs from the original");
+        assert_eq!(sha256_hex(&bytes), exhibit.sha256, "{name}");
+    }
+
+    for (id, version, body) in fx.versions() {
+        let dir = bag.join("data/statements").join(id);
+        let text = fs::read_to_string(dir.join(format!("v{version}.txt")))
+            .unwrap_or_else(|e| panic!("{id} v{version}.txt: {e}"));
+        // Not redacted (no --redact-names): every text is the original.
+        assert_eq!(text, body, "{id} v{version}");
+        let doc = parse_json(&fs::read_to_string(dir.join(format!("v{version}.json"))).unwrap());
+        assert_eq!(doc["id"], id);
+        assert_eq!(doc["version"], version);
+        assert_eq!(doc["text_sha256"], sha256_hex(body.as_bytes()));
+    }
+    let amended = bag.join("data/statements").join(&fx.amended);
+    let v2 = parse_json(&fs::read_to_string(amended.join("v2.json")).unwrap());
+    assert_eq!(v2["versions"], 2);
+    assert_eq!(v2["reason"], AMEND_REASON);
+    assert!(!amended.join("v3.txt").exists());
+}
+
+// ------------------------------------------------- bundle verify: opening
+
+#[test]
+fn no_encrypt_bundle_is_a_plain_tar_that_verify_accepts_as_valid() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let bytes = fs::read(&tar).unwrap();
+    assert!(!bytes.starts_with(b"age-encryption.org"));
+    assert_eq!(&bytes[257..262], b"ustar", "not a ustar/pax archive");
+    let out = verify(&fx.v, &tar, &[]);
+    assert_valid(&out, "bundle verify of a --no-encrypt bundle");
+    let text = all_text(&out);
+    assert!(text.contains("no (plain tar)"), "{text}");
+    assert!(text.contains(CASE), "{text}");
+}
+
+#[test]
+fn passphrase_bundle_verifies_with_its_passphrase_file() {
+    let fx = Fixture::new();
+    let pass =
+        fx.v.secret_file("bundle.pass", "Greffe — « dossier 014 » été 2026");
+    let bundle = fx.export(
+        "bundle.age",
+        &["--passphrase", "--bundle-passphrase-file", arg(&pass)],
+    );
+    assert!(fs::read(&bundle)
+        .unwrap()
+        .starts_with(b"age-encryption.org/v1"));
+    let out = verify(&fx.v, &bundle, &["--passphrase-file", arg(&pass)]);
+    assert_valid(&out, "bundle verify --passphrase-file");
+    assert!(all_text(&out).contains("yes (age)"));
+}
+
+#[test]
+fn passphrase_bundle_with_a_wrong_passphrase_exits_3() {
+    let fx = Fixture::new();
+    let pass =
+        fx.v.secret_file("bundle.pass", "Greffe — « dossier 014 » été 2026");
+    let wrong =
+        fx.v.secret_file("wrong.pass", "Greffe — « dossier 015 » été 2026");
+    let bundle = fx.export(
+        "bundle.age",
+        &["--passphrase", "--bundle-passphrase-file", arg(&pass)],
+    );
+    let out = verify(&fx.v, &bundle, &["--passphrase-file", arg(&wrong)]);
+    let text = expect_exit(&out, 3, "bundle verify with a wrong passphrase");
+    assert!(!text.contains("VALID"), "{text}");
+}
+
+#[test]
+fn age_bundle_without_identity_exits_3() {
+    if !stock_tools("age_bundle_without_identity_exits_3", &["age-keygen"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
+    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    let text = expect_exit(&verify(&fx.v, &bundle, &[]), 3, "verify without --identity");
+    assert!(text.contains("--identity"), "{text}");
+}
+
+#[test]
+fn age_bundle_with_another_identity_exits_3() {
+    if !stock_tools("age_bundle_with_another_identity_exits_3", &["age-keygen"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
+    let (other, _) = age_keygen(fx.v.dir.path(), "other.key");
+    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    expect_exit(
+        &verify(&fx.v, &bundle, &["--identity", arg(&other)]),
+        3,
+        "verify with another identity",
+    );
+    // The right identity opens it.
+    assert_valid(
+        &verify(&fx.v, &bundle, &["--identity", arg(&key)]),
+        "verify with the court's identity",
+    );
+}
+
+/// The bundle with one character of its age header MAC changed.
+fn with_tampered_header_mac(bundle: &Path, out: &Path) {
+    let mut bytes = fs::read(bundle).unwrap();
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .expect("an age header MAC line")
+        + 5;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    fs::write(out, bytes).unwrap();
+}
+
+#[test]
+fn age_bundle_with_a_tampered_header_exits_4_even_with_the_right_key_or_passphrase() {
+    let test = "age_bundle_with_a_tampered_header_exits_4_even_with_the_right_key_or_passphrase";
+    if !stock_tools(test, &["age", "age-keygen"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
+    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    let tampered = fx.v.file("tampered.age");
+    with_tampered_header_mac(&bundle, &tampered);
+    // The court's own stock tool sees a damaged file, not a wrong key.
+    let stock = tool(
+        "age",
+        &["-d", "-i", arg(&key), "-o", "/dev/null", arg(&tampered)],
+    );
+    assert!(!stock.status.success());
+    assert!(String::from_utf8_lossy(&stock.stderr).contains("header MAC"));
+    let text = expect_exit(
+        &verify(&fx.v, &tampered, &["--identity", arg(&key)]),
+        4,
+        "verify of a tampered age header with the court's identity",
+    );
+    assert!(!text.contains("none of the given identities"), "{text}");
+
+    let pass =
+        fx.v.secret_file("bundle.pass", "Greffe — « dossier 014 » été 2026");
+    let bundle = fx.export(
+        "bundle-pass.age",
+        &["--passphrase", "--bundle-passphrase-file", arg(&pass)],
+    );
+    let tampered = fx.v.file("tampered-pass.age");
+    with_tampered_header_mac(&bundle, &tampered);
+    let text = expect_exit(
+        &verify(&fx.v, &tampered, &["--passphrase-file", arg(&pass)]),
+        4,
+        "verify of a tampered age header with the right passphrase",
+    );
+    assert!(!text.contains("wrong passphrase"), "{text}");
+}
+
+// ------------------------------------------------- bundle verify: signer
+
+#[test]
+fn verify_with_the_exporters_key_from_key_public_as_signer_exits_0() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let public = fx.v.ok(&["key", "public"]);
+    let out = verify(&fx.v, &tar, &["--signer", &minisign_line(&public)]);
+    assert_valid(&out, "verify --signer <key public line>");
+    let text = all_text(&out);
+    assert!(text.contains("--signer"), "{text}");
+    assert!(text.contains(&key_id(&fx.v)), "{text}");
+    // The whole `key public` output, saved as a .pub file, works too.
+    let pub_file = fx.v.file("exporter.pub");
+    fs::write(&pub_file, &public).unwrap();
+    assert_valid(
+        &verify(&fx.v, &tar, &["--signer", arg(&pub_file)]),
+        "verify --signer FILE.pub",
+    );
+}
+
+#[test]
+fn verify_with_another_users_key_as_signer_exits_4_and_names_the_real_signer() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let other = TestVault::new();
+    let other_key = minisign_line(&other.ok(&["key", "public"]));
+    let out = verify(&fx.v, &tar, &["--signer", &other_key]);
+    let text = assert_rejected(
+        &out,
+        "verify --signer <another vault's key>",
+        &[&key_id(&fx.v), &key_id(&other)],
+    );
+    assert!(text.contains("signed by key"), "{text}");
+}
+
+// ------------------------------------------------- tampering
+
+#[test]
+fn repacked_untouched_bundle_still_verifies() {
+    // The control for every tampering test: unpacking and repacking with
+    // GNU tar alone does not make a bundle invalid.
+    if !stock_tools("repacked_untouched_bundle_still_verifies", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    let repacked = fx.v.file("repacked.tar");
+    repack(bag.parent().unwrap(), &repacked);
+    assert_valid(&verify(&fx.v, &repacked, &[]), "untouched repack");
+}
+
+#[test]
+fn one_changed_byte_in_an_evidence_file_exits_4_naming_the_file() {
+    if !stock_tools("one_changed_byte_in_an_evidence_file", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    let victim = bag.join("data/evidence").join(RECORDING_NAME);
+    let mut bytes = fs::read(&victim).unwrap();
+    bytes[1_234_567] ^= 0x01;
+    fs::write(&victim, bytes).unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "one byte changed in an exhibit",
+        &[&format!("data/evidence/{RECORDING_NAME}"), "altered"],
+    );
+}
+
+#[test]
+fn one_changed_byte_in_a_statement_text_exits_4_naming_the_file() {
+    if !stock_tools("one_changed_byte_in_a_statement_text", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    let rel = format!("data/statements/{}/v1.txt", fx.ukrainian);
+    let victim = bag.join(&rel);
+    let mut bytes = fs::read(&victim).unwrap();
+    let at = bytes
+        .windows(3)
+        .position(|w| w == b"134")
+        .expect("the school number");
+    bytes[at + 1] = b'8'; // "школи № 134" becomes "школи № 184"
+    fs::write(&victim, bytes).unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "one byte changed in a statement text",
+        &[&rel, "altered"],
+    );
+}
+
+#[test]
+fn a_file_added_under_data_exits_4_as_extra() {
+    if !stock_tools("a_file_added_under_data_exits_4_as_extra", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    fs::write(
+        bag.join("data/evidence/pièce ajoutée après coup.txt"),
+        "Lettre de rétractation « signée » par le témoin.\n",
+    )
+    .unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "a file added under data/",
+        &["data/evidence/pièce ajoutée après coup.txt", "extra"],
+    );
+}
+
+#[test]
+fn a_removed_file_exits_4_as_missing() {
+    if !stock_tools("a_removed_file_exits_4_as_missing", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    fs::remove_file(bag.join("data/evidence").join(PHOTO_NAME)).unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "a payload file removed",
+        &[&format!("data/evidence/{PHOTO_NAME}"), "missing"],
+    );
+}
+
+#[test]
+fn a_removed_signature_exits_4_as_unsigned() {
+    if !stock_tools("a_removed_signature_exits_4_as_unsigned", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    fs::remove_file(bag.join("tagmanifest-sha256.txt.minisig")).unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "the minisig removed",
+        &["unsigned"],
+    );
+}
+
+#[test]
+fn a_bag_resigned_with_a_new_minisign_key_fails_against_the_original_signer() {
+    let test = "a_bag_resigned_with_a_new_minisign_key_fails_against_the_original_signer";
+    if !stock_tools(test, &["tar", "minisign", "bagit.py"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let original = minisign_line(&fx.v.ok(&["key", "public"]));
+    let (_tar, bag) = fx.unpacked("work");
+    // The forger rewrites the clerk's reading copy, which no custody
+    // event fingerprints, then re-manifests and re-signs with their own key.
+    let report = bag.join("data/report.html");
+    let html = fs::read_to_string(&report).unwrap();
+    fs::write(
+        &report,
+        html.replace("Case ", "Affaire classée sans suite — Case "),
+    )
+    .unwrap();
+    let forger = forge_signature(&bag, &fx.v.file("forger-keys"));
+
+    // The forgery is good enough for the stock BagIt validator and for a
+    // check against the key the bag itself carries…
+    tool_ok("bagit.py", &["--validate", arg(&bag)]);
+    let forged = fx.v.file("forged.tar");
+    repack(bag.parent().unwrap(), &forged);
+    let unanchored = verify(&fx.v, &forged, &[]);
+    let text = expect_exit(&unanchored, 0, "verify of the forgery without --signer");
+    assert!(text.contains(&forger.key_id_hex()), "{text}");
+    assert!(text.contains("proves nothing on its own"), "{text}");
+
+    // …but not against the exporter's real key, with ours or stock minisign.
+    assert_rejected(
+        &verify(&fx.v, &forged, &["--signer", &original]),
+        "verify of the forgery --signer <original key>",
+        &[&forger.key_id_hex(), &key_id(&fx.v)],
+    );
+    let stock = tool(
+        "minisign",
+        &[
+            "-Vm",
+            arg(&bag.join("tagmanifest-sha256.txt")),
+            "-P",
+            &original,
+        ],
+    );
+    assert!(
+        !stock.status.success(),
+        "stock minisign accepted the forgery"
+    );
+}
+
+#[test]
+fn a_deleted_custody_line_exits_4() {
+    if !stock_tools("a_deleted_custody_line_exits_4", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    let rel = format!("data/custody/{}.jsonl", fx.amended);
+    let path = bag.join(&rel);
+    let text = fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 3, "create, amend, export:\n{text}");
+    assert!(lines[1].contains("amend"), "{}", lines[1]);
+    let without_amend: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    fs::write(&path, without_amend).unwrap();
+    let tampered = fx.v.file("tampered.tar");
+    repack(bag.parent().unwrap(), &tampered);
+    assert_rejected(
+        &verify(&fx.v, &tampered, &[]),
+        "a custody line deleted",
+        &[&rel, "altered"],
+    );
+}
+
+#[test]
+fn a_deleted_custody_line_is_caught_even_after_remanifesting_and_resigning() {
+    let test = "a_deleted_custody_line_is_caught_even_after_remanifesting_and_resigning";
+    if !stock_tools(test, &["tar", "minisign"]) {
+        return;
+    }
+    // The forger hides the amendment: deletes its custody event, then
+    // regenerates every manifest and re-signs with a key of their own. The
+    // events are signed and chained by the exporter's key, so the chain
+    // check alone catches it, even without --signer.
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("work");
+    let path = bag.join(format!("data/custody/{}.jsonl", fx.amended));
+    let text = fs::read_to_string(&path).unwrap();
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    fs::write(&path, kept).unwrap();
+    forge_signature(&bag, &fx.v.file("forger-keys"));
+    let forged = fx.v.file("forged.tar");
+    repack(bag.parent().unwrap(), &forged);
+    let out = assert_rejected(
+        &verify(&fx.v, &forged, &[]),
+        "custody line deleted, re-manifested and re-signed",
+        &[&fx.amended, "chain"],
+    );
+    assert!(!out.contains("altered (its SHA-256"), "{out}");
+}
+
+// ------------------------------------------------- hostile archives
+
+/// Builds a hostile copy of a valid bundle with Python's `tarfile`: every
+/// member of `src` copied, then one hostile entry appended.
+const HOSTILE_TAR_PY: &str = r#"
+import io, sys, tarfile
+
+src, dst, kind, evil = sys.argv[1:5]
+with tarfile.open(src) as s:
+    members = [(m, s.extractfile(m).read() if m.isfile() else None) for m in s.getmembers()]
+bag = members[0][0].name.split("/")[0]
+
+out = tarfile.open(dst, "w", format=tarfile.PAX_FORMAT)
+for m, data in members:
+    out.addfile(m, io.BytesIO(data) if data is not None else None)
+
+def regular(name, data=b"evil\n"):
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    ti.mode = 0o644
+    out.addfile(ti, io.BytesIO(data))
+
+if kind == "none":
+    pass
+elif kind == "traversal":
+    regular(bag + "/data/x/../../../../" + evil)
+elif kind == "absolute":
+    regular("/tmp/" + evil)
+elif kind == "symlink":
+    ti = tarfile.TarInfo(bag + "/data/evidence/lien")
+    ti.type = tarfile.SYMTYPE
+    ti.linkname = "/tmp/" + evil
+    out.addfile(ti)
+    regular(bag + "/data/evidence/lien/payload")
+elif kind == "hardlink":
+    ti = tarfile.TarInfo(bag + "/data/evidence/lien")
+    ti.type = tarfile.LNKTYPE
+    ti.linkname = "/etc/passwd"
+    out.addfile(ti)
+elif kind == "huge":
+    ti = tarfile.TarInfo(bag + "/data/evidence/" + evil)
+    ti.size = 1 << 40  # 1 TiB claimed, 64 KiB given
+    header = ti.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    junk = b"\xab" * 65536
+    out.fileobj.write(header + junk)
+    out.offset += len(header) + len(junk)
+else:
+    raise SystemExit("unknown kind " + kind)
+out.close()
+"#;
+
+/// A valid `--no-encrypt` bundle rewritten by Python with a hostile `kind`
+/// of entry; returns the file.
+fn hostile_tar(fx: &Fixture, kind: &str, evil: &str) -> PathBuf {
+    let valid = fx.export("valid.tar", &["--no-encrypt"]);
+    let script = fx.v.file("hostile.py");
+    fs::write(&script, HOSTILE_TAR_PY).unwrap();
+    let out = fx.v.file(&format!("hostile-{kind}.tar"));
+    tool_ok(
+        "python3",
+        &[arg(&script), arg(&valid), arg(&out), kind, evil],
+    );
+    out
+}
+
+/// Where an extraction relative to either vault's directory (custodia's
+/// working directory in these tests) would have put `evil`, and the bag
+/// directory it would have created there.
+fn evil_targets(dirs: &[&Path], evil: &str) -> Vec<PathBuf> {
+    let mut targets = vec![PathBuf::from("/tmp").join(evil)];
+    for dir in dirs {
+        targets.push(dir.join(evil));
+        targets.push(dir.parent().unwrap().join(evil));
+        targets.push(dir.join(CASE));
+    }
+    targets
+}
+
+/// A hostile archive: `bundle verify` exits 4 (no panic: `run_command`
+/// checks), `bundle import` into a fresh vault fails with nothing imported
+/// and the vault still checks clean, and nothing appears outside.
+fn assert_hostile_rejected(kind: &str, needles: &[&str]) {
+    if !stock_tools(&format!("hostile {kind} archive"), &["python3"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let evil = format!("custodia-evil-{kind}-{}", random_tag());
+    let tar = hostile_tar(&fx, kind, &evil);
+    let receiving = TestVault::new();
+
+    let verdict = assert_rejected(
+        &verify(&receiving, &tar, &[]),
+        &format!("verify of a hostile {kind} archive"),
+        &["unsafe or malformed"],
+    );
+    for n in needles {
+        assert!(verdict.contains(n), "{kind}: no {n:?} in:\n{verdict}");
+    }
+
+    let import = receiving.run(&["bundle", "import", arg(&tar)]);
+    let text = all_text(&import);
+    assert!(
+        !import.status.success(),
+        "import of a hostile {kind} archive succeeded:\n{text}"
+    );
+    assert!(text.contains("nothing was imported"), "{text}");
+    for list in [
+        ["case", "list", "--json"],
+        ["statement", "list", "--json"],
+        ["evidence", "list", "--json"],
+    ] {
+        let listed = parse_json(&receiving.ok(&list));
+        assert_eq!(
+            listed,
+            serde_json::json!([]),
+            "{list:?} after a refused import"
+        );
+    }
+    expect_exit(
+        &receiving.run(&["check"]),
+        0,
+        "check after a refused import",
+    );
+
+    for target in evil_targets(&[fx.v.dir.path(), receiving.dir.path()], &evil) {
+        assert!(
+            fs::symlink_metadata(&target).is_err(),
+            "{kind}: {} was written",
+            target.display()
+        );
+    }
+}
+
+#[test]
+fn python_rewritten_bundle_without_hostile_entries_still_verifies() {
+    // The control for the hostile-archive tests.
+    if !stock_tools("python_rewritten_bundle_verifies", &["python3"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let tar = hostile_tar(&fx, "none", "unused");
+    assert_valid(&verify(&fx.v, &tar, &[]), "Python copy of a valid bundle");
+}
+
+#[test]
+fn hostile_tar_with_path_traversal_is_refused_by_verify_and_import() {
+    assert_hostile_rejected("traversal", &[".."]);
+}
+
+#[test]
+fn hostile_tar_with_an_absolute_path_is_refused_by_verify_and_import() {
+    assert_hostile_rejected("absolute", &["absolute"]);
+}
+
+#[test]
+fn hostile_tar_with_a_symlink_is_refused_by_verify_and_import() {
+    assert_hostile_rejected("symlink", &["symbolic link"]);
+}
+
+#[test]
+fn hostile_tar_with_a_hard_link_is_refused_by_verify_and_import() {
+    assert_hostile_rejected("hardlink", &["hard link"]);
+}
+
+#[test]
+fn hostile_tar_claiming_a_1_tib_entry_is_refused_by_verify_and_import() {
+    let started = Instant::now();
+    assert_hostile_rejected("huge", &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(100),
+        "a 1 TiB header took {:?}",
+        started.elapsed()
+    );
+}
+
+// ------------------------------------------------- protected witnesses
+
+#[test]
+fn protected_witness_name_is_withheld_from_metadata_by_default_with_a_warning() {
+    if !stock_tools("protected_witness_name_is_withheld", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt"]);
+    let stderr = expect_exit(&run, 0, "export");
+    assert!(
+        stderr.contains("warning") && stderr.contains("2 time(s)"),
+        "export should warn that the name occurs twice in the text:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains(PROTECTED_NAME),
+        "the warning repeats the name:\n{stderr}"
+    );
+    let bag = untar(&tar, &fx.v.file("court"));
+
+    for rel in files_under(&bag, &bag) {
+        let bytes = fs::read(bag.join(&rel)).unwrap();
+        let is_text = rel.starts_with("data/statements/") && rel.ends_with(".txt");
+        if rel == "data/report.html" {
+            let html = String::from_utf8(bytes).unwrap();
+            let (meta, blocks) = report_without_texts(&html);
+            assert_eq!(blocks, 4, "one text block per statement version");
+            assert!(
+                !meta.contains(PROTECTED_NAME),
+                "report metadata names the witness"
+            );
+            assert!(meta.contains(&html_escape(PSEUDONYM)));
+        } else if !is_text {
+            assert!(
+                !contains(&bytes, PROTECTED_NAME),
+                "{rel} contains the protected name"
+            );
+        }
+    }
+    let doc = parse_json(
+        &fs::read_to_string(bag.join(format!("data/statements/{}/v1.json", fx.french))).unwrap(),
+    );
+    assert_eq!(doc["witness"], PSEUDONYM);
+    assert_eq!(doc["identity_withheld"], true);
+    assert_eq!(doc["protected"], true);
+    assert_eq!(doc["redactions"], 0);
+    // The text copy is the original, name included (that is what the warning is for).
+    let text =
+        fs::read_to_string(bag.join(format!("data/statements/{}/v1.txt", fx.french))).unwrap();
+    assert_eq!(text, FRENCH);
+}
+
+#[test]
+fn redact_names_removes_the_protected_name_from_every_file_and_leaves_the_vault_unchanged() {
+    if !stock_tools("redact_names_removes_the_protected_name", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let before = fx.show(&fx.french, None);
+    assert_eq!(before["body"], FRENCH);
+    let vault_sha = before["body_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(vault_sha, sha256_hex(FRENCH.as_bytes()));
+
+    let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt", "--redact-names"]);
+    let stderr = expect_exit(&run, 0, "export --redact-names");
+    assert!(stderr.contains("replaced by the pseudonym"), "{stderr}");
+
+    let bag = untar(&tar, &fx.v.file("court"));
+    for rel in files_under(&bag, &bag) {
+        let bytes = fs::read(bag.join(&rel)).unwrap();
+        for needle in std::iter::once(PROTECTED_NAME).chain(PROTECTED_PARTS) {
+            assert!(!contains(&bytes, needle), "{rel} contains {needle:?}");
+            assert!(
+                !rel.contains(needle),
+                "a file is named after the witness: {rel}"
+            );
+        }
+    }
+    let dir = bag.join("data/statements").join(&fx.french);
+    let doc = parse_json(&fs::read_to_string(dir.join("v1.json")).unwrap());
+    let text = fs::read_to_string(dir.join("v1.txt")).unwrap();
+    assert!(doc["redactions"].as_u64().unwrap() > 0, "{doc}");
+    assert_eq!(doc["redactions"], 2);
+    assert_eq!(doc["original_sha256"], vault_sha.as_str());
+    assert_eq!(doc["text_sha256"], sha256_hex(text.as_bytes()));
+    assert_ne!(doc["text_sha256"], vault_sha.as_str());
+    assert!(
+        text.contains(&format!("Je m'appelle {PSEUDONYM}.")),
+        "{text}"
+    );
+
+    // The redacted bundle still verifies, and the vault kept the original.
+    assert_valid(&verify(&fx.v, &tar, &[]), "verify a redacted bundle");
+    let after = fx.show(&fx.french, None);
+    assert_eq!(after["body"], FRENCH);
+    assert_eq!(after["body_sha256"], vault_sha.as_str());
+    assert_eq!(after["witness"], PROTECTED_NAME);
+    assert_eq!(after["versions"], 1);
+}
+
+#[test]
+fn redact_names_leaves_no_trace_of_a_protected_name_written_in_an_amendment_reason() {
+    if !stock_tools("redact_names_and_amendment_reasons", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let corrected = fx.v.file("temoignage-fr-v2.txt");
+    fs::write(&corrected, FRENCH.replace("3 octobre", "5 octobre")).unwrap();
+    fx.v.ok(&[
+        "statement",
+        "amend",
+        &fx.french,
+        "--reason",
+        "Évgueni a relu sa déposition le 20 mars 2026 et corrigé la date de départ",
+        "--file",
+        arg(&corrected),
+    ]);
+    let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt", "--redact-names"]);
+    if !run.status.success() {
+        // Refusing the export is an acceptable fix too, if nothing is written.
+        assert!(!tar.exists(), "a refused export left {}", tar.display());
+        return;
+    }
+    let bag = untar(&tar, &fx.v.file("court"));
+    for rel in files_under(&bag, &bag) {
+        let bytes = fs::read(bag.join(&rel)).unwrap();
+        for needle in std::iter::once(PROTECTED_NAME).chain(PROTECTED_PARTS) {
+            assert!(!contains(&bytes, needle), "{rel} contains {needle:?}");
+        }
+    }
+}
+
+#[test]
+fn reveal_protected_puts_the_witness_name_in_the_json() {
+    if !stock_tools("reveal_protected_puts_the_witness_name", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt", "--reveal-protected"]);
+    let bag = untar(&tar, &fx.v.file("court"));
+    let path = bag.join(format!("data/statements/{}/v1.json", fx.french));
+    let raw = fs::read_to_string(&path).unwrap();
+    assert!(raw.contains(PROTECTED_NAME), "{raw}");
+    let doc = parse_json(&raw);
+    assert_eq!(doc["witness"], PROTECTED_NAME);
+    assert_eq!(doc["identity_withheld"], false);
+    assert_eq!(doc["protected"], true);
+}
+
+// ------------------------------------------------- the export is recorded
+
+#[test]
+fn export_is_recorded_in_each_records_log_with_the_recipient_fingerprint() {
+    let fx = Fixture::new();
+    // The court's recipient (made with the age library: this test only
+    // encrypts to it).
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let fingerprint = hex::encode(&Sha256::digest(recipient.as_bytes())[..8]);
+    for id in [&fx.french, &fx.amended, &fx.recording.id] {
+        let log = fx.v.ok(&["log", id]);
+        assert!(!log.contains(" export "), "exported before export:\n{log}");
+    }
+    fx.export("bundle.age", &["--recipient", &recipient]);
+    for id in [
+        &fx.french,
+        &fx.ukrainian,
+        &fx.amended,
+        &fx.photo.id,
+        &fx.recording.id,
+    ] {
+        let log = fx.v.ok(&["log", id]);
+        let line = log
+            .lines()
+            .find(|l| l.contains(" export "))
+            .unwrap_or_else(|| panic!("no export event for {id}:\n{log}"));
+        assert!(line.contains(&id[..12]), "{line}");
+        assert!(
+            line.contains(&fingerprint),
+            "no recipient fingerprint:\n{line}"
+        );
+        assert!(line.contains("age-recipients"), "{line}");
+        assert!(
+            !line.contains(&recipient),
+            "the full recipient is logged:\n{line}"
+        );
+    }
+    expect_exit(&fx.v.run(&["check"]), 0, "check after export");
+}
+
+// ------------------------------------------------- overwriting
+
+#[test]
+fn export_refuses_to_overwrite_an_existing_out_without_force() {
+    let fx = Fixture::new();
+    let out = fx.v.file("bundle.tar");
+    let precious = "Bordereau de transmission au greffe — ne pas écraser\n";
+    fs::write(&out, precious).unwrap();
+    let listing = || {
+        let mut names: Vec<String> = fs::read_dir(fx.v.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let (_, run) = fx.export_run("bundle.tar", &["--no-encrypt"]);
+    let text = expect_exit(&run, 1, "export over an existing file");
+    assert!(text.contains("bundle.tar"), "{text}");
+    assert_eq!(fs::read_to_string(&out).unwrap(), precious);
+    assert_eq!(listing(), before, "export left files behind");
+    let log = fx.v.ok(&["log", &fx.french]);
+    assert!(
+        !log.contains(" export "),
+        "a refused export was logged:\n{log}"
+    );
+}
+
+#[test]
+fn export_with_force_replaces_an_existing_out() {
+    let fx = Fixture::new();
+    let out = fx.v.file("bundle.tar");
+    fs::write(&out, "ancien bordereau\n").unwrap();
+    fx.export("bundle.tar", &["--no-encrypt", "--force"]);
+    assert_valid(&verify(&fx.v, &out, &[]), "verify the replaced bundle");
+}
+
+// ------------------------------------------------- deterministic packing
+
+/// The same entries through `DeterministicTar`.
+fn pack_sample() -> Vec<u8> {
+    let long = format!("{CASE}/data/statements/{}/v1.txt", "a".repeat(120));
+    let mut tar = DeterministicTar::new(Vec::new());
+    tar.add_dir(CASE).unwrap();
+    let files: [(&str, &[u8]); 4] = [
+        (
+            "bagit.txt",
+            b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        ),
+        (
+            "data/evidence/Фото «свидетель» 01.jpg",
+            &[0xFF, 0xD8, 0xFF, 0xD9],
+        ),
+        ("data/report.html", FRENCH.as_bytes()),
+        ("tagmanifest-sha256.txt", b""),
+    ];
+    let mut entries: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (format!("{CASE}/{p}"), *b))
+        .collect();
+    entries.push((long, UKRAINIAN.as_bytes()));
+    entries.sort();
+    for (path, bytes) in entries {
+        tar.add_file(&path, bytes.len() as u64, bytes).unwrap();
+    }
+    tar.finish().unwrap()
+}
+
+#[test]
+fn deterministic_tar_writes_identical_bytes_for_identical_entries() {
+    let first = pack_sample();
+    let second = pack_sample();
+    assert_eq!(first.len() % 512, 0);
+    assert!(first == second, "two packings of the same entries differ");
+}
+
+#[test]
+fn exported_tar_lists_owner_0_0_and_epoch_mtime_for_every_entry() {
+    if !stock_tools("exported_tar_lists_owner_0_0_and_epoch_mtime", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let out = tool_ok("tar", &["-tvf", arg(&tar)]);
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        listing.contains(&format!("{CASE}/data/evidence/{PHOTO_NAME}")),
+        "{listing}"
+    );
+    let mut count = 0;
+    for line in listing.lines() {
+        assert!(line.contains(" 0/0 "), "owner is not 0/0: {line}");
+        assert!(
+            line.contains(" 1970-01-01 00:00 "),
+            "mtime is not the epoch: {line}"
+        );
+        count += 1;
+    }
+    // bag files + 3 statement texts and metadata (4 versions) + 2 exhibits…
+    assert!(count >= 20, "{listing}");
+}
+
+// ------------------------------------------------- import
+
+#[test]
+fn import_into_a_second_vault_keeps_ids_sha256_and_custody() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let second = TestVault::new();
+    let text = expect_exit(
+        &second.run(&["bundle", "import", arg(&tar)]),
+        0,
+        "bundle import",
+    );
+    assert!(text.contains(CASE), "{text}");
+
+    let ids = |v: &TestVault, what: &str| -> BTreeSet<String> {
+        parse_json(&v.ok(&[what, "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&second, "statement"), ids(&fx.v, "statement"));
+    assert_eq!(
+        ids(&second, "statement"),
+        BTreeSet::from([fx.french.clone(), fx.ukrainian.clone(), fx.amended.clone()])
+    );
+    assert_eq!(
+        ids(&second, "evidence"),
+        BTreeSet::from([fx.recording.id.clone(), fx.photo.id.clone()])
+    );
+
+    for (id, version, body) in fx.versions() {
+        let n = version.to_string();
+        let there = parse_json(&second.ok(&["statement", "show", id, "--version", &n, "--json"]));
+        assert_eq!(there["body"], body, "{id} v{version}");
+        assert_eq!(there["body_sha256"], sha256_hex(body.as_bytes()));
+        assert_eq!(there["versions"], if id == fx.amended { 2 } else { 1 });
+    }
+    for exhibit in [&fx.recording, &fx.photo] {
+        let shown = parse_json(&second.ok(&["evidence", "show", &exhibit.id, "--json"]));
+        assert_eq!(shown["sha256"], exhibit.sha256.as_str(), "{shown}");
+        let out = second.file(&format!("{}.extracted", exhibit.id));
+        second.ok(&["evidence", "extract", &exhibit.id, "--out", arg(&out)]);
+        assert!(fs::read(&out).unwrap() == exhibit.bytes, "{}", exhibit.id);
+    }
+
+    expect_exit(&second.run(&["check"]), 0, "check on the receiving vault");
+    for id in [&fx.french, &fx.amended, &fx.photo.id] {
+        let log = second.ok(&["log", id]);
+        assert!(
+            log.lines().any(|l| l.contains(" import ")),
+            "no import event for {id}:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn imported_case_re_exports_as_a_bundle_that_verifies() {
+    // A court forwards what it received (to an appeal court): import, then export.
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    let forwarded = court.file("forwarded.tar");
+    court.ok(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--out",
+        arg(&forwarded),
+    ]);
+    assert_valid(
+        &verify(&court, &forwarded, &[]),
+        "verify of a re-exported import",
+    );
+}
+
+#[test]
+fn importing_the_same_bundle_twice_exits_1_and_changes_nothing() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let second = TestVault::new();
+    second.ok(&["bundle", "import", arg(&tar)]);
+
+    let snapshot = |v: &TestVault| {
+        let events = parse_json(&v.ok(&["log", "--json"]))
+            .as_array()
+            .unwrap()
+            .len();
+        (
+            events,
+            parse_json(&v.ok(&["case", "list", "--json"])),
+            parse_json(&v.ok(&["statement", "list", "--json"])),
+            parse_json(&v.ok(&["evidence", "list", "--json"])),
+        )
+    };
+    let before = snapshot(&second);
+    let text = expect_exit(
+        &second.run(&["bundle", "import", arg(&tar)]),
+        1,
+        "importing the same bundle again",
+    );
+    assert!(text.contains("already"), "{text}");
+    let after = snapshot(&second);
+    // Listing appends no event of its own, so the counts are comparable.
+    assert_eq!(after, before);
+    expect_exit(&second.run(&["check"]), 0, "check after a refused import");
+}
+
+// ------------------------------------------------- report.html
+
+#[test]
+fn report_html_has_no_script_no_remote_resource_and_every_statement_text() {
+    if !stock_tools("report_html_has_no_script", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    // A statement pasted from a news site, markup and all: the report must
+    // show it as text, never run or load it.
+    let pasted = add_statement(
+        &fx.v,
+        "article-colle.txt",
+        PASTED_ARTICLE,
+        &[
+            "--witness",
+            "Rédaction de Vlast.kz",
+            "--language",
+            "ru",
+            "--source",
+            "https://vlast.kz/novosti/dezertir-astana.html",
+        ],
+    );
+    let (_tar, bag) = fx.unpacked("court");
+    let html = fs::read_to_string(bag.join("data/report.html")).unwrap();
+    let lower = html.to_lowercase();
+    assert!(!lower.contains("<script"), "report.html has a script");
+    assert!(!lower.contains("<img"), "report.html has an image element");
+    for attr in ["src=", "href=", "url(", "@import"] {
+        for (at, _) in lower.match_indices(attr) {
+            let value = lower[at + attr.len()..].trim_start_matches(['"', '\'', ' ']);
+            assert!(
+                !(value.starts_with("http:")
+                    || value.starts_with("https:")
+                    || value.starts_with("//")),
+                "remote resource in report.html: {}",
+                lower[at..].chars().take(80).collect::<String>()
+            );
+        }
+    }
+    // Source URLs are shown as text, not linked.
+    assert!(html.contains("https://example.org/temoignages/astana-2026-03"));
+    assert!(html.contains("https://vlast.kz/novosti/dezertir-astana.html"));
+    for (id, version, body) in
+        fx.versions()
+            .into_iter()
+            .chain([(pasted.as_str(), 1, PASTED_ARTICLE)])
+    {
+        assert!(
+            html.contains(&html_escape(body)),
+            "report.html lacks the text of {id} v{version}"
+        );
+    }
+    assert!(html.contains(&html_escape(PHOTO_NAME)));
+    assert!(html.contains(&fx.recording.sha256));
+}
+
+#[test]
+fn report_html_renders_in_headless_chromium() {
+    if find_on_path("chromium").is_none() {
+        eprintln!("SKIPPED report_html_renders_in_headless_chromium: `chromium` is not on PATH (optional)");
+        return;
+    }
+    if !stock_tools("report_html_renders_in_headless_chromium", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let (_tar, bag) = fx.unpacked("court");
+    let report = bag.join("data/report.html");
+    let png = fx.v.file("report.png");
+    let profile = fx.v.file("chromium-profile");
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1240,1754",
+            &format!("file://{}", report.display()),
+        ])
+        .env("HOME", fx.v.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+    let size = fs::metadata(&png)
+        .unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"))
+        .len();
+    assert!(size > 10 * 1024, "screenshot is only {size} bytes");
+    assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // For a human to look at.
+    let _ = fs::copy(&png, "/work/report-screenshot.png");
+}

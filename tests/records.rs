@@ -1140,8 +1140,8 @@ fn a_kill_during_evidence_add_leaves_no_item_and_no_leaked_space() {
     let v = TestVault::new();
     new_case(&v, KZ, KZ_TITLE);
     add_statement(&v, KZ, FR_WITNESS, FR_BODY, &[]);
-    let [db, wal, _] = v.sidecars();
-    let before = file_len(&db) + file_len(&wal);
+    let [db, journal, _] = v.sidecars();
+    let before = file_len(&db) + file_len(&journal);
     let big = v.file("vidéo_entretien_complet.mp4");
     write_big_file(&big, 300);
 
@@ -1164,23 +1164,30 @@ fn a_kill_during_evidence_add_leaves_no_item_and_no_leaked_space() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("evidence add finished ({status}) before it could be killed");
         }
-        if file_len(&wal) > 8 * 1024 * 1024 {
+        // The intake's pages spill into the vault file (new pages are
+        // appended there; the journal holds the few it modifies).
+        if file_len(&db) + file_len(&journal) > before + 8 * 1024 * 1024 {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the WAL never grew"
+            "the vault never grew during the intake"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    assert!(
+        file_len(&journal) > 0,
+        "the killed intake left no hot journal"
+    );
 
     assert!(
         evidence_ids(&v).is_empty(),
         "a half-written item is visible"
     );
-    let after = file_len(&db) + file_len(&wal);
+    // The next open rolled the hot journal back and cut the file back.
+    let after = file_len(&db) + file_len(&journal);
     assert!(
         after <= 2 * before,
         "the vault grew from {before} to {after} bytes after the killed intake"
@@ -1262,14 +1269,6 @@ fn the_raw_vault_file_and_wal_reveal_no_testimony() {
         photo_name,
         "Légende : Évgueni devant le café d’Astana, 14 mars 2026\n",
     );
-    // An idle second connection keeps SQLite from folding and deleting the
-    // WAL when the last command closes the vault, so it can be read too.
-    let keep_wal =
-        rusqlite::Connection::open_with_flags(&v.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let _: i64 = keep_wal
-        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
-        .unwrap();
     let file = write_file(&v, "amended.txt", FR_AMENDED);
     v.ok(&[
         "statement",
@@ -1329,8 +1328,37 @@ fn the_raw_vault_file_and_wal_reveal_no_testimony() {
         "Date corrigée",
         "Légende",
     ];
-    let wal_len = file_len(&v.sidecars()[1]);
-    assert!(wal_len > 0, "no WAL to inspect");
+    // Leave a hot journal to inspect too: kill an intake mid-way. The
+    // journal holds the pages the transaction was changing, as they were.
+    let [db, journal, _] = v.sidecars();
+    let big = v.file("entretien_Évgueni_Astana.mp4");
+    write_big_file(&big, 64);
+    let before = file_len(&db);
+    let mut child = v
+        .std_command()
+        .args([
+            "--vault",
+            arg(&v.path),
+            "--passphrase-file",
+            arg(&v.pass_file),
+        ])
+        .args(["evidence", "add", "--case", KZ, arg(&big)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while file_len(&db) < before + 4 * 1024 * 1024 && child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the intake never started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(file_len(&journal) > 0, "no hot journal to inspect");
     for path in v.sidecars() {
         let raw = common::read_or_empty(&path);
         if let Some(found) = find_any(&raw, &needles) {

@@ -627,14 +627,26 @@ fn hold_vault_open(v: &TestVault) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let [_, _, shm] = v.sidecars();
+    // Wait until the process holds the vault file open (Linux: its open
+    // files are links under /proc/PID/fd).
+    let vault = std::fs::canonicalize(&v.path).unwrap();
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !shm.exists() {
+    let holds_vault = || {
+        std::fs::read_dir(&fds)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| std::fs::read_link(e.path()).is_ok_and(|target| target == vault))
+            })
+            .unwrap_or(false)
+    };
+    while !holds_vault() {
         assert!(Instant::now() < deadline, "custodia never opened the vault");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Let it finish opening (it checkpoints, then reads standard input).
-    std::thread::sleep(Duration::from_millis(300));
+    // Let it finish opening (it then reads standard input).
+    std::thread::sleep(Duration::from_millis(100));
     child
 }
 
@@ -653,7 +665,7 @@ fn finish_holding(mut child: std::process::Child, passphrase: &str) -> std::proc
 }
 
 #[test]
-fn the_vault_file_and_its_wal_contain_no_names_or_passphrases() {
+fn the_vault_file_and_its_journal_contain_no_names_or_passphrases() {
     let mut v = TestVault::empty();
     let second = v.secret_file("second.pass", SECOND_PASS);
     let new_pass = v.secret_file("new.pass", NEW_PASS);
@@ -692,23 +704,21 @@ fn the_vault_file_and_its_wal_contain_no_names_or_passphrases() {
         })
     };
 
-    let mut scanned_wal_bytes = 0usize;
     let mut step = 0;
     let mut after = |v: &TestVault, what: &str| {
         // Copy the files right after the command, then scan the copies.
         step += 1;
-        let [db, wal, _] = v.sidecars();
+        let [db, journal, wal] = v.sidecars();
         let copy_db = snapshots.join(format!("{step}.db"));
+        let copy_journal = snapshots.join(format!("{step}.db-journal"));
         let copy_wal = snapshots.join(format!("{step}.db-wal"));
         std::fs::write(&copy_db, read_or_empty(&db)).unwrap();
+        std::fs::write(&copy_journal, read_or_empty(&journal)).unwrap();
         std::fs::write(&copy_wal, read_or_empty(&wal)).unwrap();
         let needles = secrets_of(v);
         let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
-        for copy in [&copy_db, &copy_wal] {
+        for copy in [&copy_db, &copy_journal, &copy_wal] {
             let bytes = std::fs::read(copy).unwrap();
-            if copy == &copy_wal {
-                scanned_wal_bytes += bytes.len();
-            }
             assert_eq!(
                 find_any(&bytes, &needles),
                 None,
@@ -727,11 +737,9 @@ fn the_vault_file_and_its_wal_contain_no_names_or_passphrases() {
     );
     after(&v, "init");
 
-    // Another connection held open keeps SQLite from folding the WAL back
-    // and deleting it when each command ends, as a crash would: the WAL
-    // then holds the frames each command wrote. (It must be another
-    // process: SQLite's POSIX locks are per process, and the poller's reads
-    // in this one would release them.)
+    // Another process holds the vault open throughout, as a second user's
+    // session would. (It must be another process: SQLite's POSIX locks are
+    // per process, and the poller's reads in this one would release them.)
     let keeper = hold_vault_open(&v);
     v.ok(&["user", "add", SECOND, "--new-passphrase-file", arg(&second)]);
     after(&v, "user add");
@@ -770,10 +778,9 @@ fn the_vault_file_and_its_wal_contain_no_names_or_passphrases() {
         leaks.is_empty(),
         "secrets seen while commands ran: {leaks:?}"
     );
-    assert!(
-        scanned_wal_bytes > 0,
-        "no WAL content was ever scanned: the test proves nothing about the WAL"
-    );
+    // (A vault keeps a rollback journal only during a write, so the poller
+    // above is what sees it; tests/records.rs inspects a hot journal left
+    // by a killed intake.)
 }
 
 // ---------------------------------------------------------------- files that are not vaults

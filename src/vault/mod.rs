@@ -139,7 +139,7 @@ pub struct PublicInfo {
     pub recovery_slots: usize,
     /// Row counts.
     pub counts: Vec<(String, i64)>,
-    /// File size in bytes (with the WAL).
+    /// File size in bytes.
     pub file_size: u64,
 }
 

@@ -235,32 +235,35 @@ impl TestVault {
         expect_success(&self.run_on(vault, args), args)
     }
 
-    /// Copies the vault (and its `-wal`, if one is left) to `name` in the
-    /// temporary directory, for tampering or as a rolled-back copy. No
-    /// custodia process may be running.
+    /// Copies the vault (and its rollback journal, if one is left: a hot
+    /// journal belongs to the file) to `name` in the temporary directory,
+    /// for tampering or as a rolled-back copy. No custodia process may be
+    /// running.
     pub fn copy_vault(&self, name: &str) -> PathBuf {
         let target = self.file(name);
-        let [db, wal, _shm] = self.sidecars();
+        let [db, journal, _wal] = self.sidecars();
         std::fs::copy(&db, &target).expect("copy the vault file");
-        let mut target_wal = target.as_os_str().to_owned();
-        target_wal.push("-wal");
-        let target_wal = PathBuf::from(target_wal);
-        if wal.exists() {
-            std::fs::copy(&wal, &target_wal).expect("copy the vault's WAL");
+        let mut target_journal = target.as_os_str().to_owned();
+        target_journal.push("-journal");
+        let target_journal = PathBuf::from(target_journal);
+        if journal.exists() {
+            std::fs::copy(&journal, &target_journal).expect("copy the vault's journal");
         } else {
-            let _ = std::fs::remove_file(&target_wal);
+            let _ = std::fs::remove_file(&target_journal);
         }
         target
     }
 
-    /// The vault file followed by its `-wal` and `-shm` paths.
+    /// The vault file followed by its `-journal` path (the rollback
+    /// journal SQLite keeps beside it during a write) and a `-wal` path
+    /// (which a vault must never have; scanned in case it appears).
     pub fn sidecars(&self) -> [PathBuf; 3] {
         let with = |suffix: &str| {
             let mut p = self.path.as_os_str().to_owned();
             p.push(suffix);
             PathBuf::from(p)
         };
-        [self.path.clone(), with("-wal"), with("-shm")]
+        [self.path.clone(), with("-journal"), with("-wal")]
     }
 }
 

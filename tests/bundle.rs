@@ -1834,3 +1834,33 @@ fn report_html_renders_in_headless_chromium() {
     // For a human to look at.
     let _ = fs::copy(&png, "/work/report-screenshot.png");
 }
+
+#[test]
+fn a_sealed_statement_stays_sealed_after_import() {
+    let fx = Fixture::new();
+    fx.v.ok(&["statement", "seal", &fx.french]);
+    let tar = fx.export("sealed.tar", &["--no-encrypt"]);
+    let second = TestVault::new();
+    expect_exit(
+        &second.run(&["bundle", "import", arg(&tar)]),
+        0,
+        "bundle import",
+    );
+    let shown = parse_json(&second.ok(&["statement", "show", &fx.french, "--json"]));
+    assert_eq!(shown["sealed"], true, "{shown}");
+    let text = second.file("amendment.txt");
+    fs::write(&text, "Une modification après le scellé.").unwrap();
+    second.fails_with(
+        &[
+            "statement",
+            "amend",
+            &fx.french,
+            "--file",
+            arg(&text),
+            "--reason",
+            "essai",
+        ],
+        1,
+    );
+    assert!(second.ok(&["check"]).contains("OK"));
+}

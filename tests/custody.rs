@@ -952,3 +952,28 @@ fn the_rollback_warning_is_repeated_on_the_next_command() {
         );
     }
 }
+
+#[test]
+fn a_record_deleted_with_all_its_rows_is_reported() {
+    // Its events stay in the vault's chain, which is how `check` knows it
+    // existed.
+    let s = scene();
+    let copy = tampered(&s.v, "deleted-record.custodia", |c| {
+        for table in [
+            "record_seals",
+            "record_versions",
+            "custody_heads",
+            "imported_custody",
+            "records",
+        ] {
+            c.execute(
+                &format!("DELETE FROM {table} WHERE record_id = ?1"),
+                [&s.ru],
+            )
+            .unwrap();
+        }
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert_names(&report, &s.ru);
+    assert!(report.contains("deleted"), "{report}");
+}

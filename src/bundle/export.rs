@@ -25,7 +25,7 @@ use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::find_case;
-use crate::records::evidence::{self, create_temp_beside, reader_error, with_reader};
+use crate::records::evidence::{self, create_temp_beside, place_output, reader_error, with_reader};
 use crate::records::statement::{self, read_version, StatementFields};
 use crate::records::{resolve, Kind};
 use crate::search::{Folded, Query};
@@ -240,7 +240,8 @@ impl Vault<Unlocked> {
         let exporter_name = self.user().name.clone();
         let signing = self.signing_key().dalek().clone();
 
-        self.write(|tx, session| {
+        let (tmp_path, file) = create_temp_beside(&opts.out)?;
+        let recorded = self.write(|tx, session| {
             let case = find_case(tx, session, &opts.case)?;
             let case_hex = case.id.to_hex();
             // Selection.
@@ -557,8 +558,7 @@ impl Vault<Unlocked> {
             ] {
                 entries.insert(format!("{bag}/{name}"), Source::Bytes(bytes));
             }
-            let (tmp_path, file) = create_temp_beside(&opts.out)?;
-            let written = write_bundle(
+            write_bundle(
                 tx,
                 session,
                 entries,
@@ -567,18 +567,7 @@ impl Vault<Unlocked> {
                 &recipients,
                 progress,
                 &opts.out,
-            );
-            let finish = written.and_then(|()| {
-                if opts.out.exists() && !opts.force {
-                    return Err(Error::AlreadyExists(opts.out.clone()));
-                }
-                std::fs::rename(&tmp_path, &opts.out)
-                    .map_err(|e| Error::io(format!("cannot write {}", opts.out.display()), e))
-            });
-            if let Err(e) = finish {
-                let _ = std::fs::remove_file(&tmp_path);
-                return Err(e);
-            }
+            )?;
             Ok(ExportSummary {
                 out: opts.out.clone(),
                 bag,
@@ -590,7 +579,8 @@ impl Vault<Unlocked> {
                 recipients: fingerprints.clone(),
                 name_warnings: warnings,
             })
-        })
+        });
+        place_output(recorded, &tmp_path, &opts.out, opts.force)
     }
 }
 

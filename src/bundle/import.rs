@@ -17,9 +17,9 @@ use super::verify::{open_tar, read_bundle, Unlock};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::records::case::{all_cases, NewCase};
+use crate::records::case::all_cases;
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
-use crate::records::statement::{StatementFields, StatementOverview};
+use crate::records::statement::{self, searchable_text, StatementFields, StatementOverview};
 use crate::records::{seal_field, Kind};
 use crate::search::fold;
 use crate::store::records::{self as rows, VersionRow};
@@ -164,7 +164,6 @@ impl Vault<Unlocked> {
                         created_at: case_doc.created_at.clone(),
                         created_by: case_doc.created_by.clone(),
                     };
-                    let _ = NewCase::default();
                     rows::insert_record(tx, &id, Kind::Case.as_str())?;
                     rows::insert_version(
                         tx,
@@ -230,7 +229,7 @@ impl Vault<Unlocked> {
                         body_bytes: text.len() as u64,
                     };
                     let key = &session.keys.records;
-                    let folded = fold(&format!("{}\n{}", fields.witness, text));
+                    let folded = fold(&searchable_text(&fields, text));
                     rows::insert_version(
                         tx,
                         &VersionRow {
@@ -281,6 +280,10 @@ impl Vault<Unlocked> {
                     .collect::<serde_json::Map<_, _>>()
                     .into();
                 custody::append(tx, session, &id, "statement", Action::Import, d)?;
+                // A statement sealed at the source stays sealed here.
+                if versions.last().is_some_and(|(doc, _)| doc.sealed) {
+                    statement::seal(tx, session, &id)?;
+                }
             }
             // Exhibits: stream them from the bundle a second time.
             let mut by_path: BTreeMap<String, EvidenceDoc> = BTreeMap::new();

@@ -84,7 +84,18 @@ pub fn render(input: &ReportInput<'_>) -> String {
          <code>data/</code> are the evidence.</p>\n"
     );
 
-    let _ = write!(h, "<h2>Statements ({})</h2>\n", input.statements.len());
+    let mut ids: Vec<&str> = input
+        .statements
+        .iter()
+        .map(|(d, _)| d.id.as_str())
+        .collect();
+    ids.dedup();
+    let _ = write!(
+        h,
+        "<h2>Statements ({} statement(s), {} version(s))</h2>\n",
+        ids.len(),
+        input.statements.len()
+    );
     for (doc, text) in input.statements {
         let _ = write!(
             h,

@@ -318,6 +318,7 @@ fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&P
     v.case_reference = field(INFO_CASE).unwrap_or_default();
     v.exporter = field(INFO_EXPORTER).unwrap_or_default();
     v.checkpoint = field(INFO_CHECKPOINT).unwrap_or_default();
+    let exporter_key = field(INFO_EXPORTER_KEY).unwrap_or_default();
 
     // Payload manifest: every listed file present and intact, nothing extra.
     let manifest = match text(files, MANIFEST_NAME).map(parse_manifest) {
@@ -402,8 +403,16 @@ fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&P
         }
     }
 
-    // Signature.
+    // Signature, then what it vouches for.
     check_signature(v, files, tagman_text, signer);
+    if !v.signer_key_id.is_empty() && !exporter_key.eq_ignore_ascii_case(&v.signer_key_id) {
+        v.problem(format!(
+            "bag-info.txt names exporter key {exporter_key:?}, but the bag is signed by key {}",
+            v.signer_key_id
+        ));
+    }
+    check_signer_files(v, files);
+    check_checkpoint(v, files);
     check_custody_and_records(v, files);
 }
 
@@ -459,6 +468,61 @@ fn check_signature(
         ),
         Err(e) => v.item("signature", &key_id, false, format!("does not verify: {e}")),
     }
+}
+
+/// Each `data/signers/<key id>.pub` must hold the key its name says.
+fn check_signer_files(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
+    for path in files.keys().filter(|p| p.starts_with("data/signers/")) {
+        let named = path
+            .trim_start_matches("data/signers/")
+            .trim_end_matches(".pub");
+        match text(files, path).map(PublicKey::parse) {
+            Some(Ok(key)) if key.key_id_hex().eq_ignore_ascii_case(named) => {}
+            Some(Ok(key)) => v.problem(format!(
+                "{path} holds key {}, not the key its name says",
+                key.key_id_hex()
+            )),
+            _ => v.problem(format!("{path} is not a minisign public key")),
+        }
+    }
+}
+
+/// The vault checkpoint receipt in bag-info.txt must be signed by a key of
+/// the bag's signers.
+fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
+    if v.checkpoint.is_empty() {
+        v.problem("bag-info.txt has no vault checkpoint");
+        return;
+    }
+    let receipt = match crate::custody::checkpoint::Checkpoint::parse(&v.checkpoint) {
+        Ok(r) => r,
+        Err(e) => {
+            v.problem(format!(
+                "the vault checkpoint in bag-info.txt is malformed: {e}"
+            ));
+            return;
+        }
+    };
+    let key = text(files, &signer_path(&receipt.key_id)).and_then(|t| PublicKey::parse(t).ok());
+    let mut directory = crate::custody::KeyDirectory::new();
+    if let Some(k) = key {
+        directory.insert(receipt.key_id.clone(), (String::new(), k.key));
+    }
+    let ok = receipt.verify_signature(&directory);
+    v.item(
+        "checkpoint",
+        &format!("{} events", receipt.count),
+        ok,
+        if ok {
+            format!(
+                "vault {} at event {}, signed by key {}",
+                receipt.vault, receipt.count, receipt.key_id
+            )
+        } else {
+            "the checkpoint receipt's signature does not verify with the bag's signer keys"
+                .to_owned()
+        },
+    );
 }
 
 fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {

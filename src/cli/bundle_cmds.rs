@@ -71,6 +71,10 @@ pub enum BundleCommand {
         /// base64 line from `custodia key public`)
         #[arg(long, value_name = "PUBKEY")]
         signer: Option<String>,
+        /// For a passphrase bundle: read its passphrase from this file
+        /// (takes precedence over --passphrase-file)
+        #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
+        bundle_passphrase_file: Option<PathBuf>,
     },
     /// Verify a bundle, then bring its records into this vault
     Import {
@@ -180,8 +184,12 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             file,
             identity,
             signer,
+            bundle_passphrase_file,
         } => {
-            let unlock = match (&identity, &g.passphrase_file) {
+            let passphrase_file = bundle_passphrase_file
+                .as_ref()
+                .or(g.passphrase_file.as_ref());
+            let unlock = match (&identity, passphrase_file) {
                 (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
                 (None, Some(p)) => Unlock::Passphrase(SecretString::from(
                     read_secret_file(p, "bundle passphrase")?.to_string(),

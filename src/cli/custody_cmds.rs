@@ -123,12 +123,18 @@ pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
             out.warn(w);
         }
         for p in &report.problems {
-            let place = match (&p.record, p.position) {
-                (Some(r), Some(pos)) => format!("record {r}, event {pos}: "),
-                (Some(r), None) => format!("record {r}: "),
-                (None, Some(pos)) => format!("event {pos}: "),
-                (None, None) => String::new(),
-            };
+            // Name the record and position unless the message already does.
+            let mut place = String::new();
+            if let Some(pos) = p.position {
+                if !p.message.contains(&format!("event {pos}")) {
+                    place.push_str(&format!("event {pos}: "));
+                }
+            }
+            if let Some(r) = &p.record {
+                if !p.message.contains(r.as_str()) {
+                    place.insert_str(0, &format!("record {r}, "));
+                }
+            }
             out.line(format!("DAMAGED  {place}{}", p.message))?;
         }
         out.line(format!(

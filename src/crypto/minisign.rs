@@ -1,13 +1,13 @@
 //! Minisign public keys and signatures (sign and verify) for Custodia.
 //!
-//! Custodia seals a bundle by writing a detached signature in the format of
-//! the `minisign` tool by Frank Denis. A third party (for example a court's
-//! expert) can then check the bundle with the stock tool, without any
-//! Custodia software:
+//! Custodia signs a bundle's BagIt tag manifest with a detached signature in
+//! the format of the `minisign` tool by Frank Denis. A third party (for
+//! example a court's expert) can then check the bag with the stock tool,
+//! without any Custodia software:
 //!
 //! ```text
-//! minisign -Vm bundle.custodia -x bundle.custodia.minisig -P <public key line>
-//! minisign -Vm bundle.custodia -x bundle.custodia.minisig -p custodia.pub
+//! minisign -Vm BAG/tagmanifest-sha256.txt -P <public key line>
+//! minisign -Vm BAG/tagmanifest-sha256.txt -p custodia.pub
 //! ```
 //!
 //! This module writes and reads exactly the bytes described below. Every

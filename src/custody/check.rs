@@ -60,10 +60,17 @@ impl CheckReport {
     }
 
     fn problem(&mut self, record: Option<&str>, position: Option<u64>, message: impl Into<String>) {
+        let message: String = message.into();
+        // Inside a report every line is an integrity finding; drop the
+        // error's generic prefix.
+        let message = message
+            .strip_prefix("integrity violation: ")
+            .map(str::to_owned)
+            .unwrap_or(message);
         self.problems.push(Problem {
             record: record.map(str::to_owned),
             position,
-            message: message.into(),
+            message,
         });
     }
 }
@@ -238,7 +245,18 @@ fn check_records(
 ) -> Result<()> {
     let key = &session.keys.records;
     let mut evidence_done = 0u64;
-    for record in rows::all_records(conn)? {
+    let records = rows::all_records(conn)?;
+    // A record whose rows were deleted still has its events in the chain.
+    let present: std::collections::HashSet<String> =
+        records.iter().map(|r| r.id.to_hex()).collect();
+    let mut vanished: Vec<&String> = chains.keys().filter(|id| !present.contains(*id)).collect();
+    vanished.sort();
+    for id in vanished {
+        report.problem(Some(id), None, format!(
+            "record {id} has custody events but is missing from the vault: it was deleted without a trace"
+        ));
+    }
+    for record in records {
         report.records += 1;
         let id = record.id;
         let hex = id.to_hex();
@@ -322,7 +340,8 @@ fn check_records(
                         Some(&hex),
                         None,
                         format!(
-                            "statement {hex}: the seal {} its custody chain",
+                            "{} {hex}: the seal {} its custody chain",
+                            kind.as_str(),
                             if sealed {
                                 "is not recorded in"
                             } else {

@@ -62,7 +62,7 @@ impl Checkpoint {
             .ok_or_else(|| bad("it does not start with custodia-checkpoint:1"))?;
         let parts: Vec<&str> = rest.split(':').collect();
         let [vault, count, head, key_id, signature] = parts.as_slice() else {
-            return Err(bad("it does not have six fields"));
+            return Err(bad("it does not have the five fields after the prefix"));
         };
         let hexy = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !hexy(vault, 32) || !hexy(head, 64) {

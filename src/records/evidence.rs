@@ -728,35 +728,24 @@ impl Vault<Unlocked> {
                 out.display()
             )));
         }
-        self.write(|tx, session| {
+        let (tmp_path, mut file) = create_temp_beside(out)?;
+        let recorded = self.write(|tx, session| {
             let id = resolve(tx, Kind::Evidence, id)?;
             let overview = overview(tx, session, &id)?;
-            let (tmp_path, mut file) = create_temp_beside(out)?;
-            let copied = with_reader(tx, session, &id, |reader| {
+            with_reader(tx, session, &id, |reader| {
                 copy_with_progress(reader, &mut file, progress)
                     .map_err(|e| reader_error(e, &format!("cannot write {}", out.display())))?;
                 file.sync_all()
                     .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
-            });
-            let finish = copied.and_then(|()| {
-                custody::append(
-                    tx,
-                    session,
-                    &id,
-                    Kind::Evidence.as_str(),
-                    Action::Extract,
-                    serde_json::json!({ "sha256": overview.sha256, "size": overview.size }),
-                )?;
-                if out.exists() && !force {
-                    return Err(Error::AlreadyExists(out.to_owned()));
-                }
-                std::fs::rename(&tmp_path, out)
-                    .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
-            });
-            if let Err(e) = finish {
-                let _ = std::fs::remove_file(&tmp_path);
-                return Err(e);
-            }
+            })?;
+            custody::append(
+                tx,
+                session,
+                &id,
+                Kind::Evidence.as_str(),
+                Action::Extract,
+                serde_json::json!({ "sha256": overview.sha256, "size": overview.size }),
+            )?;
             let case_reference = all_cases(tx, session)?
                 .into_iter()
                 .find(|c| c.id.to_hex() == overview.case)
@@ -767,8 +756,30 @@ impl Vault<Unlocked> {
                 case_reference,
                 overview,
             })
-        })
+        });
+        place_output(recorded, &tmp_path, out, force)
     }
+}
+
+/// Puts a finished temporary output file in place, but only once the
+/// transaction recording it (an extract or export event) has committed: a
+/// file must never exist without its custody event. On any failure the
+/// temporary file is removed. (If the rename itself fails after the
+/// commit, the log records an output that is not there, which errs on the
+/// side of the record.)
+pub fn place_output<T>(recorded: Result<T>, tmp: &Path, out: &Path, force: bool) -> Result<T> {
+    let placed = recorded.and_then(|value| {
+        if out.exists() && !force {
+            return Err(Error::AlreadyExists(out.to_owned()));
+        }
+        std::fs::rename(tmp, out)
+            .map_err(|e| Error::io(format!("cannot put {} in place", out.display()), e))?;
+        Ok(value)
+    });
+    if placed.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    placed
 }
 
 /// Copies with a progress callback, in 1 MiB steps.

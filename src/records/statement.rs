@@ -514,37 +514,44 @@ impl Vault<Unlocked> {
     pub fn seal_statement(&mut self, id: &str) -> Result<(Id, u64)> {
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
-            if rows::seal(tx, &id)?.is_some() {
-                return Err(Error::Invalid(format!(
-                    "statement {} is already sealed",
-                    id.short()
-                )));
-            }
-            let version = rows::versions(tx, &id)?.len() as u64;
-            let mark = SealMark {
-                sealed_at: now_utc(),
-                sealed_by: session.user.name.clone(),
-                version,
-            };
-            let sealed = seal_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Statement,
-                &id,
-                1,
-                "seal",
-                &mark,
-            )?;
-            rows::insert_seal(tx, &id, &sealed)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Statement.as_str(),
-                Action::Seal,
-                serde_json::json!({ "version": version }),
-            )?;
-            Ok((id, version))
+            Ok((id, seal(tx, session, &id)?))
         })
     }
+}
+
+/// Seals statement `id` in the caller's transaction (used by `seal` and by
+/// bundle import, which carries a sealed statement over sealed). Returns
+/// the version sealed.
+pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
+    if rows::seal(conn, id)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "statement {} is already sealed",
+            id.short()
+        )));
+    }
+    let version = rows::versions(conn, id)?.len() as u64;
+    let mark = SealMark {
+        sealed_at: now_utc(),
+        sealed_by: session.user.name.clone(),
+        version,
+    };
+    let sealed = seal_field(
+        &session.keys.records,
+        &session.vault_id,
+        Kind::Statement,
+        id,
+        1,
+        "seal",
+        &mark,
+    )?;
+    rows::insert_seal(conn, id, &sealed)?;
+    custody::append(
+        conn,
+        session,
+        id,
+        Kind::Statement.as_str(),
+        Action::Seal,
+        serde_json::json!({ "version": version }),
+    )?;
+    Ok(version)
 }

@@ -788,9 +788,9 @@ fn search_still_finds_the_others_when_one_statements_search_text_is_damaged() {
     let copy = tampered(&s.v, "search.custodia", |c| {
         flip_byte(
             c,
-            "record_versions",
-            "search",
-            &format!("record_id = '{}' AND version = 1", s.ru),
+            "search_texts",
+            "sealed",
+            &format!("record_id = '{}'", s.ru),
         );
     });
     let out = s.v.run_on(&copy, &["search", "petropavl", "--json"]);
@@ -964,6 +964,7 @@ fn a_record_deleted_with_all_its_rows_is_reported() {
             "record_versions",
             "custody_heads",
             "imported_custody",
+            "search_texts",
             "records",
         ] {
             c.execute(

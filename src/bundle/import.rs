@@ -19,9 +19,8 @@ use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::all_cases;
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
-use crate::records::statement::{self, searchable_text, StatementFields, StatementOverview};
+use crate::records::statement::{self, StatementFields, StatementOverview};
 use crate::records::{seal_field, Kind};
-use crate::search::fold;
 use crate::store::records::{self as rows, VersionRow};
 use crate::vault::{now_utc, Unlocked, Vault};
 
@@ -180,7 +179,6 @@ impl Vault<Unlocked> {
                                 &data,
                             )?,
                             body: None,
-                            search: None,
                         },
                     )?;
                     let n = keep_history(&id, Kind::Case)?;
@@ -228,42 +226,7 @@ impl Vault<Unlocked> {
                         body_sha256: hex::encode(Sha256::digest(text.as_bytes())),
                         body_bytes: text.len() as u64,
                     };
-                    let key = &session.keys.records;
-                    let folded = fold(&searchable_text(&fields, text));
-                    rows::insert_version(
-                        tx,
-                        &VersionRow {
-                            id,
-                            version: v,
-                            overview: seal_field(
-                                key,
-                                &session.vault_id,
-                                Kind::Statement,
-                                &id,
-                                v,
-                                "overview",
-                                &overview,
-                            )?,
-                            body: Some(seal_field(
-                                key,
-                                &session.vault_id,
-                                Kind::Statement,
-                                &id,
-                                v,
-                                "body",
-                                text,
-                            )?),
-                            search: Some(seal_field(
-                                key,
-                                &session.vault_id,
-                                Kind::Statement,
-                                &id,
-                                v,
-                                "search",
-                                &folded,
-                            )?),
-                        },
-                    )?;
+                    statement::write_version(tx, session, &id, &overview, text)?;
                 }
                 let n = keep_history(&id, Kind::Statement)?;
                 let mut d = details(n, versions.len() as u64);
@@ -351,7 +314,6 @@ impl Vault<Unlocked> {
                                 &overview,
                             )?,
                             body: None,
-                            search: None,
                         },
                     )?;
                     let n = keep_history(&id, Kind::Evidence)?;

@@ -20,6 +20,7 @@ use crate::crypto::aead::open_value;
 use crate::error::Result;
 use crate::format::{Binding, Id};
 use crate::records::evidence::with_reader;
+use crate::records::statement::open_search_text;
 use crate::records::{open_field, Kind};
 use crate::store::records as rows;
 use crate::store::rows::{slots, SlotKind};
@@ -289,6 +290,25 @@ fn check_records(
                 report.problem(Some(&hex), None, e.to_string());
             }
         }
+        if kind == Kind::Statement {
+            match rows::search_text(conn, &id)? {
+                None => report.problem(
+                    Some(&hex),
+                    None,
+                    format!("statement {hex} has no search text"),
+                ),
+                Some((v, sealed)) => {
+                    if let Err(e) = open_search_text(session, &id, v, &sealed) {
+                        report.problem(Some(&hex), None, e.to_string());
+                    } else if v != versions.len() as u64 {
+                        report.problem(Some(&hex), None, format!(
+                            "statement {hex}: its search text is of version {v}, not of the latest ({})",
+                            versions.len()
+                        ));
+                    }
+                }
+            }
+        }
         if kind == Kind::Evidence && !versions.is_empty() {
             let result = with_reader(conn, session, &id, |reader| {
                 let mut sink = ProgressSink {
@@ -420,9 +440,6 @@ fn check_version(session: &Session<'_>, kind: Kind, id: &Id, v: &rows::VersionRo
                 )))
             }
         };
-        if let Some(s) = &v.search {
-            let _: String = open_field(key, &session.vault_id, kind, id, v.version, "search", s)?;
-        }
         use sha2::{Digest, Sha256};
         let digest = hex::encode(Sha256::digest(body.as_bytes()));
         if overview.get("body_sha256").and_then(|x| x.as_str()) != Some(digest.as_str()) {

@@ -157,7 +157,6 @@ impl Vault<Unlocked> {
                     version: 1,
                     overview,
                     body: None,
-                    search: None,
                 },
             )?;
             custody::append(

@@ -653,7 +653,6 @@ impl Vault<Unlocked> {
                     version: 1,
                     overview: sealed,
                     body: None,
-                    search: None,
                 },
             )?;
             custody::append(

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::case::{all_cases, find_case};
-use super::statement::{read_version, searchable_text, StatementOverview};
-use super::{open_field, open_or_note, Kind};
+use super::open_or_note;
+use super::statement::{open_search_text, read_version, searchable_text};
 use crate::error::Result;
 use crate::format::Id;
 use crate::search::{snippet, Query, Snippet};
@@ -64,55 +64,28 @@ impl Vault<Unlocked> {
                 Some(reference) => Some(find_case(tx, session, reference)?.id.to_hex()),
                 None => None,
             };
-            let key = &session.keys.records;
-            let mut scored: Vec<(f64, Id, u64, StatementOverview)> = Vec::new();
+            // Pass 1: every statement's search text (small, apart from the
+            // bodies), decrypted in memory, matched and scored.
+            let mut scored: Vec<(f64, Id, u64)> = Vec::new();
             let mut damaged = Vec::new();
-            for (id, version, sealed_overview, sealed_search) in rows::latest_search_texts(tx)? {
-                let Some(sealed_search) = sealed_search else {
-                    continue;
-                };
-                let field = |name: &str, sealed: &[u8]| -> Result<String> {
-                    open_field(
-                        key,
-                        &session.vault_id,
-                        Kind::Statement,
-                        &id,
-                        version,
-                        name,
-                        sealed,
-                    )
-                };
-                let Some(folded) = open_or_note(field("search", &sealed_search), id, &mut damaged)?
-                else {
-                    continue;
-                };
-                let Some(score) = query.score(&folded) else {
-                    continue;
-                };
-                let opened = open_field(
-                    key,
-                    &session.vault_id,
-                    Kind::Statement,
-                    &id,
-                    version,
-                    "overview",
-                    &sealed_overview,
-                );
-                let Some(overview): Option<StatementOverview> =
-                    open_or_note(opened, id, &mut damaged)?
-                else {
-                    continue;
-                };
-                if case_filter.as_ref().is_some_and(|c| *c != overview.case) {
-                    continue;
+            rows::for_each_search_text(tx, |id, version, sealed| {
+                let opened = open_search_text(session, &id, version, sealed);
+                if let Some(folded) = open_or_note(opened, id, &mut damaged)? {
+                    if let Some(score) = query.score(&folded) {
+                        scored.push((score, id, version));
+                    }
                 }
-                scored.push((score, id, version, overview));
-            }
+                Ok(())
+            })?;
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            scored.truncate(limit);
+            // Pass 2: only the best ones are opened further (metadata for the
+            // case filter, the body for the snippet).
             let cases = all_cases(tx, session)?;
-            let mut hits = Vec::with_capacity(scored.len());
-            for (score, id, version, overview) in scored {
+            let mut hits = Vec::with_capacity(limit.min(scored.len()));
+            for (score, id, version) in scored {
+                if hits.len() >= limit {
+                    break;
+                }
                 let Some(shown) = open_or_note(
                     read_version(tx, session, &id, Some(version)),
                     id,
@@ -121,6 +94,10 @@ impl Vault<Unlocked> {
                 else {
                     continue;
                 };
+                let overview = &shown.overview;
+                if case_filter.as_ref().is_some_and(|c| *c != overview.case) {
+                    continue;
+                }
                 // Prefer an excerpt of the testimony itself; fall back to the
                 // metadata when only a name or place matched.
                 let snip = snippet(&shown.body, &query, SNIPPET_WIDTH)

@@ -10,6 +10,7 @@ use super::case::{all_cases, find_case};
 use super::{
     check_date, check_optional, check_text, open_field, open_or_note, resolve, seal_field, Kind,
 };
+use crate::crypto::aead::{open_bytes, seal_bytes};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
@@ -193,7 +194,10 @@ pub fn searchable_text(fields: &StatementFields, body: &str) -> String {
     search_source(fields, body)
 }
 
-fn write_version(
+/// Writes one version of a statement (overview and body in
+/// `record_versions`) and makes its folded search text the statement's
+/// current one. Used by add, amend and bundle import.
+pub fn write_version(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -202,41 +206,55 @@ fn write_version(
 ) -> Result<()> {
     let key = &session.keys.records;
     let v = overview.version;
-    let folded = fold(&search_source(&overview.fields, body));
+    let vault = &session.vault_id;
     rows::insert_version(
         conn,
         &VersionRow {
             id: *id,
             version: v,
-            overview: seal_field(
-                key,
-                &session.vault_id,
-                Kind::Statement,
-                id,
-                v,
-                "overview",
-                overview,
-            )?,
+            overview: seal_field(key, vault, Kind::Statement, id, v, "overview", overview)?,
             body: Some(seal_field(
                 key,
-                &session.vault_id,
+                vault,
                 Kind::Statement,
                 id,
                 v,
                 "body",
                 body,
             )?),
-            search: Some(seal_field(
-                key,
-                &session.vault_id,
-                Kind::Statement,
-                id,
-                v,
-                "search",
-                &folded,
-            )?),
         },
+    )?;
+    let folded = fold(&search_source(&overview.fields, body));
+    let record = id.to_hex();
+    let sealed = seal_bytes(
+        key,
+        &super::record_binding(vault, Kind::Statement, &record, v, "search"),
+        folded.as_bytes(),
+    )?;
+    rows::set_search_text(conn, id, v, &sealed)
+}
+
+/// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
+/// every statement on every search).
+pub fn open_search_text(
+    session: &Session<'_>,
+    id: &Id,
+    version: u64,
+    sealed: &[u8],
+) -> Result<String> {
+    let record = id.to_hex();
+    let bytes = open_bytes(
+        &session.keys.records,
+        &super::record_binding(&session.vault_id, Kind::Statement, &record, version, "search"),
+        sealed,
     )
+    .map_err(|_| {
+        Error::Integrity(format!(
+            "statement {record}: version {version} field \"search\" does not authenticate (damaged, altered or moved)"
+        ))
+    })?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::Integrity(format!("statement {record}: its search text is not UTF-8")))
 }
 
 /// Creates a statement in the caller's transaction (used by `add` and `import`).

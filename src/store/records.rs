@@ -26,8 +26,6 @@ pub struct VersionRow {
     pub overview: Vec<u8>,
     /// Sealed body (statements).
     pub body: Option<Vec<u8>>,
-    /// Sealed folded search text (statements).
-    pub search: Option<Vec<u8>>,
 }
 
 fn parse_id(text: &str) -> rusqlite::Result<Id> {
@@ -100,20 +98,14 @@ pub fn all_records(conn: &Connection) -> Result<Vec<RecordRow>> {
 /// Inserts one version of a record.
 pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     conn.execute(
-        "INSERT INTO record_versions (record_id, version, overview, body, search)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            row.id.to_hex(),
-            row.version as i64,
-            row.overview,
-            row.body,
-            row.search
-        ],
+        "INSERT INTO record_versions (record_id, version, overview, body)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![row.id.to_hex(), row.version as i64, row.overview, row.body],
     )?;
     Ok(())
 }
 
-const VERSION_COLUMNS: &str = "record_id, version, overview, body, search";
+const VERSION_COLUMNS: &str = "record_id, version, overview, body";
 
 fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
     let version: i64 = r.get(1)?;
@@ -122,7 +114,6 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
         version: u64::try_from(version).unwrap_or(0),
         overview: r.get(2)?,
         body: r.get(3)?,
-        search: r.get(4)?,
     })
 }
 
@@ -156,29 +147,43 @@ pub fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, V
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// A statement's latest version for search: id, version, sealed overview,
-/// sealed folded search text.
-pub type SearchRow = (Id, u64, Vec<u8>, Option<Vec<u8>>);
-
-/// The overview and search text of the latest version of every statement.
-pub fn latest_search_texts(conn: &Connection) -> Result<Vec<SearchRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT v.record_id, v.version, v.overview, v.search
-         FROM records r JOIN record_versions v ON v.record_id = r.record_id
-         WHERE r.kind = 'statement'
-           AND v.version = (SELECT MAX(version) FROM record_versions WHERE record_id = r.record_id)
-         ORDER BY r.position",
+/// Sets the sealed search text of a statement (its latest version's).
+pub fn set_search_text(conn: &Connection, id: &Id, version: u64, sealed: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO search_texts (record_id, version, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT (record_id) DO UPDATE SET version = excluded.version, sealed = excluded.sealed",
+        params![id.to_hex(), version as i64, sealed],
     )?;
-    let rows = stmt.query_map([], |r| {
-        let version: i64 = r.get(1)?;
-        Ok((
-            parse_id(&r.get::<_, String>(0)?)?,
-            u64::try_from(version).unwrap_or(0),
-            r.get(2)?,
-            r.get(3)?,
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(())
+}
+
+/// Streams every statement's sealed search text to `visit(id, version, sealed)`.
+pub fn for_each_search_text(
+    conn: &Connection,
+    mut visit: impl FnMut(Id, u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT record_id, version, sealed FROM search_texts")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = parse_id(&row.get::<_, String>(0)?)?;
+        let version = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+        let sealed = row.get_ref(2)?.as_blob().map_err(|_| {
+            Error::Integrity(format!("statement {id}: its search text is not a blob"))
+        })?;
+        visit(id, version, sealed)?;
+    }
+    Ok(())
+}
+
+/// One statement's sealed search text, if any.
+pub fn search_text(conn: &Connection, id: &Id) -> Result<Option<(u64, Vec<u8>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT version, sealed FROM search_texts WHERE record_id = ?1",
+            [id.to_hex()],
+            |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?)),
+        )
+        .optional()?)
 }
 
 /// The seal row of a record, if it is sealed.

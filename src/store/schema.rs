@@ -54,9 +54,16 @@ CREATE TABLE record_versions (
     version   INTEGER NOT NULL CHECK (version >= 1),
     overview  BLOB    NOT NULL,
     body      BLOB,
-    search    BLOB,
     PRIMARY KEY (record_id, version)
-) WITHOUT ROWID;
+);
+
+-- The latest version's folded search text of each statement, apart from
+-- the bodies so that a search reads only these.
+CREATE TABLE search_texts (
+    record_id TEXT    PRIMARY KEY REFERENCES records (record_id),
+    version   INTEGER NOT NULL,
+    sealed    BLOB    NOT NULL
+);
 
 CREATE TABLE record_seals (
     record_id TEXT PRIMARY KEY REFERENCES records (record_id),

@@ -32,6 +32,7 @@ pub mod format;
 pub mod records;
 pub mod search;
 pub mod store;
+pub mod stream;
 pub mod vault;
 
 pub use error::{Category, Error, Result};

@@ -25,10 +25,13 @@ use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::find_case;
-use crate::records::evidence::{self, create_temp_beside, place_output, reader_error, with_reader};
+use crate::records::evidence::{
+    self, create_temp_beside, place_output, reader_error, with_context, with_reader,
+};
 use crate::records::statement::{self, read_version, StatementFields};
 use crate::records::{resolve, Kind};
 use crate::search::{Folded, Query};
+use crate::stream::write_behind;
 use crate::vault::{Unlocked, Vault};
 
 /// How the bundle is protected in transit.
@@ -617,43 +620,59 @@ fn write_bundle(
         }
         Encryption::None => Sink::Plain(buffered),
     };
-    let mut tar = DeterministicTar::new(sink);
-    let mut done = 0u64;
-    for (path, source) in entries {
-        match source {
-            Source::Bytes(bytes) => {
-                tar.add_file(&path, bytes.len() as u64, &bytes[..])
-                    .map_err(|e| {
-                        Error::Invalid(format!("cannot write {path} into the bundle: {e}"))
-                    })?;
-                done += bytes.len() as u64;
+    // This thread reads and decrypts the vault and builds the tar; another
+    // encrypts it with age, writes and fsyncs; a third verifies exhibit
+    // fingerprints (see `with_reader`).
+    write_behind(
+        sink,
+        |out| -> Result<()> {
+            let mut tar = DeterministicTar::new(out);
+            let mut done = 0u64;
+            for (path, source) in entries {
+                match source {
+                    Source::Bytes(bytes) => {
+                        tar.add_file(&path, bytes.len() as u64, &bytes[..])
+                            .map_err(|e| tar_error(e, &path))?;
+                        done += bytes.len() as u64;
+                    }
+                    Source::Evidence(id) => {
+                        with_reader(conn, session, &id, |reader| {
+                            let size = evidence::overview(conn, session, &id)?.size;
+                            let mut counting = Counting {
+                                inner: reader,
+                                done: &mut done,
+                                progress: &mut *progress,
+                            };
+                            tar.add_file(&path, size, &mut counting)
+                                .map_err(|e| tar_error(e, &path))
+                        })?;
+                    }
+                }
+                progress(done);
             }
-            Source::Evidence(id) => {
-                with_reader(conn, session, &id, |reader| {
-                    let size = evidence::overview(conn, session, &id)?.size;
-                    let mut counting = Counting {
-                        inner: reader,
-                        done: &mut done,
-                        progress: &mut *progress,
-                    };
-                    tar.add_file(&path, size, &mut counting)
-                        .map_err(|e| match e {
-                            super::tarball::TarError::Io(io) => {
-                                reader_error(io, "cannot write the bundle")
-                            }
-                            other => Error::Integrity(format!("evidence {id}: {other}")),
-                        })
-                })?;
-            }
+            tar.finish()
+                .map_err(|e| tar_error(e, "the end of the archive"))?;
+            Ok(())
+        },
+        |sink| {
+            let buffered = sink.finish()?;
+            let file = buffered.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()
+        },
+    )
+    .map_err(|e| with_context(e, out))?;
+    Ok(())
+}
+
+/// A tar failure while writing `path`: an exhibit that failed its checks is
+/// an integrity problem; anything else is an I/O or format failure.
+fn tar_error(e: super::tarball::TarError, path: &str) -> Error {
+    match e {
+        super::tarball::TarError::Io(io) => {
+            reader_error(io, &format!("cannot write {path} into the bundle"))
         }
-        progress(done);
+        other => Error::Invalid(format!("cannot write {path} into the bundle: {other}")),
     }
-    let sink = tar
-        .finish()
-        .map_err(|e| Error::Invalid(format!("cannot finish the bundle: {e}")))?;
-    let buffered = sink.finish().map_err(io_err)?;
-    let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)
 }
 
 struct Counting<'a, R: Read> {

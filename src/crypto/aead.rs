@@ -108,6 +108,35 @@ pub fn seal_raw_into(
     Ok(())
 }
 
+/// Like [`open_raw`], but decrypts in place into `out` (cleared first), so
+/// a stream of chunks reuses one buffer. On failure `out` is wiped.
+pub fn open_raw_into(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    sealed: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    use chacha20poly1305::aead::generic_array::GenericArray;
+    use chacha20poly1305::AeadInPlace;
+    let env = Envelope::parse(sealed)?;
+    let split = env.ciphertext.len() - crate::format::TAG_LEN;
+    let (body, tag) = env.ciphertext.split_at(split);
+    out.clear();
+    out.extend_from_slice(body);
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    cipher
+        .decrypt_in_place_detached(
+            XNonce::from_slice(env.nonce),
+            associated_data,
+            out,
+            GenericArray::from_slice(tag),
+        )
+        .map_err(|_| {
+            zeroize::Zeroize::zeroize(out);
+            CryptoError::Unauthentic
+        })
+}
+
 /// Decrypts an envelope made by [`seal_raw`].
 pub fn open_raw(
     key: &SymmetricKey,
@@ -243,6 +272,19 @@ mod tests {
         seal_raw_into(&key, b"ad", b"chunk bytes", &mut out).unwrap();
         assert_eq!(&open_raw(&key, b"ad", &out).unwrap()[..], b"chunk bytes");
         assert!(open_raw(&key, b"other", &out).is_err());
+    }
+
+    #[test]
+    fn open_raw_into_reuses_the_buffer_and_rejects_tampering() {
+        let key = SymmetricKey::generate().unwrap();
+        let sealed = seal_raw(&key, b"ad", b"chunk").unwrap();
+        let mut out = b"stale".to_vec();
+        open_raw_into(&key, b"ad", &sealed, &mut out).unwrap();
+        assert_eq!(out, b"chunk");
+        let mut bad = sealed.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(open_raw_into(&key, b"ad", &bad, &mut out).is_err());
+        assert!(out.iter().all(|b| *b == 0));
     }
 
     #[test]

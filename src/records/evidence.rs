@@ -20,12 +20,13 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{check_date, check_optional, open_field, open_or_note, resolve, seal_field, Kind};
-use crate::crypto::aead::{open_raw, seal_raw_into};
+use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::{pad, unpad, Binding, Id};
 use crate::store::records::{self as rows, VersionRow};
+use crate::stream::{write_behind, ParallelHasher};
 use crate::vault::{now_utc, Session, Unlocked, Vault};
 
 /// Plaintext bytes per chunk.
@@ -354,7 +355,7 @@ pub fn write_chunks_serial(
 /// chunk authenticates in order, that none is missing or extra, and at the
 /// end that the SHA-256 and size match the overview. A failure surfaces as
 /// an `io::Error` of kind `InvalidData` naming the item and chunk.
-pub struct EvidenceReader<'a> {
+pub struct EvidenceReader<'a, 's> {
     rows: rusqlite::Rows<'a>,
     key: &'a SymmetricKey,
     vault_id: Id,
@@ -363,12 +364,12 @@ pub struct EvidenceReader<'a> {
     buf: Zeroizing<Vec<u8>>,
     pos: usize,
     next_index: u64,
-    hasher: Sha256,
+    hasher: ParallelHasher<'s>,
     size: u64,
     done: bool,
 }
 
-impl EvidenceReader<'_> {
+impl EvidenceReader<'_, '_> {
     fn bad(&self, what: String) -> io::Error {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -401,31 +402,29 @@ impl EvidenceReader<'_> {
         let last = self.next_index + 1 == self.overview.chunk_count;
         let ad =
             chunk_binding(&self.vault_id, &self.record, self.next_index, last).associated_data();
-        let plain = open_raw(self.key, &ad, data).map_err(|_| {
+        open_raw_into(self.key, &ad, data, &mut self.buf).map_err(|_| {
             self.bad(format!(
                 "chunk {} does not authenticate (damaged, altered, moved or reordered)",
                 self.next_index
             ))
         })?;
-        if !last && plain.len() != CHUNK_SIZE {
+        if !last && self.buf.len() != CHUNK_SIZE {
             return Err(self.bad(format!(
                 "chunk {} has {} bytes; only the last chunk may be shorter than {CHUNK_SIZE}",
                 self.next_index,
-                plain.len()
+                self.buf.len()
             )));
         }
-        let plain = if last {
-            Zeroizing::new(
-                unpad(&plain)
-                    .map_err(|_| self.bad("the last chunk's padding is malformed".into()))?
-                    .to_vec(),
-            )
-        } else {
-            plain
-        };
-        self.hasher.update(&plain[..]);
+        if last {
+            let len = unpad(&self.buf)
+                .map_err(|_| self.bad("the last chunk's padding is malformed".into()))?
+                .len();
+            self.buf.copy_within(4..4 + len, 0);
+            self.buf.truncate(len);
+        }
+        let plain = &self.buf;
+        self.hasher.update(&plain[..])?;
         self.size += plain.len() as u64;
-        self.buf = plain;
         self.pos = 0;
         self.next_index += 1;
         if last {
@@ -438,7 +437,7 @@ impl EvidenceReader<'_> {
             {
                 return Err(self.bad("there are chunks after the last one".into()));
             }
-            let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+            let digest = hex::encode(self.hasher.finish()?);
             if digest != self.overview.sha256 || self.size != self.overview.size {
                 return Err(self.bad(format!(
                     "the bytes do not match the recorded SHA-256 {}",
@@ -450,7 +449,7 @@ impl EvidenceReader<'_> {
     }
 }
 
-impl Read for EvidenceReader<'_> {
+impl Read for EvidenceReader<'_, '_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.pos < self.buf.len() {
@@ -484,12 +483,13 @@ pub fn overview(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<Evi
     )
 }
 
-/// Runs `f` with a verifying reader over item `id`'s bytes.
+/// Runs `f` with a verifying reader over item `id`'s bytes. The SHA-256
+/// check runs on a second core beside the decryption.
 pub fn with_reader<T>(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
-    f: impl FnOnce(&mut EvidenceReader<'_>) -> Result<T>,
+    f: impl FnOnce(&mut EvidenceReader<'_, '_>) -> Result<T>,
 ) -> Result<T> {
     let overview = overview(conn, session, id)?;
     if overview.chunk_count == 0 || overview.chunk_size != CHUNK_SIZE as u64 {
@@ -502,20 +502,22 @@ pub fn with_reader<T>(
         "SELECT chunk_index, data FROM evidence_chunks WHERE record_id = ?1 ORDER BY chunk_index",
     )?;
     let rows = stmt.query([id.to_hex()])?;
-    let mut reader = EvidenceReader {
-        rows,
-        key: &session.keys.evidence,
-        vault_id: session.vault_id,
-        record: id.to_hex(),
-        overview,
-        buf: Zeroizing::new(Vec::new()),
-        pos: 0,
-        next_index: 0,
-        hasher: Sha256::new(),
-        size: 0,
-        done: false,
-    };
-    f(&mut reader)
+    std::thread::scope(|scope| {
+        let mut reader = EvidenceReader {
+            rows,
+            key: &session.keys.evidence,
+            vault_id: session.vault_id,
+            record: id.to_hex(),
+            overview,
+            buf: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE + 64)),
+            pos: 0,
+            next_index: 0,
+            hasher: ParallelHasher::start(scope),
+            size: 0,
+            done: false,
+        };
+        f(&mut reader)
+    })
 }
 
 /// Maps a reader's `InvalidData` error back to an integrity error.
@@ -727,16 +729,23 @@ impl Vault<Unlocked> {
                 out.display()
             )));
         }
-        let (tmp_path, mut file) = create_temp_beside(out)?;
+        let (tmp_path, file) = create_temp_beside(out)?;
         let recorded = self.write(|tx, session| {
             let id = resolve(tx, Kind::Evidence, id)?;
             let overview = overview(tx, session, &id)?;
-            with_reader(tx, session, &id, |reader| {
-                copy_with_progress(reader, &mut file, progress)
-                    .map_err(|e| reader_error(e, &format!("cannot write {}", out.display())))?;
-                file.sync_all()
-                    .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))
-            })?;
+            // Decrypt here; hash and write (then fsync) on the other cores.
+            write_behind(
+                file,
+                |sink| {
+                    with_reader(tx, session, &id, |reader| {
+                        copy_with_progress(reader, sink, progress).map_err(|e| {
+                            reader_error(e, &format!("cannot write {}", out.display()))
+                        })
+                    })
+                },
+                |file| file.sync_all(),
+            )
+            .map_err(|e| with_context(e, out))?;
             custody::append(
                 tx,
                 session,
@@ -757,6 +766,14 @@ impl Vault<Unlocked> {
             })
         });
         place_output(recorded, &tmp_path, out, force)
+    }
+}
+
+/// Names the output file in a bare I/O error.
+pub fn with_context(e: Error, out: &Path) -> Error {
+    match e {
+        Error::Io { source, .. } => Error::io(format!("cannot write {}", out.display()), source),
+        other => other,
     }
 }
 
@@ -783,8 +800,8 @@ pub fn place_output<T>(recorded: Result<T>, tmp: &Path, out: &Path, force: bool)
 
 /// Copies with a progress callback, in 1 MiB steps.
 pub fn copy_with_progress(
-    reader: &mut impl Read,
-    writer: &mut impl Write,
+    reader: &mut (impl Read + ?Sized),
+    writer: &mut (impl Write + ?Sized),
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<u64> {
     let mut buf = Zeroizing::new(vec![0u8; CHUNK_SIZE]);

@@ -1375,3 +1375,37 @@ fn the_raw_vault_file_and_wal_reveal_no_testimony() {
         }
     }
 }
+
+#[test]
+fn search_over_many_statements_misses_none_and_finds_the_rare_one() {
+    // More statements than several scoring batches, with a partial last
+    // batch, so every thread and the remainder are exercised.
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let count = 64 * 5 + 17;
+    let rare_at = 199;
+    let text: String = (0..count)
+        .map(|i| {
+            let rare = if i == rare_at { " Zyxwvutsrq" } else { "" };
+            let row = serde_json::json!({"case": KZ, "witness": format!("Témoin {i}"),
+                "body": format!("Déposition numéro {i} : les soldats sont arrivés la nuit.{rare}")});
+            format!("{row}\n")
+        })
+        .collect();
+    let file = write_file(&v, "many.jsonl", text);
+    let ids: Vec<String> = v
+        .ok(&["statement", "import", arg(&file)])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ids.len(), count);
+    let mut all = search_ids(&v, "SOLDATS", &["--limit", "100000"]);
+    all.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(all, expected);
+    assert_eq!(search_ids(&v, "zyxwvutsrq", &[]), [ids[rare_at].as_str()]);
+    let numbered = search(&v, "\"numero 250 \"", &[]);
+    assert_eq!(numbered.len(), 1, "{numbered:?}");
+    assert_eq!(numbered[0]["id"], ids[250].as_str());
+}

@@ -8,11 +8,15 @@ use serde::Serialize;
 use super::case::{all_cases, find_case};
 use super::open_or_note;
 use super::statement::{open_search_text, read_version, searchable_text};
-use crate::error::Result;
+use std::sync::mpsc::sync_channel;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::search::{snippet, Query, Snippet};
 use crate::store::records as rows;
-use crate::vault::{Unlocked, Vault};
+use crate::vault::{Session, Unlocked, Vault};
 
 /// One search result.
 #[derive(Clone, Debug, Serialize)]
@@ -46,6 +50,73 @@ impl SearchHit {
     }
 }
 
+/// Search texts handed to a scoring thread at a time.
+const BATCH_ROWS: usize = 64;
+/// Scoring threads at most.
+const MAX_WORKERS: usize = 8;
+
+type Scored = Vec<(f64, Id, u64)>;
+
+/// Decrypts and scores every statement's search text. The rows are read on
+/// this thread and handed in small batches (bounded memory) to one scoring
+/// thread per core: decryption and matching dominate the cost. Returns the
+/// scored hits and the statements whose search text did not authenticate.
+fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(Scored, Vec<Id>)> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (sender, batches) = sync_channel::<Vec<(Id, u64, Vec<u8>)>>(2);
+            senders.push(sender);
+            handles.push(scope.spawn(move || -> Result<(Scored, Vec<Id>)> {
+                let (mut scored, mut damaged) = (Vec::new(), Vec::new());
+                for batch in batches {
+                    for (id, version, sealed) in batch {
+                        let opened = open_search_text(session, &id, version, &sealed);
+                        if let Some(folded) = open_or_note(opened, id, &mut damaged)? {
+                            if let Some(score) = query.score(&folded) {
+                                scored.push((score, id, version));
+                            }
+                        }
+                    }
+                }
+                Ok((scored, damaged))
+            }));
+        }
+        let stopped = || Error::Invalid("a search thread stopped early".into());
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        let mut turn = 0;
+        let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
+            batch.push((id, version, sealed.to_vec()));
+            if batch.len() == BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                senders[turn % workers].send(full).map_err(|_| stopped())?;
+                turn += 1;
+            }
+            Ok(())
+        });
+        if read.is_ok() && !batch.is_empty() {
+            read = senders[turn % workers].send(batch).map_err(|_| stopped());
+        }
+        drop(senders);
+        let (mut scored, mut damaged) = (Vec::new(), Vec::new());
+        // A worker's own error explains a "stopped early": report it first.
+        for handle in handles {
+            let (s, d) = handle
+                .join()
+                .map_err(|_| Error::Invalid("a search thread panicked".into()))??;
+            scored.extend(s);
+            damaged.extend(d);
+        }
+        read?;
+        damaged.sort();
+        Ok((scored, damaged))
+    })
+}
+
 /// Snippet width in characters.
 const SNIPPET_WIDTH: usize = 120;
 
@@ -65,18 +136,8 @@ impl Vault<Unlocked> {
                 None => None,
             };
             // Pass 1: every statement's search text (small, apart from the
-            // bodies), decrypted in memory, matched and scored.
-            let mut scored: Vec<(f64, Id, u64)> = Vec::new();
-            let mut damaged = Vec::new();
-            rows::for_each_search_text(tx, |id, version, sealed| {
-                let opened = open_search_text(session, &id, version, sealed);
-                if let Some(folded) = open_or_note(opened, id, &mut damaged)? {
-                    if let Some(score) = query.score(&folded) {
-                        scored.push((score, id, version));
-                    }
-                }
-                Ok(())
-            })?;
+            // bodies), decrypted in memory, matched and scored on every core.
+            let (mut scored, mut damaged) = score_all(tx, session, &query)?;
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
             // Pass 2: only the best ones are opened further (metadata for the
             // case filter, the body for the snippet).

@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{
@@ -241,9 +242,9 @@ pub fn open_search_text(
     id: &Id,
     version: u64,
     sealed: &[u8],
-) -> Result<String> {
+) -> Result<Zeroizing<String>> {
     let record = id.to_hex();
-    let bytes = open_bytes(
+    let mut bytes = open_bytes(
         &session.keys.records,
         &super::record_binding(&session.vault_id, Kind::Statement, &record, version, "search"),
         sealed,
@@ -253,8 +254,13 @@ pub fn open_search_text(
             "statement {record}: version {version} field \"search\" does not authenticate (damaged, altered or moved)"
         ))
     })?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| Error::Integrity(format!("statement {record}: its search text is not UTF-8")))
+    // Moved, not copied, so the only plaintext copy stays zeroized.
+    String::from_utf8(std::mem::take(&mut *bytes))
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            drop(Zeroizing::new(e.into_bytes()));
+            Error::Integrity(format!("statement {record}: its search text is not UTF-8"))
+        })
 }
 
 /// Creates a statement in the caller's transaction (used by `add` and `import`).

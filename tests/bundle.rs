@@ -1864,3 +1864,188 @@ fn a_sealed_statement_stays_sealed_after_import() {
     );
     assert!(second.ok(&["check"]).contains("OK"));
 }
+
+// ------------------------------------------- history across vaults
+
+/// The `log ID --json` entries of `v` that came from an earlier vault.
+fn imported_log(v: &TestVault, id: &str) -> Vec<serde_json::Value> {
+    parse_json(&v.ok(&["log", id, "--json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("imported_from").is_some())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn imported_records_keep_their_earlier_history_through_log_check_and_re_export() {
+    // Field office -> court -> appeal court: each vault shows, checks and
+    // passes on the chains signed in the vaults before it.
+    let fx = Fixture::new();
+    let field_vault = parse_json(&fx.v.ok(&["info", "--json"]))["file"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (tar, field_bag) = fx.unpacked("field");
+    let field_chain =
+        fs::read(field_bag.join(format!("data/custody/{}.jsonl", fx.amended))).unwrap();
+
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    let earlier = imported_log(&court, &fx.amended);
+    assert_eq!(
+        earlier.len(),
+        String::from_utf8_lossy(&field_chain).lines().count(),
+        "{earlier:?}"
+    );
+    assert!(
+        earlier
+            .iter()
+            .all(|e| e["imported_from"] == field_vault.as_str() && e["signature_valid"] == true),
+        "{earlier:?}"
+    );
+    let actions: Vec<&str> = earlier
+        .iter()
+        .map(|e| e["event"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(&actions[..2], ["create", "amend"], "{actions:?}");
+    let text = court.ok(&["log", &fx.amended]);
+    assert!(text.contains("[earlier vault"), "{text}");
+    expect_exit(&court.run(&["check"]), 0, "check with an imported history");
+
+    // The court forwards the case: the field chain travels as it was signed.
+    let forwarded = court.file("forwarded.tar");
+    court.ok(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--out",
+        arg(&forwarded),
+    ]);
+    let out = verify(&court, &forwarded, &[]);
+    assert_valid(&out, "verify of a forwarded bundle");
+    assert!(
+        all_text(&out).contains("earlier custody chain"),
+        "{}",
+        all_text(&out)
+    );
+    let bag = untar(&forwarded, &court.file("forwarded"));
+    let prior = fs::read(bag.join(format!("data/prior-custody/{}/1.jsonl", fx.amended))).unwrap();
+    assert!(prior == field_chain, "the field chain changed on the way");
+    let html = fs::read_to_string(bag.join("data/report.html")).unwrap();
+    assert!(
+        html.contains("Earlier custody"),
+        "report lacks the earlier history"
+    );
+
+    // The appeal court sees both earlier vaults' chains.
+    let appeal = TestVault::new();
+    appeal.ok(&["bundle", "import", arg(&forwarded)]);
+    let vaults: BTreeSet<String> = imported_log(&appeal, &fx.amended)
+        .iter()
+        .map(|e| e["imported_from"].as_str().unwrap().to_owned())
+        .collect();
+    let court_vault = parse_json(&court.ok(&["info", "--json"]))["file"]["vault_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(vaults, BTreeSet::from([field_vault, court_vault]));
+    expect_exit(&appeal.run(&["check"]), 0, "check after two imports");
+}
+
+#[test]
+fn a_damaged_imported_history_fails_check_names_the_record_and_blocks_export() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    let copy = court.copy_vault("damaged.custodia");
+    {
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let condition = format!("record_id = '{}'", fx.photo.id);
+        let mut blob: Vec<u8> = conn
+            .query_row(
+                &format!("SELECT history FROM imported_custody WHERE {condition}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let middle = blob.len() / 2;
+        blob[middle] ^= 0x10;
+        conn.execute(
+            &format!("UPDATE imported_custody SET history = ?1 WHERE {condition}"),
+            [&blob],
+        )
+        .unwrap();
+    }
+    let out = court.run_on(&copy, &["check"]);
+    let text = expect_exit(&out, 4, "check of a damaged imported history");
+    assert!(text.contains(&fx.photo.id), "{text}");
+    assert!(text.contains("imported custody history"), "{text}");
+    let bundle = court.file("from-damaged.tar");
+    let out = court.run_on(
+        &copy,
+        &[
+            "export",
+            "--case",
+            CASE,
+            "--no-encrypt",
+            "--out",
+            arg(&bundle),
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(
+        !bundle.exists(),
+        "a bundle was written from a damaged history"
+    );
+}
+
+#[test]
+fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
+    if !stock_tools(
+        "a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning",
+        &["tar", "minisign"],
+    ) {
+        return;
+    }
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    let forwarded = court.file("forwarded.tar");
+    court.ok(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--out",
+        arg(&forwarded),
+    ]);
+    let bag = untar(&forwarded, &court.file("work"));
+    // Hide the amendment from the field vault's history.
+    let path = bag.join(format!("data/prior-custody/{}/1.jsonl", fx.amended));
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.lines().nth(1).unwrap().contains("amend"), "{text}");
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    fs::write(&path, kept).unwrap();
+    forge_signature(&bag, &court.file("forger-keys"));
+    let forged = court.file("forged.tar");
+    repack(bag.parent().unwrap(), &forged);
+    assert_rejected(
+        &verify(&court, &forged, &[]),
+        "an earlier chain with an event removed",
+        &["prior-custody", "chain breaks at event 2"],
+    );
+    let third = TestVault::new();
+    let out = third.run(&["bundle", "import", arg(&forged)]);
+    expect_exit(&out, 4, "import of a forged earlier chain");
+    assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
+}

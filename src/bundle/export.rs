@@ -20,6 +20,7 @@ use super::layout::*;
 use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
+use crate::custody::chain::imported_history;
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
@@ -456,6 +457,7 @@ impl Vault<Unlocked> {
             let mut signers: BTreeMap<String, PublicKey> = BTreeMap::new();
             signers.insert(exporter_key.key_id_hex(), exporter_key.clone());
             let mut report_events = Vec::new();
+            let mut prior_events = Vec::new();
             let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
             for id in &exported {
                 let hex_id = id.to_hex();
@@ -475,6 +477,32 @@ impl Vault<Unlocked> {
                     report_events.push(event);
                 }
                 add_bytes(&mut files, custody_path(&hex_id), lines);
+                // An imported record's chains from earlier vaults, as signed
+                // there, with the keys that signed them. A broken one is not
+                // sent to a court: `check` names it.
+                if let Some(history) = imported_history(tx, session, id)? {
+                    for (n, (chain, verified)) in
+                        history.chains.iter().zip(history.verify(&hex_id)).enumerate()
+                    {
+                        if let Some((pos, why)) = verified.broken {
+                            return Err(Error::Integrity(format!(
+                                "the custody history record {} brought from an earlier vault is broken at event {pos} ({why}); run `custodia check`",
+                                id.short()
+                            )));
+                        }
+                        for event in verified.events {
+                            if let Some(key) = history.key(&event.key_id) {
+                                signers.insert(event.key_id.clone(), PublicKey::new(key));
+                            }
+                            prior_events.push(event);
+                        }
+                        add_bytes(
+                            &mut files,
+                            prior_custody_path(&hex_id, n + 1),
+                            chain.as_bytes().to_vec(),
+                        );
+                    }
+                }
             }
             report_events.sort_by_key(|e| e.position);
             for (key_id, key) in &signers {
@@ -499,6 +527,7 @@ impl Vault<Unlocked> {
                 statements: &report_statements,
                 evidence: &evidence_docs,
                 events: &report_events,
+                prior_events: &prior_events,
                 exporter: (&exporter_name, &exporter_key.key_id_hex()),
                 date: &date_text,
                 checkpoint: &receipt,

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use super::verify::{open_tar, read_bundle, Unlock};
+use crate::custody::chain::{ImportedHistory, IMPORTED_CUSTODY_FIELD};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
@@ -94,11 +95,26 @@ impl Vault<Unlocked> {
                 .or_default()
                 .push((doc, text));
         }
-        let custody_of = |id: &str| -> Vec<u8> {
-            files
+        // Earlier vaults' chains first (oldest first), then the exporting
+        // vault's own: the whole history, each chain as it was signed.
+        let chains_of = |id: &str| -> Vec<String> {
+            let mut prior: Vec<(usize, String)> = files
+                .iter()
+                .filter_map(|(p, e)| {
+                    let (record, n) = parse_prior_custody_path(p)?;
+                    let text = String::from_utf8(e.bytes.clone()?).ok()?;
+                    (record == id).then_some((n, text))
+                })
+                .collect();
+            prior.sort_by_key(|(n, _)| *n);
+            let mut chains: Vec<String> = prior.into_iter().map(|(_, t)| t).collect();
+            if let Some(own) = files
                 .get(&custody_path(id))
-                .and_then(|e| e.bytes.clone())
-                .unwrap_or_default()
+                .and_then(|e| String::from_utf8(e.bytes.clone()?).ok())
+            {
+                chains.push(own);
+            }
+            chains
         };
         let signer_keys: BTreeMap<String, String> = files
             .iter()
@@ -124,19 +140,19 @@ impl Vault<Unlocked> {
                 })
             };
             let keep_history = |id: &Id, kind: Kind| -> Result<usize> {
-                let history = custody_of(&id.to_hex());
-                let n = history.iter().filter(|b| **b == b'\n').count();
-                let doc = serde_json::json!({
-                    "events": String::from_utf8_lossy(&history),
-                    "signers": signer_keys,
-                });
+                let chains = chains_of(&id.to_hex());
+                let n = chains.last().map_or(0, |c| c.lines().count());
+                let doc = ImportedHistory {
+                    chains,
+                    signers: signer_keys.clone(),
+                };
                 let sealed = seal_field(
                     &session.keys.events,
                     &session.vault_id,
                     kind,
                     id,
                     1,
-                    "imported-custody",
+                    IMPORTED_CUSTODY_FIELD,
                     &doc,
                 )?;
                 rows::insert_imported_custody(tx, id, &sealed)?;

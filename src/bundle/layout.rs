@@ -7,6 +7,8 @@
 //! <bag>/bagit.txt
 //! <bag>/data/case.json
 //! <bag>/data/custody/<record id>.jsonl     one signed event per line
+//! <bag>/data/prior-custody/<record id>/<n>.jsonl   chains from earlier
+//!                                          vaults of an imported record
 //! <bag>/data/evidence.json                 metadata of every exhibit
 //! <bag>/data/evidence/<sanitised original name>
 //! <bag>/data/report.html
@@ -146,6 +148,24 @@ pub fn statement_json_path(id: &str, version: u64) -> String {
 /// Path of a record's custody log.
 pub fn custody_path(id: &str) -> String {
     format!("data/custody/{id}.jsonl")
+}
+
+/// Folder of the chains imported records brought from earlier vaults.
+pub const PRIOR_CUSTODY_DIR: &str = "data/prior-custody/";
+
+/// Path of the `n`th (from 1, oldest first) earlier chain of record `id`.
+pub fn prior_custody_path(id: &str, n: usize) -> String {
+    format!("{PRIOR_CUSTODY_DIR}{id}/{n}.jsonl")
+}
+
+/// The record id and number of a [`prior_custody_path`], if it is one.
+pub fn parse_prior_custody_path(path: &str) -> Option<(String, usize)> {
+    let rest = path.strip_prefix(PRIOR_CUSTODY_DIR)?;
+    let (id, file) = rest.split_once('/')?;
+    let n: usize = file.strip_suffix(".jsonl")?.parse().ok()?;
+    let canonical = prior_custody_path(id, n);
+    (canonical == path && n >= 1 && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (id.to_owned(), n))
 }
 
 /// Path of a signer's public key.

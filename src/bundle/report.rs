@@ -20,6 +20,9 @@ pub struct ReportInput<'a> {
     pub evidence: &'a [EvidenceDoc],
     /// Custody events of every exported record, in vault order.
     pub events: &'a [Event],
+    /// Events of imported records in the vaults they came from, per record
+    /// and chain, oldest first.
+    pub prior_events: &'a [Event],
     /// Exporting user and key id.
     pub exporter: (&'a str, &'a str),
     /// Bagging date.
@@ -204,7 +207,36 @@ pub fn render(input: &ReportInput<'_>) -> String {
             e(&details)
         );
     }
-    let _ = write!(h, "</table>\n</body></html>\n");
+    let _ = write!(h, "</table>\n");
+    if !input.prior_events.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Earlier custody ({} events)</h2><p>Records imported into this vault keep \
+             their history from the vault they came from, signed there.</p>\
+             <table><tr><th>Vault</th><th>#</th><th>Time (UTC)</th><th>User</th><th>Action</th><th>Record</th><th>Details</th></tr>",
+            input.prior_events.len()
+        );
+        for ev in input.prior_events {
+            let details = match &ev.details {
+                serde_json::Value::Object(m) if m.is_empty() => String::new(),
+                other => other.to_string(),
+            };
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"mono\">{}</td></tr>",
+                e(&short(&ev.vault)),
+                ev.position,
+                e(&ev.time),
+                e(&ev.user),
+                e(ev.action.as_str()),
+                e(&ev.record_kind),
+                e(&short(&ev.record)),
+                e(&details)
+            );
+        }
+        let _ = write!(h, "</table>\n");
+    }
+    let _ = write!(h, "</body></html>\n");
     h
 }
 

@@ -21,7 +21,8 @@ use super::bagit::{
 use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use crate::crypto::minisign::{self, PublicKey, SignatureFile};
-use crate::custody::{SignedEvent, GENESIS};
+use crate::custody::chain::verify_chain;
+use crate::custody::Event;
 use crate::error::{Error, Result};
 
 /// Largest non-evidence file kept in memory while verifying.
@@ -525,6 +526,96 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     );
 }
 
+/// Remembers what a verified event says about content: the SHA-256 of
+/// statement versions (create, amend, import) and of an exhibit at intake.
+fn note_recorded_content(
+    event: &Event,
+    recorded_sha: &mut BTreeMap<(String, u64), String>,
+    evidence_sha: &mut BTreeMap<String, String>,
+) {
+    let record = &event.record;
+    if let Some(map) = event
+        .details
+        .get("version_sha256")
+        .and_then(|m| m.as_object())
+    {
+        for (version, sha) in map {
+            if let (Ok(v), Some(sha)) = (version.parse::<u64>(), sha.as_str()) {
+                recorded_sha.insert((record.clone(), v), sha.to_owned());
+            }
+        }
+    }
+    if let Some(sha) = event.details.get("body_sha256").and_then(|s| s.as_str()) {
+        let version = event
+            .details
+            .get("version")
+            .and_then(|n| n.as_u64())
+            .unwrap_or(1);
+        recorded_sha.insert((record.clone(), version), sha.to_owned());
+    }
+    if event.record_kind == "evidence" {
+        if let Some(sha) = event.details.get("sha256").and_then(|s| s.as_str()) {
+            evidence_sha
+                .entry(record.clone())
+                .or_insert_with(|| sha.to_owned());
+        }
+    }
+}
+
+/// The chains that imported records brought from earlier vaults
+/// (`data/prior-custody/<record>/<n>.jsonl`): each must verify against the
+/// signers' keys in the bundle, and belong to a record the bundle carries.
+fn check_prior_custody(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
+    for (path, entry) in files
+        .iter()
+        .filter(|(p, _)| p.starts_with(PRIOR_CUSTODY_DIR))
+    {
+        let Some((record, _)) = parse_prior_custody_path(path) else {
+            v.item("earlier custody chain", path, false, "unexpected file name");
+            continue;
+        };
+        if !files.contains_key(&custody_path(&record)) {
+            v.item(
+                "earlier custody chain",
+                path,
+                false,
+                "its record has no custody chain in this bundle",
+            );
+            continue;
+        }
+        let Some(body) = entry
+            .bytes
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+        else {
+            v.item("earlier custody chain", path, false, "not UTF-8");
+            continue;
+        };
+        let chain = verify_chain(&record, body, |key_id| {
+            text(files, &signer_path(key_id))
+                .and_then(|t| PublicKey::parse(t).ok())
+                .map(|k| k.key)
+        });
+        let vault = chain
+            .events
+            .first()
+            .map(|e| e.vault.clone())
+            .unwrap_or_default();
+        match chain.broken {
+            Some((_, why)) => v.item("earlier custody chain", path, false, why),
+            None => v.item(
+                "earlier custody chain",
+                path,
+                true,
+                format!(
+                    "{} signed events from vault {vault}, chain intact",
+                    chain.events.len()
+                ),
+            ),
+        }
+    }
+}
+
 fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     // Custody chains; remember what each record's events say about content.
     let mut recorded_sha: BTreeMap<(String, u64), String> = BTreeMap::new();
@@ -542,91 +633,25 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             v.item("custody chain", &record, false, "not UTF-8");
             continue;
         };
-        let mut prev = GENESIS.to_owned();
-        let mut count = 0u64;
-        let mut bad = None;
-        for (i, line) in body.lines().enumerate() {
-            let pos = i + 1;
-            let signed: SignedEvent = match serde_json::from_str(line) {
-                Ok(s) => s,
-                Err(e) => {
-                    bad = Some(format!("event {pos} is malformed: {e}"));
-                    break;
-                }
-            };
-            let event = match signed.event() {
-                Ok(e) => e,
-                Err(e) => {
-                    bad = Some(format!("event {pos}: {e}"));
-                    break;
-                }
-            };
-            if event.record != record
-                || event.record_position != count + 1
-                || event.prev_record != prev
-            {
-                bad = Some(format!(
-                    "the chain breaks at event {pos} (removed, altered, reordered or inserted)"
-                ));
-                break;
-            }
-            let key =
-                text(files, &signer_path(&event.key_id)).and_then(|t| PublicKey::parse(t).ok());
-            match key {
-                Some(k) if signed.verify_with(&k.key) => {}
-                Some(_) => {
-                    bad = Some(format!(
-                        "event {pos}: the signature does not verify (forged or altered)"
-                    ));
-                    break;
-                }
-                None => {
-                    bad = Some(format!(
-                        "event {pos}: signed by key {}, which is not in the bundle",
-                        event.key_id
-                    ));
-                    break;
-                }
-            }
-            if let Some(map) = event
-                .details
-                .get("version_sha256")
-                .and_then(|m| m.as_object())
-            {
-                for (version, sha) in map {
-                    if let (Ok(v), Some(sha)) = (version.parse::<u64>(), sha.as_str()) {
-                        recorded_sha.insert((record.clone(), v), sha.to_owned());
-                    }
-                }
-            }
-            if let Some(sha) = event.details.get("body_sha256").and_then(|s| s.as_str()) {
-                let version = event
-                    .details
-                    .get("version")
-                    .and_then(|n| n.as_u64())
-                    .unwrap_or(1);
-                recorded_sha.insert((record.clone(), version), sha.to_owned());
-            }
-            if event.record_kind == "evidence" {
-                if let Some(sha) = event.details.get("sha256").and_then(|s| s.as_str()) {
-                    evidence_sha
-                        .entry(record.clone())
-                        .or_insert_with(|| sha.to_owned());
-                }
-            }
-            prev = signed.hash();
-            count += 1;
+        let chain = verify_chain(&record, body, |key_id| {
+            text(files, &signer_path(key_id))
+                .and_then(|t| PublicKey::parse(t).ok())
+                .map(|k| k.key)
+        });
+        for event in &chain.events {
+            note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
         }
-        match bad {
-            Some(why) => v.item("custody chain", &record, false, why),
+        match chain.broken {
+            Some((_, why)) => v.item("custody chain", &record, false, why),
             None => v.item(
                 "custody chain",
                 &record,
                 true,
-                format!("{count} signed events, chain intact"),
+                format!("{} signed events, chain intact", chain.events.len()),
             ),
         }
     }
+    check_prior_custody(v, files);
     // Statements.
     for (path, entry) in files
         .iter()

@@ -52,8 +52,13 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
             .as_ref()
             .map(|r| format!("  reason: {r}"))
             .unwrap_or_default();
+        let origin = entry
+            .imported_from
+            .as_ref()
+            .map(|v| format!("  [earlier vault {}]", &v[..8.min(v.len())]))
+            .unwrap_or_default();
         out.line(format!(
-            "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}{}",
+            "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}{}{}",
             e.position,
             e.time,
             e.user,
@@ -62,6 +67,7 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
             &e.record[..12.min(e.record.len())],
             details,
             reason,
+            origin,
             if entry.signature_valid {
                 ""
             } else {

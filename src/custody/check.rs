@@ -15,9 +15,9 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use super::{open_event, Action, KeyDirectory, GENESIS};
+use super::{chain, open_event, Action, KeyDirectory, GENESIS};
 use crate::crypto::aead::open_value;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
 use crate::records::evidence::with_reader;
 use crate::records::statement::open_search_text;
@@ -121,10 +121,52 @@ impl Vault<Unlocked> {
         self.read(|tx, session| {
             let chains = check_events(tx, session, &directory, &mut report)?;
             check_records(tx, session, &chains, &mut report, progress)?;
+            check_imported_histories(tx, session, &mut report)?;
             Ok(())
         })?;
         Ok(report)
     }
+}
+
+/// The histories imported records brought from earlier vaults: each chain
+/// must still verify with the keys it came with.
+fn check_imported_histories(
+    conn: &rusqlite::Connection,
+    session: &Session<'_>,
+    report: &mut CheckReport,
+) -> Result<()> {
+    for hex in rows::imported_custody_records(conn)? {
+        let Ok(id) = hex.parse::<Id>() else {
+            report.problem(
+                Some(&hex),
+                None,
+                format!("an imported custody history is filed under a malformed record id {hex:?}"),
+            );
+            continue;
+        };
+        let history = match chain::imported_history(conn, session, &id) {
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
+            Err(Error::Integrity(why)) => {
+                report.problem(Some(&hex), None, why);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for (n, verified) in history.verify(&hex).into_iter().enumerate() {
+            if let Some((pos, why)) = verified.broken {
+                report.problem(
+                    Some(&hex),
+                    Some(pos),
+                    format!(
+                        "record {hex}: the custody history it brought from an earlier vault (chain {}) is broken: {why}",
+                        n + 1
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_events(

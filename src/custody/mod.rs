@@ -13,6 +13,7 @@
 //! This module owns event encoding, appending and reading. Verification of a
 //! whole vault lives in [`check`]; checkpoints in [`checkpoint`].
 
+pub mod chain;
 pub mod check;
 pub mod checkpoint;
 
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::aead::{open_value, seal_value};
-use crate::crypto::signing::verify as verify_signature;
+use crate::crypto::signing::{verify as verify_signature, UserSigningKey};
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
@@ -122,6 +123,17 @@ pub struct SignedEvent {
 }
 
 impl SignedEvent {
+    /// Encodes `event` canonically and signs it with `key`.
+    pub fn sign(event: &Event, key: &UserSigningKey) -> Result<SignedEvent> {
+        let canonical = serde_json::to_string(event)
+            .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?;
+        let signature = B64.encode(key.sign(canonical.as_bytes()).to_bytes());
+        Ok(SignedEvent {
+            canonical,
+            signature,
+        })
+    }
+
     /// SHA-256 of the canonical text, lowercase hex: the event's hash.
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.canonical.as_bytes()))
@@ -246,13 +258,7 @@ pub fn append(
         prev,
         prev_record,
     };
-    let canonical = serde_json::to_string(&event)
-        .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?;
-    let signature = B64.encode(session.user.signing.sign(canonical.as_bytes()).to_bytes());
-    let signed = SignedEvent {
-        canonical,
-        signature,
-    };
+    let signed = SignedEvent::sign(&event, &session.user.signing)?;
     let pos = position.to_string();
     let sealed = seal_value(events_key, &event_binding(&vault_id, &pos), &signed)?;
     rows::insert_event(conn, position, &sealed)?;
@@ -314,6 +320,10 @@ pub struct LogEntry {
     /// events never hold free text that could name a protected witness).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For an event an imported record brought from an earlier vault: that
+    /// vault's id (its own chain, verified with the keys it came with).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 impl crate::vault::Vault<crate::vault::Unlocked> {
@@ -339,15 +349,45 @@ impl crate::vault::Vault<crate::vault::Unlocked> {
                     Action::Amend => amendment_reason(tx, session, &event),
                     _ => None,
                 };
+                // An imported record's earlier history comes just before
+                // the event that imported it.
+                if event.action == Action::Import && event.record_position == 1 {
+                    if let Ok(id) = event.record.parse::<Id>() {
+                        out.extend(imported_entries(tx, session, &id)?);
+                    }
+                }
                 out.push(LogEntry {
                     event,
                     signature_valid,
                     reason,
+                    imported_from: None,
                 });
             }
             Ok(out)
         })
     }
+}
+
+/// The entries of record `id`'s imported history: the events that verify
+/// with the keys it came with, then any unreadable remainder marked invalid.
+fn imported_entries(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<Vec<LogEntry>> {
+    let Some(history) = chain::imported_history(conn, session, id)? else {
+        return Ok(Vec::new());
+    };
+    let record = id.to_hex();
+    let mut out = Vec::new();
+    for (text, verified) in history.chains.iter().zip(history.verify(&record)) {
+        let good = verified.events.len();
+        for (i, event) in chain::readable_events(text).into_iter().enumerate() {
+            out.push(LogEntry {
+                imported_from: Some(event.vault.clone()),
+                signature_valid: i < good,
+                reason: None,
+                event,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The reason of the statement version an amend event made, if readable.

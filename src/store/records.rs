@@ -317,6 +317,26 @@ pub fn insert_imported_custody(conn: &Connection, id: &Id, history: &[u8]) -> Re
     Ok(())
 }
 
+/// The sealed history an imported record brought, if it has one.
+pub fn imported_custody(conn: &Connection, id: &Id) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT history FROM imported_custody WHERE record_id = ?1",
+            [id.to_hex()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Ids of every record with an imported history.
+pub fn imported_custody_records(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT record_id FROM imported_custody ORDER BY record_id")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(ids)
+}
+
 /// Inserts a record with a given id (import), failing if it exists.
 pub fn record_exists(conn: &Connection, id: &Id) -> Result<bool> {
     Ok(record_kind(conn, id)?.is_some())

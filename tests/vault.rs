@@ -1288,3 +1288,64 @@ fn the_default_kdf_is_at_least_rfc_9106_second_recommendation() {
     assert!(slot["time_cost"].as_u64().unwrap() >= 3, "{slot}");
     assert!(slot["parallelism"].as_u64().unwrap() >= 4, "{slot}");
 }
+
+#[test]
+fn concurrent_adds_of_one_name_let_exactly_one_through() {
+    // The name is checked again inside the write transaction: two clerks
+    // adding the same colleague at once cannot create two of them.
+    let v = TestVault::new();
+    let pass = v.secret_file("colleague.pass", "une phrase de passe partagée");
+    for round in 0..6 {
+        let name = format!("greffier-{round}");
+        let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (v, name, pass) = (&v, &name, &pass);
+                    scope.spawn(move || {
+                        v.run(&["user", "add", name, "--new-passphrase-file", arg(pass)])
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let succeeded = outputs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(succeeded, 1, "round {round}: {outputs:?}");
+        for out in outputs.iter().filter(|o| !o.status.success()) {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("already exists") || stderr.contains("busy"),
+                "{stderr}"
+            );
+        }
+    }
+    let users = v.active_users_as(&v.pass_file);
+    assert_eq!(users.len(), 7, "{users:?}");
+}
+
+#[test]
+fn concurrent_removals_never_leave_a_vault_without_users() {
+    for _ in 0..4 {
+        let (v, second_pass) = TestVault::with_two_users();
+        let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+            let workers: Vec<_> = [OWNER, SECOND]
+                .into_iter()
+                .map(|name| {
+                    let v = &v;
+                    scope.spawn(move || v.run(&["user", "remove", name]))
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let removed = outputs.iter().filter(|o| o.status.success()).count();
+        assert!(removed <= 1, "both users were removed: {outputs:?}");
+        // Someone can still open the vault.
+        let opened = [(OWNER, &v.pass_file), (SECOND, &second_pass)]
+            .iter()
+            .any(|(name, p)| {
+                v.run_as(p, &["--user", name, "user", "list"])
+                    .status
+                    .success()
+            });
+        assert!(opened, "nobody can open the vault any more");
+    }
+}

@@ -450,12 +450,20 @@ impl Vault<Unlocked> {
         users::list(&self.store, &self.state.master)
     }
 
-    /// Adds a user with their own passphrase and a fresh signing key.
+    /// Adds a user with their own passphrase and a fresh signing key. The
+    /// slow key derivation runs first; the name is checked again inside the
+    /// write transaction, so two concurrent `user add` of one name cannot
+    /// both succeed.
     pub fn add_user(&mut self, name: &str, passphrase: &str) -> Result<Id> {
         users::validate_user_name(name)?;
         let name = users::normalize_user_name(name);
         let name = name.as_str();
-        if self.users()?.iter().any(|u| u.name == name && u.active) {
+        let taken = |profiles: &[(Id, UserProfile)]| {
+            profiles
+                .iter()
+                .any(|(_, p)| p.name == name && p.removed_at.is_none())
+        };
+        if taken(&users::all_profiles(&self.store, &self.state.master)?) {
             return Err(Error::UserExists(name.to_owned()));
         }
         let user_id = random_id()?;
@@ -470,6 +478,9 @@ impl Vault<Unlocked> {
             &signing,
         )?;
         let tx = self.store.write()?;
+        if taken(&users::profiles_in(&tx, &self.state.master)?) {
+            return Err(Error::UserExists(name.to_owned()));
+        }
         let position = rows::next_user_position(&tx)?;
         rows::insert_user(
             &tx,
@@ -486,27 +497,34 @@ impl Vault<Unlocked> {
 
     /// Removes a user: their slot is deleted (their passphrase no longer
     /// opens the vault) and their profile is marked removed; their public
-    /// keys stay so what they signed still verifies.
+    /// keys stay so what they signed still verifies. Everything is decided
+    /// inside one write transaction, so two concurrent removals cannot leave
+    /// a vault without users.
     pub fn remove_user(&mut self, name: &str) -> Result<()> {
         let name = users::normalize_user_name(name);
         let name = name.as_str();
-        let users = self.users()?;
-        let target = users
+        let master = &self.state.master;
+        let tx = self.store.write()?;
+        let profiles = users::profiles_in(&tx, master)?;
+        let (user_id, profile) = profiles
             .iter()
-            .find(|u| u.name == name && u.active)
+            .find(|(_, p)| p.name == name && p.removed_at.is_none())
             .ok_or_else(|| Error::UnknownUser(name.to_owned()))?;
-        if users.iter().filter(|u| u.active).count() <= 1 {
+        if profiles
+            .iter()
+            .filter(|(_, p)| p.removed_at.is_none())
+            .count()
+            <= 1
+        {
             return Err(Error::Invalid(format!(
                 "{name:?} is the only user; a vault must keep at least one"
             )));
         }
-        let user_id = target.id;
-        let (_, mut profile) = users::find_user(&self.store, &self.state.master, Some(name))?;
+        let mut profile = profile.clone();
         profile.removed_at = Some(now_utc());
-        let blob = users::seal_profile(&self.state.master, &user_id, &profile)?;
-        let tx = self.store.write()?;
-        rows::delete_user_slots(&tx, &user_id)?;
-        rows::update_user_profile(&tx, &user_id, &blob)?;
+        let blob = users::seal_profile(master, user_id, &profile)?;
+        rows::delete_user_slots(&tx, user_id)?;
+        rows::update_user_profile(&tx, user_id, &blob)?;
         tx.commit()?;
         Ok(())
     }

@@ -197,7 +197,15 @@ pub fn load_profile(store: &Store, master: &MasterKey, user_id: &Id) -> Result<U
 
 /// Every user's profile, in order.
 pub fn all_profiles(store: &Store, master: &MasterKey) -> Result<Vec<(Id, UserProfile)>> {
-    rows::users(store.conn())?
+    profiles_in(store.conn(), master)
+}
+
+/// Every user's profile as `conn` (e.g. an open write transaction) sees it.
+pub fn profiles_in(
+    conn: &rusqlite::Connection,
+    master: &MasterKey,
+) -> Result<Vec<(Id, UserProfile)>> {
+    rows::users(conn)?
         .iter()
         .map(|row| Ok((row.user_id, open_profile(master, row)?)))
         .collect()

@@ -978,3 +978,73 @@ fn a_record_deleted_with_all_its_rows_is_reported() {
     assert_names(&report, &s.ru);
     assert!(report.contains("deleted"), "{report}");
 }
+
+#[test]
+fn events_signed_by_a_user_after_their_removal_fail_check() {
+    // A removed user kept a copy of the vault from before their removal:
+    // their passphrase still opens it, so they add testimony there and
+    // splice its rows into the live vault. The signature is theirs and the
+    // chain fits, but they were no longer a user of this vault.
+    let (v, second_pass) = TestVault::with_two_users();
+    v.ok(&["case", "new", KZ, "--title", KZ_TITLE]);
+    let old_copy = v.copy_vault("before-removal.custodia");
+    v.ok(&["user", "remove", SECOND]);
+    expect_code(&v.run(&["check"]), &["check"], 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let body = v.file("forged.txt");
+    std::fs::write(&body, FR_BODY).unwrap();
+    let mut cmd = v.bare_command();
+    cmd.arg("--vault")
+        .arg(&old_copy)
+        .arg("--passphrase-file")
+        .arg(&second_pass)
+        .arg("--user")
+        .arg(SECOND)
+        .args([
+            "statement",
+            "add",
+            "--case",
+            KZ,
+            "--witness",
+            FR_WITNESS,
+            "--file",
+        ])
+        .arg(&body);
+    let out = common::run_command(&mut cmd);
+    let id = expect_success(&out, &["statement", "add (old copy)"])
+        .trim()
+        .to_owned();
+    assert!(is_record_id(&id), "{id}");
+
+    let conn = Connection::open(&v.path).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS old", [old_copy.to_str().unwrap()])
+        .unwrap();
+    for table in [
+        "records",
+        "record_versions",
+        "search_texts",
+        "custody_heads",
+    ] {
+        conn.execute(
+            &format!("INSERT INTO main.{table} SELECT * FROM old.{table} WHERE record_id = ?1"),
+            [&id],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO main.events SELECT * FROM old.events WHERE position > (SELECT MAX(position) FROM main.events)",
+        [],
+    )
+    .unwrap();
+    conn.execute("DETACH DATABASE old", []).unwrap();
+    conn.close().unwrap();
+
+    let report = check_finds_damage(&v, &v.path);
+    let bad = damaged(&report);
+    assert!(
+        bad.iter()
+            .any(|l| l.contains(&id) && l.contains("after that user was removed")),
+        "{report}"
+    );
+}

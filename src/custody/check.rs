@@ -96,6 +96,7 @@ impl Vault<Unlocked> {
     /// evidence bytes as they are re-hashed.
     pub fn check(&mut self, progress: &mut dyn FnMut(u64)) -> Result<CheckReport> {
         let directory = self.key_directory()?;
+        let removed = self.removed_keys()?;
         let mut report = CheckReport::default();
         for slot in slots(self.store().conn(), SlotKind::Passphrase)? {
             if let Some(k) = slot.kdf {
@@ -119,7 +120,7 @@ impl Vault<Unlocked> {
             }
         }
         self.read(|tx, session| {
-            let chains = check_events(tx, session, &directory, &mut report)?;
+            let chains = check_events(tx, session, &directory, &removed, &mut report)?;
             check_records(tx, session, &chains, &mut report, progress)?;
             check_imported_histories(tx, session, &mut report)?;
             Ok(())
@@ -173,6 +174,7 @@ fn check_events(
     conn: &rusqlite::Connection,
     session: &Session<'_>,
     directory: &KeyDirectory,
+    removed: &HashMap<String, String>,
     report: &mut CheckReport,
 ) -> Result<HashMap<String, RecordChain>> {
     let vault_hex = session.vault_id.to_hex();
@@ -236,6 +238,15 @@ fn check_events(
                 "custody event {position} of record {rec} is signed by key {}, which no user of this vault has (forged)",
                 event.key_id
             )),
+        }
+        // Times compare as text: both are RFC 3339 UTC with whole seconds.
+        if let Some(removed_at) = removed.get(&event.key_id) {
+            if event.time > *removed_at {
+                report.problem(Some(&rec), Some(position), format!(
+                    "custody event {position} of record {rec} is signed by {:?} at {}, after that user was removed ({removed_at})",
+                    event.user, event.time
+                ));
+            }
         }
         if let Some(prev) = &prev_hash {
             if event.prev != *prev && !global_broken {

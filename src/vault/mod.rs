@@ -9,6 +9,7 @@
 mod slots;
 pub mod users;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -405,6 +406,21 @@ impl Vault<Unlocked> {
             for key in profile.all_keys()? {
                 let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
                 out.insert(id, (profile.name.clone(), key));
+            }
+        }
+        Ok(out)
+    }
+
+    /// When each key of a removed user stopped being valid: its minisign
+    /// key id and the user's removal time (RFC 3339, UTC).
+    pub fn removed_keys(&self) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for (_, profile) in users::all_profiles(&self.store, &self.state.master)? {
+            if let Some(removed_at) = &profile.removed_at {
+                for key in profile.all_keys()? {
+                    let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
+                    out.insert(id, removed_at.clone());
+                }
             }
         }
         Ok(out)

@@ -105,6 +105,7 @@ impl Error {
             | Error::Crypto(CryptoError::Unauthentic)
             | Error::Crypto(CryptoError::KdfParamsOutOfBounds(_))
             | Error::Crypto(CryptoError::Decode(_))
+            | Error::Crypto(CryptoError::Format(_))
             | Error::Format(_) => Category::Integrity,
             _ => Category::Failure,
         }

@@ -28,6 +28,7 @@ pub mod bundle;
 pub mod crypto;
 pub mod custody;
 pub mod error;
+pub mod files;
 pub mod format;
 pub mod records;
 pub mod search;

@@ -11,6 +11,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     // A core dump would write keys and testimony to disk.
     cli::disable_core_dumps();
+    cli::remove_partial_output_on_interrupt();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

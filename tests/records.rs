@@ -1409,3 +1409,79 @@ fn search_over_many_statements_misses_none_and_finds_the_rare_one() {
     assert_eq!(numbered.len(), 1, "{numbered:?}");
     assert_eq!(numbered[0]["id"], ids[250].as_str());
 }
+
+#[test]
+fn an_interrupted_extract_leaves_no_partial_plaintext_behind() {
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let big = v.file("audition.wav");
+    write_big_file(&big, 120);
+    let added = v.ok(&["evidence", "add", "--case", KZ, arg(&big)]);
+    let id = evidence_ids(&v)[0].clone();
+    assert!(added.contains(&id[..12]), "{added}");
+    let out_dir = v.file("extraits");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join("audition.wav");
+    let partials = || -> Vec<PathBuf> {
+        std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(".partial-")
+            })
+            .collect()
+    };
+
+    let mut child = v
+        .std_command()
+        .args([
+            "--vault",
+            arg(&v.path),
+            "--passphrase-file",
+            arg(&v.pass_file),
+        ])
+        .args(["evidence", "extract", &id, "--out", arg(&out)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("extract finished ({status}) before it could be interrupted");
+        }
+        if partials().iter().any(|p| file_len(p) > 4 * 1024 * 1024) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no partial output appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("interrupted"),
+        "{output:?}"
+    );
+    assert!(
+        partials().is_empty(),
+        "partial plaintext left: {:?}",
+        partials()
+    );
+    assert!(!out.exists(), "an incomplete output was put in place");
+    // Nothing was extracted, so no extract event was recorded.
+    let log = v.ok(&["log", &id]);
+    assert!(!log.contains(" extract "), "{log}");
+    assert!(v.ok(&["check"]).contains("OK"));
+}

@@ -24,11 +24,10 @@ use crate::custody::chain::imported_history;
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
+use crate::files::{create_temp_beside, finish_temp};
 use crate::format::Id;
 use crate::records::case::find_case;
-use crate::records::evidence::{
-    self, create_temp_beside, place_output, reader_error, with_context, with_reader,
-};
+use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::statement::{self, read_version, StatementFields};
 use crate::records::{resolve, Kind};
 use crate::search::{Folded, Query};
@@ -612,7 +611,7 @@ impl Vault<Unlocked> {
                 name_warnings: warnings,
             })
         });
-        place_output(recorded, &tmp_path, &opts.out, opts.force)
+        finish_temp(recorded, &tmp_path, &opts.out, opts.force)
     }
 }
 

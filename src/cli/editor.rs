@@ -6,12 +6,21 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroizing;
 
 use super::Failure;
 
 const RAM_DIR: &str = "/dev/shm";
+
+/// True while the editor runs (it handles Ctrl-C itself).
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the editor is running now.
+pub fn is_running() -> bool {
+    RUNNING.load(Ordering::SeqCst)
+}
 
 /// Runs the editor and returns what was written.
 pub fn edit_in_ram() -> Result<Vec<u8>, Failure> {
@@ -26,23 +35,20 @@ pub fn edit_in_ram() -> Result<Vec<u8>, Failure> {
     let dir = ram.join(format!("custodia-{tag}"));
     create_private_dir(&dir)?;
     let file = dir.join("statement.txt");
+    // Removed (it is in RAM) if we are interrupted while the editor runs.
+    custodia::files::register(&file);
+    RUNNING.store(true, Ordering::SeqCst);
     let result = run_editor(&file);
+    RUNNING.store(false, Ordering::SeqCst);
     wipe(&file);
+    custodia::files::unregister(&file);
     let _ = std::fs::remove_dir(&dir);
     result
 }
 
 fn run_editor(file: &Path) -> Result<Vec<u8>, Failure> {
     {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(file)
+        let mut f = custodia::files::create_private(file)
             .map_err(|e| Failure::io(format!("cannot create {}", file.display()), e))?;
         f.flush()
             .map_err(|e| Failure::io("cannot prepare the editor file", e))?;

@@ -219,6 +219,20 @@ impl From<Error> for Failure {
     }
 }
 
+/// On Ctrl-C, SIGTERM or SIGHUP: remove half-written output (plaintext)
+/// and exit 130. An open transaction is rolled back by SQLite on the next
+/// open. While `--editor` runs, the editor gets the keystroke instead.
+pub fn remove_partial_output_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        if editor::is_running() {
+            return;
+        }
+        custodia::files::remove_pending();
+        eprintln!("custodia: interrupted; no partial output was kept");
+        std::process::exit(130);
+    });
+}
+
 /// Writes a new file that must not exist (unless `force`), mode 0600, via
 /// a temporary name in the same directory and a rename.
 pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
@@ -226,37 +240,11 @@ pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Fail
     if path.exists() && !force {
         return Err(Error::AlreadyExists(path.to_owned()).into());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile_in(&dir)?;
-    tmp.1
+    let (tmp, mut file) = custodia::files::create_temp_beside(path)?;
+    let written = file
         .write_all(bytes)
-        .and_then(|_| tmp.1.sync_all())
-        .map_err(|e| Failure::io(format!("cannot write {}", path.display()), e))?;
-    if !force && path.exists() {
-        let _ = std::fs::remove_file(&tmp.0);
-        return Err(Error::AlreadyExists(path.to_owned()).into());
-    }
-    std::fs::rename(&tmp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp.0);
-        Failure::io(format!("cannot write {}", path.display()), e)
-    })
-}
-
-fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), Failure> {
-    let tag = hex::encode(custodia::crypto::random_bytes::<6>().map_err(Error::from)?);
-    let path = dir.join(format!(".custodia-tmp-{tag}"));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(&path)
-        .map_err(|e| Failure::io(format!("cannot create a file in {}", dir.display()), e))?;
-    Ok((path, file))
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e));
+    custodia::files::finish_temp(written, &tmp, path, force)?;
+    Ok(())
 }

@@ -220,10 +220,19 @@ impl Vault<Unlocked> {
                 .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
         }
         let tmp = file.with_extension("tmp");
-        std::fs::write(&tmp, format!("{count} {head}\n"))
+        write_private(&tmp, format!("{count} {head}\n").as_bytes())
             .and_then(|()| std::fs::rename(&tmp, &file))
             .map_err(|e| Error::io(format!("cannot write {}", file.display()), e))
     }
+}
+
+/// Writes a file only its owner can read (it names a vault and its size).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut file = crate::files::create_private(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn state_file(dir: &Path, vault: &str) -> PathBuf {

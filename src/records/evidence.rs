@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
+use crate::files::{create_temp_beside, finish_temp};
 use crate::format::{pad, unpad, Binding, Id};
 use crate::store::records::{self as rows, VersionRow};
 use crate::stream::{write_behind, ParallelHasher};
@@ -765,7 +766,7 @@ impl Vault<Unlocked> {
                 overview,
             })
         });
-        place_output(recorded, &tmp_path, out, force)
+        finish_temp(recorded, &tmp_path, out, force)
     }
 }
 
@@ -775,27 +776,6 @@ pub fn with_context(e: Error, out: &Path) -> Error {
         Error::Io { source, .. } => Error::io(format!("cannot write {}", out.display()), source),
         other => other,
     }
-}
-
-/// Puts a finished temporary output file in place, but only once the
-/// transaction recording it (an extract or export event) has committed: a
-/// file must never exist without its custody event. On any failure the
-/// temporary file is removed. (If the rename itself fails after the
-/// commit, the log records an output that is not there, which errs on the
-/// side of the record.)
-pub fn place_output<T>(recorded: Result<T>, tmp: &Path, out: &Path, force: bool) -> Result<T> {
-    let placed = recorded.and_then(|value| {
-        if out.exists() && !force {
-            return Err(Error::AlreadyExists(out.to_owned()));
-        }
-        std::fs::rename(tmp, out)
-            .map_err(|e| Error::io(format!("cannot put {} in place", out.display()), e))?;
-        Ok(value)
-    });
-    if placed.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    placed
 }
 
 /// Copies with a progress callback, in 1 MiB steps.
@@ -817,29 +797,4 @@ pub fn copy_with_progress(
         total += n as u64;
         progress(total);
     }
-}
-
-/// Creates a new, private (0600) temporary file in `target`'s directory.
-pub fn create_temp_beside(target: &Path) -> Result<(PathBuf, File)> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let tag = hex::encode(crate::crypto::random_bytes::<6>()?);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let path = dir.join(format!(".{name}.partial-{tag}"));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))?;
-    Ok((path, file))
 }

@@ -93,6 +93,10 @@ impl Store {
             }
             std::fs::rename(&tmp, path)
                 .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+            // The temporary file's (empty, truncated) journal stays behind.
+            let mut journal = tmp.as_os_str().to_owned();
+            journal.push("-journal");
+            let _ = std::fs::remove_file(PathBuf::from(journal));
             Ok(())
         })();
         if result.is_err() {

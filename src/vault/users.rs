@@ -143,12 +143,22 @@ pub fn validate_user_name(name: &str) -> Result<()> {
             "a user name must have 1 to {MAX_USER_NAME} characters"
         )));
     }
-    if name.chars().any(char::is_control) || name.trim() != name {
+    if name.chars().any(is_forbidden_in_name) || name.trim() != name {
         return Err(Error::Invalid(
-            "a user name must not contain control characters or start or end with a space".into(),
+            "a user name must not contain control characters, line or paragraph separators or \
+             bidirectional-text controls, nor start or end with a space"
+                .into(),
         ));
     }
     Ok(())
+}
+
+/// Characters that would let a name break a log line or display as
+/// something else: controls, U+2028/U+2029 and the bidirectional overrides,
+/// embeddings and isolates.
+fn is_forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn profile_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {

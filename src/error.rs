@@ -107,6 +107,13 @@ impl Error {
             | Error::Crypto(CryptoError::Decode(_))
             | Error::Crypto(CryptoError::Format(_))
             | Error::Format(_) => Category::Integrity,
+            // A value of the wrong type in a vault column: the file was
+            // edited outside Custodia.
+            Error::Database(
+                rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..),
+            ) => Category::Integrity,
             _ => Category::Failure,
         }
     }

@@ -1349,3 +1349,46 @@ fn concurrent_removals_never_leave_a_vault_without_users() {
         assert!(opened, "nobody can open the vault any more");
     }
 }
+
+#[test]
+fn a_truncated_or_unknown_version_key_slot_envelope_exits_4() {
+    for (label, edit) in [
+        ("truncated", "substr(wrapped_master, 1, 10)"),
+        ("unknown version", "CAST(X'ff' || substr(wrapped_master, 2) AS BLOB)"),
+        ("a text value", "'not a blob'"),
+    ] {
+        let v = TestVault::new();
+        let conn = rusqlite::Connection::open(&v.path).unwrap();
+        let n = conn
+            .execute(
+                &format!("UPDATE key_slots SET wrapped_master = {edit} WHERE kind = 'passphrase'"),
+                [],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(conn);
+        let out = v.run(&["user", "list"]);
+        let stderr = common::expect_code(&out, &["user", "list", label], 4);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn user_names_that_break_or_disguise_log_lines_are_refused() {
+    let v = TestVault::new();
+    let pass = v.secret_file("new.pass", "une phrase de passe assez longue");
+    for name in [
+        "Ann\u{2028}Lee",
+        "Ann\u{2029}Lee",
+        "admin\u{202E}nimda",
+        "x\u{2066}y\u{2069}",
+        "tab\there",
+    ] {
+        let stderr = v.fails_with(
+            &["user", "add", name, "--new-passphrase-file", arg(&pass)],
+            1,
+        );
+        assert!(stderr.contains("user name"), "{name:?}: {stderr}");
+    }
+    assert_eq!(v.active_users_as(&v.pass_file), vec![OWNER.to_owned()]);
+}

@@ -2049,3 +2049,39 @@ fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
     expect_exit(&out, 4, "import of a forged earlier chain");
     assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
 }
+
+#[test]
+fn a_record_named_twice_is_exported_and_recorded_once() {
+    let fx = Fixture::new();
+    let out = fx.v.file("twice.tar");
+    fx.v.ok(&[
+        "export",
+        "--case",
+        CASE,
+        "--statement",
+        &fx.french,
+        "--statement",
+        &fx.french[..8],
+        "--evidence",
+        &fx.photo.id,
+        "--evidence",
+        &fx.photo.id,
+        "--no-encrypt",
+        "--out",
+        arg(&out),
+    ]);
+    for id in [&fx.french, &fx.photo.id] {
+        let log = fx.v.ok(&["log", id]);
+        let exports = log.lines().filter(|l| l.contains(" export ")).count();
+        assert_eq!(exports, 1, "{id}:\n{log}");
+    }
+    assert_valid(
+        &verify(&fx.v, &out, &[]),
+        "bundle with a record named twice",
+    );
+    let bag = untar(&out, &fx.v.file("twice"));
+    let evidence = files_under(&bag.join("data/evidence"), &bag.join("data/evidence"));
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    let second = TestVault::new();
+    expect_exit(&second.run(&["bundle", "import", arg(&out)]), 0, "import");
+}

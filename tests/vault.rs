@@ -1354,7 +1354,10 @@ fn concurrent_removals_never_leave_a_vault_without_users() {
 fn a_truncated_or_unknown_version_key_slot_envelope_exits_4() {
     for (label, edit) in [
         ("truncated", "substr(wrapped_master, 1, 10)"),
-        ("unknown version", "CAST(X'ff' || substr(wrapped_master, 2) AS BLOB)"),
+        (
+            "unknown version",
+            "CAST(X'ff' || substr(wrapped_master, 2) AS BLOB)",
+        ),
         ("a text value", "'not a blob'"),
     ] {
         let v = TestVault::new();

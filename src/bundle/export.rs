@@ -264,11 +264,19 @@ impl Vault<Unlocked> {
                 statement_ids.extend(statements.iter().map(|s| s.id));
                 evidence_ids.extend(items.iter().map(|e| e.id));
             } else {
+                // A record named twice (by id and by prefix, say) is
+                // exported, and recorded, once.
                 for s in &opts.statements {
-                    statement_ids.push(resolve(tx, Kind::Statement, s)?);
+                    let id = resolve(tx, Kind::Statement, s)?;
+                    if !statement_ids.contains(&id) {
+                        statement_ids.push(id);
+                    }
                 }
                 for e in &opts.evidence {
-                    evidence_ids.push(resolve(tx, Kind::Evidence, e)?);
+                    let id = resolve(tx, Kind::Evidence, e)?;
+                    if !evidence_ids.contains(&id) {
+                        evidence_ids.push(id);
+                    }
                 }
             }
             // Export events, in this transaction, before anything is read, so

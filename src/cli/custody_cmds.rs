@@ -38,8 +38,13 @@ pub struct BackupArgs {
 pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
     let entries = vault.log(args.id.as_deref())?;
+    let invalid = entries.iter().any(|e| !e.signature_valid);
     if out.json {
-        return out.json(&entries);
+        out.json(&entries)?;
+        if invalid {
+            return Err(invalid_signatures());
+        }
+        return Ok(());
     }
     for entry in &entries {
         let e = &entry.event;
@@ -75,12 +80,16 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
             }
         ))?;
     }
-    if entries.iter().any(|e| !e.signature_valid) {
-        return Err(Failure::Lib(custodia::Error::Integrity(
-            "some custody events have invalid signatures; run `custodia check`".into(),
-        )));
+    if invalid {
+        return Err(invalid_signatures());
     }
     Ok(())
+}
+
+fn invalid_signatures() -> Failure {
+    Failure::Lib(custodia::Error::Integrity(
+        "some custody events have invalid signatures; run `custodia check`".into(),
+    ))
 }
 
 pub fn checkpoint(g: &Global, out: &Output) -> Result<(), Failure> {

@@ -156,11 +156,12 @@ fn check_imported_histories(
         };
         for (n, verified) in history.verify(&hex).into_iter().enumerate() {
             if let Some((pos, why)) = verified.broken {
+                // `pos` counts within that chain, not this vault's log.
                 report.problem(
                     Some(&hex),
-                    Some(pos),
+                    None,
                     format!(
-                        "record {hex}: the custody history it brought from an earlier vault (chain {}) is broken: {why}",
+                        "record {hex}: the custody history it brought from an earlier vault (chain {}, line {pos}) is broken: {why}",
                         n + 1
                     ),
                 );
@@ -461,8 +462,15 @@ fn check_head(
         Ok(head) => {
             if let Some(chain) = chain {
                 if !chain.broken && (head.count != chain.count || head.hash != chain.hash) {
+                    let why = if head.count > chain.count {
+                        "events were removed from its end"
+                    } else if head.count < chain.count {
+                        "its head was rolled back or events were added after it"
+                    } else {
+                        "its last event was replaced"
+                    };
                     report.problem(Some(hex), None, format!(
-                        "record {hex}: its custody chain ends at event {} but should have {} events: events were removed from its end",
+                        "record {hex}: its custody chain has {} events but its sealed head says {}: {why}",
                         chain.count, head.count
                     ));
                 }

@@ -2024,30 +2024,44 @@ fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
         "--out",
         arg(&forwarded),
     ]);
-    let bag = untar(&forwarded, &court.file("work"));
-    // Hide the amendment from the field vault's history.
-    let path = bag.join(format!("data/prior-custody/{}/1.jsonl", fx.amended));
-    let text = fs::read_to_string(&path).unwrap();
-    assert!(text.lines().nth(1).unwrap().contains("amend"), "{text}");
-    let kept: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    fs::write(&path, kept).unwrap();
-    forge_signature(&bag, &court.file("forger-keys"));
-    let forged = court.file("forged.tar");
-    repack(bag.parent().unwrap(), &forged);
-    assert_rejected(
-        &verify(&court, &forged, &[]),
-        "an earlier chain with an event removed",
-        &["prior-custody", "chain breaks at event 2"],
-    );
-    let third = TestVault::new();
-    let out = third.run(&["bundle", "import", arg(&forged)]);
-    expect_exit(&out, 4, "import of a forged earlier chain");
-    assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
+    // Hide the amendment from the field vault's history, or cut the
+    // history short (its last events, the export, gone): either way the
+    // forger rebuilds the manifests and re-signs.
+    type Edit = fn(usize, usize) -> bool;
+    let edits: [(&str, Edit, &[&str]); 2] = [
+        (
+            "an event removed",
+            |i, _| i != 1,
+            &["prior-custody", "chain breaks at event 2"],
+        ),
+        (
+            "cut short",
+            |i, n| i + 1 < n,
+            &["prior-custody", "cut short"],
+        ),
+    ];
+    for (k, (label, keep, needles)) in edits.into_iter().enumerate() {
+        let bag = untar(&forwarded, &court.file(&format!("work{k}")));
+        let path = bag.join(format!("data/prior-custody/{}/1.jsonl", fx.amended));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.lines().nth(1).unwrap().contains("amend"), "{text}");
+        let n = text.lines().count();
+        let kept: String = text
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| keep(*i, n))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        fs::write(&path, kept).unwrap();
+        forge_signature(&bag, &court.file(&format!("forger-keys{k}")));
+        let forged = court.file(&format!("forged{k}.tar"));
+        repack(bag.parent().unwrap(), &forged);
+        assert_rejected(&verify(&court, &forged, &[]), label, needles);
+        let third = TestVault::new();
+        let out = third.run(&["bundle", "import", arg(&forged)]);
+        expect_exit(&out, 4, label);
+        assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
+    }
 }
 
 #[test]

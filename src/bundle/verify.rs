@@ -21,7 +21,7 @@ use super::bagit::{
 use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use crate::crypto::minisign::{self, PublicKey, SignatureFile};
-use crate::custody::chain::verify_chain;
+use crate::custody::chain::{check_handover, readable_events, verify_chain};
 use crate::custody::Event;
 use crate::error::{Error, Result};
 
@@ -184,7 +184,7 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
     let decrypted: Box<dyn Read> = match unlock {
         Unlock::None => {
             return Err(Error::CannotDecrypt(
-                "this bundle is encrypted: give --identity FILE, or --passphrase-file FILE for a passphrase bundle".into(),
+                "this bundle is encrypted: give --identity FILE, or --bundle-passphrase-file FILE for a passphrase bundle".into(),
             ))
         }
         Unlock::Passphrase(p) => {
@@ -566,52 +566,87 @@ fn note_recorded_content(
 /// (`data/prior-custody/<record>/<n>.jsonl`): each must verify against the
 /// signers' keys in the bundle, and belong to a record the bundle carries.
 fn check_prior_custody(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
+    const WHAT: &str = "earlier custody chain";
+    // Per record, its earlier chains by number.
+    let mut by_record: BTreeMap<String, BTreeMap<usize, (&String, &Entry)>> = BTreeMap::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with(PRIOR_CUSTODY_DIR))
     {
-        let Some((record, _)) = parse_prior_custody_path(path) else {
-            v.item("earlier custody chain", path, false, "unexpected file name");
-            continue;
-        };
-        if !files.contains_key(&custody_path(&record)) {
-            v.item(
-                "earlier custody chain",
-                path,
-                false,
-                "its record has no custody chain in this bundle",
-            );
-            continue;
+        match parse_prior_custody_path(path) {
+            Some((record, n)) => {
+                by_record
+                    .entry(record)
+                    .or_default()
+                    .insert(n, (path, entry));
+            }
+            None => v.item(WHAT, path, false, "unexpected file name"),
         }
-        let Some(body) = entry
-            .bytes
-            .as_deref()
-            .and_then(|b| std::str::from_utf8(b).ok())
-        else {
-            v.item("earlier custody chain", path, false, "not UTF-8");
+    }
+    let utf8 = |entry: &Entry| -> Option<String> { String::from_utf8(entry.bytes.clone()?).ok() };
+    for (record, chains) in by_record {
+        let Some(own) = files.get(&custody_path(&record)).and_then(utf8) else {
+            for (path, _) in chains.values() {
+                v.item(
+                    WHAT,
+                    path,
+                    false,
+                    "its record has no custody chain in this bundle",
+                );
+            }
             continue;
         };
-        let chain = verify_chain(&record, body, |key_id| {
-            text(files, &signer_path(key_id))
-                .and_then(|t| PublicKey::parse(t).ok())
-                .map(|k| k.key)
-        });
-        let vault = chain
-            .events
-            .first()
-            .map(|e| e.vault.clone())
-            .unwrap_or_default();
-        match chain.broken {
-            Some((_, why)) => v.item("earlier custody chain", path, false, why),
-            None => v.item(
-                "earlier custody chain",
-                path,
-                true,
-                format!(
-                    "{} signed events from vault {vault}, chain intact",
-                    chain.events.len()
+        let texts: Vec<(usize, &String, Option<String>)> = chains
+            .iter()
+            .map(|(n, (path, entry))| (*n, *path, utf8(entry)))
+            .collect();
+        for (i, (n, path, body)) in texts.iter().enumerate() {
+            if *n != i + 1 {
+                v.item(
+                    WHAT,
+                    path,
+                    false,
+                    format!("chain {} of this record is missing", i + 1),
+                );
+                break;
+            }
+            let Some(body) = body else {
+                v.item(WHAT, path, false, "not UTF-8");
+                continue;
+            };
+            let chain = verify_chain(&record, body, |key_id| {
+                text(files, &signer_path(key_id))
+                    .and_then(|t| PublicKey::parse(t).ok())
+                    .map(|k| k.key)
+            });
+            // The chain that follows: the next earlier one, or this vault's.
+            let next_text = texts
+                .get(i + 1)
+                .map_or(Some(own.as_str()), |(_, _, t)| t.as_deref());
+            let import = next_text.and_then(|t| readable_events(t).into_iter().next());
+            let vault = chain
+                .events
+                .first()
+                .map(|e| e.vault.clone())
+                .unwrap_or_default();
+            match (&chain.broken, check_handover(&chain, import.as_ref())) {
+                (Some((_, why)), _) => v.item(WHAT, path, false, why.clone()),
+                (None, Some(why)) => v.item(
+                    WHAT,
+                    path,
+                    false,
+                    format!("cut short or padded before the hand-over: {why}"),
                 ),
-            ),
+                (None, None) => v.item(
+                    WHAT,
+                    path,
+                    true,
+                    format!(
+                        "{} signed events from vault {vault}, chain intact",
+                        chain.events.len()
+                    ),
+                ),
+            }
         }
     }
 }

@@ -85,6 +85,45 @@ pub fn verify_chain(
     out
 }
 
+/// Checks the hand-over between two vaults: `earlier` is a record's chain
+/// in the vault it left, `import` the first event of its chain in the next
+/// vault. The import event names how many events the bundle carried and
+/// which key signed the bundle; the earlier chain must have exactly that
+/// many, ending in an export signed by that key. Otherwise the chain was
+/// cut short (or padded) by whoever built the bundle.
+pub fn check_handover(earlier: &VerifiedChain, import: Option<&Event>) -> Option<String> {
+    let Some(import) = import else {
+        return Some("no import event follows it".into());
+    };
+    if import.action != super::Action::Import {
+        return Some(format!(
+            "the next vault's chain starts with {:?}, not an import",
+            import.action.as_str()
+        ));
+    }
+    let count = import
+        .details
+        .get("original_events")
+        .and_then(|n| n.as_u64());
+    let signer = import.details.get("signer").and_then(|s| s.as_str());
+    let last = earlier.events.last();
+    if count != Some(earlier.events.len() as u64) {
+        return Some(format!(
+            "it has {} events but the import that followed it received {}",
+            earlier.events.len(),
+            count.map_or_else(|| "an unknown number".to_owned(), |n| n.to_string())
+        ));
+    }
+    match last {
+        Some(e) if e.action == super::Action::Export && Some(e.key_id.as_str()) == signer => None,
+        Some(_) => Some(
+            "it does not end with the export, signed by the bundle's signer, that the import received"
+                .into(),
+        ),
+        None => Some("it is empty".into()),
+    }
+}
+
 /// Every line of `jsonl` that parses as a canonical event, verified or not
 /// (for showing a damaged history as far as it can be read).
 pub fn readable_events(jsonl: &str) -> Vec<Event> {

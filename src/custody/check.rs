@@ -78,6 +78,9 @@ impl CheckReport {
 
 #[derive(Default)]
 struct RecordChain {
+    /// The record's first event in this vault (an import, for a record
+    /// that came with an earlier history).
+    first: Option<super::Event>,
     count: u64,
     hash: String,
     broken: bool,
@@ -122,7 +125,7 @@ impl Vault<Unlocked> {
         self.read(|tx, session| {
             let chains = check_events(tx, session, &directory, &removed, &mut report)?;
             check_records(tx, session, &chains, &mut report, progress)?;
-            check_imported_histories(tx, session, &mut report)?;
+            check_imported_histories(tx, session, &chains, &mut report)?;
             Ok(())
         })?;
         Ok(report)
@@ -134,6 +137,7 @@ impl Vault<Unlocked> {
 fn check_imported_histories(
     conn: &rusqlite::Connection,
     session: &Session<'_>,
+    chains: &HashMap<String, RecordChain>,
     report: &mut CheckReport,
 ) -> Result<()> {
     for hex in rows::imported_custody_records(conn)? {
@@ -154,8 +158,26 @@ fn check_imported_histories(
             }
             Err(e) => return Err(e),
         };
-        for (n, verified) in history.verify(&hex).into_iter().enumerate() {
-            if let Some((pos, why)) = verified.broken {
+        let verified_all = history.verify(&hex);
+        for (n, verified) in verified_all.iter().enumerate() {
+            // Each chain must be whole up to the import that followed it.
+            let next = match history.chains.get(n + 1) {
+                Some(text) => chain::readable_events(text).into_iter().next(),
+                None => chains.get(&hex).and_then(|c| c.first.clone()),
+            };
+            if verified.is_intact() {
+                if let Some(why) = chain::check_handover(verified, next.as_ref()) {
+                    report.problem(
+                        Some(&hex),
+                        None,
+                        format!(
+                            "record {hex}: the custody history it brought from an earlier vault (chain {}) was cut short or padded before the hand-over: {why}",
+                            n + 1
+                        ),
+                    );
+                }
+            }
+            if let Some((pos, why)) = &verified.broken {
                 // `pos` counts within that chain, not this vault's log.
                 report.problem(
                     Some(&hex),
@@ -270,6 +292,9 @@ fn check_events(
                 event.record_position
             ));
             chain.broken = true;
+        }
+        if chain.count == 0 {
+            chain.first = Some(event.clone());
         }
         chain.count += 1;
         chain.hash = hash.clone();

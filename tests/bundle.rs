@@ -268,13 +268,12 @@ fn key_id(v: &TestVault) -> String {
 fn untar(tar: &Path, into: &Path) -> PathBuf {
     fs::create_dir_all(into).unwrap();
     tool_ok("tar", &["-xf", arg(tar), "-C", arg(into)]);
-    let bag = into.join(CASE);
-    assert!(
-        bag.join("bagit.txt").is_file(),
-        "no bag in {}",
-        tar.display()
-    );
-    bag
+    // The bag's one top-level directory (named after the case reference).
+    let bag = fs::read_dir(into)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("bagit.txt").is_file());
+    bag.unwrap_or_else(|| panic!("no bag in {}", tar.display()))
 }
 
 /// Packs `dir/CASE` back into a tar the way a forger would: GNU tar, pax
@@ -2098,4 +2097,167 @@ fn a_record_named_twice_is_exported_and_recorded_once() {
     assert_eq!(evidence.len(), 1, "{evidence:?}");
     let second = TestVault::new();
     expect_exit(&second.run(&["bundle", "import", arg(&out)]), 0, "import");
+}
+
+#[test]
+fn a_protected_name_in_any_metadata_field_is_replaced_by_default() {
+    if !stock_tools("a_protected_name_in_any_metadata_field", &["tar"]) {
+        return;
+    }
+    // The clerk who typed the metadata used the witness's real name
+    // everywhere: case title, place, interviewer, source, exhibit file
+    // name and description, amendment reason.
+    let v = TestVault::new();
+    let case = "RU-2026-077";
+    v.ok(&[
+        "case",
+        "new",
+        case,
+        "--title",
+        "Affaire IVANOV — désertion",
+        "--description",
+        "Dossier d'Evgueni",
+    ]);
+    let body = v.file("temoignage.txt");
+    fs::write(&body, "Je suis parti de nuit. Personne ne m'a vu.\n").unwrap();
+    let id = v
+        .ok(&[
+            "statement",
+            "add",
+            "--case",
+            case,
+            "--witness",
+            PROTECTED_NAME,
+            "--pseudonym",
+            PSEUDONYM,
+            "--protected",
+            "--place",
+            "Chez Ivanov, Astana",
+            "--interviewer",
+            "M. Ivanov père",
+            "--source",
+            "dossiers/evgueni-ivanov-deserteur",
+            "--file",
+            arg(&body),
+        ])
+        .trim()
+        .to_owned();
+    let amended = v.file("amende.txt");
+    fs::write(
+        &amended,
+        "Je suis parti de nuit, le 23. Personne ne m'a vu.\n",
+    )
+    .unwrap();
+    v.ok(&[
+        "statement",
+        "amend",
+        &id,
+        "--reason",
+        "Correction demandée par Évgueni",
+        "--file",
+        arg(&amended),
+    ]);
+    let dir = v.file("intake");
+    fs::create_dir_all(&dir).unwrap();
+    let photo = dir.join("ivanov_passport.jpg");
+    fs::write(&photo, random_bytes(5000)).unwrap();
+    v.ok(&[
+        "evidence",
+        "add",
+        "--case",
+        case,
+        "--description",
+        "Passeport d'ÉVGUENI IVANOV",
+        "--source",
+        "remis par Ivanov",
+        arg(&photo),
+    ]);
+
+    let tar = v.file("ru.tar");
+    let run = v.run(&["export", "--case", case, "--no-encrypt", "--out", arg(&tar)]);
+    expect_exit(&run, 0, "export");
+    let bag = untar(&tar, &v.file("court"));
+    let folded = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .to_lowercase()
+            .replace(['É', 'é'], "e")
+    };
+    let mut files = 0;
+    for rel in files_under(&bag, &bag) {
+        assert!(
+            !folded(rel.as_bytes()).contains("ivanov"),
+            "a file is named after the witness: {rel}"
+        );
+        files += 1;
+        let text = folded(&fs::read(bag.join(&rel)).unwrap());
+        for part in ["ivanov", "evgueni"] {
+            assert!(!text.contains(part), "{rel} names the witness ({part})");
+        }
+    }
+    assert!(files > 8, "{files}");
+    let meta =
+        parse_json(&fs::read_to_string(bag.join(format!("data/statements/{id}/v1.json"))).unwrap());
+    assert_eq!(meta["place"], "Chez Témoin A, Astana");
+    assert_eq!(meta["interviewer"], "M. Témoin A père");
+    let case_doc = parse_json(&fs::read_to_string(bag.join("data/case.json")).unwrap());
+    assert_eq!(case_doc["title"], "Affaire Témoin A — désertion");
+    assert_valid(
+        &verify(&v, &tar, &[]),
+        "verify of a bundle with shielded metadata",
+    );
+    // The vault keeps what was typed.
+    let shown = parse_json(&v.ok(&["statement", "show", &id, "--version", "1", "--json"]));
+    assert_eq!(shown["place"], "Chez Ivanov, Astana");
+
+    // Revealing identities keeps everything as typed.
+    let open = v.file("open.tar");
+    v.ok(&[
+        "export",
+        "--case",
+        case,
+        "--no-encrypt",
+        "--reveal-protected",
+        "--out",
+        arg(&open),
+    ]);
+    let bag = untar(&open, &v.file("open"));
+    let case_doc = parse_json(&fs::read_to_string(bag.join("data/case.json")).unwrap());
+    assert_eq!(case_doc["title"], "Affaire IVANOV — désertion");
+}
+
+#[test]
+fn a_statement_imported_with_its_identity_withheld_is_not_falsely_redacted() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    // The court's vault holds only the pseudonym: it cannot know the name.
+    let out = court.file("forwarded.tar");
+    let run = court.run(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--redact-names",
+        "--json",
+        "--out",
+        arg(&out),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    expect_exit(&run, 0, "export from the court");
+    let summary = parse_json(&stdout);
+    let unknown: Vec<&str> = summary["names_unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(unknown.contains(&fx.french.as_str()), "{summary}");
+    let bag = untar(&out, &court.file("fwd"));
+    let text =
+        fs::read_to_string(bag.join(format!("data/statements/{}/v1.txt", fx.french))).unwrap();
+    assert_eq!(
+        text, FRENCH,
+        "the text was changed although no real name is known"
+    );
 }

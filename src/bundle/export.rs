@@ -17,6 +17,7 @@ use super::bagit::{
     tag_manifest, write_bag_text, BagInfo, PayloadEntry, MANIFEST_NAME, TAG_MANIFEST_NAME,
 };
 use super::layout::*;
+use super::redact::NameShield;
 use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
@@ -28,9 +29,8 @@ use crate::files::{create_temp_beside, finish_temp};
 use crate::format::Id;
 use crate::records::case::find_case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
-use crate::records::statement::{self, read_version, StatementFields};
+use crate::records::statement::{self, read_version};
 use crate::records::{resolve, Kind};
-use crate::search::{Folded, Query};
 use crate::stream::write_behind;
 use crate::vault::{Unlocked, Vault};
 
@@ -98,6 +98,13 @@ pub struct ExportSummary {
     pub recipients: Vec<String>,
     /// Protected names found in texts.
     pub name_warnings: Vec<NameWarning>,
+    /// Protected names replaced by pseudonyms in metadata (titles, places,
+    /// reasons, exhibit names and descriptions…).
+    pub metadata_redactions: usize,
+    /// Statements with a protected witness whose real name this vault does
+    /// not hold (imported with the identity withheld): their texts could
+    /// not be checked for it.
+    pub names_unknown: Vec<String>,
 }
 
 /// A file of the bag: bytes held in memory, or an evidence item streamed.
@@ -109,54 +116,6 @@ enum Source {
 /// The fingerprint recorded for an age recipient.
 pub fn recipient_fingerprint(recipient: &str) -> String {
     hex::encode(&Sha256::digest(recipient.trim().as_bytes())[..8])
-}
-
-/// Counts (and optionally replaces) occurrences of a protected name and of
-/// each of its parts of three letters or more, matched as search matches.
-pub fn redact_name(text: &str, fields: &StatementFields, replace: bool) -> (usize, String) {
-    let pseudonym = fields.pseudonym.as_deref().unwrap_or("[withheld]");
-    let mut patterns: Vec<String> = vec![format!("\"{}\"", fields.witness.replace('"', " "))];
-    for part in fields.witness.split(|c: char| !c.is_alphanumeric()) {
-        if part.chars().count() >= 3 {
-            patterns.push(format!("\"{part}\""));
-        }
-    }
-    let folded = Folded::new(text);
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    for p in patterns {
-        let Ok(q) = Query::parse(&p) else { continue };
-        for hit in q.hits(&folded.text) {
-            // Whole words only: the hit must end at a word boundary.
-            let end_ok = folded.text[hit.end..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric());
-            if end_ok {
-                ranges.push(folded.original_range(hit, text));
-            }
-        }
-    }
-    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
-    for r in ranges {
-        match merged.last_mut() {
-            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    let count = merged.len();
-    if !replace || count == 0 {
-        return (count, text.to_owned());
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for r in merged {
-        out.push_str(&text[at..r.start]);
-        out.push_str(pseudonym);
-        at = r.end;
-    }
-    out.push_str(&text[at..]);
-    (count, out)
 }
 
 enum Sink<W: Write> {
@@ -317,12 +276,36 @@ impl Vault<Unlocked> {
                 files.insert(path, (bytes.len() as u64, digest, Source::Bytes(bytes)));
             };
 
+            // Every protected witness of the case, in every version, unless
+            // identities are revealed: their names are kept out of all
+            // metadata, and counted (or, with --redact-names, replaced) in
+            // the texts.
+            let mut shield = NameShield::new();
+            let mut unknown_names = Vec::new();
+            if !opts.reveal_protected {
+                let (in_case, _) = statement::summaries(tx, session, Some(&case.id))?;
+                for summary in &in_case {
+                    for o in statement::history(tx, session, &summary.id)? {
+                        let f = &o.fields;
+                        let hex = summary.id.to_hex();
+                        if f.protected
+                            && !shield.add(&f.witness, f.public_name())
+                            && statement_ids.contains(&summary.id)
+                            && !unknown_names.contains(&hex)
+                        {
+                            unknown_names.push(hex);
+                        }
+                    }
+                }
+            }
+            let mut metadata_redactions = 0usize;
+            let m = &mut metadata_redactions;
             let case_doc = CaseDoc {
                 id: case_hex.clone(),
                 reference: case.data.reference.clone(),
-                title: case.data.title.clone(),
-                description: case.data.description.clone(),
-                tags: case.data.tags.clone(),
+                title: shield.field(&case.data.title, m),
+                description: shield.optional(&case.data.description, m),
+                tags: case.data.tags.iter().map(|t| shield.field(t, m)).collect(),
                 created_at: case.data.created_at.clone(),
                 created_by: case.data.created_by.clone(),
             };
@@ -344,19 +327,11 @@ impl Vault<Unlocked> {
                     let shown = read_version(tx, session, id, Some(v))?;
                     let f = &shown.overview.fields;
                     let withhold = f.protected && !opts.reveal_protected;
-                    let (mut count, text) = if withhold {
-                        redact_name(&shown.body, f, opts.redact_names)
+                    // The testimony itself: counted, replaced on request.
+                    let (text, count) = if opts.redact_names {
+                        shield.replace(&shown.body)
                     } else {
-                        (0, shown.body.clone())
-                    };
-                    // The reason for a version is free text too.
-                    let reason = match (&shown.overview.reason, withhold) {
-                        (Some(r), true) => {
-                            let (n, redacted) = redact_name(r, f, opts.redact_names);
-                            count += n;
-                            Some(redacted)
-                        }
-                        (r, _) => r.clone(),
+                        (shown.body.clone(), shield.count(&shown.body))
                     };
                     if count > 0 {
                         warnings.push(NameWarning {
@@ -366,6 +341,9 @@ impl Vault<Unlocked> {
                             redacted: opts.redact_names,
                         });
                     }
+                    // Metadata (the amendment reason included): always.
+                    let m = &mut metadata_redactions;
+                    let reason = shield.optional(&shown.overview.reason, m);
                     let text_sha = hex::encode(Sha256::digest(text.as_bytes()));
                     let doc = StatementDoc {
                         id: id.to_hex(),
@@ -378,13 +356,13 @@ impl Vault<Unlocked> {
                         },
                         identity_withheld: withhold,
                         protected: f.protected,
-                        language: f.language.clone(),
+                        language: shield.optional(&f.language, m),
                         taken_at: f.taken_at.clone(),
-                        place: f.place.clone(),
-                        interviewer: f.interviewer.clone(),
-                        interpreter: f.interpreter.clone(),
-                        consent: f.consent.clone(),
-                        source: f.source.clone(),
+                        place: shield.optional(&f.place, m),
+                        interviewer: shield.optional(&f.interviewer, m),
+                        interpreter: shield.optional(&f.interpreter, m),
+                        consent: shield.optional(&f.consent, m),
+                        source: shield.optional(&f.source, m),
                         reason,
                         created_at: shown.overview.created_at.clone(),
                         created_by: shown.overview.created_by.clone(),
@@ -420,14 +398,16 @@ impl Vault<Unlocked> {
                 }
                 overviews.push((*id, o));
             }
-            let names: Vec<String> = overviews
+            let m = &mut metadata_redactions;
+            let shown_names: Vec<String> = overviews
                 .iter()
-                .map(|(_, o)| sanitize_file_name(&o.original_name))
+                .map(|(_, o)| shield.field(&o.original_name, m))
                 .collect();
+            let names: Vec<String> = shown_names.iter().map(|n| sanitize_file_name(n)).collect();
             let names = dedupe_names(&names);
             let mut evidence_docs = Vec::new();
             let mut payload_bytes = 0u64;
-            for ((id, o), name) in overviews.iter().zip(names) {
+            for (((id, o), name), shown_name) in overviews.iter().zip(names).zip(shown_names) {
                 let path = format!("data/evidence/{name}");
                 let digest: [u8; 32] = hex::decode(&o.sha256)
                     .ok()
@@ -438,15 +418,15 @@ impl Vault<Unlocked> {
                 evidence_docs.push(EvidenceDoc {
                     id: id.to_hex(),
                     path,
-                    original_name: o.original_name.clone(),
+                    original_name: shown_name,
                     media_type: o.media_type.clone(),
                     size: o.size,
                     sha256: o.sha256.clone(),
                     statement: o.statement.clone(),
-                    description: o.description.clone(),
-                    source: o.source.clone(),
+                    description: shield.optional(&o.description, &mut metadata_redactions),
+                    source: shield.optional(&o.source, &mut metadata_redactions),
                     acquired_at: o.acquired_at.clone(),
-                    acquired_by: o.acquired_by.clone(),
+                    acquired_by: shield.optional(&o.acquired_by, &mut metadata_redactions),
                     added_at: o.added_at.clone(),
                     added_by: o.added_by.clone(),
                 });
@@ -617,6 +597,8 @@ impl Vault<Unlocked> {
                 signer_key_id: exporter_key.key_id_hex(),
                 recipients: fingerprints.clone(),
                 name_warnings: warnings,
+                metadata_redactions,
+                names_unknown: unknown_names,
             })
         });
         finish_temp(recorded, &tmp_path, &opts.out, opts.force)
@@ -723,41 +705,5 @@ impl<R: Read> Read for Counting<'_, R> {
         *self.done += n as u64;
         (self.progress)(*self.done);
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn protected(witness: &str) -> StatementFields {
-        StatementFields {
-            witness: witness.into(),
-            pseudonym: Some("Témoin A".into()),
-            protected: true,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn protected_names_are_found_as_search_finds_them_and_replaced() {
-        let f = protected("Évgueni Ivanov");
-        let text = "EVGUENI est parti. Evgueni Ivanov l'a dit; ivanov aussi. Evguenia non.";
-        let (n, out) = redact_name(text, &f, true);
-        assert_eq!(n, 3, "{out}");
-        assert_eq!(
-            out,
-            "Témoin A est parti. Témoin A l'a dit; Témoin A aussi. Evguenia non."
-        );
-        let (n2, same) = redact_name(text, &f, false);
-        assert_eq!((n2, same.as_str()), (3, text));
-    }
-
-    #[test]
-    fn cyrillic_names_are_redacted() {
-        let f = protected("Артём Ковальчук");
-        let (n, out) = redact_name("Свидетель Артем ковальчук сказал.", &f, true);
-        assert_eq!(n, 1);
-        assert_eq!(out, "Свидетель Témoin A сказал.");
     }
 }

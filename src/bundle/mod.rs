@@ -9,6 +9,7 @@ pub mod bagit;
 pub mod export;
 pub mod import;
 pub mod layout;
+pub mod redact;
 pub mod report;
 pub mod tarball;
 pub mod verify;

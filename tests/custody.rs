@@ -1049,3 +1049,45 @@ fn events_signed_by_a_user_after_their_removal_fail_check() {
         "{report}"
     );
 }
+
+/// `export --case KZ --no-encrypt` on `vault`: must exit 4 naming `needle`
+/// and write nothing.
+fn export_is_refused(s: &Scene, vault: &Path, needle: &str) {
+    let out_file = s.v.file("refused.tar");
+    let out = s.v.run_on(
+        vault,
+        &[
+            "export",
+            "--case",
+            KZ,
+            "--no-encrypt",
+            "--out",
+            arg(&out_file),
+        ],
+    );
+    let stderr = expect_code(&out, &["export"], 4);
+    assert!(stderr.contains(needle), "{stderr}");
+    assert!(stderr.contains("nothing was exported"), "{stderr}");
+    assert!(!out_file.exists(), "a bundle was written");
+}
+
+#[test]
+fn export_refuses_a_case_whose_custody_holds_a_forged_event() {
+    let s = scene();
+    let copy = s.v.copy_vault("forged-before-export.custodia");
+    forge_event_in_owners_name(&copy, &s.ru, ClaimedKey::Signers);
+    export_is_refused(&s, &copy, &s.ru[..12]);
+}
+
+#[test]
+fn export_refuses_a_case_whose_custody_lost_an_event() {
+    let s = scene();
+    let copy = tampered(&s.v, "deleted-before-export.custodia", |c| {
+        c.execute("DELETE FROM events WHERE position = 5", [])
+            .unwrap();
+    });
+    export_is_refused(&s, &copy, "custody chain");
+    // The untouched vault exports fine.
+    let fine = s.v.file("fine.tar");
+    s.v.ok(&["export", "--case", KZ, "--no-encrypt", "--out", arg(&fine)]);
+}

@@ -21,7 +21,7 @@ use super::redact::NameShield;
 use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
-use crate::custody::chain::imported_history;
+use crate::custody::chain::{imported_history, verify_before_export};
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
@@ -198,6 +198,8 @@ impl Vault<Unlocked> {
             Encryption::None => "none",
         };
         let directory = self.key_directory()?;
+        let removed = self.removed_keys()?;
+        let vault_hex = self.id().to_hex();
         let exporter_key = PublicKey::new(self.signing_key().verifying_key());
         let exporter_name = self.user().name.clone();
         let signing = self.signing_key().dalek().clone();
@@ -446,6 +448,13 @@ impl Vault<Unlocked> {
             let mut report_events = Vec::new();
             let mut prior_events = Vec::new();
             let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
+            verify_before_export(
+                &all,
+                &vault_hex,
+                &exported,
+                &directory,
+                &removed,
+            )?;
             for id in &exported {
                 let hex_id = id.to_hex();
                 let mut lines = Vec::new();

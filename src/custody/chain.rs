@@ -44,17 +44,30 @@ pub fn verify_chain(
     jsonl: &str,
     key_of: impl Fn(&str) -> Option<VerifyingKey>,
 ) -> VerifiedChain {
+    let parsed = jsonl.lines().map(|line| {
+        serde_json::from_str::<SignedEvent>(line).map_err(|e| format!("is malformed: {e}"))
+    });
+    verify_events(record, parsed, key_of)
+}
+
+/// [`verify_chain`] over events already parsed (or the reason one could
+/// not be), in chain order.
+pub fn verify_events(
+    record: &str,
+    events: impl IntoIterator<Item = std::result::Result<SignedEvent, String>>,
+    key_of: impl Fn(&str) -> Option<VerifyingKey>,
+) -> VerifiedChain {
     let mut out = VerifiedChain::default();
     let mut prev = GENESIS.to_owned();
-    for (i, line) in jsonl.lines().enumerate() {
+    for (i, parsed) in events.into_iter().enumerate() {
         let pos = i as u64 + 1;
         let mut fail = |why: String| VerifiedChain {
             events: std::mem::take(&mut out.events),
             broken: Some((pos, why)),
         };
-        let signed: SignedEvent = match serde_json::from_str(line) {
+        let signed = match parsed {
             Ok(s) => s,
-            Err(e) => return fail(format!("event {pos} is malformed: {e}")),
+            Err(why) => return fail(format!("event {pos} {why}")),
         };
         let event = match signed.event() {
             Ok(e) => e,
@@ -83,6 +96,74 @@ pub fn verify_chain(
         out.events.push(event);
     }
     out
+}
+
+/// Checks, before they leave the vault, the custody of `records`: the
+/// vault's chain is whole (positions 1, 2, … each naming the hash of the
+/// one before), each record's chain is whole and every event is signed by
+/// the key of the user it names, who had not been removed by then. `all`
+/// is every event of the vault in order. A bundle must never carry a
+/// history that `check` would call damaged.
+pub fn verify_before_export(
+    all: &[SignedEvent],
+    vault_id: &str,
+    records: &[Id],
+    directory: &super::KeyDirectory,
+    removed: &std::collections::HashMap<String, String>,
+) -> Result<()> {
+    let damaged = |why: String| {
+        Err(Error::Integrity(format!(
+            "{why}; nothing was exported (run `custodia check`)"
+        )))
+    };
+    let mut prev = GENESIS.to_owned();
+    let mut events = Vec::with_capacity(all.len());
+    for (i, signed) in all.iter().enumerate() {
+        let event = signed.event()?;
+        if event.position != i as u64 + 1 || event.prev != prev || event.vault != vault_id {
+            return damaged(format!(
+                "the vault's custody chain breaks at event {}",
+                i + 1
+            ));
+        }
+        prev = signed.hash();
+        events.push(event);
+    }
+    for id in records {
+        let record = id.to_hex();
+        let mine = all.iter().zip(&events).filter(|(_, e)| e.record == record);
+        for (_, event) in mine.clone() {
+            match directory.get(&event.key_id) {
+                Some((owner, _)) if *owner != event.user => {
+                    return damaged(format!(
+                        "custody event {} of record {} claims user {:?} but is signed with {owner:?}'s key",
+                        event.position,
+                        id.short(),
+                        event.user
+                    ))
+                }
+                _ => {}
+            }
+            if removed
+                .get(&event.key_id)
+                .is_some_and(|at| event.time > *at)
+            {
+                return damaged(format!(
+                    "custody event {} of record {} is signed by {:?} after that user was removed",
+                    event.position,
+                    id.short(),
+                    event.user
+                ));
+            }
+        }
+        let chain = verify_events(&record, mine.map(|(s, _)| Ok(s.clone())), |key_id| {
+            directory.get(key_id).map(|(_, k)| *k)
+        });
+        if let Some((_, why)) = chain.broken {
+            return damaged(format!("the custody chain of record {}: {why}", id.short()));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the hand-over between two vaults: `earlier` is a record's chain

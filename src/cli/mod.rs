@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 use custodia::{Category, Error};
-pub use output::Output;
+pub use output::{terminal_safe, Output};
 
 /// Custodia: an offline, encrypted vault for witness testimony and evidence.
 ///
@@ -203,11 +203,12 @@ impl Failure {
         }
     }
 
-    /// Prints the message on standard error.
+    /// Prints the message on standard error, as one [`terminal_safe`]
+    /// line (a message may quote a name from a bundle or a vault).
     pub fn report(&self) {
         match self {
-            Failure::Lib(e) => eprintln!("custodia: error: {e}"),
-            Failure::Usage(m) => eprintln!("custodia: usage error: {m}"),
+            Failure::Lib(e) => eprintln!("custodia: error: {}", terminal_safe(&e.to_string())),
+            Failure::Usage(m) => eprintln!("custodia: usage error: {}", terminal_safe(m)),
             Failure::Silent(_) => {}
         }
     }

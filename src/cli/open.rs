@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use custodia::{Unlocked, Vault};
 
 use super::vault_cmds::unlock;
-use super::{Failure, Global, Output};
+use super::{terminal_safe, Failure, Global, Output};
 
 /// An unlocked vault that records its custody state on drop.
 pub struct OpenVault {
@@ -87,6 +87,7 @@ pub fn progress_bar(out: &Output, len: u64, label: &str) -> Option<ProgressBar> 
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(label.to_owned());
+    // The label may be a file's name: shown escaped like any output.
+    bar.set_message(terminal_safe(label).into_owned());
     Some(bar)
 }

@@ -13,6 +13,7 @@ use custodia::records::statement::{NewStatement, StatementFields, MAX_BODY_BYTES
 
 use super::editor::edit_in_ram;
 use super::open::{progress_bar, OpenVault};
+use super::output::{highlighted, Piece};
 use super::{Failure, Global, Output};
 
 /// `custodia case …`.
@@ -321,7 +322,7 @@ pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
                         out.line(format!(
                             "  {}  {}  {}",
                             e.id.short(),
-                            &e.overview.sha256[..16],
+                            e.overview.sha256.get(..16).unwrap_or(&e.overview.sha256),
                             e.overview.original_name
                         ))?;
                     }
@@ -439,7 +440,7 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                 out.line(format!("Recorded     {} by {}", o.created_at, o.created_by))?;
                 out.line(format!("SHA-256      {}", o.body_sha256))?;
                 out.line("")?;
-                out.line(&s.body)
+                out.text(&s.body)
             })
         }
         StatementCommand::History { id } => {
@@ -454,7 +455,7 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                             v.version,
                             v.created_at,
                             v.created_by,
-                            &v.body_sha256[..16],
+                            v.body_sha256.get(..16).unwrap_or(&v.body_sha256),
                             v.reason.as_deref().unwrap_or("(original)")
                         ))?;
                     }
@@ -642,12 +643,13 @@ pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure>
                 h.version,
                 h.witness
             ))?;
-            let snippet = if colour {
-                h.render("\x1b[1;33m", "\x1b[0m")
+            let mut pieces = vec![Piece::Data("    ")];
+            if colour {
+                pieces.extend(highlighted(&h.snippet, &h.highlights));
             } else {
-                h.snippet.clone()
-            };
-            out.line(format!("    {snippet}"))?;
+                pieces.push(Piece::Data(&h.snippet));
+            }
+            out.styled_line(&pieces)?;
         }
         Ok(())
     })

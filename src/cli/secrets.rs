@@ -54,14 +54,21 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Fa
     Ok(first)
 }
 
-/// Prompts on the terminal without echo.
+/// Prompts on the terminal without echo for the vault's passphrase (or a
+/// recovery key); without a terminal, points to `--passphrase-file`.
 pub fn prompt(label: &str) -> Result<Zeroizing<String>, Failure> {
-    let value = rpassword::prompt_password(label).map_err(|_| {
-        Failure::invalid(
-            "no passphrase given and no terminal to ask on: use --passphrase-file \
-             (or CUSTODIA_PASSPHRASE_FILE)",
-        )
-    })?;
+    prompt_or(
+        label,
+        "no passphrase given and no terminal to ask on: use --passphrase-file \
+         (or CUSTODIA_PASSPHRASE_FILE)",
+    )
+}
+
+/// Prompts on the terminal without echo; without a terminal, fails with
+/// `no_terminal` (which names the option to use instead).
+pub fn prompt_or(label: &str, no_terminal: &str) -> Result<Zeroizing<String>, Failure> {
+    let value =
+        rpassword::prompt_password(label).map_err(|_| Failure::invalid(no_terminal.to_owned()))?;
     Ok(Zeroizing::new(value))
 }
 

@@ -378,7 +378,7 @@ pub fn key(g: &Global, out: &Output, cmd: KeyCommand) -> Result<(), Failure> {
                 &json!({ "user": name, "key_id": public.key_id_hex(), "minisign": public.base64() }),
                 || {
                     let text = public.to_file_string(&comment);
-                    out.line(text.trim_end())
+                    out.text(text.trim_end())
                 },
             )
         }

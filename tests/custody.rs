@@ -618,7 +618,7 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
             .unwrap()
             .unlock(Some(SECOND), SECOND_PASS)
             .unwrap();
-        let events = v.log(None).unwrap();
+        let events = v.log(None).unwrap().entries;
         events
             .iter()
             .find(|entry| entry.event.user == OWNER)
@@ -692,6 +692,17 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
                 tx,
                 record,
                 &seal_value(&session.keys.events, &head_binding, &new_head)?,
+            )?;
+            // A forger with the keys keeps the log's own head in step too.
+            let log_binding = Binding {
+                record: "vault",
+                ..head_binding
+            };
+            let log_head = json!({ "count": position, "hash": signed.hash() });
+            rows::set_custody_head(
+                tx,
+                "vault",
+                &seal_value(&session.keys.events, &log_binding, &log_head)?,
             )?;
             Ok(position)
         })
@@ -871,7 +882,47 @@ fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
     // Event 9: someone reads the Russian statement; the receipt records it.
     s.v.ok(&["statement", "show", &s.ru]);
     let later = receipt(&s.v, &s.v.path);
-    let old_head: Vec<u8> = Connection::open(&old)
+    // The record's head and the log's head are both replayed from the old
+    // copy: a consistent, shorter history that only a receipt betrays.
+    let old_head = |key: &str| -> Vec<u8> {
+        Connection::open(&old)
+            .unwrap()
+            .query_row(
+                "SELECT head FROM custody_heads WHERE record_id = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let (record_head, log_head) = (old_head(&s.ru), old_head("vault"));
+    let copy = tampered(&s.v, "truncated.custodia", |c| {
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = 9", [])
+                .unwrap(),
+            1
+        );
+        for (head, key) in [(&record_head, s.ru.as_str()), (&log_head, "vault")] {
+            c.execute(
+                "UPDATE custody_heads SET head = ?1 WHERE record_id = ?2",
+                rusqlite::params![head, key],
+            )
+            .unwrap();
+        }
+    });
+    s.v.ok_on(&copy, &["check"]);
+    let out = s.v.run_on(&copy, &["check", "--expect-checkpoint", &later]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    expect_code(&out, &["check", "--expect-checkpoint"], 4);
+    assert!(stdout.contains("rolled-back"), "{stdout}");
+}
+
+#[test]
+fn events_cut_from_the_end_of_the_log_are_caught_by_its_sealed_head() {
+    let s = scene();
+    // Event 8 is `ru`'s last; its record head is replayed from a copy made
+    // before it, but the log's own head still counts 8 events.
+    let before = s.v.copy_vault("before.custodia");
+    let record_head: Vec<u8> = Connection::open(&before)
         .unwrap()
         .query_row(
             "SELECT head FROM custody_heads WHERE record_id = ?1",
@@ -879,23 +930,41 @@ fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
             |r| r.get(0),
         )
         .unwrap();
-    let copy = tampered(&s.v, "truncated.custodia", |c| {
-        assert_eq!(
-            c.execute("DELETE FROM events WHERE position = 9", [])
-                .unwrap(),
-            1
-        );
+    s.v.ok(&["statement", "show", &s.ru]);
+    let copy = tampered(&s.v, "cut.custodia", |c| {
+        c.execute("DELETE FROM events WHERE position = 9", [])
+            .unwrap();
         c.execute(
             "UPDATE custody_heads SET head = ?1 WHERE record_id = ?2",
-            rusqlite::params![old_head, s.ru],
+            rusqlite::params![record_head, s.ru],
         )
         .unwrap();
     });
-    s.v.ok_on(&copy, &["check"]);
-    let out = s.v.run_on(&copy, &["check", "--expect-checkpoint", &later]);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    expect_code(&out, &["check", "--expect-checkpoint"], 4);
-    assert!(stdout.contains("rolled-back"), "{stdout}");
+    let report = check_finds_damage(&s.v, &copy);
+    assert!(report.contains("removed from its end"), "{report}");
+    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+}
+
+#[test]
+fn one_damaged_event_leaves_the_other_records_usable() {
+    let s = scene();
+    // Event 8, the vault's last, is `ru`'s; `fr` has nothing to do with it.
+    let copy = tampered(&s.v, "last-event.custodia", |c| {
+        flip_byte(c, "events", "sealed", "position = 8");
+    });
+    let shown = parse_json(&s.v.ok_on(&copy, &["statement", "show", &s.fr, "--json"]));
+    assert_eq!(shown["body"], FR_AMENDED);
+    let out = s.v.file("fr-extract.bin");
+    s.v.ok_on(&copy, &["evidence", "extract", &s.ev, "--out", arg(&out)]);
+    assert_eq!(std::fs::read(&out).unwrap(), s.ev_bytes);
+    // `log fr` still shows fr's events, and says the log has a hole.
+    let out = s.v.run_on(&copy, &["log", &s.fr]);
+    let stderr = expect_code(&out, &["log"], 4);
+    assert!(stderr.contains("8 cannot be read"), "{stderr}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.lines().any(|l| l.contains(" amend ")), "{shown}");
+    let report = check_finds_damage(&s.v, &copy);
+    assert_eq!(first_bad_position(&report), Some(8), "{report}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use custodia::crypto::minisign::PublicKey;
 use custodia::Error;
 
 use super::open::{progress_bar, OpenVault};
-use super::secrets::{prompt, read_secret_file};
+use super::secrets::{prompt_or, read_secret_file};
 use super::{Failure, Global, Output};
 
 /// `custodia export`.
@@ -46,8 +46,9 @@ pub struct ExportArgs {
     #[arg(long)]
     reveal_protected: bool,
     /// Replace protected witnesses' names in statement texts with their
-    /// pseudonyms (the vault's originals are unchanged)
-    #[arg(long)]
+    /// pseudonyms (the vault's originals are unchanged; not with
+    /// --reveal-protected, which shows the names anyway)
+    #[arg(long, conflicts_with = "reveal_protected")]
     redact_names: bool,
     /// The bundle file to write
     #[arg(long, value_name = "FILE")]
@@ -89,13 +90,17 @@ pub enum BundleCommand {
     },
 }
 
+/// What to do when a bundle passphrase is needed and there is no terminal.
+const NO_TERMINAL_FOR_BUNDLE: &str = "no bundle passphrase given and no terminal to ask on: \
+     use --bundle-passphrase-file (or CUSTODIA_BUNDLE_PASSPHRASE_FILE)";
+
 fn bundle_passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString, Failure> {
     let value = match file {
         Some(f) => read_secret_file(f, "bundle passphrase")?,
         None => {
-            let first = prompt("Bundle passphrase: ")?;
+            let first = prompt_or("Bundle passphrase: ", NO_TERMINAL_FOR_BUNDLE)?;
             if confirm {
-                let again = prompt("Bundle passphrase (again): ")?;
+                let again = prompt_or("Bundle passphrase (again): ", NO_TERMINAL_FOR_BUNDLE)?;
                 if *first != *again {
                     return Err(Failure::invalid("the two passphrases differ"));
                 }
@@ -106,14 +111,40 @@ fn bundle_passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString,
     Ok(SecretString::from(value.to_string()))
 }
 
+/// `--signer`: a minisign public key file, or the key's base64 line.
 fn parse_signer(text: &str) -> Result<PublicKey, Failure> {
-    let content = if Path::new(text).is_file() {
-        std::fs::read_to_string(text).map_err(|e| Failure::io(format!("cannot read {text}"), e))?
-    } else {
-        text.to_owned()
-    };
-    PublicKey::parse(&content)
-        .map_err(|e| Failure::usage(format!("--signer is not a minisign public key: {e}")))
+    let path = Path::new(text);
+    if path.is_file() {
+        let content = std::fs::read_to_string(path)
+            .map_err(|e| Failure::io(format!("cannot read {text}"), e))?;
+        return PublicKey::parse(&content).map_err(|e| {
+            Failure::usage(format!(
+                "--signer {text} does not hold a minisign public key: {e}"
+            ))
+        });
+    }
+    match PublicKey::parse(text) {
+        Ok(key) => Ok(key),
+        // Meant as a file: say what is wrong with the file, not the key.
+        Err(_) if path.exists() => Err(Failure::invalid(format!("cannot read {text}: not a file"))),
+        Err(_) if looks_like_path(text) => Err(Failure::invalid(format!(
+            "cannot read {text}: no such file"
+        ))),
+        Err(e) => Err(Failure::usage(format!(
+            "--signer is neither a file nor a minisign public key: no file {text} exists, \
+             and as a key: {e}"
+        ))),
+    }
+}
+
+/// True unless `text` could be a minisign public key's base64 line (which
+/// starts with `RW`, for "Ed", and uses only the base64 alphabet).
+fn looks_like_path(text: &str) -> bool {
+    let text = text.trim();
+    !text.starts_with("RW")
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure> {
@@ -153,7 +184,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     for w in &summary.name_warnings {
         out.warn(format!(
             "statement {} version {}: the protected witness's name occurs {} time(s) in the text{}",
-            &w.statement[..12],
+            w.statement.get(..12).unwrap_or(&w.statement),
             w.version,
             w.occurrences,
             if w.redacted {
@@ -161,6 +192,20 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
             } else {
                 "; pass --redact-names to replace it by the pseudonym"
             }
+        ));
+    }
+    for id in &summary.names_unknown {
+        out.warn(format!(
+            "statement {}: its protected witness was imported with the identity withheld, so \
+             this vault does not know the real name and cannot check the text for it",
+            id.get(..12).unwrap_or(id)
+        ));
+    }
+    if summary.metadata_redactions > 0 {
+        out.note(format!(
+            "Protected witnesses' names were replaced by their pseudonyms {} time(s) in the \
+             bundle's metadata (titles, places, reasons, exhibit names…).",
+            summary.metadata_redactions
         ));
     }
     out.either(&summary, || {

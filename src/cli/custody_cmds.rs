@@ -37,16 +37,28 @@ pub struct BackupArgs {
 
 pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
-    let entries = vault.log(args.id.as_deref())?;
+    let log = vault.log(args.id.as_deref())?;
+    let entries = &log.entries;
     let invalid = entries.iter().any(|e| !e.signature_valid);
-    if out.json {
-        out.json(&entries)?;
+    // Damage is reported after the readable events, which stay useful.
+    let finish = || -> Result<(), Failure> {
+        if !log.unreadable.is_empty() {
+            let positions: Vec<String> = log.unreadable.iter().map(u64::to_string).collect();
+            return Err(Failure::Lib(custodia::Error::Integrity(format!(
+                "custody event(s) {} cannot be read (damaged); they may belong to any record,                  so this log may be incomplete; run `custodia check`",
+                positions.join(", ")
+            ))));
+        }
         if invalid {
             return Err(invalid_signatures());
         }
-        return Ok(());
+        Ok(())
+    };
+    if out.json {
+        out.json(entries)?;
+        return finish();
     }
-    for entry in &entries {
+    for entry in entries {
         let e = &entry.event;
         let details = match &e.details {
             serde_json::Value::Object(m) if m.is_empty() => String::new(),
@@ -60,7 +72,7 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
         let origin = entry
             .imported_from
             .as_ref()
-            .map(|v| format!("  [earlier vault {}]", &v[..8.min(v.len())]))
+            .map(|v| format!("  [earlier vault {}]", prefix(v, 8)))
             .unwrap_or_default();
         out.line(format!(
             "{:>5}  {}  {:<16} {:<7} {:<9} {}  {}{}{}{}",
@@ -69,7 +81,7 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
             e.user,
             e.action.as_str(),
             e.record_kind,
-            &e.record[..12.min(e.record.len())],
+            prefix(&e.record, 12),
             details,
             reason,
             origin,
@@ -80,10 +92,13 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
             }
         ))?;
     }
-    if invalid {
-        return Err(invalid_signatures());
-    }
-    Ok(())
+    finish()
+}
+
+/// The first `n` characters of `text` (ids from an imported history are
+/// not known to be ASCII).
+fn prefix(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
 }
 
 fn invalid_signatures() -> Failure {

@@ -313,6 +313,41 @@ fn check_events(
         prev_hash = Some(hash);
         Ok(())
     })?;
+    // The sealed head says how long the log is: events cut from its end
+    // leave a consistent but shorter chain that only the head betrays.
+    let last = expected_position - 1;
+    match super::stored_vault_head(conn, &session.vault_id, &session.keys.events)? {
+        None if last > 0 => report.problem(
+            None,
+            None,
+            "the custody log's sealed head is missing (removed)".to_owned(),
+        ),
+        None => {}
+        Some(Err(())) => report.problem(
+            None,
+            None,
+            "the custody log's sealed head does not authenticate (altered or moved)".to_owned(),
+        ),
+        Some(Ok((count, hash))) => {
+            let hash_differs = prev_hash.as_ref().is_some_and(|h| *h != hash);
+            if count != last || hash_differs {
+                let why = if count > last {
+                    "events were removed from its end"
+                } else if count < last {
+                    "its head was rolled back or events were added after it"
+                } else {
+                    "its last event was replaced"
+                };
+                report.problem(
+                    None,
+                    Some(last.min(count) + 1),
+                    format!(
+                        "the custody log has {last} events but its sealed head says {count}: {why}"
+                    ),
+                );
+            }
+        }
+    }
     Ok(chains)
 }
 

@@ -98,13 +98,7 @@ impl Checkpoint {
 
 /// The vault's current (count, head hash).
 pub fn current_state(conn: &rusqlite::Connection, session: &Session<'_>) -> Result<(u64, String)> {
-    Ok(match rows::last_event(conn)? {
-        Some((pos, sealed)) => (
-            pos,
-            open_event(&session.vault_id, &session.keys.events, pos, &sealed)?.hash(),
-        ),
-        None => (0, GENESIS.to_owned()),
-    })
+    super::vault_head(conn, &session.vault_id, &session.keys.events)
 }
 
 /// Whether this vault contains and extends (`count`, `head`): its event

@@ -219,13 +219,15 @@ pub fn append(
 ) -> Result<Event> {
     let vault_id = session.vault_id;
     let events_key = &session.keys.events;
-    let (prev, position) = match rows::last_event(conn)? {
-        Some((pos, sealed)) => (
-            open_event(&vault_id, events_key, pos, &sealed)?.hash(),
-            pos + 1,
-        ),
-        None => (GENESIS.to_owned(), 1),
-    };
+    // The vault's head, kept sealed beside the record heads, so that one
+    // damaged event does not stop every later write.
+    let (count, prev) = vault_head(conn, &vault_id, events_key)?;
+    let position = count + 1;
+    if rows::event_at(conn, position)?.is_some() {
+        return Err(Error::Integrity(format!(
+            "the custody log holds an event {position} beyond its sealed head (inserted); run `custodia check`"
+        )));
+    }
     let record_hex = record.to_hex();
     let head = match rows::custody_head(conn, &record_hex)? {
         Some(sealed) => Some(
@@ -268,7 +270,55 @@ pub fn append(
     };
     let sealed_head = seal_value(events_key, &head_binding(&vault_id, &record_hex), &new_head)?;
     rows::set_custody_head(conn, &record_hex, &sealed_head)?;
+    let vault_head = RecordHead {
+        count: position,
+        hash: new_head.hash,
+    };
+    let sealed_vault_head = seal_value(
+        events_key,
+        &head_binding(&vault_id, VAULT_HEAD_KEY),
+        &vault_head,
+    )?;
+    rows::set_custody_head(conn, VAULT_HEAD_KEY, &sealed_vault_head)?;
     Ok(event)
+}
+
+/// The `custody_heads` key of the vault-wide chain's head (record ids are
+/// 32 hex digits, so it cannot clash with one).
+pub const VAULT_HEAD_KEY: &str = "vault";
+
+/// The vault-wide chain's head: (number of events, hash of the last). Read
+/// from its sealed head; a vault without one (no events yet, or written
+/// before heads were kept) falls back to opening the last event.
+pub fn vault_head(
+    conn: &Connection,
+    vault_id: &Id,
+    events_key: &crate::crypto::keys::SymmetricKey,
+) -> Result<(u64, String)> {
+    if let Some(sealed) = rows::custody_head(conn, VAULT_HEAD_KEY)? {
+        let head: RecordHead =
+            open_value(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed).map_err(
+                |_| Error::Integrity("the custody log's head does not authenticate".into()),
+            )?;
+        return Ok((head.count, head.hash));
+    }
+    Ok(match rows::last_event(conn)? {
+        Some((pos, sealed)) => (pos, open_event(vault_id, events_key, pos, &sealed)?.hash()),
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
+/// The sealed vault-wide head as stored, opened (for `check`).
+pub fn stored_vault_head(
+    conn: &Connection,
+    vault_id: &Id,
+    events_key: &crate::crypto::keys::SymmetricKey,
+) -> Result<Option<std::result::Result<(u64, String), ()>>> {
+    Ok(rows::custody_head(conn, VAULT_HEAD_KEY)?.map(|sealed| {
+        open_value::<RecordHead>(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed)
+            .map(|h| (h.count, h.hash))
+            .map_err(|_| ())
+    }))
 }
 
 /// Every event in the vault, in order, opened (stops at the first that does
@@ -308,6 +358,16 @@ pub fn record_events(
 /// ever had, with the owner's name.
 pub type KeyDirectory = HashMap<String, (String, VerifyingKey)>;
 
+/// What `custodia log` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Log {
+    /// The events that could be read, oldest first.
+    pub entries: Vec<LogEntry>,
+    /// Positions of events that could not be read (damaged): they may
+    /// belong to any record, so a filtered log may be incomplete.
+    pub unreadable: Vec<u64>,
+}
+
 /// One line of `custodia log`.
 #[derive(Clone, Debug, Serialize)]
 pub struct LogEntry {
@@ -329,7 +389,7 @@ pub struct LogEntry {
 impl crate::vault::Vault<crate::vault::Unlocked> {
     /// The custody log: every event, or one record's (by id or prefix),
     /// oldest first, each with whether its signature verifies.
-    pub fn log(&mut self, record: Option<&str>) -> Result<Vec<LogEntry>> {
+    pub fn log(&mut self, record: Option<&str>) -> Result<Log> {
         let directory = self.key_directory()?;
         self.read(|tx, session| {
             let wanted = match record {
@@ -337,8 +397,19 @@ impl crate::vault::Vault<crate::vault::Unlocked> {
                 None => None,
             };
             let mut out = Vec::new();
-            for signed in all_events(tx, &session.vault_id, &session.keys.events)? {
-                let event = signed.event()?;
+            let mut readable = Vec::new();
+            let mut unreadable = Vec::new();
+            // Tolerant: one damaged event must not hide the others.
+            rows::for_each_event(tx, |pos, sealed| {
+                match open_event(&session.vault_id, &session.keys.events, pos, sealed)
+                    .and_then(|signed| Ok((signed.event()?, signed)))
+                {
+                    Ok(pair) => readable.push(pair),
+                    Err(_) => unreadable.push(pos),
+                }
+                Ok(())
+            })?;
+            for (event, signed) in readable {
                 if wanted.as_ref().is_some_and(|w| *w != event.record) {
                     continue;
                 }
@@ -363,7 +434,10 @@ impl crate::vault::Vault<crate::vault::Unlocked> {
                     imported_from: None,
                 });
             }
-            Ok(out)
+            Ok(Log {
+                entries: out,
+                unreadable,
+            })
         })
     }
 }

@@ -1044,15 +1044,25 @@ fn a_bag_resigned_with_a_new_minisign_key_fails_against_the_original_signer() {
     .unwrap();
     let forger = forge_signature(&bag, &fx.v.file("forger-keys"));
 
-    // The forgery is good enough for the stock BagIt validator and for a
-    // check against the key the bag itself carries…
+    // The forgery is good enough for the stock BagIt validator and its
+    // signature checks out against the key the bag itself carries…
     tool_ok("bagit.py", &["--validate", arg(&bag)]);
     let forged = fx.v.file("forged.tar");
     repack(bag.parent().unwrap(), &forged);
     let unanchored = verify(&fx.v, &forged, &[]);
-    let text = expect_exit(&unanchored, 0, "verify of the forgery without --signer");
+    let text = expect_exit(&unanchored, 4, "verify of the forgery without --signer");
     assert!(text.contains(&forger.key_id_hex()), "{text}");
     assert!(text.contains("proves nothing on its own"), "{text}");
+    // …but the export events inside were signed by the real exporter, so
+    // even without --signer the re-signing shows.
+    assert!(text.contains("re-signed by someone else"), "{text}");
+    assert!(!text.contains("[ok] custody chain"), "{text}");
+    let court = TestVault::new();
+    expect_exit(
+        &court.run(&["bundle", "import", arg(&forged)]),
+        4,
+        "import of the forgery",
+    );
 
     // …but not against the exporter's real key, with ours or stock minisign.
     assert_rejected(
@@ -2259,5 +2269,28 @@ fn a_statement_imported_with_its_identity_withheld_is_not_falsely_redacted() {
     assert_eq!(
         text, FRENCH,
         "the text was changed although no real name is known"
+    );
+}
+
+#[test]
+fn import_with_signer_accepts_the_exporter_and_refuses_anyone_else() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let exporter = minisign_line(&fx.v.ok(&["key", "public"]));
+    let stranger = TestVault::new();
+    let stranger_key = minisign_line(&stranger.ok(&["key", "public"]));
+
+    let court = TestVault::new();
+    let out = court.run(&["bundle", "import", arg(&tar), "--signer", &stranger_key]);
+    let text = expect_exit(&out, 4, "import --signer <a stranger's key>");
+    assert!(text.contains(&key_id(&fx.v)), "{text}");
+    assert_eq!(court.ok(&["statement", "list", "--json"]).trim(), "[]");
+    court.ok(&["bundle", "import", arg(&tar), "--signer", &exporter]);
+    assert_eq!(
+        parse_json(&court.ok(&["statement", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        3
     );
 }

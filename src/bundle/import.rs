@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use super::verify::{open_tar, read_bundle, Unlock};
+use crate::crypto::minisign::PublicKey;
 use crate::custody::chain::{ImportedHistory, IMPORTED_CUSTODY_FIELD};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
@@ -46,14 +47,16 @@ fn parse_id(text: &str) -> Result<Id> {
 }
 
 impl Vault<Unlocked> {
-    /// Imports a bundle (see the module docs).
+    /// Imports a bundle (see the module docs), refusing it unless it is
+    /// signed by `signer` when one is given.
     pub fn import_bundle(
         &mut self,
         path: &Path,
         unlock: &Unlock,
+        signer: Option<&PublicKey>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary> {
-        let read = read_bundle(path, unlock, None)?;
+        let read = read_bundle(path, unlock, signer)?;
         if !read.verdict.is_valid() {
             return Err(Error::Integrity(format!(
                 "the bundle failed verification, nothing was imported: {}",

@@ -22,7 +22,7 @@ use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use crate::crypto::minisign::{self, PublicKey, SignatureFile};
 use crate::custody::chain::{check_handover, readable_events, verify_chain};
-use crate::custody::Event;
+use crate::custody::{Action, Event};
 use crate::error::{Error, Result};
 
 /// Largest non-evidence file kept in memory while verifying.
@@ -676,8 +676,26 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         for event in &chain.events {
             note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
         }
-        match chain.broken {
-            Some((_, why)) => v.item("custody chain", &record, false, why),
+        // Each record's chain ends with this export, signed by the key that
+        // signed the bundle: a bag re-signed by anyone else shows here even
+        // without --signer.
+        let problem = match (&chain.broken, chain.events.last()) {
+            (Some((_, why)), _) => Some(why.clone()),
+            (None, Some(last)) if last.action != Action::Export => Some(
+                "it does not end with an export event: the bundle is not what its exporter made"
+                    .to_owned(),
+            ),
+            (None, Some(last)) if !v.signer_key_id.is_empty() && last.key_id != v.signer_key_id => {
+                Some(format!(
+                    "exported by key {} but the bundle is signed by key {}: re-signed by someone else",
+                    last.key_id, v.signer_key_id
+                ))
+            }
+            (None, None) => Some("it is empty".to_owned()),
+            _ => None,
+        };
+        match problem {
+            Some(why) => v.item("custody chain", &record, false, why),
             None => v.item(
                 "custody chain",
                 &record,

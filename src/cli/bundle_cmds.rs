@@ -84,6 +84,10 @@ pub enum BundleCommand {
         /// age identity file for a bundle encrypted to recipients
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// Refuse the bundle unless it is signed by this minisign public
+        /// key (a .pub file or the base64 line from `custodia key public`)
+        #[arg(long, value_name = "PUBKEY")]
+        signer: Option<String>,
         /// For a passphrase bundle: read its passphrase from this file
         #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
         bundle_passphrase_file: Option<PathBuf>,
@@ -281,8 +285,10 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
         BundleCommand::Import {
             file,
             identity,
+            signer,
             bundle_passphrase_file,
         } => {
+            let signer = signer.as_deref().map(parse_signer).transpose()?;
             let unlock = match (&identity, &bundle_passphrase_file) {
                 (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
                 (None, Some(p)) => Unlock::Passphrase(bundle_passphrase(Some(p), false)?),
@@ -290,7 +296,7 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             };
             let mut vault = OpenVault::unlock(g, out)?;
             let bar = progress_bar(out, 0, "import");
-            let summary = vault.import_bundle(&file, &unlock, &mut |n| {
+            let summary = vault.import_bundle(&file, &unlock, signer.as_ref(), &mut |n| {
                 if let Some(b) = &bar {
                     b.set_position(n);
                 }

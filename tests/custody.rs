@@ -461,6 +461,13 @@ fn a_flipped_byte_in_a_custody_event_is_reported_with_its_position_and_record() 
     let report = check_finds_damage(&s.v, &copy);
     assert_eq!(first_bad_position(&report), Some(3), "{report}");
     assert_names(&report, &s.ru);
+    // The record's own line points at the event it lost, not at the next
+    // readable one (8).
+    let ru_line = damaged(&report)
+        .into_iter()
+        .find(|l| l.contains(&s.ru))
+        .unwrap_or_else(|| panic!("no line names {}:\n{report}", s.ru));
+    assert!(ru_line.contains("probably 3"), "{ru_line}");
 }
 
 #[test]

@@ -81,6 +81,8 @@ struct RecordChain {
     /// The record's first event in this vault (an import, for a record
     /// that came with an earlier history).
     first: Option<super::Event>,
+    /// Vault position of its last event seen so far.
+    last_position: u64,
     count: u64,
     hash: String,
     broken: bool,
@@ -205,6 +207,9 @@ fn check_events(
     let mut expected_position = 1u64;
     let mut prev_hash: Option<String> = Some(GENESIS.to_owned());
     let mut global_broken = false;
+    // Events that cannot be read belong to some record we cannot name; a
+    // record whose chain then breaks is told which of them it probably lost.
+    let mut unreadable: Vec<u64> = Vec::new();
     rows::for_each_event(conn, |position, sealed| {
         report.events += 1;
         if position != expected_position && !global_broken {
@@ -224,6 +229,7 @@ fn check_events(
                 report.problem(None, Some(position), e.to_string());
                 global_broken = true;
                 prev_hash = None;
+                unreadable.push(position);
                 return Ok(());
             }
         };
@@ -233,6 +239,7 @@ fn check_events(
             Err(e) => {
                 report.problem(None, Some(position), e.to_string());
                 prev_hash = Some(hash);
+                unreadable.push(position);
                 return Ok(());
             }
         };
@@ -287,12 +294,24 @@ fn check_events(
         if !chain.broken
             && (event.prev_record != expected_prev || event.record_position != chain.count + 1)
         {
-            report.problem(Some(&rec), Some(position), format!(
-                "record {rec}: its custody chain breaks at event {position} (record event {}): an event was removed, altered, reordered or inserted",
-                event.record_position
-            ));
+            let lost = unreadable
+                .iter()
+                .find(|p| **p > chain.last_position && **p < position)
+                .copied();
+            match lost {
+                Some(lost) => report.problem(Some(&rec), Some(lost), format!(
+                    "record {rec}: its custody chain breaks at event {position} (record event {}); \
+                     the event it lost is probably {lost}, which cannot be read",
+                    event.record_position
+                )),
+                None => report.problem(Some(&rec), Some(position), format!(
+                    "record {rec}: its custody chain breaks at event {position} (record event {}): an event was removed, altered, reordered or inserted",
+                    event.record_position
+                )),
+            }
             chain.broken = true;
         }
+        chain.last_position = position;
         if chain.count == 0 {
             chain.first = Some(event.clone());
         }

@@ -1167,3 +1167,28 @@ fn export_refuses_a_case_whose_custody_lost_an_event() {
     let fine = s.v.file("fine.tar");
     s.v.ok(&["export", "--case", KZ, "--no-encrypt", "--out", arg(&fine)]);
 }
+
+#[test]
+fn a_search_hit_shown_is_logged_as_a_view_of_its_statement() {
+    let s = scene();
+    let before = log_json(&s.v, Some(&s.ru)).len();
+    let hits = parse_json(&s.v.ok(&["search", "дезертир", "--json"]));
+    let ids: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [s.ru.as_str()]);
+    let after = log_json(&s.v, Some(&s.ru));
+    assert_eq!(after.len(), before + 1);
+    let last = &after.last().unwrap()["event"];
+    assert_eq!(last["action"], "view");
+    assert_eq!(last["details"]["via"], "search");
+    // The query itself is not written into the log.
+    assert!(!last.to_string().contains("дезертир"), "{last}");
+    // A search that finds nothing logs nothing.
+    let total = log_json(&s.v, None).len();
+    s.v.ok(&["search", "zzzzqqqq"]);
+    assert_eq!(log_json(&s.v, None).len(), total);
+}

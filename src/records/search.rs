@@ -1,13 +1,15 @@
 //! Running a search over the vault: decrypt each statement's sealed folded
 //! search text in memory, match and rank with [`crate::search`], then
 //! decrypt only the bodies of the hits shown, for snippets. Nothing
-//! decrypted is written anywhere.
+//! decrypted is written anywhere; each hit shown is logged as a view of its
+//! statement (the snippet is testimony).
 
 use serde::Serialize;
 
 use super::case::{all_cases, find_case};
-use super::open_or_note;
 use super::statement::{open_search_text, read_version, searchable_text};
+use super::{open_or_note, Kind};
+use crate::custody::{self, Action};
 use std::sync::mpsc::sync_channel;
 
 use rusqlite::Connection;
@@ -130,7 +132,9 @@ impl Vault<Unlocked> {
         limit: usize,
     ) -> Result<(Vec<SearchHit>, Vec<Id>)> {
         let query = Query::parse(query).map_err(|e| crate::Error::Invalid(e.to_string()))?;
-        self.read(|tx, session| {
+        // A write transaction: every hit shown (its snippet is testimony)
+        // is logged as a view of that statement, with the results.
+        self.write(|tx, session| {
             let case_filter = match case {
                 Some(reference) => Some(find_case(tx, session, reference)?.id.to_hex()),
                 None => None,
@@ -187,6 +191,16 @@ impl Vault<Unlocked> {
                     snippet: snip.text,
                     highlights: snip.highlights,
                 });
+            }
+            for hit in &hits {
+                custody::append(
+                    tx,
+                    session,
+                    &hit.id,
+                    Kind::Statement.as_str(),
+                    Action::View,
+                    serde_json::json!({ "version": hit.version, "via": "search" }),
+                )?;
             }
             Ok((hits, damaged))
         })

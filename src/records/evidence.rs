@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, open_field, open_or_note, resolve, seal_field, Kind};
+use super::{
+    check_date, check_optional, latest_overviews_in, open_field, resolve, seal_field, InCase, Kind,
+};
 use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
@@ -84,6 +86,12 @@ pub struct EvidenceOverview {
     pub chunk_size: u64,
     /// Number of chunks (at least 1).
     pub chunk_count: u64,
+}
+
+impl InCase for EvidenceOverview {
+    fn case_hex(&self) -> &str {
+        &self.case
+    }
 }
 
 /// An evidence item as listed and shown.
@@ -535,34 +543,10 @@ fn summaries_of(
     session: &Session<'_>,
     case: Option<&Id>,
 ) -> Result<(Vec<EvidenceSummary>, Vec<Id>)> {
-    let cases = all_cases(conn, session)?;
-    let mut out = Vec::new();
-    let mut damaged = Vec::new();
-    for (id, version, sealed) in rows::latest_overviews(conn, Kind::Evidence.as_str())? {
-        let Some(overview): Option<EvidenceOverview> = open_or_note(
-            open_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Evidence,
-                &id,
-                version,
-                "overview",
-                &sealed,
-            ),
-            id,
-            &mut damaged,
-        )?
-        else {
-            continue;
-        };
-        if case.is_some_and(|c| c.to_hex() != overview.case) {
-            continue;
-        }
-        let case_reference = cases
-            .iter()
-            .find(|c| c.id.to_hex() == overview.case)
-            .map(|c| c.data.reference.clone())
-            .unwrap_or_else(|| overview.case.clone());
+    let (found, damaged) =
+        latest_overviews_in::<EvidenceOverview>(conn, session, Kind::Evidence, case)?;
+    let mut out = Vec::with_capacity(found.len());
+    for (id, case_reference, overview) in found {
         out.push(EvidenceSummary {
             id,
             case_reference,

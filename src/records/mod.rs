@@ -23,6 +23,7 @@ use crate::crypto::keys::SymmetricKey;
 use crate::error::{Error, Result};
 use crate::format::{normalize_id_prefix, Binding, Id};
 use crate::store::records as rows;
+use crate::vault::Session;
 
 /// The kinds of record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +196,54 @@ pub fn open_or_note<T>(opened: Result<T>, id: Id, damaged: &mut Vec<Id>) -> Resu
         }
         Err(e) => Err(e),
     }
+}
+
+/// A record's id, its case's reference and its overview.
+pub type InCaseOverview<T> = (Id, String, T);
+
+/// An overview that names the case its record belongs to.
+pub trait InCase {
+    /// The case's id, hex.
+    fn case_hex(&self) -> &str;
+}
+
+/// The latest overview of every record of `kind` (optionally only those of
+/// `case`), each with its id and its case's reference; and the ids of the
+/// records whose overview does not open (left out, so one damaged record
+/// does not hide the others).
+pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
+    conn: &Connection,
+    session: &Session<'_>,
+    kind: Kind,
+    case: Option<&Id>,
+) -> Result<(Vec<InCaseOverview<T>>, Vec<Id>)> {
+    let cases = case::all_cases(conn, session)?;
+    let mut out = Vec::new();
+    let mut damaged = Vec::new();
+    for (id, version, sealed) in rows::latest_overviews(conn, kind.as_str())? {
+        let opened = open_field(
+            &session.keys.records,
+            &session.vault_id,
+            kind,
+            &id,
+            version,
+            "overview",
+            &sealed,
+        );
+        let Some(overview): Option<T> = open_or_note(opened, id, &mut damaged)? else {
+            continue;
+        };
+        if case.is_some_and(|c| c.to_hex() != overview.case_hex()) {
+            continue;
+        }
+        let case_reference = cases
+            .iter()
+            .find(|c| c.id.to_hex() == overview.case_hex())
+            .map(|c| c.data.reference.clone())
+            .unwrap_or_else(|| overview.case_hex().to_owned());
+        out.push((id, case_reference, overview));
+    }
+    Ok((out, damaged))
 }
 
 /// Checks a required free-text field: not empty, no control characters

@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{
-    check_date, check_optional, check_text, open_field, open_or_note, resolve, seal_field, Kind,
+    check_date, check_optional, check_text, latest_overviews_in, open_field, resolve, seal_field,
+    InCase, Kind,
 };
 use crate::crypto::aead::{open_bytes, seal_bytes};
 use crate::custody::{self, Action};
@@ -46,6 +47,12 @@ pub struct StatementFields {
     pub consent: Option<String>,
     /// Source: a URL or citation.
     pub source: Option<String>,
+}
+
+impl InCase for StatementOverview {
+    fn case_hex(&self) -> &str {
+        &self.case
+    }
 }
 
 impl StatementFields {
@@ -373,34 +380,10 @@ pub fn summaries(
     session: &Session<'_>,
     case: Option<&Id>,
 ) -> Result<(Vec<StatementSummary>, Vec<Id>)> {
-    let cases = all_cases(conn, session)?;
-    let mut out = Vec::new();
-    let mut damaged = Vec::new();
-    for (id, version, sealed) in rows::latest_overviews(conn, Kind::Statement.as_str())? {
-        let Some(overview): Option<StatementOverview> = open_or_note(
-            open_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Statement,
-                &id,
-                version,
-                "overview",
-                &sealed,
-            ),
-            id,
-            &mut damaged,
-        )?
-        else {
-            continue;
-        };
-        if case.is_some_and(|c| c.to_hex() != overview.case) {
-            continue;
-        }
-        let case_reference = cases
-            .iter()
-            .find(|c| c.id.to_hex() == overview.case)
-            .map(|c| c.data.reference.clone())
-            .unwrap_or_else(|| overview.case.clone());
+    let (found, damaged) =
+        latest_overviews_in::<StatementOverview>(conn, session, Kind::Statement, case)?;
+    let mut out = Vec::with_capacity(found.len());
+    for (id, case_reference, overview) in found {
         out.push(StatementSummary {
             id,
             case_reference,

@@ -1192,3 +1192,62 @@ fn a_search_hit_shown_is_logged_as_a_view_of_its_statement() {
     s.v.ok(&["search", "zzzzqqqq"]);
     assert_eq!(log_json(&s.v, None).len(), total);
 }
+
+#[test]
+fn a_deleted_log_head_keeps_the_vault_usable_but_never_clean_again() {
+    let s = scene();
+    // Cut the log's last event and delete its head, hoping the next event
+    // rebuilds a head that blesses the shorter log.
+    let copy = tampered(&s.v, "no-head.custodia", |c| {
+        c.execute("DELETE FROM events WHERE position = 8", [])
+            .unwrap();
+        c.execute("DELETE FROM custody_heads WHERE record_id = 'vault'", [])
+            .unwrap();
+    });
+    let report = check_finds_damage(&s.v, &copy);
+    assert!(report.contains("head is missing"), "{report}");
+    // Reading still works (and is logged)…
+    let shown = parse_json(&s.v.ok_on(&copy, &["statement", "show", &s.fr, "--json"]));
+    assert_eq!(shown["body"], FR_AMENDED);
+    // …and the event written over the rebuilt head says so, for good.
+    let report = check_finds_damage(&s.v, &copy);
+    assert!(
+        report.contains("written while the log's sealed head was missing"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_partial_export_is_refused_when_another_statement_of_the_case_is_unreadable() {
+    // The damaged statement's witness may be protected and named in the
+    // exported one's metadata: export cannot promise to keep them out.
+    let s = scene();
+    let copy = tampered(&s.v, "ru-overview.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "overview",
+            &format!("record_id = '{}' AND version = 1", s.ru),
+        );
+    });
+    let out_file = s.v.file("fr-only.tar");
+    let out = s.v.run_on(
+        &copy,
+        &[
+            "export",
+            "--case",
+            KZ,
+            "--statement",
+            &s.fr,
+            "--no-encrypt",
+            "--out",
+            arg(&out_file),
+        ],
+    );
+    let stderr = expect_code(&out, &["export --statement"], 4);
+    assert!(
+        stderr.contains(&s.ru[..12]) || stderr.contains(&s.ru),
+        "{stderr}"
+    );
+    assert!(!out_file.exists());
+}

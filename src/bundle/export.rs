@@ -21,7 +21,9 @@ use super::redact::NameShield;
 use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
-use crate::custody::chain::{imported_history, verify_before_export};
+use crate::custody::chain::{
+    check_handover, imported_history, readable_events, verify_before_export,
+};
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
@@ -285,7 +287,15 @@ impl Vault<Unlocked> {
             let mut shield = NameShield::new();
             let mut unknown_names = Vec::new();
             if !opts.reveal_protected {
-                let (in_case, _) = statement::summaries(tx, session, Some(&case.id))?;
+                let (in_case, damaged) = statement::summaries(tx, session, Some(&case.id))?;
+                if let Some(bad) = damaged.first() {
+                    // Its witness may be protected: we could not keep their
+                    // name out of the bundle.
+                    return Err(Error::Integrity(format!(
+                        "statement {bad} of this case is damaged, so its protected witness's \
+                         name cannot be kept out of the bundle; run `custodia check`"
+                    )));
+                }
                 for summary in &in_case {
                     for o in statement::history(tx, session, &summary.id)? {
                         let f = &o.fields;
@@ -477,9 +487,27 @@ impl Vault<Unlocked> {
                 // there, with the keys that signed them. A broken one is not
                 // sent to a court: `check` names it.
                 if let Some(history) = imported_history(tx, session, id)? {
+                    let verified_all = history.verify(&hex_id);
                     for (n, (chain, verified)) in
-                        history.chains.iter().zip(history.verify(&hex_id)).enumerate()
+                        history.chains.iter().zip(verified_all).enumerate()
                     {
+                        // Whole up to the import that followed it (the next
+                        // earlier chain, or this vault's own).
+                        let next = match history.chains.get(n + 1) {
+                            Some(text) => readable_events(text).into_iter().next(),
+                            None => all
+                                .iter()
+                                .filter_map(|e| e.event().ok())
+                                .find(|e| e.record == hex_id),
+                        };
+                        if verified.is_intact() {
+                            if let Some(why) = check_handover(&verified, next.as_ref()) {
+                                return Err(Error::Integrity(format!(
+                                    "the custody history record {} brought from an earlier vault was cut short or padded ({why}); run `custodia check`",
+                                    id.short()
+                                )));
+                            }
+                        }
                         if let Some((pos, why)) = verified.broken {
                             return Err(Error::Integrity(format!(
                                 "the custody history record {} brought from an earlier vault is broken at event {pos} ({why}); run `custodia check`",

@@ -45,7 +45,8 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
         if !log.unreadable.is_empty() {
             let positions: Vec<String> = log.unreadable.iter().map(u64::to_string).collect();
             return Err(Failure::Lib(custodia::Error::Integrity(format!(
-                "custody event(s) {} cannot be read (damaged); they may belong to any record,                  so this log may be incomplete; run `custodia check`",
+                "custody event(s) {} cannot be read (damaged); they may belong to any record, \
+                 so this log may be incomplete; run `custodia check`",
                 positions.join(", ")
             ))));
         }

@@ -244,6 +244,12 @@ fn check_events(
             }
         };
         let rec = event.record.clone();
+        if event.details.get(super::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
+            report.problem(Some(&rec), Some(position), format!(
+                "custody event {position} was written while the log's sealed head was missing or damaged: \
+                 events may have been cut from the log's end before it"
+            ));
+        }
         let chain = chains.entry(rec.clone()).or_default();
         if event.position != position || event.vault != vault_hex {
             report.problem(

@@ -98,7 +98,8 @@ impl Checkpoint {
 
 /// The vault's current (count, head hash).
 pub fn current_state(conn: &rusqlite::Connection, session: &Session<'_>) -> Result<(u64, String)> {
-    super::vault_head(conn, &session.vault_id, &session.keys.events)
+    let head = super::vault_head(conn, &session.vault_id, &session.keys.events)?;
+    Ok((head.count, head.hash))
 }
 
 /// Whether this vault contains and extends (`count`, `head`): its event

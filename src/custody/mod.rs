@@ -221,8 +221,14 @@ pub fn append(
     let events_key = &session.keys.events;
     // The vault's head, kept sealed beside the record heads, so that one
     // damaged event does not stop every later write.
-    let (count, prev) = vault_head(conn, &vault_id, events_key)?;
-    let position = count + 1;
+    let log_head = vault_head(conn, &vault_id, events_key)?;
+    let (position, prev) = (log_head.count + 1, log_head.hash);
+    let mut details = details;
+    if log_head.rebuilt {
+        if let Some(map) = details.as_object_mut() {
+            map.insert(LOG_HEAD_REBUILT.to_owned(), serde_json::Value::Bool(true));
+        }
+    }
     if rows::event_at(conn, position)?.is_some() {
         return Err(Error::Integrity(format!(
             "the custody log holds an event {position} beyond its sealed head (inserted); run `custodia check`"
@@ -287,25 +293,69 @@ pub fn append(
 /// 32 hex digits, so it cannot clash with one).
 pub const VAULT_HEAD_KEY: &str = "vault";
 
-/// The vault-wide chain's head: (number of events, hash of the last). Read
-/// from its sealed head; a vault without one (no events yet, or written
-/// before heads were kept) falls back to opening the last event.
+/// The vault-wide chain's head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogHead {
+    /// Number of events.
+    pub count: u64,
+    /// Hash of the last one ([`GENESIS`] for none).
+    pub hash: String,
+    /// True when the sealed head was missing or damaged and was rebuilt
+    /// from the last event: the next event says so in its details
+    /// (`log_head_rebuilt`), so `check` keeps reporting that the log's end
+    /// may have been cut before it, instead of the vault refusing to work.
+    pub rebuilt: bool,
+}
+
+/// The details key that marks an event written over a rebuilt log head.
+pub const LOG_HEAD_REBUILT: &str = "log_head_rebuilt";
+
+/// The vault-wide chain's head, from its sealed head (only a vault with no
+/// events has none), else rebuilt from the last event.
 pub fn vault_head(
     conn: &Connection,
     vault_id: &Id,
     events_key: &crate::crypto::keys::SymmetricKey,
-) -> Result<(u64, String)> {
-    if let Some(sealed) = rows::custody_head(conn, VAULT_HEAD_KEY)? {
-        let head: RecordHead =
-            open_value(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed).map_err(
-                |_| Error::Integrity("the custody log's head does not authenticate".into()),
-            )?;
-        return Ok((head.count, head.hash));
+) -> Result<LogHead> {
+    let stored = rows::custody_head(conn, VAULT_HEAD_KEY)?;
+    let has_sealed = stored.is_some();
+    if let Some(sealed) = stored {
+        if let Ok(head) =
+            open_value::<RecordHead>(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed)
+        {
+            return Ok(LogHead {
+                count: head.count,
+                hash: head.hash,
+                rebuilt: false,
+            });
+        }
     }
-    Ok(match rows::last_event(conn)? {
-        Some((pos, sealed)) => (pos, open_event(vault_id, events_key, pos, &sealed)?.hash()),
-        None => (0, GENESIS.to_owned()),
-    })
+    match rows::last_event(conn)? {
+        None if !has_sealed => Ok(LogHead {
+            count: 0,
+            hash: GENESIS.to_owned(),
+            rebuilt: false,
+        }),
+        None => Ok(LogHead {
+            count: 0,
+            hash: GENESIS.to_owned(),
+            rebuilt: true,
+        }),
+        Some((pos, sealed)) => {
+            let last = open_event(vault_id, events_key, pos, &sealed).map_err(|_| {
+                Error::Integrity(
+                    "the custody log's head and its last event are both missing or damaged; \
+                     run `custodia check`"
+                        .into(),
+                )
+            })?;
+            Ok(LogHead {
+                count: pos,
+                hash: last.hash(),
+                rebuilt: true,
+            })
+        }
+    }
 }
 
 /// The sealed vault-wide head as stored, opened (for `check`).

@@ -215,10 +215,16 @@ impl Store {
         let tmp_text = tmp
             .to_str()
             .ok_or_else(|| Error::Invalid("the backup path is not valid UTF-8".into()))?;
-        let result = self
-            .conn
-            .execute("VACUUM INTO ?1", [tmp_text])
-            .map_err(Error::from)
+        // Created empty and private first (VACUUM INTO fills an empty file),
+        // and removed if we are interrupted.
+        crate::files::register(&tmp);
+        let result = crate::files::create_private(&tmp)
+            .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))
+            .and_then(|_| {
+                self.conn
+                    .execute("VACUUM INTO ?1", [tmp_text])
+                    .map_err(Error::from)
+            })
             .and_then(|_| {
                 restrict_permissions(&tmp)?;
                 std::fs::rename(&tmp, target)
@@ -227,6 +233,7 @@ impl Store {
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        crate::files::unregister(&tmp);
         result
     }
 

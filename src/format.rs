@@ -316,6 +316,66 @@ mod tests {
         }
     }
 
+    /// Decodes a test vector written as hex lines, as in `docs/format.md` §20.
+    fn vector(lines: &[&str]) -> Vec<u8> {
+        hex::decode(lines.concat()).unwrap()
+    }
+
+    /// `docs/format.md` §20, "Associated data" (both vectors).
+    #[test]
+    fn associated_data_matches_format_vectors() {
+        let vault = Id([0x11; 16]);
+        let settings = Binding {
+            vault_id: &vault,
+            kind: "vault",
+            record: "settings",
+            version: 1,
+            field: "settings",
+        };
+        let ad = settings.associated_data();
+        assert_eq!(ad.len(), 66);
+        assert_eq!(
+            ad,
+            vector(&[
+                "637573746f6469612f76312f616164111111111111111111111111111111110005",
+                "7661756c74000873657474696e67730000000000000001000873657474696e6773",
+            ])
+        );
+        let slot = Binding {
+            vault_id: &vault,
+            kind: "slot",
+            record: "aa:bb",
+            version: 1,
+            field: "master",
+        };
+        assert_eq!(
+            slot.associated_data(),
+            vector(&[
+                "637573746f6469612f76312f616164111111111111111111111111111111110004",
+                "736c6f74000561613a6262000000000000000100066d6173746572",
+            ])
+        );
+    }
+
+    /// `docs/format.md` §20, "Sealed settings": the padded plaintext.
+    #[test]
+    fn padding_matches_format_vector() {
+        let plaintext: &[u8] = br#"{"name":"Test","created_at":"2026-01-01T00:00:00Z","kdf":{"memory_kib":64,"time_cost":1,"parallelism":1}}"#;
+        assert_eq!(plaintext.len(), 105);
+        let padded = pad(plaintext).unwrap();
+        assert_eq!(padded.len(), 112);
+        assert_eq!(
+            padded,
+            vector(&[
+                "000000697b226e616d65223a2254657374222c22637265617465645f6174223a",
+                "22323032362d30312d30315430303a30303a30305a222c226b6466223a7b226d",
+                "656d6f72795f6b6962223a36342c2274696d655f636f7374223a312c22706172",
+                "616c6c656c69736d223a317d7d000000",
+            ])
+        );
+        assert_eq!(unpad(&padded).unwrap(), plaintext);
+    }
+
     #[test]
     fn ids_parse_and_print_lowercase() {
         let id: Id = "00112233445566778899AABBCCDDEEFF".parse().unwrap();

@@ -2294,3 +2294,44 @@ fn import_with_signer_accepts_the_exporter_and_refuses_anyone_else() {
         3
     );
 }
+
+#[test]
+fn a_witness_revealed_to_one_court_stays_protected_when_that_court_exports_again() {
+    if !stock_tools("a_witness_revealed_to_one_court", &["tar"]) {
+        return;
+    }
+    let fx = Fixture::new();
+    let revealed = fx.export("revealed.tar", &["--no-encrypt", "--reveal-protected"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&revealed)]);
+    let shown = parse_json(&court.ok(&["statement", "show", &fx.french, "--json"]));
+    assert_eq!(shown["witness"], PROTECTED_NAME);
+    assert_eq!(shown["pseudonym"], PSEUDONYM);
+    assert_eq!(shown["protected"], true);
+
+    let out = court.file("onward.tar");
+    let run = court.run(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--json",
+        "--out",
+        arg(&out),
+    ]);
+    expect_exit(&run, 0, "onward export");
+    let summary = parse_json(&String::from_utf8_lossy(&run.stdout));
+    assert_eq!(summary["names_unknown"], serde_json::json!([]), "{summary}");
+    let bag = untar(&out, &court.file("onward"));
+    let doc = parse_json(
+        &fs::read_to_string(bag.join(format!("data/statements/{}/v1.json", fx.french))).unwrap(),
+    );
+    assert_eq!(doc["witness"], PSEUDONYM);
+    for rel in files_under(&bag, &bag) {
+        let is_text = rel.starts_with("data/statements/") && rel.ends_with(".txt");
+        if !is_text && rel != "data/report.html" {
+            let bytes = fs::read(bag.join(&rel)).unwrap();
+            assert!(!contains(&bytes, PROTECTED_NAME), "{rel} names the witness");
+        }
+    }
+}

@@ -367,6 +367,11 @@ impl Vault<Unlocked> {
                             f.witness.clone()
                         },
                         identity_withheld: withhold,
+                        pseudonym: if f.protected {
+                            Some(f.public_name().to_owned())
+                        } else {
+                            None
+                        },
                         protected: f.protected,
                         language: shield.optional(&f.language, m),
                         taken_at: f.taken_at.clone(),

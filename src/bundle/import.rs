@@ -223,9 +223,15 @@ impl Vault<Unlocked> {
                             "statement {sid}: version {v} is missing from the bundle"
                         )));
                     }
+                    // A protected witness keeps a pseudonym here too, even
+                    // when the bundle revealed their name.
+                    let pseudonym = doc
+                        .pseudonym
+                        .clone()
+                        .or_else(|| doc.identity_withheld.then(|| doc.witness.clone()));
                     let fields = StatementFields {
                         witness: doc.witness.clone(),
-                        pseudonym: doc.identity_withheld.then(|| doc.witness.clone()),
+                        pseudonym,
                         protected: doc.protected,
                         language: doc.language.clone(),
                         taken_at: doc.taken_at.clone(),
@@ -235,6 +241,9 @@ impl Vault<Unlocked> {
                         consent: doc.consent.clone(),
                         source: doc.source.clone(),
                     };
+                    fields.validate().map_err(|e| {
+                        Error::Integrity(format!("statement {sid} version {v} in the bundle: {e}"))
+                    })?;
                     let overview = StatementOverview {
                         case: case_id.to_hex(),
                         fields: fields.clone(),

@@ -71,6 +71,10 @@ pub struct StatementDoc {
     pub witness: String,
     /// True when `witness` is a pseudonym standing for a protected identity.
     pub identity_withheld: bool,
+    /// The protected witness's pseudonym (also when their name is revealed,
+    /// so that a vault importing the bundle can withhold it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonym: Option<String>,
     /// Protected flag.
     pub protected: bool,
     /// Language.

@@ -21,7 +21,7 @@ use super::bagit::{
 use super::layout::*;
 use super::tarball::{for_each_entry, ReadLimits, TarError};
 use crate::crypto::minisign::{self, PublicKey, SignatureFile};
-use crate::custody::chain::{check_handover, readable_events, verify_chain};
+use crate::custody::chain::{brought_history, check_handover, readable_events, verify_chain};
 use crate::custody::{Action, Event};
 use crate::error::{Error, Result};
 
@@ -526,6 +526,53 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     );
 }
 
+/// The checkpoint in bag-info.txt was taken by the exporter right after
+/// this export's events: it must be signed by the bundle's signer, and its
+/// count and head must be the newest of those events. A forger who signs
+/// new export events and the bag with their own key cannot also make the
+/// exporter's receipt say so.
+fn check_checkpoint_matches_export(v: &mut Verdict, export_events: &[Event]) {
+    let Ok(receipt) = crate::custody::checkpoint::Checkpoint::parse(&v.checkpoint) else {
+        return; // reported by check_checkpoint
+    };
+    let Some(newest) = export_events.iter().max_by_key(|e| e.position) else {
+        return;
+    };
+    let hash = serde_json::to_string(newest)
+        .map(|c| hex::encode(Sha256::digest(c.as_bytes())))
+        .unwrap_or_default();
+    let why = if !v.signer_key_id.is_empty() && receipt.key_id != v.signer_key_id {
+        Some(format!(
+            "it is signed by key {}, not by the bundle's signer {}",
+            receipt.key_id, v.signer_key_id
+        ))
+    } else if receipt.vault != newest.vault
+        || receipt.count != newest.position
+        || receipt.head != hash
+    {
+        Some(format!(
+            "it records event {} of vault {}, but this export's newest event is {} of vault {}",
+            receipt.count, receipt.vault, newest.position, newest.vault
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => v.item(
+            "checkpoint",
+            "export",
+            false,
+            format!("does not match the export: {why}"),
+        ),
+        None => v.item(
+            "checkpoint",
+            "export",
+            true,
+            "taken right after this export's events, by its signer",
+        ),
+    }
+}
+
 /// Remembers what a verified event says about content: the SHA-256 of
 /// statement versions (create, amend, import) and of an exhibit at intake.
 fn note_recorded_content(
@@ -655,6 +702,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     // Custody chains; remember what each record's events say about content.
     let mut recorded_sha: BTreeMap<(String, u64), String> = BTreeMap::new();
     let mut evidence_sha: BTreeMap<String, String> = BTreeMap::new();
+    // The last event of each intact chain: this export's events.
+    let mut export_events: Vec<Event> = Vec::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with("data/custody/") && p.ends_with(".jsonl"))
@@ -692,8 +741,22 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                 ))
             }
             (None, None) => Some("it is empty".to_owned()),
+            // A record that came from another vault brought its history
+            // there; the bundle must carry it (data/prior-custody/).
+            (None, Some(_))
+                if chain.events.first().is_some_and(brought_history)
+                    && !files.contains_key(&prior_custody_path(&record, 1)) =>
+            {
+                Some(
+                    "its first event imported it with an earlier history, which this bundle lacks"
+                        .to_owned(),
+                )
+            }
             _ => None,
         };
+        if problem.is_none() {
+            export_events.extend(chain.events.last().cloned());
+        }
         match problem {
             Some(why) => v.item("custody chain", &record, false, why),
             None => v.item(
@@ -705,6 +768,7 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         }
     }
     check_prior_custody(v, files);
+    check_checkpoint_matches_export(v, &export_events);
     // Statements.
     for (path, entry) in files
         .iter()

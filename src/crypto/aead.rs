@@ -22,8 +22,18 @@ pub fn seal_bytes(
     binding: &Binding<'_>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    seal_bytes_with_nonce(key, binding, plaintext, &random_bytes()?)
+}
+
+/// [`seal_bytes`] under a given nonce: the one code path of padded sealing.
+fn seal_bytes_with_nonce(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    plaintext: &[u8],
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>, CryptoError> {
     let padded = Zeroizing::new(pad(plaintext)?);
-    seal_raw(key, &binding.associated_data(), &padded)
+    seal_raw_with_nonce(key, &binding.associated_data(), &padded, nonce)
 }
 
 /// Opens bytes sealed by [`seal_bytes`] under the same key and binding.
@@ -42,9 +52,31 @@ pub fn seal_value<T: Serialize + ?Sized>(
     binding: &Binding<'_>,
     value: &T,
 ) -> Result<Vec<u8>, CryptoError> {
+    seal_value_inner(key, binding, value, &random_bytes()?)
+}
+
+/// [`seal_value`] under a fixed nonce, for the reproducible test vectors of
+/// `docs/format.md` §20. Never for real data: a nonce must not repeat.
+#[cfg(test)]
+fn seal_value_with_nonce<T: Serialize + ?Sized>(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    value: &T,
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>, CryptoError> {
+    seal_value_inner(key, binding, value, nonce)
+}
+
+/// The one code path of [`seal_value`]: JSON, then [`seal_bytes_with_nonce`].
+fn seal_value_inner<T: Serialize + ?Sized>(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    value: &T,
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>, CryptoError> {
     let json =
         Zeroizing::new(serde_json::to_vec(value).map_err(|e| CryptoError::Encode(e.to_string()))?);
-    seal_bytes(key, binding, &json)
+    seal_bytes_with_nonce(key, binding, &json, nonce)
 }
 
 /// Opens a value sealed by [`seal_value`].
@@ -64,18 +96,27 @@ pub fn seal_raw(
     associated_data: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    seal_raw_with_nonce(key, associated_data, plaintext, &random_bytes()?)
+}
+
+/// [`seal_raw`] under a given nonce: the one code path of envelope sealing.
+fn seal_raw_with_nonce(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    plaintext: &[u8],
+    nonce: &[u8; NONCE_LEN],
+) -> Result<Vec<u8>, CryptoError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let ct = cipher
         .encrypt(
-            XNonce::from_slice(&nonce),
+            XNonce::from_slice(nonce),
             Payload {
                 msg: plaintext,
                 aad: associated_data,
             },
         )
         .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
-    let mut out = Envelope::header(&nonce);
+    let mut out = Envelope::header(nonce);
     out.extend_from_slice(&ct);
     Ok(out)
 }
@@ -285,6 +326,45 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         assert!(open_raw_into(&key, b"ad", &bad, &mut out).is_err());
         assert!(out.iter().all(|b| *b == 0));
+    }
+
+    /// `docs/format.md` §20, "Sealed settings": the settings a vault seals
+    /// at creation, under the settings subkey of master `22` × 32 and vault
+    /// id `11` × 16, with the nonce fixed to `66` × 24.
+    #[test]
+    fn sealed_settings_match_format_vector() {
+        use crate::crypto::kdf::INSECURE_FAST;
+        use crate::crypto::keys::{MasterKey, Purpose};
+        use crate::vault::Settings;
+
+        let vault = Id([0x11; 16]);
+        let master = MasterKey::new(SymmetricKey::from_bytes([0x22; 32]), vault);
+        let key = master.subkey(Purpose::Settings).unwrap();
+        let b = crate::vault::settings_binding(&vault);
+        let settings = Settings {
+            name: Some("Test".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            kdf: INSECURE_FAST,
+        };
+        let json = serde_json::to_vec(&settings).unwrap();
+        assert_eq!(
+            json,
+            br#"{"name":"Test","created_at":"2026-01-01T00:00:00Z","kdf":{"memory_kib":64,"time_cost":1,"parallelism":1}}"#
+        );
+        let sealed = seal_value_with_nonce(&key, &b, &settings, &[0x66; NONCE_LEN]).unwrap();
+        assert_eq!(sealed.len(), 153);
+        let expected = [
+            "01666666666666666666666666666666666666666666666666aefce2dc5072b1",
+            "fb7b79bb77c2845564991029e0648449bcfe20b0b6014a025e3b3d2f932df475",
+            "afb8923eba444307aa773e308c5ca8044bc15998ce1cfc4deae080fa8fda1f10",
+            "119186ed2fe3e3372b9fff4306bf6fd0ae9a9ef4d38cc68110a83fdf5d86d6f1",
+            "18404fe3f4ef996544ea87c43da84ae911421ca3a8382b1ec3",
+        ]
+        .concat();
+        assert_eq!(hex::encode(&sealed), expected);
+        // The vector opens the way the vault opens its settings.
+        let back: Settings = open_value(&key, &b, &sealed).unwrap();
+        assert_eq!(serde_json::to_vec(&back).unwrap(), json);
     }
 
     #[test]

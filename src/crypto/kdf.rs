@@ -201,6 +201,24 @@ mod tests {
         assert_ne!(*a, *c);
     }
 
+    /// `docs/format.md` §20, "Argon2id": the insecure-fast parameters.
+    #[test]
+    fn argon2id_matches_format_vector() {
+        assert_eq!(
+            INSECURE_FAST,
+            KdfParams {
+                memory_kib: 64,
+                time_cost: 1,
+                parallelism: 1,
+            }
+        );
+        let out = derive("correct horse", &[0x44; SALT_LEN], &INSECURE_FAST).unwrap();
+        assert_eq!(
+            hex::encode(*out),
+            "e72425ec59b75734d4ee1a892a2daac7a57446cda7be3e3d0a0853511f3f4615"
+        );
+    }
+
     #[test]
     fn weak_parameters_are_flagged() {
         assert!(INSECURE_FAST.is_weak());

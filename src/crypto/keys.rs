@@ -158,6 +158,55 @@ mod tests {
         assert_ne!(records.expose(), &[9; 32]);
     }
 
+    /// `docs/format.md` §20, "Subkeys": master key `22` × 32, vault id `11` × 16.
+    #[test]
+    fn subkeys_match_format_vectors() {
+        let master = MasterKey::new(SymmetricKey::from_bytes([0x22; 32]), Id([0x11; 16]));
+        let vectors = [
+            (
+                Purpose::Settings,
+                "62ba03cad4a629cfb98a2ba542ce86f8412142bad37f89272530b4628ece955a",
+            ),
+            (
+                Purpose::Users,
+                "1d31f7d3652e524e806b20802f00d826f26844102c0033f340754b18d01a9c92",
+            ),
+            (
+                Purpose::Records,
+                "de764973fa9a3448f132d673a4010e604a56b4bd54ce2466c4791bda44170f63",
+            ),
+            (
+                Purpose::Evidence,
+                "3ac94cc524e4aca6606c4b1106fb1dbe49c6d2119355b902c935c46be4d56000",
+            ),
+            (
+                Purpose::Events,
+                "f37a4bd7364282eefd3f1b21bf19912a16c38e5f9e67b50491e2b975e2c9fe50",
+            ),
+        ];
+        for (purpose, expected) in vectors {
+            assert_eq!(
+                hex::encode(master.subkey(purpose).unwrap().expose()),
+                expected,
+                "{purpose:?}"
+            );
+        }
+    }
+
+    /// `docs/format.md` §20, "Wrapping keys": stretched key `33` × 32.
+    #[test]
+    fn wrapping_keys_match_format_vectors() {
+        let keys = PassphraseKeys::from_stretched(&[0x33; 32]).unwrap();
+        assert_eq!(
+            hex::encode(keys.slot_wrap.expose()),
+            "e5881fe6bb4d5c8665cfd26cd8eee7fd2897e81b7b0362cfa5653581512d7c47"
+        );
+        assert_eq!(
+            hex::encode(keys.signing_wrap.expose()),
+            "e0ca9730803f6c89c150cb433c748b82446b4962cf9ff42b93ed9da59579e9a7"
+        );
+    }
+
     #[test]
     fn debug_does_not_print_key() {
         let k = SymmetricKey::from_bytes([0xab; 32]);

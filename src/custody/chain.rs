@@ -205,6 +205,17 @@ pub fn check_handover(earlier: &VerifiedChain, import: Option<&Event>) -> Option
     }
 }
 
+/// True when `first` (a record's first event) imported it together with
+/// events from the vault it came from, which must then be kept beside it.
+pub fn brought_history(first: &Event) -> bool {
+    first.action == super::Action::Import
+        && first
+            .details
+            .get("original_events")
+            .and_then(|n| n.as_u64())
+            .is_some_and(|n| n > 0)
+}
+
 /// Every line of `jsonl` that parses as a canonical event, verified or not
 /// (for showing a damaged history as far as it can be read).
 pub fn readable_events(jsonl: &str) -> Vec<Event> {

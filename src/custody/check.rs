@@ -142,7 +142,23 @@ fn check_imported_histories(
     chains: &HashMap<String, RecordChain>,
     report: &mut CheckReport,
 ) -> Result<()> {
-    for hex in rows::imported_custody_records(conn)? {
+    let kept = rows::imported_custody_records(conn)?;
+    let mut lost: Vec<&String> = chains
+        .iter()
+        .filter(|(hex, c)| {
+            c.first.as_ref().is_some_and(chain::brought_history) && !kept.contains(hex)
+        })
+        .map(|(hex, _)| hex)
+        .collect();
+    lost.sort();
+    for hex in lost {
+        report.problem(
+            Some(hex),
+            None,
+            format!("record {hex} was imported with the custody history of an earlier vault, which is missing (deleted)"),
+        );
+    }
+    for hex in kept {
         let Ok(id) = hex.parse::<Id>() else {
             report.problem(
                 Some(&hex),

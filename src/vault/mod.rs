@@ -6,7 +6,7 @@
 //! the master key and the acting user's signing key, and is what records,
 //! custody and bundles are built on. Dropping it wipes the keys.
 
-mod slots;
+pub(crate) mod slots;
 pub mod users;
 
 use std::collections::HashMap;
@@ -600,7 +600,8 @@ fn authenticated_kdf(master: &MasterKey, row: &VaultRow) -> Result<KdfParams> {
     Ok(settings.kdf)
 }
 
-fn settings_binding(vault_id: &Id) -> Binding<'_> {
+/// Where the sealed settings live.
+pub(crate) fn settings_binding(vault_id: &Id) -> Binding<'_> {
     Binding {
         vault_id,
         kind: "vault",

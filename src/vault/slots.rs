@@ -108,7 +108,8 @@ pub fn open_passphrase_slot(
     Ok(Some((master, signing)))
 }
 
-fn recovery_wrap_key(recovery: &RecoveryKey, salt: &[u8]) -> Result<SymmetricKey> {
+/// The key that wraps the master key in the recovery slot.
+pub(crate) fn recovery_wrap_key(recovery: &RecoveryKey, salt: &[u8]) -> Result<SymmetricKey> {
     // The recovery secret has 160 bits of entropy: no stretching is needed.
     Ok(hkdf_derive(recovery.secret(), salt, "recovery-wrap")?)
 }

@@ -2335,3 +2335,125 @@ fn a_witness_revealed_to_one_court_stays_protected_when_that_court_exports_again
         }
     }
 }
+
+#[test]
+fn a_deleted_imported_history_fails_check_and_export_and_verify() {
+    let fx = Fixture::new();
+    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let court = TestVault::new();
+    court.ok(&["bundle", "import", arg(&tar)]);
+    let copy = court.copy_vault("dropped.custodia");
+    {
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let n = conn
+            .execute(
+                "DELETE FROM imported_custody WHERE record_id = ?1",
+                [&fx.french],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let text = expect_exit(&court.run_on(&copy, &["check"]), 4, "check");
+    assert!(
+        text.contains(&fx.french) && text.contains("missing (deleted)"),
+        "{text}"
+    );
+    let out = court.file("dropped.tar");
+    let run = court.run_on(
+        &copy,
+        &["export", "--case", CASE, "--no-encrypt", "--out", arg(&out)],
+    );
+    expect_exit(&run, 4, "export without the earlier history");
+    assert!(!out.exists());
+
+    // A forwarded bundle stripped of an earlier chain fails verify even
+    // when its manifests are rebuilt and it is re-signed.
+    if !stock_tools(
+        "a_deleted_imported_history_fails_verify",
+        &["tar", "minisign"],
+    ) {
+        return;
+    }
+    let forwarded = court.file("forwarded.tar");
+    court.ok(&[
+        "export",
+        "--case",
+        CASE,
+        "--no-encrypt",
+        "--out",
+        arg(&forwarded),
+    ]);
+    let bag = untar(&forwarded, &court.file("strip"));
+    fs::remove_dir_all(bag.join("data/prior-custody").join(&fx.french)).unwrap();
+    forge_signature(&bag, &court.file("forger-keys"));
+    let stripped = court.file("stripped.tar");
+    repack(bag.parent().unwrap(), &stripped);
+    assert_rejected(
+        &verify(&court, &stripped, &[]),
+        "an earlier chain removed",
+        &["lacks"],
+    );
+}
+
+/// Signs a (modified) bag's tag manifest with the exporter's REAL key, read
+/// from the vault through the library: an insider who holds the key.
+fn resign_as_exporter(bag: &Path, v: &TestVault) {
+    rebag(bag);
+    let sig_path = bag.join("tagmanifest-sha256.txt.minisig");
+    let old = fs::read_to_string(&sig_path).unwrap();
+    let trusted = old
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted comment: "))
+        .unwrap()
+        .to_owned();
+    let vault = custodia::Vault::open(&v.path)
+        .unwrap()
+        .unlock(Some(common::OWNER), common::OWNER_PASS)
+        .unwrap();
+    let tagman = fs::read(bag.join("tagmanifest-sha256.txt")).unwrap();
+    let sig = custodia::crypto::minisign::sign(
+        vault.signing_key().dalek(),
+        &tagman[..],
+        "signature from the exporter's key",
+        &trusted,
+    )
+    .unwrap();
+    fs::write(&sig_path, sig).unwrap();
+}
+
+#[test]
+fn a_checkpoint_from_another_moment_fails_verify_even_signed_by_the_exporter() {
+    // The exporter swaps in the receipt of an earlier export (a real one,
+    // signed by their own key) and re-signs the bag with that same key.
+    let fx = Fixture::new();
+    let (_, first) = fx.unpacked("first");
+    let earlier = fs::read_to_string(first.join("bag-info.txt"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Custodia-Vault-Checkpoint:"))
+        .unwrap()
+        .to_owned();
+    let (_, bag) = fx.unpacked("second");
+    let info: String = fs::read_to_string(bag.join("bag-info.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("Custodia-Vault-Checkpoint:") {
+                format!("{earlier}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(bag.join("bag-info.txt"), info).unwrap();
+    resign_as_exporter(&bag, &fx.v);
+    let swapped = fx.v.file("swapped.tar");
+    repack(bag.parent().unwrap(), &swapped);
+    let text = assert_rejected(
+        &verify(&fx.v, &swapped, &[]),
+        "a checkpoint from an earlier export",
+        &["does not match the export"],
+    );
+    // Only the checkpoint is wrong: the signature is the exporter's.
+    assert!(text.contains("[ok] signature"), "{text}");
+}

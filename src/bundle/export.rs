@@ -22,7 +22,7 @@ use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
 use crate::custody::chain::{
-    check_handover, imported_history, readable_events, verify_before_export,
+    brought_history, check_handover, imported_history, readable_events, verify_before_export,
 };
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
@@ -491,7 +491,18 @@ impl Vault<Unlocked> {
                 // An imported record's chains from earlier vaults, as signed
                 // there, with the keys that signed them. A broken one is not
                 // sent to a court: `check` names it.
-                if let Some(history) = imported_history(tx, session, id)? {
+                let history = imported_history(tx, session, id)?;
+                let first = all
+                    .iter()
+                    .filter_map(|e| e.event().ok())
+                    .find(|e| e.record == hex_id);
+                if history.is_none() && first.as_ref().is_some_and(brought_history) {
+                    return Err(Error::Integrity(format!(
+                        "record {} was imported with an earlier custody history, which is missing; run `custodia check`",
+                        id.short()
+                    )));
+                }
+                if let Some(history) = history {
                     let verified_all = history.verify(&hex_id);
                     for (n, (chain, verified)) in
                         history.chains.iter().zip(verified_all).enumerate()
@@ -500,10 +511,7 @@ impl Vault<Unlocked> {
                         // earlier chain, or this vault's own).
                         let next = match history.chains.get(n + 1) {
                             Some(text) => readable_events(text).into_iter().next(),
-                            None => all
-                                .iter()
-                                .filter_map(|e| e.event().ok())
-                                .find(|e| e.record == hex_id),
+                            None => first.clone(),
                         };
                         if verified.is_intact() {
                             if let Some(why) = check_handover(&verified, next.as_ref()) {

@@ -734,12 +734,6 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                 "it does not end with an export event: the bundle is not what its exporter made"
                     .to_owned(),
             ),
-            (None, Some(last)) if !v.signer_key_id.is_empty() && last.key_id != v.signer_key_id => {
-                Some(format!(
-                    "exported by key {} but the bundle is signed by key {}: re-signed by someone else",
-                    last.key_id, v.signer_key_id
-                ))
-            }
             (None, None) => Some("it is empty".to_owned()),
             // A record that came from another vault brought its history
             // there; the bundle must carry it (data/prior-custody/).
@@ -751,6 +745,12 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                     "its first event imported it with an earlier history, which this bundle lacks"
                         .to_owned(),
                 )
+            }
+            (None, Some(last)) if !v.signer_key_id.is_empty() && last.key_id != v.signer_key_id => {
+                Some(format!(
+                    "exported by key {} but the bundle is signed by key {}: re-signed by someone else",
+                    last.key_id, v.signer_key_id
+                ))
             }
             _ => None,
         };

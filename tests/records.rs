@@ -1485,3 +1485,185 @@ fn an_interrupted_extract_leaves_no_partial_plaintext_behind() {
     assert!(!log.contains(" extract "), "{log}");
     assert!(v.ok(&["check"]).contains("OK"));
 }
+
+// ---------------------------------------------------------------- --editor
+
+/// An `$EDITOR` script that logs the file it was given (path, mode, the
+/// text it found) to `log`, then appends `addition`.
+fn editor_script(v: &TestVault, log: &Path, addition: &str) -> PathBuf {
+    let script = v.file("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\n{{ echo \"$1\"; stat -c %a \"$1\"; }} > '{log}'\ncp \"$1\" '{log}.seen'\nprintf '%s' '{addition}' >> \"$1\"\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    script
+}
+
+/// Whether /dev/shm is a RAM file system here (else --editor refuses).
+fn ram_dev_shm() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/dev/shm") && l.contains("tmpfs"))
+}
+
+fn run_with_editor(v: &TestVault, pass: &Path, script: &Path, args: &[&str]) -> Output {
+    let mut cmd = v.command_with(pass);
+    cmd.env_remove("VISUAL").env("EDITOR", script).args(args);
+    common::run_command(&mut cmd)
+}
+
+#[test]
+fn statement_add_with_editor_uses_a_private_ram_file_and_wipes_it() {
+    if !ram_dev_shm() {
+        eprintln!("skipped: /dev/shm is not tmpfs here");
+        return;
+    }
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let log = v.file("editor.log");
+    let script = editor_script(&v, &log, FR_BODY);
+    let out = run_with_editor(
+        &v,
+        &v.pass_file,
+        &script,
+        &[
+            "statement",
+            "add",
+            "--case",
+            KZ,
+            "--witness",
+            FR_WITNESS,
+            "--editor",
+        ],
+    );
+    let id = common::expect_success(&out, &["statement add --editor"])
+        .trim()
+        .to_owned();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let mut lines = logged.lines();
+    let path = PathBuf::from(lines.next().unwrap());
+    assert!(path.starts_with("/dev/shm"), "{logged}");
+    assert_eq!(lines.next(), Some("600"), "{logged}");
+    assert!(!path.exists(), "the editor file was left behind");
+    assert!(
+        !path.parent().unwrap().exists(),
+        "its directory was left behind"
+    );
+    assert_eq!(show_json(&v, &id, &[])["body"], FR_BODY);
+}
+
+#[test]
+fn editor_does_not_open_before_the_passphrase_and_case_are_checked() {
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let log = v.file("editor.log");
+    let script = editor_script(&v, &log, "texte perdu");
+    let wrong = v.secret_file("wrong.pass", "pas la bonne phrase du tout");
+    let out = run_with_editor(
+        &v,
+        &wrong,
+        &script,
+        &[
+            "statement",
+            "add",
+            "--case",
+            KZ,
+            "--witness",
+            FR_WITNESS,
+            "--editor",
+        ],
+    );
+    common::expect_code(&out, &["statement add --editor (wrong passphrase)"], 3);
+    assert!(
+        !log.exists(),
+        "the editor ran before the passphrase was checked"
+    );
+    let out = run_with_editor(
+        &v,
+        &v.pass_file,
+        &script,
+        &[
+            "statement",
+            "add",
+            "--case",
+            "NOPE-1",
+            "--witness",
+            FR_WITNESS,
+            "--editor",
+        ],
+    );
+    common::expect_code(&out, &["statement add --editor (unknown case)"], 1);
+    assert!(!log.exists(), "the editor ran for an unknown case");
+}
+
+#[test]
+fn amend_with_editor_starts_from_the_latest_text_and_refuses_sealed_or_unchanged() {
+    if !ram_dev_shm() {
+        eprintln!("skipped: /dev/shm is not tmpfs here");
+        return;
+    }
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let id = add_statement(&v, KZ, FR_WITNESS, FR_BODY, &[]);
+    let log = v.file("editor.log");
+    let script = editor_script(&v, &log, "\nAjout : le sous-sol du commissariat.\n");
+    let out = run_with_editor(
+        &v,
+        &v.pass_file,
+        &script,
+        &[
+            "statement",
+            "amend",
+            &id,
+            "--reason",
+            "complément",
+            "--editor",
+        ],
+    );
+    common::expect_success(&out, &["statement amend --editor"]);
+    let seen = std::fs::read_to_string(v.file("editor.log.seen")).unwrap();
+    assert_eq!(
+        seen, FR_BODY,
+        "the editor did not start from the latest text"
+    );
+    let shown = show_json(&v, &id, &[]);
+    assert_eq!(
+        shown["body"].as_str().unwrap(),
+        format!("{FR_BODY}\nAjout : le sous-sol du commissariat.\n")
+    );
+
+    // An editor that changes nothing makes no version.
+    let noop = v.file("noop.sh");
+    std::fs::write(&noop, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&noop, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run_with_editor(
+        &v,
+        &v.pass_file,
+        &noop,
+        &["statement", "amend", &id, "--reason", "rien", "--editor"],
+    );
+    let stderr = common::expect_code(&out, &["statement amend --editor (unchanged)"], 1);
+    assert!(stderr.contains("not changed"), "{stderr}");
+    assert_eq!(show_json(&v, &id, &[])["versions"], 2);
+
+    // A sealed statement: refused before the editor opens.
+    v.ok(&["statement", "seal", &id]);
+    std::fs::remove_file(&log).unwrap();
+    let out = run_with_editor(
+        &v,
+        &v.pass_file,
+        &script,
+        &["statement", "amend", &id, "--reason", "x", "--editor"],
+    );
+    let stderr = common::expect_code(&out, &["statement amend --editor (sealed)"], 1);
+    assert!(stderr.contains("sealed"), "{stderr}");
+    assert!(!log.exists(), "the editor opened on a sealed statement");
+}

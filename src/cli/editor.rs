@@ -1,7 +1,9 @@
 //! `--editor`: the statement is written in $EDITOR on a file in RAM-backed
 //! storage (/dev/shm), private to the user (0700 directory, 0600 file),
-//! overwritten with zeros and removed afterwards. Where no RAM-backed
-//! storage exists the command refuses rather than touch the disk.
+//! overwritten with zeros and removed afterwards. Where /dev/shm is missing
+//! or is not a RAM file system (tmpfs, ramfs) the command refuses rather
+//! than touch the disk. Callers unlock the vault and check the target
+//! first, so that nothing typed is lost to a wrong passphrase.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,13 +24,14 @@ pub fn is_running() -> bool {
     RUNNING.load(Ordering::SeqCst)
 }
 
-/// Runs the editor and returns what was written.
-pub fn edit_in_ram() -> Result<Vec<u8>, Failure> {
+/// Runs the editor on a file holding `initial` and returns what was
+/// written.
+pub fn edit_in_ram(initial: &str) -> Result<Vec<u8>, Failure> {
     let ram = Path::new(RAM_DIR);
-    if !ram.is_dir() {
+    if !ram.is_dir() || !is_ram_backed(ram) {
         return Err(Failure::invalid(
-            "--editor needs RAM-backed storage (/dev/shm) so that the text never touches the \
-             disk, and this system has none; use --stdin or --file instead",
+            "--editor needs RAM-backed storage (/dev/shm on tmpfs or ramfs) so that the text \
+             never touches the disk, and this system has none; use --stdin or --file instead",
         ));
     }
     let tag = hex::encode(custodia::crypto::random_bytes::<8>().map_err(custodia::Error::from)?);
@@ -38,7 +41,7 @@ pub fn edit_in_ram() -> Result<Vec<u8>, Failure> {
     // Removed (it is in RAM) if we are interrupted while the editor runs.
     custodia::files::register(&file);
     RUNNING.store(true, Ordering::SeqCst);
-    let result = run_editor(&file);
+    let result = run_editor(&file, initial);
     RUNNING.store(false, Ordering::SeqCst);
     wipe(&file);
     custodia::files::unregister(&file);
@@ -46,11 +49,12 @@ pub fn edit_in_ram() -> Result<Vec<u8>, Failure> {
     result
 }
 
-fn run_editor(file: &Path) -> Result<Vec<u8>, Failure> {
+fn run_editor(file: &Path, initial: &str) -> Result<Vec<u8>, Failure> {
     {
         let mut f = custodia::files::create_private(file)
             .map_err(|e| Failure::io(format!("cannot create {}", file.display()), e))?;
-        f.flush()
+        f.write_all(initial.as_bytes())
+            .and_then(|()| f.flush())
             .map_err(|e| Failure::io("cannot prepare the editor file", e))?;
     }
     let editor = std::env::var("VISUAL")
@@ -76,6 +80,45 @@ fn run_editor(file: &Path) -> Result<Vec<u8>, Failure> {
     Ok(bytes.to_vec())
 }
 
+/// Whether `path` lies on a RAM file system, from the mount table: the
+/// longest mount point containing it must be tmpfs or ramfs. Unknown (no
+/// /proc/self/mounts) counts as no.
+fn is_ram_backed(path: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let Ok(table) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    ram_backed_in(&table, &real)
+}
+
+/// [`is_ram_backed`] over a given mount table (`/proc/self/mounts` format).
+fn ram_backed_in(table: &str, real: &Path) -> bool {
+    let mut best: Option<(usize, bool)> = None;
+    for line in table.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_), Some(point), Some(fstype)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        // The kernel writes spaces, tabs, newlines and backslashes as octal.
+        let point = point
+            .replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\");
+        if real.starts_with(&point) {
+            let depth = Path::new(&point).components().count();
+            // Later lines win at equal depth: the last mount hides earlier ones.
+            if best.is_none_or(|(d, _)| depth >= d) {
+                best = Some((depth, matches!(fstype, "tmpfs" | "ramfs")));
+            }
+        }
+    }
+    best.is_some_and(|(_, ram)| ram)
+}
+
 fn create_private_dir(dir: &PathBuf) -> Result<(), Failure> {
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
@@ -98,4 +141,23 @@ fn wipe(file: &Path) {
         }
     }
     let _ = std::fs::remove_file(file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_ram_file_system_counts() {
+        let tmpfs =
+            "sysfs /sys sysfs rw 0 0\n/dev/vda / ext4 rw 0 0\ntmpfs /dev/shm tmpfs rw 0 0\n";
+        assert!(ram_backed_in(tmpfs, Path::new("/dev/shm")));
+        assert!(ram_backed_in(tmpfs, Path::new("/dev/shm/custodia-1")));
+        let disk = "/dev/vda / ext4 rw 0 0\n";
+        assert!(!ram_backed_in(disk, Path::new("/dev/shm")));
+        // A disk directory bind-mounted over a tmpfs hides it.
+        let bound = format!("{tmpfs}/dev/vda /dev/shm ext4 rw 0 0\n");
+        assert!(!ram_backed_in(&bound, Path::new("/dev/shm")));
+        assert!(!ram_backed_in("", Path::new("/dev/shm")));
+    }
 }

@@ -200,7 +200,9 @@ pub struct SearchArgs {
     limit: usize,
 }
 
-fn read_text(source: &TextSource) -> Result<String, Failure> {
+/// The statement text from `--file` or `--stdin`, or from the editor
+/// (opened on `initial`).
+fn read_text(source: &TextSource, initial: &str) -> Result<String, Failure> {
     let bytes = if let Some(path) = &source.file {
         read_bounded_file(path)?
     } else if source.stdin {
@@ -212,7 +214,7 @@ fn read_text(source: &TextSource) -> Result<String, Failure> {
             .map_err(|e| Failure::io("cannot read standard input", e))?;
         buf
     } else {
-        edit_in_ram()?
+        edit_in_ram(initial)?
     };
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Failure::invalid(format!(
@@ -367,8 +369,16 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                 source,
             };
             fields.validate()?;
-            let body = read_text(&text)?;
-            let mut vault = OpenVault::unlock(g, out)?;
+            // Typed testimony must not be lost to a wrong passphrase or an
+            // unknown case: with --editor, unlock and check first.
+            let (mut vault, body) = if text.editor {
+                let mut vault = OpenVault::unlock(g, out)?;
+                vault.case_id(&case)?;
+                (vault, read_text(&text, "")?)
+            } else {
+                let body = read_text(&text, "")?;
+                (OpenVault::unlock(g, out)?, body)
+            };
             let id = vault.add_statement(&NewStatement { case, fields, body })?;
             out.either(&json!({ "id": id.to_hex() }), || out.line(id.to_hex()))
         }
@@ -467,8 +477,29 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
             )
         }
         StatementCommand::Amend { id, reason, text } => {
-            let body = read_text(&text)?;
-            let mut vault = OpenVault::unlock(g, out)?;
+            let (mut vault, body) = if text.editor {
+                // Unlock and check first; the editor starts from the latest
+                // text (reading it is logged as a view).
+                let mut vault = OpenVault::unlock(g, out)?;
+                let current = vault.show_statement(&id, None)?;
+                if current.sealed {
+                    return Err(custodia::Error::Invalid(format!(
+                        "statement {} is sealed and can no longer be amended",
+                        current.id.short()
+                    ))
+                    .into());
+                }
+                let body = read_text(&text, &current.body)?;
+                if body == current.body {
+                    return Err(Failure::invalid(
+                        "the text was not changed; no new version was made",
+                    ));
+                }
+                (vault, body)
+            } else {
+                let body = read_text(&text, "")?;
+                (OpenVault::unlock(g, out)?, body)
+            };
             let (id, version) = vault.amend_statement(&id, &body, &reason)?;
             out.either(&json!({ "id": id.to_hex(), "version": version }), || {
                 out.note(format!(

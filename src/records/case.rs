@@ -176,6 +176,12 @@ impl Vault<Unlocked> {
         self.read(|tx, session| cases_and_damaged(tx, session))
     }
 
+    /// The id of the case `reference` names, without recording a view (it
+    /// reads nothing of the case): to check a target before work starts.
+    pub fn case_id(&mut self, reference: &str) -> Result<Id> {
+        self.read(|tx, session| Ok(find_case(tx, session, reference)?.id))
+    }
+
     /// Shows a case (records a view).
     pub fn show_case(&mut self, reference: &str) -> Result<Case> {
         self.write(|tx, session| {

@@ -87,6 +87,12 @@ pub fn finish_temp<T>(outcome: Result<T>, tmp: &Path, out: &Path, force: bool) -
     placed
 }
 
+/// Removes an unfinished temporary file (the work it was for failed).
+pub fn discard_temp(tmp: &Path) {
+    let _ = std::fs::remove_file(tmp);
+    unregister(tmp);
+}
+
 /// Registers a file to be removed by [`remove_pending`].
 pub fn register(path: &Path) {
     if let Ok(mut pending) = PENDING.lock() {

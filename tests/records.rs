@@ -1667,3 +1667,21 @@ fn amend_with_editor_starts_from_the_latest_text_and_refuses_sealed_or_unchanged
     assert!(stderr.contains("sealed"), "{stderr}");
     assert!(!log.exists(), "the editor opened on a sealed statement");
 }
+
+#[test]
+fn case_references_match_across_unicode_normalisation_and_case() {
+    let v = TestVault::new();
+    let nfd = "Re\u{301}fugie\u{301}-2026";
+    let nfc = "Réfugié-2026";
+    v.ok(&["case", "new", nfd, "--title", "Demande d'asile"]);
+    let stderr = v.fails_with(&["case", "new", nfc, "--title", "Doublon"], 1);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(
+        !stderr.contains("\\u{"),
+        "debug escapes in a message: {stderr}"
+    );
+    let shown = parse_json(&v.ok(&["case", "show", "RÉFUGIÉ-2026", "--json"]));
+    assert_eq!(shown["case"]["reference"], nfc, "stored in NFC");
+    let stderr = v.fails_with(&["case", "show", "Inconnue\u{301}"], 1);
+    assert!(stderr.contains("no case \"Inconnue"), "{stderr}");
+}

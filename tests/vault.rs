@@ -142,6 +142,23 @@ fn init_with_force_replaces_an_existing_vault() {
 }
 
 #[test]
+fn a_recovery_key_out_that_cannot_be_written_leaves_no_vault() {
+    let v = TestVault::empty();
+    let out = v.run(&[
+        "init",
+        "--insecure-fast-kdf",
+        "--recovery-key-out",
+        "/nonexistent-dir/recovery.key",
+    ]);
+    let stderr = common::expect_code(&out, &["init", "--recovery-key-out <bad path>"], 1);
+    assert!(stderr.contains("/nonexistent-dir"), "{stderr}");
+    assert!(
+        !v.path.exists(),
+        "a vault was created whose recovery key nobody saw"
+    );
+}
+
+#[test]
 fn recovery_key_out_writes_the_key_to_a_0600_file_and_does_not_print_it() {
     let mut v = TestVault::empty();
     let key_file = v.file("recovery.key");
@@ -166,7 +183,7 @@ fn recovery_key_out_writes_the_key_to_a_0600_file_and_does_not_print_it() {
         "key printed:\n{stdout}"
     );
     assert!(!stdout.contains(key) && !stderr.contains(key));
-    assert!(stdout.contains(arg(&key_file)), "{stdout}");
+    assert!(stderr.contains(arg(&key_file)), "{stderr}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

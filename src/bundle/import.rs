@@ -19,7 +19,7 @@ use crate::custody::chain::{ImportedHistory, IMPORTED_CUSTODY_FIELD};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::records::case::all_cases;
+use crate::records::case::{all_cases, same_reference};
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{self, StatementFields, StatementOverview};
 use crate::records::{seal_field, Kind};
@@ -164,7 +164,7 @@ impl Vault<Unlocked> {
             // Case: reuse one with the same reference, else create it.
             let existing = all_cases(tx, session)?
                 .into_iter()
-                .find(|c| c.data.reference.eq_ignore_ascii_case(&case_doc.reference));
+                .find(|c| same_reference(&c.data.reference, &case_doc.reference));
             let (case_id, case_created) = match existing {
                 Some(c) => (c.id, false),
                 None => {

@@ -14,7 +14,7 @@ mod record_cmds;
 mod secrets;
 mod vault_cmds;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -232,20 +232,4 @@ pub fn remove_partial_output_on_interrupt() {
         eprintln!("custodia: interrupted; no partial output was kept");
         std::process::exit(130);
     });
-}
-
-/// Writes a new file that must not exist (unless `force`), mode 0600, via
-/// a temporary name in the same directory and a rename.
-pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
-    use std::io::Write;
-    if path.exists() && !force {
-        return Err(Error::AlreadyExists(path.to_owned()).into());
-    }
-    let (tmp, mut file) = custodia::files::create_temp_beside(path)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e));
-    custodia::files::finish_temp(written, &tmp, path, force)?;
-    Ok(())
 }

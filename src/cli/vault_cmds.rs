@@ -13,7 +13,7 @@ use custodia::crypto::recovery::RecoveryKey;
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
 use super::secrets::{check_one_stdin, current_passphrase, new_passphrase, read_secret_file};
-use super::{vault_path, write_new_file, Failure, Global, Output};
+use super::{vault_path, Failure, Global, Output};
 
 /// `custodia init`.
 #[derive(Debug, Args)]
@@ -135,15 +135,43 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
         },
         force: g.force,
     };
-    let created = Vault::create(&path, &passphrase, &options)?;
+    // The recovery key's file is created (empty, private) before the vault,
+    // so that a bad path fails before there is a vault whose key nobody saw.
+    let key_out = match &args.recovery_key_out {
+        Some(file) => Some((file, custodia::files::create_temp_beside(file)?)),
+        None => None,
+    };
+    let created = match Vault::create(&path, &passphrase, &options) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some((_, (tmp, _))) = &key_out {
+                custodia::files::discard_temp(tmp);
+            }
+            return Err(e.into());
+        }
+    };
     let vault = created.vault;
     let kdf = vault.kdf_default()?;
     let display = created.recovery_key.to_display();
-    let key_file = match &args.recovery_key_out {
-        Some(file) => {
+    let key_file = match key_out {
+        Some((file, (tmp, mut handle))) => {
+            use std::io::Write;
             let mut text = zeroize::Zeroizing::new(display.to_string());
             text.push('\n');
-            write_new_file(file, text.as_bytes(), g.force)?;
+            let written = handle
+                .write_all(text.as_bytes())
+                .and_then(|()| handle.sync_all())
+                .map_err(|e| Error::io(format!("cannot write {}", file.display()), e));
+            if let Err(e) = custodia::files::finish_temp(written, &tmp, file, g.force) {
+                // Nobody has seen this vault's recovery key: take the vault
+                // back rather than leave it.
+                drop(vault);
+                remove_vault_files(&path);
+                return Err(Error::Invalid(format!(
+                    "{e}; the vault was not created (its recovery key could not be saved)"
+                ))
+                .into());
+            }
             Some(file.clone())
         }
         None => None,
@@ -164,21 +192,21 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
         }
         return out.json(&doc);
     }
-    out.line(format!(
+    out.note(format!(
         "Created vault {} at {}",
         vault.id(),
         path.display()
-    ))?;
-    out.line(format!(
-        "User {user:?}, signing key {} (see `custodia key public`)",
+    ));
+    out.note(format!(
+        "User \"{user}\", signing key {} (see `custodia key public`)",
         public.key_id_hex()
-    ))?;
-    out.line(format!("Key derivation: {}", describe_kdf(&kdf)))?;
+    ));
+    out.note(format!("Key derivation: {}", describe_kdf(&kdf)));
     match key_file {
-        Some(f) => out.line(format!(
+        Some(f) => out.note(format!(
             "Recovery key written to {} (mode 0600). Move it off this machine.",
             f.display()
-        ))?,
+        )),
         None => {
             out.line("")?;
             out.line("RECOVERY KEY: write it down now and keep it away from this computer.")?;
@@ -191,6 +219,15 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Removes a vault file and its sidecar files.
+fn remove_vault_files(path: &std::path::Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+    }
 }
 
 pub fn info(g: &Global, out: &Output) -> Result<(), Failure> {
@@ -282,7 +319,7 @@ pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
             )?;
             let id = vault.add_user(&name, &pass)?;
             out.either(&json!({ "user_id": id.to_hex(), "name": name }), || {
-                out.note(format!("Added user {name:?}."));
+                out.note(format!("Added user \"{name}\"."));
                 out.line(id.to_hex())
             })
         }
@@ -308,7 +345,7 @@ pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
             vault.remove_user(&name)?;
             out.either(&json!({ "removed": name }), || {
                 out.note(format!(
-                    "Removed user {name:?}: their passphrase no longer opens this vault."
+                    "Removed user \"{name}\": their passphrase no longer opens this vault."
                 ));
                 Ok(())
             })
@@ -329,7 +366,7 @@ pub fn passphrase(g: &Global, out: &Output, cmd: PassphraseCommand) -> Result<()
             let user = vault.user().name.clone();
             out.either(&json!({ "changed": true, "user": user }), || {
                 out.note(format!(
-                    "Passphrase changed for {user:?} ({:.1} s).",
+                    "Passphrase changed for \"{user}\" ({:.1} s).",
                     started.elapsed().as_secs_f64()
                 ));
                 Ok(())
@@ -358,7 +395,7 @@ pub fn recover(g: &Global, out: &Output, args: RecoverArgs) -> Result<(), Failur
         &json!({ "recovered": true, "user": user, "public_key": public.base64() }),
         || {
             out.note(format!(
-                "New passphrase set for {user:?}. Their signing key was replaced (new key {}); \
+                "New passphrase set for \"{user}\". Their signing key was replaced (new key {}); \
                  what they signed before still verifies with the old key.",
                 public.key_id_hex()
             ));

@@ -80,13 +80,25 @@ pub fn all_cases(conn: &Connection, session: &Session<'_>) -> Result<Vec<Case>> 
     Ok(cases_and_damaged(conn, session)?.0)
 }
 
-/// Finds a case by reference (case-insensitive) or by id prefix.
+/// Whether two case references name the same case: compared after
+/// Unicode normalisation (NFC) and case folding, so "Réfugié-2026" typed
+/// with a combining accent, or in capitals, is the same reference.
+pub fn same_reference(a: &str, b: &str) -> bool {
+    fold_reference(a) == fold_reference(b)
+}
+
+fn fold_reference(reference: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    reference.trim().nfc().collect::<String>().to_lowercase()
+}
+
+/// Finds a case by reference (see [`same_reference`]) or by id prefix.
 pub fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> Result<Case> {
     let wanted = reference.trim();
     let cases = all_cases(conn, session)?;
     if let Some(c) = cases
         .iter()
-        .find(|c| c.data.reference.eq_ignore_ascii_case(wanted) || c.data.reference == wanted)
+        .find(|c| same_reference(&c.data.reference, wanted))
     {
         return Ok(c.clone());
     }
@@ -96,7 +108,7 @@ pub fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> R
         }
     }
     Err(Error::NotFound(format!(
-        "no case {wanted:?}; `custodia case list` shows the cases"
+        "no case \"{wanted}\"; `custodia case list` shows the cases"
     )))
 }
 
@@ -124,16 +136,20 @@ impl Vault<Unlocked> {
         self.write(|tx, session| {
             let exists = all_cases(tx, session)?
                 .iter()
-                .any(|c| c.data.reference.eq_ignore_ascii_case(&input.reference));
+                .any(|c| same_reference(&c.data.reference, &input.reference));
             if exists {
                 return Err(Error::Invalid(format!(
-                    "a case {:?} already exists",
+                    "a case \"{}\" already exists",
                     input.reference
                 )));
             }
             let id = crate::crypto::random_id()?;
             let data = CaseData {
-                reference: input.reference.clone(),
+                // Stored in NFC, as typed otherwise.
+                reference: {
+                    use unicode_normalization::UnicodeNormalization;
+                    input.reference.nfc().collect()
+                },
                 title: input.title.clone(),
                 description: input.description.clone(),
                 tags: input.tags.clone(),

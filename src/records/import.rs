@@ -209,7 +209,7 @@ impl Vault<Unlocked> {
             let mut case_ids = Vec::with_capacity(statements.len());
             for (i, st) in statements.iter().enumerate() {
                 let id = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
-                    row_error(i + 1, format!("no case {:?} in this vault", st.case))
+                    row_error(i + 1, format!("no case \"{}\" in this vault", st.case))
                 })?;
                 case_ids.push(*id);
             }

@@ -533,7 +533,7 @@ impl Vault<Unlocked> {
             <= 1
         {
             return Err(Error::Invalid(format!(
-                "{name:?} is the only user; a vault must keep at least one"
+                "\"{name}\" is the only user; a vault must keep at least one"
             )));
         }
         let mut profile = profile.clone();

@@ -1039,6 +1039,11 @@ fn search_requires_every_word_to_match() {
     assert_eq!(search_ids(&v, "астане журналисту", &[]), [ru.as_str()]);
     assert!(search_ids(&v, "evgueni журналисту", &[]).is_empty());
     assert!(search_ids(&v, "evgueni kyiv", &[]).is_empty());
+    // Words given as separate arguments (no quotes) mean the same.
+    let separate = parse_json(&v.ok(&["search", "evgueni", "astana", "--json"]));
+    assert_eq!(separate[0]["id"], fr.as_str());
+    assert_eq!(separate.as_array().unwrap().len(), 1);
+    v.fails_with(&["search", "evgueni", "--limit", "0"], 2);
 }
 
 #[test]

@@ -1412,3 +1412,26 @@ fn user_names_that_break_or_disguise_log_lines_are_refused() {
     }
     assert_eq!(v.active_users_as(&v.pass_file), vec![OWNER.to_owned()]);
 }
+
+#[test]
+fn a_truncated_copy_of_a_vault_is_reported_as_damaged_not_as_a_stranger() {
+    let v = TestVault::new();
+    v.ok(&["case", "new", "KZ-2026-014", "--title", "Déserteur"]);
+    let bytes = std::fs::read(&v.path).unwrap();
+    for keep in [4096 + 100, bytes.len() / 2] {
+        let copy = v.file(&format!("half-{keep}.custodia"));
+        std::fs::write(&copy, &bytes[..keep.min(bytes.len() - 1)]).unwrap();
+        let out = v.run_on(&copy, &["case", "list"]);
+        let stderr = common::expect_code(&out, &["case list (truncated copy)"], 4);
+        assert!(stderr.contains("damaged or incomplete"), "{stderr}");
+    }
+    // A file that is not a vault at all is still exit 1.
+    let stranger = v.file("notes.txt");
+    std::fs::write(&stranger, "des notes, pas un coffre\n".repeat(100)).unwrap();
+    let stderr = common::expect_code(
+        &v.run_on(&stranger, &["case", "list"]),
+        &["case list (text file)"],
+        1,
+    );
+    assert!(stderr.contains("not a Custodia vault"), "{stderr}");
+}

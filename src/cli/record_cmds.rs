@@ -190,14 +190,16 @@ pub enum EvidenceCommand {
 /// `custodia search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words (all must match) and "quoted phrases"
-    query: String,
+    /// Words (all must match) and "quoted phrases"; several arguments are
+    /// joined with spaces, so `search refugie kyiv` needs no quotes
+    #[arg(required = true, num_args = 1..)]
+    query: Vec<String>,
     /// Only this case
     #[arg(long)]
     case: Option<String>,
-    /// At most this many results
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
+    /// At most this many results (at least 1)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
 }
 
 /// The statement text from `--file` or `--stdin`, or from the editor
@@ -659,7 +661,9 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
 
 pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
-    let (hits, damaged) = vault.search(&args.query, args.case.as_deref(), args.limit)?;
+    let query = args.query.join(" ");
+    let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+    let (hits, damaged) = vault.search(&query, args.case.as_deref(), limit)?;
     warn_damaged(out, "statement", &damaged);
     out.either(&hits, || {
         if hits.is_empty() {

@@ -13,7 +13,7 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
 use crate::format::{Id, SQLITE_APPLICATION_ID};
@@ -125,9 +125,28 @@ impl Store {
         )
         .map_err(|_| Error::NotAVault(path.to_owned()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        let not_a_vault = |e: rusqlite::Error| match Error::from(e) {
-            Error::Busy => Error::Busy,
-            _ => Error::NotAVault(path.to_owned()),
+        // A file whose header names it a Custodia vault but that SQLite
+        // cannot read is damage (a truncated or half-copied file), not a
+        // stranger: exit 4, not 1.
+        let claims_vault = header_claims_vault(path);
+        let damaged = |e: rusqlite::Error| {
+            if is_busy(&e) {
+                return Error::Busy;
+            }
+            Error::Integrity(format!(
+                "{} is a Custodia vault but cannot be read: it is damaged or incomplete \
+                 (a truncated or half-copied file?): {e}",
+                path.display()
+            ))
+        };
+        let not_a_vault = |e: rusqlite::Error| {
+            if is_busy(&e) {
+                Error::Busy
+            } else if claims_vault {
+                damaged(e)
+            } else {
+                Error::NotAVault(path.to_owned())
+            }
         };
         let app_id: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -137,7 +156,7 @@ impl Store {
         }
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(not_a_vault)?;
+            .map_err(damaged)?;
         if version > schema::CURRENT_VERSION {
             return Err(Error::FormatTooNew {
                 path: path.to_owned(),
@@ -153,8 +172,8 @@ impl Store {
             .query_row("SELECT format FROM vault WHERE singleton = 1", [], |r| {
                 r.get(0)
             })
-            .map_err(not_a_vault)
-            .ok();
+            .optional()
+            .map_err(damaged)?;
         if format.as_deref() != Some(crate::format::VAULT_FORMAT_NAME) {
             return Err(Error::NotAVault(path.to_owned()));
         }
@@ -241,6 +260,26 @@ impl Store {
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Whether the file's SQLite header carries Custodia's application id
+/// (bytes 68–71), read directly: SQLite itself cannot answer for a file
+/// whose schema pages are missing.
+fn header_claims_vault(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 72];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && header.starts_with(b"SQLite format 3\0")
+        && header[68..72] == SQLITE_APPLICATION_ID.to_be_bytes()
 }
 
 /// Per-connection settings (SPEC §2, issue 2): a rollback journal with

@@ -1690,3 +1690,23 @@ fn case_references_match_across_unicode_normalisation_and_case() {
     let stderr = v.fails_with(&["case", "show", "Inconnue\u{301}"], 1);
     assert!(stderr.contains("no case \"Inconnue"), "{stderr}");
 }
+
+#[test]
+fn extract_to_a_directory_says_so_even_when_it_exists() {
+    let v = TestVault::new();
+    new_case(&v, KZ, KZ_TITLE);
+    let photo = write_file(&v, "photo.jpg", pseudo_random(10_000, 3));
+    v.ok(&["evidence", "add", "--case", KZ, arg(&photo)]);
+    let id = evidence_ids(&v)[0].clone();
+    let dir = v.file("extraits");
+    std::fs::create_dir_all(&dir).unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let mut args = vec!["evidence", "extract", id.as_str(), "--out", arg(&dir)];
+        args.extend_from_slice(extra);
+        let stderr = v.fails_with(&args, 1);
+        assert!(
+            stderr.contains("is a directory; give a file name"),
+            "{stderr}"
+        );
+    }
+}

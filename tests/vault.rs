@@ -1435,3 +1435,11 @@ fn a_truncated_copy_of_a_vault_is_reported_as_damaged_not_as_a_stranger() {
     );
     assert!(stderr.contains("not a Custodia vault"), "{stderr}");
 }
+
+#[test]
+fn removing_a_removed_user_says_they_were_already_removed() {
+    let (v, _) = TestVault::with_two_users();
+    v.ok(&["user", "remove", SECOND]);
+    let stderr = v.fails_with(&["user", "remove", SECOND], 1);
+    assert!(stderr.contains("already removed"), "{stderr}");
+}

@@ -705,14 +705,14 @@ impl Vault<Unlocked> {
         force: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<EvidenceSummary> {
-        if out.exists() && !force {
-            return Err(Error::AlreadyExists(out.to_owned()));
-        }
         if out.is_dir() {
             return Err(Error::Invalid(format!(
                 "{} is a directory; give a file name",
                 out.display()
             )));
+        }
+        if out.exists() && !force {
+            return Err(Error::AlreadyExists(out.to_owned()));
         }
         let (tmp_path, file) = create_temp_beside(out)?;
         let recorded = self.write(|tx, session| {

@@ -522,10 +522,21 @@ impl Vault<Unlocked> {
         let master = &self.state.master;
         let tx = self.store.write()?;
         let profiles = users::profiles_in(&tx, master)?;
-        let (user_id, profile) = profiles
+        let Some((user_id, profile)) = profiles
             .iter()
             .find(|(_, p)| p.name == name && p.removed_at.is_none())
-            .ok_or_else(|| Error::UnknownUser(name.to_owned()))?;
+        else {
+            if let Some(at) = profiles
+                .iter()
+                .filter(|(_, p)| p.name == name)
+                .find_map(|(_, p)| p.removed_at.as_ref())
+            {
+                return Err(Error::Invalid(format!(
+                    "user \"{name}\" was already removed (at {at})"
+                )));
+            }
+            return Err(Error::UnknownUser(name.to_owned()));
+        };
         if profiles
             .iter()
             .filter(|(_, p)| p.removed_at.is_none())

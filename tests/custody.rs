@@ -77,6 +77,10 @@ fn one_id(stdout: &str) -> String {
 }
 
 fn add_statement(v: &TestVault, witness: &str, body: &str) -> String {
+    add_statement_in(v, KZ, witness, body)
+}
+
+fn add_statement_in(v: &TestVault, case: &str, witness: &str, body: &str) -> String {
     let file = write_file(
         v,
         &format!("{}.txt", &sha256_hex(body.as_bytes())[..8]),
@@ -86,7 +90,7 @@ fn add_statement(v: &TestVault, witness: &str, body: &str) -> String {
         "statement",
         "add",
         "--case",
-        KZ,
+        case,
         "--witness",
         witness,
         "--file",
@@ -1215,6 +1219,53 @@ fn a_deleted_log_head_keeps_the_vault_usable_but_never_clean_again() {
         report.contains("written while the log's sealed head was missing"),
         "{report}"
     );
+    // No receipt vouches for it, and no bundle carries it to a court.
+    let out = s.v.run_on(&copy, &["checkpoint"]);
+    let stderr = expect_code(&out, &["checkpoint"], 4);
+    assert!(stderr.contains("missing or damaged"), "{stderr}");
+    export_is_refused(&s, &copy, "missing or damaged");
+}
+
+#[test]
+fn a_damaged_statement_of_another_case_does_not_block_this_cases_export() {
+    let s = scene();
+    s.v.ok(&["case", "new", "UA-2025-207", "--title", "Autre affaire"]);
+    let other = add_statement_in(&s.v, "UA-2025-207", RU_WITNESS, RU_BODY);
+    let copy = tampered(&s.v, "other-damaged.custodia", |c| {
+        flip_byte(
+            c,
+            "record_versions",
+            "overview",
+            &format!("record_id = '{other}' AND version = 1"),
+        );
+    });
+    let out_file = s.v.file("kz.tar");
+    s.v.ok_on(
+        &copy,
+        &[
+            "export",
+            "--case",
+            KZ,
+            "--no-encrypt",
+            "--out",
+            arg(&out_file),
+        ],
+    );
+    assert!(out_file.exists());
+    // The other case cannot be exported whole.
+    let other_out = s.v.file("ua.tar");
+    let out = s.v.run_on(
+        &copy,
+        &[
+            "export",
+            "--case",
+            "UA-2025-207",
+            "--no-encrypt",
+            "--out",
+            arg(&other_out),
+        ],
+    );
+    expect_code(&out, &["export (damaged case)"], 4);
 }
 
 #[test]

@@ -120,6 +120,34 @@ pub fn recipient_fingerprint(recipient: &str) -> String {
     hex::encode(&Sha256::digest(recipient.trim().as_bytes())[..8])
 }
 
+/// Of `damaged` records (whose metadata cannot be read, so whose case is
+/// unknown from it), those that may belong to case `case_hex`: their first
+/// signed event (create or import) names that case, or cannot be read.
+fn damaged_in_case(
+    conn: &rusqlite::Connection,
+    session: &crate::vault::Session<'_>,
+    damaged: &[Id],
+    case_hex: &str,
+) -> Result<Vec<Id>> {
+    let mut out = Vec::new();
+    for id in damaged {
+        let first = custody::record_events(conn, &session.vault_id, &session.keys.events, id)
+            .ok()
+            .and_then(|events| events.into_iter().next());
+        let elsewhere = first.is_some_and(|(event, _)| {
+            event
+                .details
+                .get("case")
+                .and_then(|c| c.as_str())
+                .is_some_and(|c| c != case_hex)
+        });
+        if !elsewhere {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
 enum Sink<W: Write> {
     Age(age::stream::StreamWriter<W>),
     Plain(W),
@@ -217,11 +245,12 @@ impl Vault<Unlocked> {
             if whole_case {
                 let (statements, bad_s) = statement::summaries(tx, session, Some(&case.id))?;
                 let (items, bad_e) = evidence::summaries(tx, session, Some(&case.id))?;
-                if let Some(bad) = bad_s.iter().chain(&bad_e).next() {
+                let damaged: Vec<Id> = bad_s.iter().chain(&bad_e).copied().collect();
+                if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
                     // A court bundle must never silently miss a record.
                     return Err(Error::Integrity(format!(
-                        "record {bad} is damaged, so the case cannot be exported whole; \
-                         run `custodia check`"
+                        "record {bad} of this case is damaged, so the case cannot be exported \
+                         whole; run `custodia check`"
                     )));
                 }
                 statement_ids.extend(statements.iter().map(|s| s.id));
@@ -288,7 +317,7 @@ impl Vault<Unlocked> {
             let mut unknown_names = Vec::new();
             if !opts.reveal_protected {
                 let (in_case, damaged) = statement::summaries(tx, session, Some(&case.id))?;
-                if let Some(bad) = damaged.first() {
+                if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
                     // Its witness may be protected: we could not keep their
                     // name out of the bundle.
                     return Err(Error::Integrity(format!(

@@ -241,8 +241,13 @@ impl Vault<Unlocked> {
                         consent: doc.consent.clone(),
                         source: doc.source.clone(),
                     };
+                    // (A bundle from before the `pseudonym` field that reveals a
+                    // protected witness lands here: not damage, an older
+                    // form this vault cannot keep protected.)
                     fields.validate().map_err(|e| {
-                        Error::Integrity(format!("statement {sid} version {v} in the bundle: {e}"))
+                        Error::Invalid(format!(
+                            "statement {sid} version {v} in the bundle cannot be imported: {e}"
+                        ))
                     })?;
                     let overview = StatementOverview {
                         case: case_id.to_hex(),
@@ -258,6 +263,7 @@ impl Vault<Unlocked> {
                 }
                 let n = keep_history(&id, Kind::Statement)?;
                 let mut d = details(n, versions.len() as u64);
+                d["case"] = serde_json::json!(case_id.to_hex());
                 // What each version's text hashes to here, as a create or
                 // amend event would record it, so a re-export verifies.
                 d["version_sha256"] = versions
@@ -347,6 +353,7 @@ impl Vault<Unlocked> {
                     let n = keep_history(&id, Kind::Evidence)?;
                     let mut d = details(n, 1);
                     d["sha256"] = serde_json::json!(overview.sha256);
+                    d["case"] = serde_json::json!(case_id.to_hex());
                     custody::append(tx, session, &id, "evidence", Action::Import, d)?;
                     Ok(())
                 })();

@@ -526,11 +526,22 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     );
 }
 
+/// The vault position of the first event written over a rebuilt log head.
+fn rebuilt_at(events: &[Event]) -> Option<u64> {
+    events
+        .iter()
+        .find(|e| {
+            e.details.get(crate::custody::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true))
+        })
+        .map(|e| e.position)
+}
+
 /// The checkpoint in bag-info.txt was taken by the exporter right after
 /// this export's events: it must be signed by the bundle's signer, and its
 /// count and head must be the newest of those events. A forger who signs
-/// new export events and the bag with their own key cannot also make the
-/// exporter's receipt say so.
+/// new export events and the bag with their own key must then also sign a
+/// receipt of their own: only `--signer` (or the signer's key obtained
+/// elsewhere) tells that bundle from the exporter's.
 fn check_checkpoint_matches_export(v: &mut Verdict, export_events: &[Event]) {
     let Ok(receipt) = crate::custody::checkpoint::Checkpoint::parse(&v.checkpoint) else {
         return; // reported by check_checkpoint
@@ -735,6 +746,11 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                     .to_owned(),
             ),
             (None, None) => Some("it is empty".to_owned()),
+            (None, Some(_)) if rebuilt_at(&chain.events).is_some() => Some(format!(
+                "event {} was written while its vault's log head was missing or damaged: \
+                 events may have been cut before it",
+                rebuilt_at(&chain.events).unwrap_or_default()
+            )),
             // A record that came from another vault brought its history
             // there; the bundle must carry it (data/prior-custody/).
             (None, Some(_))

@@ -144,6 +144,14 @@ pub fn verify_before_export(
                 }
                 _ => {}
             }
+            if event.details.get(super::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
+                return damaged(format!(
+                    "custody event {} of record {} was written while the log's sealed head was \
+                     missing or damaged, so events may have been cut before it",
+                    event.position,
+                    id.short()
+                ));
+            }
             if removed
                 .get(&event.key_id)
                 .is_some_and(|at| event.time > *at)

@@ -141,8 +141,16 @@ impl Vault<Unlocked> {
     /// A signed checkpoint of the current state.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
         self.read(|tx, session| {
-            let (count, head) = current_state(tx, session)?;
-            Ok(sign_checkpoint(session, count, &head))
+            let head = super::vault_head(tx, &session.vault_id, &session.keys.events)?;
+            if head.rebuilt || head.rebuilt_at.is_some() {
+                // A receipt must not vouch for a log whose end may be cut.
+                return Err(Error::Integrity(
+                    "the custody log's sealed head is missing or damaged, so no checkpoint \
+                     can vouch for it; run `custodia check`"
+                        .into(),
+                ));
+            }
+            Ok(sign_checkpoint(session, head.count, &head.hash))
         })
     }
 

@@ -171,6 +171,10 @@ impl SignedEvent {
 struct RecordHead {
     count: u64,
     hash: String,
+    /// Log head only: the position of the first event written over a
+    /// rebuilt head, kept from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rebuilt_at: Option<u64>,
 }
 
 fn event_binding<'a>(vault_id: &'a Id, position: &'a str) -> Binding<'a> {
@@ -273,12 +277,16 @@ pub fn append(
     let new_head = RecordHead {
         count: record_position,
         hash: signed.hash(),
+        rebuilt_at: None,
     };
     let sealed_head = seal_value(events_key, &head_binding(&vault_id, &record_hex), &new_head)?;
     rows::set_custody_head(conn, &record_hex, &sealed_head)?;
     let vault_head = RecordHead {
         count: position,
         hash: new_head.hash,
+        rebuilt_at: log_head
+            .rebuilt_at
+            .or(log_head.rebuilt.then_some(position)),
     };
     let sealed_vault_head = seal_value(
         events_key,
@@ -305,6 +313,9 @@ pub struct LogHead {
     /// (`log_head_rebuilt`), so `check` keeps reporting that the log's end
     /// may have been cut before it, instead of the vault refusing to work.
     pub rebuilt: bool,
+    /// The first event written over a rebuilt head, if one ever was: the
+    /// sealed head keeps it, so no checkpoint vouches for the log again.
+    pub rebuilt_at: Option<u64>,
 }
 
 /// The details key that marks an event written over a rebuilt log head.
@@ -327,19 +338,16 @@ pub fn vault_head(
                 count: head.count,
                 hash: head.hash,
                 rebuilt: false,
+                rebuilt_at: head.rebuilt_at,
             });
         }
     }
     match rows::last_event(conn)? {
-        None if !has_sealed => Ok(LogHead {
-            count: 0,
-            hash: GENESIS.to_owned(),
-            rebuilt: false,
-        }),
         None => Ok(LogHead {
             count: 0,
             hash: GENESIS.to_owned(),
-            rebuilt: true,
+            rebuilt: has_sealed,
+            rebuilt_at: None,
         }),
         Some((pos, sealed)) => {
             let last = open_event(vault_id, events_key, pos, &sealed).map_err(|_| {
@@ -353,6 +361,7 @@ pub fn vault_head(
                 count: pos,
                 hash: last.hash(),
                 rebuilt: true,
+                rebuilt_at: None,
             })
         }
     }

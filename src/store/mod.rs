@@ -236,7 +236,11 @@ impl Store {
             .ok_or_else(|| Error::Invalid("the backup path is not valid UTF-8".into()))?;
         // Created empty and private first (VACUUM INTO fills an empty file),
         // and removed if we are interrupted.
+        let mut tmp_journal = tmp.as_os_str().to_owned();
+        tmp_journal.push("-journal");
+        let tmp_journal = PathBuf::from(tmp_journal);
         crate::files::register(&tmp);
+        crate::files::register(&tmp_journal);
         let result = crate::files::create_private(&tmp)
             .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))
             .and_then(|_| {
@@ -252,7 +256,9 @@ impl Store {
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        let _ = std::fs::remove_file(&tmp_journal);
         crate::files::unregister(&tmp);
+        crate::files::unregister(&tmp_journal);
         result
     }
 

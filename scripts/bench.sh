@@ -39,13 +39,24 @@ echo "== ${SIZE_MIB} MiB evidence: custodia vs stock age"
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$W/file.bin"
 age-keygen -o "$W/key" 2>/dev/null
 R=$(age-keygen -y "$W/key")
+# Custodia fsyncs what it writes before it reports success; the stock tools
+# do not. Both baselines are shown: as the tools run, and made durable.
 measure "age -r (encrypt ${SIZE_MIB} MiB)" age -r "$R" -o "$W/file.age" "$W/file.bin"
+rm -f "$W/file.age"; sync
+measure "age -r + fsync (durable baseline)" sh -c "age -r '$R' -o '$W/file.age' '$W/file.bin' && python3 -c 'import os; os.fsync(os.open(\"$W/file.age\", os.O_RDONLY))'"
+sync
 measure "custodia evidence add (${SIZE_MIB} MiB)" "$BIN" "${V[@]}" evidence add --case BENCH "$W/file.bin"
 ID=$("$BIN" "${V[@]}" --json evidence list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+sync
 measure "age -d (decrypt ${SIZE_MIB} MiB)" age -d -i "$W/key" -o "$W/file.out1" "$W/file.age"
+sync
 measure "custodia evidence extract (${SIZE_MIB} MiB)" "$BIN" "${V[@]}" evidence extract "$ID" --out "$W/file.out2"
 cmp "$W/file.bin" "$W/file.out2"
+sync
 measure "tar -c | age -r (export baseline)" sh -c "tar -cf - -C '$W' file.bin | age -r '$R' -o '$W/base.age'"
+rm -f "$W/base.age"; sync
+measure "tar -c | age -r + fsync (durable)" sh -c "tar -cf - -C '$W' file.bin | age -r '$R' -o '$W/base.age' && python3 -c 'import os; os.fsync(os.open(\"$W/base.age\", os.O_RDONLY))'"
+sync
 measure "custodia export (${SIZE_MIB} MiB case)" "$BIN" "${V[@]}" export --case BENCH --recipient "$R" --out "$W/bundle.age"
 rm -f "$W/file.out1" "$W/file.out2" "$W/file.age" "$W/base.age" "$W/bundle.age"
 

@@ -284,9 +284,7 @@ pub fn append(
     let vault_head = RecordHead {
         count: position,
         hash: new_head.hash,
-        rebuilt_at: log_head
-            .rebuilt_at
-            .or(log_head.rebuilt.then_some(position)),
+        rebuilt_at: log_head.rebuilt_at.or(log_head.rebuilt.then_some(position)),
     };
     let sealed_vault_head = seal_value(
         events_key,

@@ -191,21 +191,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         input.events.len()
     );
     for ev in input.events {
-        let details = match &ev.details {
-            serde_json::Value::Object(m) if m.is_empty() => String::new(),
-            other => other.to_string(),
-        };
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"mono\">{}</td></tr>",
-            ev.position,
-            e(&ev.time),
-            e(&ev.user),
-            e(ev.action.as_str()),
-            e(&ev.record_kind),
-            e(&short(&ev.record)),
-            e(&details)
-        );
+        event_row(&mut h, ev, false);
     }
     let _ = write!(h, "</table>\n");
     if !input.prior_events.is_empty() {
@@ -217,27 +203,36 @@ pub fn render(input: &ReportInput<'_>) -> String {
             input.prior_events.len()
         );
         for ev in input.prior_events {
-            let details = match &ev.details {
-                serde_json::Value::Object(m) if m.is_empty() => String::new(),
-                other => other.to_string(),
-            };
-            let _ = write!(
-                h,
-                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"mono\">{}</td></tr>",
-                e(&short(&ev.vault)),
-                ev.position,
-                e(&ev.time),
-                e(&ev.user),
-                e(ev.action.as_str()),
-                e(&ev.record_kind),
-                e(&short(&ev.record)),
-                e(&details)
-            );
+            event_row(&mut h, ev, true);
         }
         let _ = write!(h, "</table>\n");
     }
     let _ = write!(h, "</body></html>\n");
     h
+}
+
+/// One custody event as a table row; `with_vault` adds the vault it was
+/// signed in (for histories brought from earlier vaults).
+fn event_row(h: &mut String, ev: &Event, with_vault: bool) {
+    let details = match &ev.details {
+        serde_json::Value::Object(m) if m.is_empty() => String::new(),
+        other => other.to_string(),
+    };
+    let _ = write!(h, "<tr>");
+    if with_vault {
+        let _ = write!(h, "<td class=\"mono\">{}</td>", e(&short(&ev.vault)));
+    }
+    let _ = write!(
+        h,
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"mono\">{}</td></tr>",
+        ev.position,
+        e(&ev.time),
+        e(&ev.user),
+        e(ev.action.as_str()),
+        e(&ev.record_kind),
+        e(&short(&ev.record)),
+        e(&details)
+    );
 }
 
 fn row(h: &mut String, label: &str, value: &str) {

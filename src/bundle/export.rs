@@ -4,7 +4,7 @@
 //! everything (evidence straight from the vault) through a deterministic tar
 //! into age. The output appears under its name only when complete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -492,39 +492,39 @@ impl Vault<Unlocked> {
             let mut report_events = Vec::new();
             let mut prior_events = Vec::new();
             let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
-            verify_before_export(
+            // Parsed once; each exported record's events found by index.
+            let events = verify_before_export(
                 &all,
                 &vault_hex,
                 &exported,
                 &directory,
                 &removed,
             )?;
+            let mut by_record: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (i, event) in events.iter().enumerate() {
+                by_record.entry(event.record.as_str()).or_default().push(i);
+            }
             for id in &exported {
                 let hex_id = id.to_hex();
+                let mine = by_record.get(hex_id.as_str()).map_or(&[][..], Vec::as_slice);
                 let mut lines = Vec::new();
-                for signed in &all {
-                    let event = signed.event()?;
-                    if event.record != hex_id {
-                        continue;
-                    }
+                for &i in mine {
+                    let event = &events[i];
                     if let Some((_, key)) = directory.get(&event.key_id) {
                         signers.insert(event.key_id.clone(), PublicKey::new(*key));
                     }
                     lines.extend(
-                        serde_json::to_vec(signed).map_err(|e| Error::Invalid(e.to_string()))?,
+                        serde_json::to_vec(&all[i]).map_err(|e| Error::Invalid(e.to_string()))?,
                     );
                     lines.push(b'\n');
-                    report_events.push(event);
+                    report_events.push(event.clone());
                 }
                 add_bytes(&mut files, custody_path(&hex_id), lines);
                 // An imported record's chains from earlier vaults, as signed
                 // there, with the keys that signed them. A broken one is not
                 // sent to a court: `check` names it.
                 let history = imported_history(tx, session, id)?;
-                let first = all
-                    .iter()
-                    .filter_map(|e| e.event().ok())
-                    .find(|e| e.record == hex_id);
+                let first = mine.first().map(|&i| events[i].clone());
                 if history.is_none() && first.as_ref().is_some_and(brought_history) {
                     return Err(Error::Integrity(format!(
                         "record {} was imported with an earlier custody history, which is missing; run `custodia check`",

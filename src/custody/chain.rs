@@ -102,15 +102,16 @@ pub fn verify_events(
 /// vault's chain is whole (positions 1, 2, … each naming the hash of the
 /// one before), each record's chain is whole and every event is signed by
 /// the key of the user it names, who had not been removed by then. `all`
-/// is every event of the vault in order. A bundle must never carry a
-/// history that `check` would call damaged.
+/// is every event of the vault in order; the parsed events are returned in
+/// the same order. A bundle must never carry a history that `check` would
+/// call damaged.
 pub fn verify_before_export(
     all: &[SignedEvent],
     vault_id: &str,
     records: &[Id],
     directory: &super::KeyDirectory,
     removed: &std::collections::HashMap<String, String>,
-) -> Result<()> {
+) -> Result<Vec<Event>> {
     let damaged = |why: String| {
         Err(Error::Integrity(format!(
             "{why}; nothing was exported (run `custodia check`)"
@@ -171,7 +172,7 @@ pub fn verify_before_export(
             return damaged(format!("the custody chain of record {}: {why}", id.short()));
         }
     }
-    Ok(())
+    Ok(events)
 }
 
 /// Checks the hand-over between two vaults: `earlier` is a record's chain

@@ -67,18 +67,22 @@ measure "custodia evidence add (${BIG_MIB} MiB)" "$BIN" "${V[@]}" evidence add -
 rm -f "$W/big.bin"
 
 echo "== ${STATEMENTS} statements of ~5 KB: import and search"
-python3 - "$W/st.jsonl" "$STATEMENTS" <<'PY'
+# Statements of ~5 KB in several scripts: gen.py OUT COUNT SEED [RARE_INDEX]
+cat > "$W/gen.py" <<'PY'
 import json, random, sys
-random.seed(7)
+out, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rare = int(sys.argv[4]) if len(sys.argv) > 4 else -1
+random.seed(seed)
 words = ("témoin armée réfugié frontière Astana village soldats nuit interrogatoire "
          "дезертир мобилизация граница свидетель شهادة القرية الجنود asile recours "
          "juge audience procès-verbal commissariat").split()
-with open(sys.argv[1], "w") as f:
-    for i in range(int(sys.argv[2])):
+with open(out, "w") as f:
+    for i in range(count):
         body = " ".join(random.choice(words) for _ in range(700))
-        if i == 4242: body += " Zyxwvutsrq"
+        if i == rare: body += " Zyxwvutsrq"
         f.write(json.dumps({"case": "BENCH", "witness": f"Témoin {i}", "body": body}, ensure_ascii=False) + "\n")
 PY
+python3 "$W/gen.py" "$W/st.jsonl" "$STATEMENTS" 7 4242
 measure "statement import (${STATEMENTS})" "$BIN" "${V[@]}" statement import "$W/st.jsonl"
 search_times() { # label: rare word, common word and phrase, each best of hyperfine runs
   measure "search rare word, $1 statements" "$BIN" "${V[@]}" search zyxwvutsrq
@@ -95,17 +99,7 @@ if [ "${BIG_STATEMENTS:-0}" -gt "$STATEMENTS" ]; then
   echo "== grow to ${BIG_STATEMENTS} statements and search again"
   n=$STATEMENTS
   while [ "$n" -lt "$BIG_STATEMENTS" ]; do
-    python3 - "$W/more.jsonl" 10000 "$n" <<'PY'
-import json, random, sys
-random.seed(int(sys.argv[3]))
-words = ("témoin armée réfugié frontière Astana village soldats nuit interrogatoire "
-         "дезертир мобилизация граница свидетель شهادة القرية الجنود asile recours "
-         "juge audience procès-verbal commissariat").split()
-with open(sys.argv[1], "w") as f:
-    for i in range(int(sys.argv[2])):
-        body = " ".join(random.choice(words) for _ in range(700))
-        f.write(json.dumps({"case": "BENCH", "witness": f"Témoin {i}", "body": body}, ensure_ascii=False) + "\n")
-PY
+    python3 "$W/gen.py" "$W/more.jsonl" 10000 "$n"
     "$BIN" "${V[@]}" --quiet statement import "$W/more.jsonl" > /dev/null
     n=$((n + 10000))
   done

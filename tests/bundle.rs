@@ -596,6 +596,24 @@ impl Fixture {
         out
     }
 
+    /// A court's vault that imported this case (plain tar) and exported it
+    /// again, and that forwarded bundle (plain tar).
+    fn forwarded(&self) -> (TestVault, PathBuf) {
+        let tar = self.export("for-the-court.tar", &["--no-encrypt"]);
+        let court = TestVault::new();
+        court.ok(&["bundle", "import", arg(&tar)]);
+        let forwarded = court.file("forwarded.tar");
+        court.ok(&[
+            "export",
+            "--case",
+            CASE,
+            "--no-encrypt",
+            "--out",
+            arg(&forwarded),
+        ]);
+        (court, forwarded)
+    }
+
     /// Exports with `--no-encrypt` and unpacks the tar into `dir`; returns
     /// the tar and the bag directory.
     fn unpacked(&self, dir: &str) -> (PathBuf, PathBuf) {
@@ -1679,18 +1697,7 @@ fn import_into_a_second_vault_keeps_ids_sha256_and_custody() {
 fn imported_case_re_exports_as_a_bundle_that_verifies() {
     // A court forwards what it received (to an appeal court): import, then export.
     let fx = Fixture::new();
-    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
-    let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
-    let forwarded = court.file("forwarded.tar");
-    court.ok(&[
-        "export",
-        "--case",
-        CASE,
-        "--no-encrypt",
-        "--out",
-        arg(&forwarded),
-    ]);
+    let (court, forwarded) = fx.forwarded();
     assert_valid(
         &verify(&court, &forwarded, &[]),
         "verify of a re-exported import",
@@ -2021,18 +2028,7 @@ fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
         return;
     }
     let fx = Fixture::new();
-    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
-    let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
-    let forwarded = court.file("forwarded.tar");
-    court.ok(&[
-        "export",
-        "--case",
-        CASE,
-        "--no-encrypt",
-        "--out",
-        arg(&forwarded),
-    ]);
+    let (court, forwarded) = fx.forwarded();
     // Hide the amendment from the field vault's history, or cut the
     // history short (its last events, the export, gone): either way the
     // forger rebuilds the manifests and re-signs.

@@ -433,6 +433,35 @@ impl PublicKey {
     pub fn key_id_hex(&self) -> String {
         key_id_to_hex(&self.key_id)
     }
+
+    /// The key's fingerprint: SHA-256 of the 32 raw Ed25519 key bytes, as
+    /// 64 lowercase hex digits. This (not the 64-bit minisign key id, which
+    /// is only a label) is what people compare to decide whom they trust.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of(&self.key)
+    }
+
+    /// The first 128 bits of [`PublicKey::fingerprint`], as 8 groups of 4
+    /// hex digits, for reading aloud or comparing by eye.
+    pub fn fingerprint_short(&self) -> String {
+        short_fingerprint(&self.fingerprint())
+    }
+}
+
+/// SHA-256 of the 32 raw key bytes, lowercase hex (see
+/// [`PublicKey::fingerprint`]).
+pub fn fingerprint_of(key: &VerifyingKey) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(key.as_bytes()))
+}
+
+/// The first 32 hex digits (128 bits) of a fingerprint, grouped by 4.
+pub fn short_fingerprint(fingerprint: &str) -> String {
+    let head: Vec<char> = fingerprint.chars().take(32).collect();
+    head.chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn malformed_pk(msg: impl Into<String>) -> MinisignError {

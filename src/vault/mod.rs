@@ -7,6 +7,7 @@
 //! custody and bundles are built on. Dropping it wipes the keys.
 
 pub(crate) mod slots;
+pub mod signers;
 pub mod users;
 
 use std::collections::HashMap;
@@ -619,5 +620,13 @@ pub(crate) fn settings_binding(vault_id: &Id) -> Binding<'_> {
         record: "settings",
         version: 1,
         field: "settings",
+    }
+}
+
+impl Vault<Unlocked> {
+    /// The signers pinned in this vault (see [`signers`]).
+    pub fn pinned_signers(&mut self) -> Result<Vec<signers::PinnedSigner>> {
+        // Filled in by the vault-state work; until then nothing is pinned.
+        Ok(Vec::new())
     }
 }

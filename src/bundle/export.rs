@@ -228,7 +228,7 @@ impl Vault<Unlocked> {
             Encryption::None => "none",
         };
         let directory = self.key_directory()?;
-        let removed = self.removed_keys()?;
+        let removed = self.key_limits()?;
         let vault_hex = self.id().to_hex();
         let exporter_key = PublicKey::new(self.signing_key().verifying_key());
         let exporter_name = self.user().name.clone();

@@ -116,7 +116,7 @@ fn bundle_passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString,
 }
 
 /// `--signer`: a minisign public key file, or the key's base64 line.
-fn parse_signer(text: &str) -> Result<PublicKey, Failure> {
+pub(super) fn parse_signer(text: &str) -> Result<PublicKey, Failure> {
     let path = Path::new(text);
     if path.is_file() {
         let content = std::fs::read_to_string(path)

@@ -12,6 +12,7 @@ mod open;
 mod output;
 mod record_cmds;
 mod secrets;
+mod signer_cmds;
 mod vault_cmds;
 
 use std::path::PathBuf;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Print signing keys
     #[command(subcommand)]
     Key(vault_cmds::KeyCommand),
+    /// Pin or list the signers whose bundles this vault trusts
+    #[command(subcommand)]
+    Signer(signer_cmds::SignerCommand),
     /// Create, list and show cases
     #[command(subcommand)]
     Case(record_cmds::CaseCommand),
@@ -125,6 +129,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Passphrase(cmd) => vault_cmds::passphrase(g, &out, cmd),
         Command::Recover(args) => vault_cmds::recover(g, &out, args),
         Command::Key(cmd) => vault_cmds::key(g, &out, cmd),
+        Command::Signer(cmd) => signer_cmds::signer(g, &out, cmd),
         Command::Case(cmd) => record_cmds::case(g, &out, cmd),
         Command::Statement(cmd) => record_cmds::statement(g, &out, cmd),
         Command::Evidence(cmd) => record_cmds::evidence(g, &out, cmd),

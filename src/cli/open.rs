@@ -35,6 +35,9 @@ impl OpenVault {
     /// Unlocks and compares with the local state.
     pub fn unlock(g: &Global, out: &Output) -> Result<OpenVault, Failure> {
         let mut vault = unlock(g)?;
+        for note in vault.unlock_notes() {
+            out.warn(note);
+        }
         let mut state_dir = state_dir();
         if let Some(dir) = &state_dir {
             match vault.compare_with_local_state(dir) {

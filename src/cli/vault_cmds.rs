@@ -235,14 +235,14 @@ pub fn info(g: &Global, out: &Output) -> Result<(), Failure> {
     let vault = Vault::open(&path)?;
     let public = vault.public_info()?;
     // Unlock only when a passphrase is given non-interactively: `info` never prompts.
-    let unlocked = match &g.passphrase_file {
+    let mut unlocked = match &g.passphrase_file {
         Some(file) => {
             let pass = read_secret_file(file, "passphrase")?;
             Some(vault.unlock(g.user.as_deref(), &pass)?)
         }
         None => None,
     };
-    let private = match &unlocked {
+    let private = match &mut unlocked {
         Some(v) => Some((v.settings()?, v.users()?, v.user().name.clone())),
         None => None,
     };
@@ -324,7 +324,7 @@ pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
             })
         }
         UserCommand::List => {
-            let vault = unlock(g)?;
+            let mut vault = unlock(g)?;
             let users = vault.users()?;
             out.either(&users, || {
                 for u in &users {
@@ -407,7 +407,7 @@ pub fn recover(g: &Global, out: &Output, args: RecoverArgs) -> Result<(), Failur
 pub fn key(g: &Global, out: &Output, cmd: KeyCommand) -> Result<(), Failure> {
     match cmd {
         KeyCommand::Public => {
-            let vault = unlock(g)?;
+            let mut vault = unlock(g)?;
             let name = vault.user().name.clone();
             let public = PublicKey::new(vault.public_key(None)?);
             let comment = format!("custodia signing key {}", public.key_id_hex());

@@ -110,7 +110,7 @@ pub fn verify_before_export(
     vault_id: &str,
     records: &[Id],
     directory: &super::KeyDirectory,
-    removed: &std::collections::HashMap<String, String>,
+    limits: &std::collections::HashMap<String, crate::vault::KeyLimit>,
 ) -> Result<Vec<Event>> {
     let damaged = |why: String| {
         Err(Error::Integrity(format!(
@@ -153,16 +153,11 @@ pub fn verify_before_export(
                     id.short()
                 ));
             }
-            if removed
+            if let Some(why) = limits
                 .get(&event.key_id)
-                .is_some_and(|at| event.time > *at)
+                .and_then(|limit| super::check::limit_problem(limit, event))
             {
-                return damaged(format!(
-                    "custody event {} of record {} is signed by {:?} after that user was removed",
-                    event.position,
-                    id.short(),
-                    event.user
-                ));
+                return damaged(why);
             }
         }
         let chain = verify_events(&record, mine.map(|(s, _)| Ok(s.clone())), |key_id| {

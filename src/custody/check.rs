@@ -13,18 +13,18 @@
 use std::collections::HashMap;
 use std::io;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::state::{VaultState, USER_KIND, VAULT_KIND};
 use super::{chain, open_event, Action, KeyDirectory, GENESIS};
-use crate::crypto::aead::open_value;
 use crate::error::{Error, Result};
-use crate::format::{Binding, Id};
+use crate::format::Id;
 use crate::records::evidence::with_reader;
 use crate::records::statement::open_search_text;
 use crate::records::{open_field, Kind};
 use crate::store::records as rows;
 use crate::store::rows::{slots, SlotKind};
-use crate::vault::{Session, Unlocked, Vault};
+use crate::vault::{KeyLimit, Session, Unlocked, Vault};
 
 /// One problem found.
 #[derive(Clone, Debug, Serialize)]
@@ -90,21 +90,33 @@ struct RecordChain {
     sealed: bool,
 }
 
-#[derive(Deserialize)]
-struct Head {
-    count: u64,
-    hash: String,
-}
-
 impl Vault<Unlocked> {
-    /// Checks the whole vault. `progress(done, total)` is told about
-    /// evidence bytes as they are re-hashed.
+    /// Checks the whole vault. `progress(done)` is told about evidence
+    /// bytes as they are re-hashed.
     pub fn check(&mut self, progress: &mut dyn FnMut(u64)) -> Result<CheckReport> {
+        self.audit(Some(progress))
+    }
+
+    /// The verification `check` runs, shared with `export` (and through it
+    /// `bundle verify`'s producer) so that what one refuses, all refuse.
+    /// With `deep`, every version is opened and every exhibit re-hashed
+    /// (told to `progress`); without, everything else is still checked:
+    /// the schema, the signed chain, the sealed vault state against the
+    /// chain, and every row the state says must exist (users, key slots,
+    /// records, versions, seals) against the file.
+    pub fn audit(&mut self, deep: Option<&mut dyn FnMut(u64)>) -> Result<CheckReport> {
         let directory = self.key_directory()?;
-        let removed = self.removed_keys()?;
+        let limits = self.key_limits()?;
+        let kdf_default = self.kdf_default().ok();
         let mut report = CheckReport::default();
+        if let Err(e) = crate::store::check_schema(self.store().conn()) {
+            report.problem(None, None, e.to_string());
+        }
         for slot in slots(self.store().conn(), SlotKind::Passphrase)? {
             if let Some(k) = slot.kdf {
+                let too_costly = kdf_default
+                    .as_ref()
+                    .and_then(|d| crate::vault::slots::check_slot_cost(&slot, d).err());
                 if k.validate().is_err() {
                     report.problem(
                         None,
@@ -114,6 +126,8 @@ impl Vault<Unlocked> {
                             slot.slot_id.short()
                         ),
                     );
+                } else if let Some(why) = too_costly {
+                    report.problem(None, None, why);
                 } else if k.is_weak() {
                     report.warnings.push(format!(
                         "key slot {} uses weak KDF settings (m={} KiB, t={}): made with --insecure-fast-kdf?",
@@ -124,13 +138,102 @@ impl Vault<Unlocked> {
                 }
             }
         }
+        let users_ok = self.check_users_and_slots(&mut report);
+        if let Err(e) = users_ok {
+            report.problem(None, None, e.to_string());
+        }
         self.read(|tx, session| {
-            let chains = check_events(tx, session, &directory, &removed, &mut report)?;
-            check_records(tx, session, &chains, &mut report, progress)?;
+            let (chains, folded) = check_events(tx, session, &directory, &limits, &mut report)?;
+            let state = check_state(tx, session, &folded, &mut report)?;
+            check_records(tx, session, &chains, &state, &mut report, deep)?;
             check_imported_histories(tx, session, &chains, &mut report)?;
             Ok(())
         })?;
         Ok(report)
+    }
+
+    /// Users and key slots against the vault state: every listed user has
+    /// their row, profile (of the listed version) and slot; no other user
+    /// row or slot is in the file; the recovery slots are the listed ones.
+    fn check_users_and_slots(&mut self, report: &mut CheckReport) -> Result<()> {
+        let vault_id = self.id();
+        let events_key = &self.keys().events;
+        let conn = self.store().conn();
+        let state = match super::state::stored(conn, &vault_id, events_key)? {
+            super::state::Stored::Found(s) => *s,
+            // Reported with the rest of the state by `check_state`.
+            _ => return Ok(()),
+        };
+        let user_rows = crate::store::rows::users(conn)?;
+        let in_table: Vec<String> = user_rows.iter().map(|r| r.user_id.to_hex()).collect();
+        let in_state: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
+        for id in in_table.iter().filter(|id| !in_state.contains(id)) {
+            report.problem(None, None, format!(
+                "user row {id} is not a user of the vault's sealed state: it was inserted or put back from an old copy"
+            ));
+        }
+        for id in in_state.iter().filter(|id| !in_table.contains(id)) {
+            report.problem(
+                None,
+                None,
+                format!("user {id} is missing from the users table (deleted)"),
+            );
+        }
+        let common: Vec<&String> = in_table.iter().filter(|id| in_state.contains(id)).collect();
+        let state_order: Vec<&String> =
+            in_state.iter().filter(|id| in_table.contains(id)).collect();
+        if common != state_order {
+            report.problem(None, None, "the users table lists the users in another order than the vault's sealed state: its rows were reordered".to_owned());
+        }
+        let profiles = self.profile_problems(&state);
+        for why in profiles {
+            report.problem(None, None, why);
+        }
+        let conn = self.store().conn();
+        let pass = slots(conn, SlotKind::Passphrase)?;
+        for slot in &pass {
+            let hex = slot.slot_id.to_hex();
+            let owner = state
+                .users
+                .iter()
+                .find(|u| u.slot.as_deref() == Some(hex.as_str()));
+            match owner {
+                None => report.problem(None, None, format!(
+                    "key slot {} is not a slot of the vault's sealed state: it was inserted or put back from an old copy (an old passphrase or a removed user)",
+                    slot.slot_id.short()
+                )),
+                Some(u) if slot.user_id.map(|i| i.to_hex()).as_deref() != Some(u.id.as_str()) => report.problem(None, None, format!(
+                    "key slot {} was moved to another user", slot.slot_id.short()
+                )),
+                Some(_) => {}
+            }
+        }
+        for user in &state.users {
+            if let Some(slot) = &user.slot {
+                if !pass.iter().any(|s| s.slot_id.to_hex() == *slot) {
+                    report.problem(None, None, format!(
+                        "the key slot of user {} is missing (deleted): they can no longer unlock", user.id
+                    ));
+                }
+            }
+        }
+        let recovery = slots(conn, SlotKind::Recovery)?;
+        for slot in &recovery {
+            if !state.recovery_slots.contains(&slot.slot_id.to_hex()) {
+                report.problem(None, None, format!(
+                    "recovery slot {} is not the vault's: it was inserted or put back from an old copy",
+                    slot.slot_id.short()
+                ));
+            }
+        }
+        for slot in &state.recovery_slots {
+            if !recovery.iter().any(|s| s.slot_id.to_hex() == *slot) {
+                report.problem(None, None, format!(
+                    "the recovery slot {slot} is missing (deleted): the recovery key can no longer open the vault"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -215,9 +318,10 @@ fn check_events(
     conn: &rusqlite::Connection,
     session: &Session<'_>,
     directory: &KeyDirectory,
-    removed: &HashMap<String, String>,
+    limits: &HashMap<String, KeyLimit>,
     report: &mut CheckReport,
-) -> Result<HashMap<String, RecordChain>> {
+) -> Result<(HashMap<String, RecordChain>, VaultState)> {
+    let mut folded = VaultState::empty();
     let vault_hex = session.vault_id.to_hex();
     let mut chains: HashMap<String, RecordChain> = HashMap::new();
     let mut expected_position = 1u64;
@@ -291,14 +395,17 @@ fn check_events(
                 event.key_id
             )),
         }
-        // Times compare as text: both are RFC 3339 UTC with whole seconds.
-        if let Some(removed_at) = removed.get(&event.key_id) {
-            if event.time > *removed_at {
-                report.problem(Some(&rec), Some(position), format!(
-                    "custody event {position} of record {rec} is signed by {:?} at {}, after that user was removed ({removed_at})",
-                    event.user, event.time
-                ));
+        if let Some(limit) = limits.get(&event.key_id) {
+            if let Some(why) = limit_problem(limit, &event) {
+                report.problem(Some(&rec), Some(position), why);
             }
+        }
+        if let Err(why) = folded.apply(&event, &hash) {
+            report.problem(
+                Some(&rec),
+                Some(position),
+                format!("custody event {position} is refused: {why}"),
+            );
         }
         if let Some(prev) = &prev_hash {
             if event.prev != *prev && !global_broken {
@@ -354,50 +461,146 @@ fn check_events(
         prev_hash = Some(hash);
         Ok(())
     })?;
-    // The sealed head says how long the log is: events cut from its end
-    // leave a consistent but shorter chain that only the head betrays.
-    let last = expected_position - 1;
-    match super::stored_vault_head(conn, &session.vault_id, &session.keys.events)? {
-        None if last > 0 => report.problem(
-            None,
-            None,
-            "the custody log's sealed head is missing (removed)".to_owned(),
-        ),
-        None => {}
-        Some(Err(())) => report.problem(
-            None,
-            None,
-            "the custody log's sealed head does not authenticate (altered or moved)".to_owned(),
-        ),
-        Some(Ok((count, hash))) => {
-            let hash_differs = prev_hash.as_ref().is_some_and(|h| *h != hash);
-            if count != last || hash_differs {
-                let why = if count > last {
-                    "events were removed from its end"
-                } else if count < last {
-                    "its head was rolled back or events were added after it"
-                } else {
-                    "its last event was replaced"
-                };
-                report.problem(
-                    None,
-                    Some(last.min(count) + 1),
-                    format!(
-                        "the custody log has {last} events but its sealed head says {count}: {why}"
-                    ),
-                );
-            }
+    if expected_position - 1 != folded.log.count {
+        // Unreadable events were not folded: the fold's log is short.
+        folded.log.count = expected_position - 1;
+        if let Some(h) = prev_hash {
+            folded.log.hash = h;
         }
     }
-    Ok(chains)
+    Ok((chains, folded))
+}
+
+/// Why `event` may not be signed with a key of `limit`, if so.
+pub fn limit_problem(limit: &KeyLimit, event: &super::Event) -> Option<String> {
+    let position = event.position;
+    if let Some(until) = limit.until_position {
+        if position > until {
+            return Some(format!(
+                "custody event {position} of record {} is signed with a key of {:?} that was retired or whose user was removed at event {until} (forged, or signed with an old copy)",
+                event.record, limit.owner
+            ));
+        }
+    } else if let Some(removed_at) = &limit.removed_at {
+        // Users removed by a version-1 build: times compare as text (both
+        // RFC 3339 UTC with whole seconds).
+        if event.time > *removed_at {
+            return Some(format!(
+                "custody event {position} of record {} is signed by {:?} at {}, after that user was removed ({removed_at})",
+                event.record, event.user, event.time
+            ));
+        }
+    }
+    if let Some(from) = limit.from_position {
+        if position < from {
+            return Some(format!(
+                "custody event {position} of record {} is signed with a key of {:?} that only exists from event {from} (forged)",
+                event.record, limit.owner
+            ));
+        }
+    }
+    None
+}
+
+/// The sealed vault state against the fold of the chain. Returns the
+/// state the rows are then compared with: the stored one when it opens,
+/// else the fold.
+fn check_state(
+    conn: &rusqlite::Connection,
+    session: &Session<'_>,
+    folded: &VaultState,
+    report: &mut CheckReport,
+) -> Result<VaultState> {
+    let legacy = rows::legacy_head_count(conn)?;
+    let stored = match super::state::stored(conn, &session.vault_id, &session.keys.events)? {
+        super::state::Stored::Found(s) => *s,
+        super::state::Stored::Missing => {
+            if legacy > 0 {
+                report.warnings.push(
+                    "this vault was made by version 1 and is migrated at its next unlock".into(),
+                );
+            } else if folded.log.count > 0 {
+                report.problem(
+                    None,
+                    None,
+                    "the vault's sealed state is missing (removed)".to_owned(),
+                );
+            }
+            return Ok(folded.clone());
+        }
+        super::state::Stored::Unreadable => {
+            report.problem(
+                None,
+                None,
+                "the vault's sealed state does not authenticate (altered or moved)".to_owned(),
+            );
+            return Ok(folded.clone());
+        }
+    };
+    if legacy > 0 {
+        report.problem(None, None, format!(
+            "the retired custody_heads table holds {legacy} row(s); a migrated vault has none (inserted)"
+        ));
+    }
+    let (count, last) = (stored.log.count, folded.log.count);
+    if count != last || stored.log.hash != folded.log.hash {
+        let why = if count > last {
+            "events were removed from its end"
+        } else if count < last {
+            "its state was rolled back or events were added after it"
+        } else {
+            "its last event was replaced"
+        };
+        report.problem(
+            None,
+            Some(last.min(count) + 1),
+            format!(
+            "the custody log has {last} events but the vault's sealed state says {count}: {why}"
+        ),
+        );
+        return Ok(stored);
+    }
+    if stored.users != folded.users {
+        report.problem(None, None, "the users and key slots in the vault's sealed state are not those its custody chain records".to_owned());
+    }
+    if stored.recovery_slots != folded.recovery_slots {
+        report.problem(None, None, "the recovery slots in the vault's sealed state are not those its custody chain records".to_owned());
+    }
+    if stored.signers != folded.signers {
+        report.problem(None, None, "the pinned signers in the vault's sealed state are not those its custody chain records".to_owned());
+    }
+    for (id, chain) in &folded.chains {
+        if stored.chains.get(id) != Some(chain) {
+            report.problem(
+                Some(id),
+                None,
+                format!("record {id}: the vault's sealed state does not match its custody chain"),
+            );
+        }
+    }
+    for id in stored
+        .chains
+        .keys()
+        .filter(|id| !folded.chains.contains_key(*id))
+    {
+        report.problem(
+            Some(id),
+            None,
+            format!(
+                "record {id} is in the vault's sealed state but has no custody events (deleted)"
+            ),
+        );
+    }
+    Ok(stored)
 }
 
 fn check_records(
     conn: &rusqlite::Connection,
     session: &Session<'_>,
     chains: &HashMap<String, RecordChain>,
+    state: &VaultState,
     report: &mut CheckReport,
-    progress: &mut dyn FnMut(u64),
+    mut deep: Option<&mut dyn FnMut(u64)>,
 ) -> Result<()> {
     let key = &session.keys.records;
     let mut evidence_done = 0u64;
@@ -405,7 +608,19 @@ fn check_records(
     // A record whose rows were deleted still has its events in the chain.
     let present: std::collections::HashSet<String> =
         records.iter().map(|r| r.id.to_hex()).collect();
-    let mut vanished: Vec<&String> = chains.keys().filter(|id| !present.contains(*id)).collect();
+    let mut vanished: Vec<&String> = state
+        .record_ids()
+        .map(|(id, _)| id)
+        .chain(chains.keys().filter(|id| {
+            !state.chains.contains_key(*id)
+                && !chains[*id]
+                    .first
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.record_kind.as_str(), USER_KIND | VAULT_KIND))
+        }))
+        .filter(|id| !present.contains(*id))
+        .collect();
+    vanished.dedup();
     vanished.sort();
     for id in vanished {
         report.problem(Some(id), None, format!(
@@ -441,8 +656,32 @@ fn check_records(
                     format!("{} {hex}: version {} is missing", kind.as_str(), i + 1),
                 );
             }
-            if let Err(e) = check_version(session, kind, &id, v) {
-                report.problem(Some(&hex), None, e.to_string());
+            if deep.is_some() {
+                if let Err(e) = check_version(session, kind, &id, v) {
+                    report.problem(Some(&hex), None, e.to_string());
+                }
+            }
+        }
+        match state.chain(&hex) {
+            None => report.problem(Some(&hex), None, format!(
+                "{} {hex} is in the file but not in the vault's sealed state: it was inserted or put back from an old copy",
+                kind.as_str()
+            )),
+            Some(c) => {
+                if c.kind != kind.as_str() {
+                    report.problem(Some(&hex), None, format!(
+                        "record {hex} is stored as a {} but its custody chain made a {}", kind.as_str(), c.kind
+                    ));
+                }
+                if c.versions != versions.len() as u64 {
+                    report.problem(Some(&hex), None, format!(
+                        "{} {hex} has {} version(s) in the file but the vault's sealed state records {}: {}",
+                        kind.as_str(),
+                        versions.len(),
+                        c.versions,
+                        if c.versions > versions.len() as u64 { "versions were deleted" } else { "versions were inserted" }
+                    ));
+                }
             }
         }
         if kind == Kind::Statement {
@@ -453,7 +692,12 @@ fn check_records(
                     format!("statement {hex} has no search text"),
                 ),
                 Some((v, sealed)) => {
-                    if let Err(e) = open_search_text(session, &id, v, &sealed) {
+                    let opened = if deep.is_some() {
+                        open_search_text(session, &id, v, &sealed).map(|_| ())
+                    } else {
+                        Ok(())
+                    };
+                    if let Err(e) = opened {
                         report.problem(Some(&hex), None, e.to_string());
                     } else if v != versions.len() as u64 {
                         report.problem(Some(&hex), None, format!(
@@ -464,11 +708,12 @@ fn check_records(
                 }
             }
         }
-        if kind == Kind::Evidence && !versions.is_empty() {
+        if let (Kind::Evidence, false, Some(progress)) = (kind, versions.is_empty(), deep.as_mut())
+        {
             let result = with_reader(conn, session, &id, |reader| {
                 let mut sink = ProgressSink {
                     done: &mut evidence_done,
-                    progress,
+                    progress: &mut **progress,
                 };
                 io::copy(reader, &mut sink)
                     .map_err(|e| crate::records::evidence::reader_error(e, "check"))
@@ -489,6 +734,22 @@ fn check_records(
             }
             None => false,
         };
+        if state.chain(&hex).is_some_and(|c| c.sealed != sealed) {
+            report.problem(
+                Some(&hex),
+                None,
+                format!(
+                    "{} {hex}: the vault's sealed state says it is {}sealed but its seal row is {}",
+                    kind.as_str(),
+                    if sealed { "not " } else { "" },
+                    if sealed {
+                        "there (inserted)"
+                    } else {
+                        "missing (deleted)"
+                    }
+                ),
+            );
+        }
         match chains.get(&hex) {
             None => report.problem(
                 Some(&hex),
@@ -524,56 +785,6 @@ fn check_records(
                             }
                         ),
                     );
-                }
-            }
-        }
-        check_head(conn, session, &hex, chains.get(&hex), report)?;
-    }
-    Ok(())
-}
-
-fn check_head(
-    conn: &rusqlite::Connection,
-    session: &Session<'_>,
-    hex: &str,
-    chain: Option<&RecordChain>,
-    report: &mut CheckReport,
-) -> Result<()> {
-    let Some(sealed) = rows::custody_head(conn, hex)? else {
-        report.problem(
-            Some(hex),
-            None,
-            format!("record {hex} has no custody chain head"),
-        );
-        return Ok(());
-    };
-    let binding = Binding {
-        vault_id: &session.vault_id,
-        kind: "custody-head",
-        record: hex,
-        version: 1,
-        field: "head",
-    };
-    match open_value::<Head>(&session.keys.events, &binding, &sealed) {
-        Err(_) => report.problem(
-            Some(hex),
-            None,
-            format!("record {hex}: its custody chain head does not authenticate"),
-        ),
-        Ok(head) => {
-            if let Some(chain) = chain {
-                if !chain.broken && (head.count != chain.count || head.hash != chain.hash) {
-                    let why = if head.count > chain.count {
-                        "events were removed from its end"
-                    } else if head.count < chain.count {
-                        "its head was rolled back or events were added after it"
-                    } else {
-                        "its last event was replaced"
-                    };
-                    report.problem(Some(hex), None, format!(
-                        "record {hex}: its custody chain has {} events but its sealed head says {}: {why}",
-                        chain.count, head.count
-                    ));
                 }
             }
         }

@@ -98,7 +98,7 @@ impl Checkpoint {
 
 /// The vault's current (count, head hash).
 pub fn current_state(conn: &rusqlite::Connection, session: &Session<'_>) -> Result<(u64, String)> {
-    let head = super::vault_head(conn, &session.vault_id, &session.keys.events)?;
+    let head = super::vault_head(conn, session)?;
     Ok((head.count, head.hash))
 }
 
@@ -141,7 +141,7 @@ impl Vault<Unlocked> {
     /// A signed checkpoint of the current state.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
         self.read(|tx, session| {
-            let head = super::vault_head(tx, &session.vault_id, &session.keys.events)?;
+            let head = super::vault_head(tx, session)?;
             if head.rebuilt || head.rebuilt_at.is_some() {
                 // A receipt must not vouch for a log whose end may be cut.
                 return Err(Error::Integrity(

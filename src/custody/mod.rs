@@ -16,6 +16,7 @@
 pub mod chain;
 pub mod check;
 pub mod checkpoint;
+pub mod state;
 
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::aead::open_value;
 use crate::crypto::signing::{verify as verify_signature, UserSigningKey};
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
@@ -58,6 +59,24 @@ pub enum Action {
     Import,
     /// The record was deleted.
     Delete,
+    /// A user was added (the event's record is the user).
+    #[serde(rename = "user-add")]
+    UserAdd,
+    /// A user was removed.
+    #[serde(rename = "user-remove")]
+    UserRemove,
+    /// A user changed their passphrase (and got a new signing key).
+    #[serde(rename = "passphrase-change")]
+    PassphraseChange,
+    /// A user was given a new passphrase with the recovery key.
+    #[serde(rename = "recover")]
+    Recover,
+    /// A signer's public key was pinned in the vault.
+    #[serde(rename = "signer-add")]
+    SignerAdd,
+    /// A version-1 vault was migrated to the current format.
+    #[serde(rename = "migrate")]
+    Migrate,
 }
 
 impl Action {
@@ -72,6 +91,12 @@ impl Action {
             Action::Export => "export",
             Action::Import => "import",
             Action::Delete => "delete",
+            Action::UserAdd => "user-add",
+            Action::UserRemove => "user-remove",
+            Action::PassphraseChange => "passphrase-change",
+            Action::Recover => "recover",
+            Action::SignerAdd => "signer-add",
+            Action::Migrate => "migrate",
         }
     }
 }
@@ -166,17 +191,6 @@ impl SignedEvent {
     }
 }
 
-/// The head of one record's chain, sealed in `custody_heads`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct RecordHead {
-    count: u64,
-    hash: String,
-    /// Log head only: the position of the first event written over a
-    /// rebuilt head, kept from then on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    rebuilt_at: Option<u64>,
-}
-
 fn event_binding<'a>(vault_id: &'a Id, position: &'a str) -> Binding<'a> {
     Binding {
         vault_id,
@@ -184,16 +198,6 @@ fn event_binding<'a>(vault_id: &'a Id, position: &'a str) -> Binding<'a> {
         record: position,
         version: 1,
         field: "event",
-    }
-}
-
-fn head_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {
-    Binding {
-        vault_id,
-        kind: "custody-head",
-        record,
-        version: 1,
-        field: "head",
     }
 }
 
@@ -212,7 +216,35 @@ pub fn open_event(
     })
 }
 
-/// Appends an event for `record` in the caller's transaction and returns it.
+/// Sealed events are padded to a multiple of this many bytes (with JSON
+/// whitespace), so that every ordinary event (view, extract, export,
+/// create, amend…) has the same size on disk (SECURITY.md).
+pub const EVENT_SIZE_CLASS: usize = 2048;
+
+/// Seals a signed event for its position, padded to [`EVENT_SIZE_CLASS`].
+fn seal_event(
+    key: &crate::crypto::keys::SymmetricKey,
+    vault_id: &Id,
+    position: u64,
+    signed: &SignedEvent,
+) -> Result<Vec<u8>> {
+    let mut json = zeroize::Zeroizing::new(
+        serde_json::to_vec(signed)
+            .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?,
+    );
+    let size = json.len().div_ceil(EVENT_SIZE_CLASS).max(1) * EVENT_SIZE_CLASS;
+    json.resize(size, b' ');
+    let pos = position.to_string();
+    Ok(crate::crypto::aead::seal_bytes(
+        key,
+        &event_binding(vault_id, &pos),
+        &json,
+    )?)
+}
+
+/// Appends an event for `record` in the caller's transaction and returns
+/// it. The vault state (see [`state`]) moves with it, in the same
+/// transaction: [`crate::vault::Vault::write`] writes it before committing.
 pub fn append(
     conn: &Connection,
     session: &Session<'_>,
@@ -223,12 +255,16 @@ pub fn append(
 ) -> Result<Event> {
     let vault_id = session.vault_id;
     let events_key = &session.keys.events;
-    // The vault's head, kept sealed beside the record heads, so that one
-    // damaged event does not stop every later write.
-    let log_head = vault_head(conn, &vault_id, events_key)?;
-    let (position, prev) = (log_head.count + 1, log_head.hash);
+    let mut loaded = session.state(conn)?;
+    if loaded.needs_migration && action != Action::Migrate {
+        return Err(Error::Integrity(
+            "this version-1 vault has not been migrated yet; unlock it again".into(),
+        ));
+    }
+    let log = loaded.state.log.clone();
+    let position = log.count + 1;
     let mut details = details;
-    if log_head.rebuilt {
+    if loaded.rebuilt {
         if let Some(map) = details.as_object_mut() {
             map.insert(LOG_HEAD_REBUILT.to_owned(), serde_json::Value::Bool(true));
         }
@@ -239,27 +275,24 @@ pub fn append(
         )));
     }
     let record_hex = record.to_hex();
-    let head = match rows::custody_head(conn, &record_hex)? {
-        Some(sealed) => Some(
-            open_value::<RecordHead>(events_key, &head_binding(&vault_id, &record_hex), &sealed)
-                .map_err(|_| {
-                    Error::Integrity(format!(
-                        "the custody chain head of record {} does not authenticate",
-                        record.short()
-                    ))
-                })?,
+    let (prev_record, record_position) = match loaded.state.chain(&record_hex) {
+        Some(chain) => (
+            state::event_hash(conn, &vault_id, events_key, chain.last).map_err(|_| {
+                Error::Integrity(format!(
+                    "the last custody event of record {} (event {}) is missing or damaged; run `custodia check`",
+                    record.short(),
+                    chain.last
+                ))
+            })?,
+            chain.events + 1,
         ),
-        None => None,
-    };
-    let (prev_record, record_position) = match &head {
-        Some(h) => (h.hash.clone(), h.count + 1),
         None => (GENESIS.to_owned(), 1),
     };
     let event = Event {
         event_type: EVENT_TYPE.to_owned(),
         vault: vault_id.to_hex(),
         position,
-        record: record_hex.clone(),
+        record: record_hex,
         record_kind: record_kind.to_owned(),
         record_position,
         action,
@@ -267,37 +300,24 @@ pub fn append(
         key_id: session.key_id.clone(),
         time: crate::vault::now_utc(),
         details,
-        prev,
+        prev: log.hash,
         prev_record,
     };
     let signed = SignedEvent::sign(&event, &session.user.signing)?;
-    let pos = position.to_string();
-    let sealed = seal_value(events_key, &event_binding(&vault_id, &pos), &signed)?;
+    let sealed = seal_event(events_key, &vault_id, position, &signed)?;
     rows::insert_event(conn, position, &sealed)?;
-    let new_head = RecordHead {
-        count: record_position,
-        hash: signed.hash(),
-        rebuilt_at: None,
-    };
-    let sealed_head = seal_value(events_key, &head_binding(&vault_id, &record_hex), &new_head)?;
-    rows::set_custody_head(conn, &record_hex, &sealed_head)?;
-    let vault_head = RecordHead {
-        count: position,
-        hash: new_head.hash,
-        rebuilt_at: log_head.rebuilt_at.or(log_head.rebuilt.then_some(position)),
-    };
-    let sealed_vault_head = seal_value(
-        events_key,
-        &head_binding(&vault_id, VAULT_HEAD_KEY),
-        &vault_head,
-    )?;
-    rows::set_custody_head(conn, VAULT_HEAD_KEY, &sealed_vault_head)?;
+    loaded
+        .state
+        .apply(&event, &signed.hash())
+        .map_err(|why| Error::Integrity(format!("refused: {why}")))?;
+    if loaded.rebuilt {
+        loaded.state.log.rebuilt_at.get_or_insert(position);
+        loaded.rebuilt = false;
+    }
+    loaded.needs_migration = false;
+    loaded.dirty = true;
     Ok(event)
 }
-
-/// The `custody_heads` key of the vault-wide chain's head (record ids are
-/// 32 hex digits, so it cannot clash with one).
-pub const VAULT_HEAD_KEY: &str = "vault";
 
 /// The vault-wide chain's head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,76 +326,28 @@ pub struct LogHead {
     pub count: u64,
     /// Hash of the last one ([`GENESIS`] for none).
     pub hash: String,
-    /// True when the sealed head was missing or damaged and was rebuilt
-    /// from the last event: the next event says so in its details
+    /// True when the sealed state was missing or damaged and was rebuilt
+    /// from the chain: the next event says so in its details
     /// (`log_head_rebuilt`), so `check` keeps reporting that the log's end
     /// may have been cut before it, instead of the vault refusing to work.
     pub rebuilt: bool,
-    /// The first event written over a rebuilt head, if one ever was: the
-    /// sealed head keeps it, so no checkpoint vouches for the log again.
+    /// The first event written over a rebuilt state, if one ever was: the
+    /// sealed state keeps it, so no checkpoint vouches for the log again.
     pub rebuilt_at: Option<u64>,
 }
 
-/// The details key that marks an event written over a rebuilt log head.
+/// The details key that marks an event written over a rebuilt state.
 pub const LOG_HEAD_REBUILT: &str = "log_head_rebuilt";
 
-/// The vault-wide chain's head, from its sealed head (only a vault with no
-/// events has none), else rebuilt from the last event.
-pub fn vault_head(
-    conn: &Connection,
-    vault_id: &Id,
-    events_key: &crate::crypto::keys::SymmetricKey,
-) -> Result<LogHead> {
-    let stored = rows::custody_head(conn, VAULT_HEAD_KEY)?;
-    let has_sealed = stored.is_some();
-    if let Some(sealed) = stored {
-        if let Ok(head) =
-            open_value::<RecordHead>(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed)
-        {
-            return Ok(LogHead {
-                count: head.count,
-                hash: head.hash,
-                rebuilt: false,
-                rebuilt_at: head.rebuilt_at,
-            });
-        }
-    }
-    match rows::last_event(conn)? {
-        None => Ok(LogHead {
-            count: 0,
-            hash: GENESIS.to_owned(),
-            rebuilt: has_sealed,
-            rebuilt_at: None,
-        }),
-        Some((pos, sealed)) => {
-            let last = open_event(vault_id, events_key, pos, &sealed).map_err(|_| {
-                Error::Integrity(
-                    "the custody log's head and its last event are both missing or damaged; \
-                     run `custodia check`"
-                        .into(),
-                )
-            })?;
-            Ok(LogHead {
-                count: pos,
-                hash: last.hash(),
-                rebuilt: true,
-                rebuilt_at: None,
-            })
-        }
-    }
-}
-
-/// The sealed vault-wide head as stored, opened (for `check`).
-pub fn stored_vault_head(
-    conn: &Connection,
-    vault_id: &Id,
-    events_key: &crate::crypto::keys::SymmetricKey,
-) -> Result<Option<std::result::Result<(u64, String), ()>>> {
-    Ok(rows::custody_head(conn, VAULT_HEAD_KEY)?.map(|sealed| {
-        open_value::<RecordHead>(events_key, &head_binding(vault_id, VAULT_HEAD_KEY), &sealed)
-            .map(|h| (h.count, h.hash))
-            .map_err(|_| ())
-    }))
+/// The vault-wide chain's head, from the session's state.
+pub fn vault_head(conn: &Connection, session: &Session<'_>) -> Result<LogHead> {
+    let loaded = session.state(conn)?;
+    Ok(LogHead {
+        count: loaded.state.log.count,
+        hash: loaded.state.log.hash.clone(),
+        rebuilt: loaded.rebuilt || loaded.needs_migration,
+        rebuilt_at: loaded.state.log.rebuilt_at,
+    })
 }
 
 /// Every event in the vault, in order, opened (stops at the first that does

@@ -168,6 +168,7 @@ impl Store {
         if version < schema::CURRENT_VERSION {
             migrate(&mut conn, version)?;
         }
+        check_schema(&conn)?;
         let format: Option<String> = conn
             .query_row("SELECT format FROM vault WHERE singleton = 1", [], |r| {
                 r.get(0)
@@ -304,6 +305,9 @@ fn header_claims_vault(path: &Path) -> bool {
 /// `TRUNCATE` empties the journal at commit instead of deleting it.
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Defensive mode: no writable_schema, no journal-mode tricks, no
+    // direct writes to shadow tables, whatever SQL the file itself holds.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = TRUNCATE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("truncate") {
         return Err(Error::Invalid(format!(
@@ -318,6 +322,41 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "cell_size_check", "ON")?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(())
+}
+
+/// Refuses a vault whose schema is not exactly the one this build makes:
+/// a trigger, view, index or table added with `sqlite3` could silently
+/// drop or rewrite custody rows (a `BEFORE INSERT … RAISE(IGNORE)` trigger
+/// on `events` turns the log off), so any difference is tampering (exit 4),
+/// named in the message. `check` reports the same through this function.
+pub fn check_schema(conn: &Connection) -> Result<()> {
+    let found = schema::objects(conn)?;
+    let expected = schema::expected_objects()?;
+    if found == expected {
+        return Ok(());
+    }
+    let describe = |o: &schema::SchemaObject| format!("{} {:?} (on {:?})", o.kind, o.name, o.table);
+    let mut differences = Vec::new();
+    for o in &found {
+        match expected
+            .iter()
+            .find(|e| e.kind == o.kind && e.name == o.name)
+        {
+            None => differences.push(format!("an unexpected {} was added", describe(o))),
+            Some(e) if e != o => differences.push(format!("{} was altered", describe(o))),
+            Some(_) => {}
+        }
+    }
+    for e in &expected {
+        if !found.iter().any(|o| o.kind == e.kind && o.name == e.name) {
+            differences.push(format!("{} is missing", describe(e)));
+        }
+    }
+    Err(Error::Integrity(format!(
+        "the vault's database schema was tampered with: {}; it must be exactly the schema \
+         Custodia creates (restore the vault from a backup)",
+        differences.join("; ")
+    )))
 }
 
 fn migrate(conn: &mut Connection, from: i64) -> Result<()> {

@@ -237,11 +237,79 @@ pub fn for_each_chunk(
 
 /// Appends a sealed event at `position`.
 pub fn insert_event(conn: &Connection, position: u64, sealed: &[u8]) -> Result<()> {
-    conn.execute(
+    let changed = conn.execute(
         "INSERT INTO events (position, sealed) VALUES (?1, ?2)",
         params![position as i64, sealed],
     )?;
+    exactly_one(changed, &format!("custody event {position}"))
+}
+
+/// A write to a custody row must change exactly one row: anything else
+/// means something in the file (a trigger, say) interfered.
+fn exactly_one(changed: usize, what: &str) -> Result<()> {
+    if changed != 1 {
+        return Err(Error::Integrity(format!(
+            "writing {what} changed {changed} rows instead of one: something in the vault \
+             file interferes with its writes (tampering); nothing was saved"
+        )));
+    }
     Ok(())
+}
+
+/// The sealed vault state, if the vault has one yet.
+pub fn vault_state(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            "SELECT state FROM vault_state WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Writes the sealed vault state.
+pub fn set_vault_state(conn: &Connection, sealed: &[u8]) -> Result<()> {
+    let changed = conn.execute(
+        "INSERT INTO vault_state (singleton, state) VALUES (1, ?1)
+         ON CONFLICT (singleton) DO UPDATE SET state = excluded.state",
+        [sealed],
+    )?;
+    exactly_one(changed, "the vault state")
+}
+
+/// Number of rows left in the retired `custody_heads` table (version-1
+/// per-record heads; empty once a vault is migrated).
+pub fn legacy_head_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM custody_heads", [], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Removes every version-1 per-record head (at migration).
+pub fn clear_legacy_heads(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM custody_heads", [])?;
+    Ok(())
+}
+
+/// Ids and kinds of every record, as stored.
+pub fn record_ids(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT record_id, kind FROM records ORDER BY record_id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// How many versions a record has stored, and the highest.
+pub fn version_count(conn: &Connection, id: &Id) -> Result<(u64, u64)> {
+    let (n, max): (i64, Option<i64>) = conn.query_row(
+        "SELECT COUNT(*), MAX(version) FROM record_versions WHERE record_id = ?1",
+        [id.to_hex()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((
+        u64::try_from(n).unwrap_or(0),
+        u64::try_from(max.unwrap_or(0)).unwrap_or(0),
+    ))
 }
 
 /// The last event (position and sealed bytes), if any.

@@ -92,4 +92,53 @@ CREATE TABLE custody_heads (
     head      BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 1 -> 2: the sealed vault state (docs/format.md, "The vault state")
+    // replaces the per-record heads of `custody_heads`, which stays empty
+    // from the first unlock by a version-2 build on.
+    r#"
+CREATE TABLE vault_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    state     BLOB    NOT NULL
+);
+"#,
 ];
+
+/// One object of the schema as `sqlite_schema` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SchemaObject {
+    /// `table`, `index`, `trigger` or `view`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The table it belongs to.
+    pub table: String,
+    /// Its SQL text (none for SQLite's automatic indexes).
+    pub sql: Option<String>,
+}
+
+/// Every object of a database's schema, sorted.
+pub fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
+    let mut out = stmt
+        .query_map([], |r| {
+            Ok(SchemaObject {
+                kind: r.get(0)?,
+                name: r.get(1)?,
+                table: r.get(2)?,
+                sql: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
+}
+
+/// The exact schema a vault of [`CURRENT_VERSION`] has: the objects an
+/// empty in-memory database gets from [`MIGRATIONS`].
+pub fn expected_objects() -> rusqlite::Result<Vec<SchemaObject>> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    for sql in MIGRATIONS {
+        conn.execute_batch(sql)?;
+    }
+    objects(&conn)
+}

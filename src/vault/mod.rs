@@ -6,13 +6,15 @@
 //! the master key and the acting user's signing key, and is what records,
 //! custody and bundles are built on. Dropping it wipes the keys.
 
-pub(crate) mod slots;
 pub mod signers;
+pub(crate) mod slots;
 pub mod users;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::aead::{open_value, seal_value};
@@ -21,8 +23,11 @@ use crate::crypto::keys::{MasterKey, Purpose, SymmetricKey};
 use crate::crypto::random_id;
 use crate::crypto::recovery::RecoveryKey;
 use crate::crypto::signing::UserSigningKey;
+use crate::custody::state::{self, Loaded, UserState, VaultState, USER_KIND, VAULT_KIND};
+use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
+use crate::store::records as rows_records;
 use crate::store::rows::{self, SlotKind, VaultRow};
 use crate::store::{schema, Store};
 use users::{ActiveUser, UserProfile};
@@ -36,7 +41,7 @@ pub struct Unlocked {
     master: MasterKey,
     keys: KeyRing,
     user: ActiveUser,
-    key_id: String,
+    notes: Vec<String>,
 }
 
 /// The purpose subkeys an unlocked vault uses, derived once.
@@ -59,7 +64,9 @@ impl KeyRing {
     }
 }
 
-/// What a write needs besides the transaction: who acts, with which keys.
+/// What a write needs besides the transaction: who acts, with which keys,
+/// and the vault state as this transaction sees it (loaded at first use,
+/// written back once by [`Vault::write`] before it commits).
 pub struct Session<'a> {
     /// The vault's id.
     pub vault_id: Id,
@@ -69,6 +76,52 @@ pub struct Session<'a> {
     pub user: &'a ActiveUser,
     /// The acting user's minisign key id (hex).
     pub key_id: String,
+    state: Mutex<Loaded>,
+}
+
+impl<'a> Session<'a> {
+    /// A session acting as `user`.
+    pub fn new(vault_id: Id, keys: &'a KeyRing, user: &'a ActiveUser) -> Session<'a> {
+        Session {
+            vault_id,
+            keys,
+            user,
+            key_id: crate::crypto::minisign::PublicKey::new(user.signing.verifying_key())
+                .key_id_hex(),
+            state: Mutex::new(Loaded::default()),
+        }
+    }
+
+    /// A session whose state is `loaded` already.
+    fn with_state(mut self, loaded: Loaded) -> Session<'a> {
+        self.state = Mutex::new(loaded);
+        self
+    }
+
+    /// The vault state as this transaction sees it, loaded on first use.
+    pub fn state(&self, conn: &rusqlite::Connection) -> Result<MutexGuard<'_, Loaded>> {
+        let mut slot = self
+            .state
+            .try_lock()
+            .map_err(|_| Error::Invalid("the vault state is already in use".into()))?;
+        if !slot.ready {
+            *slot = state::load(conn, &self.vault_id, &self.keys.events)?;
+        }
+        Ok(slot)
+    }
+
+    /// Writes the state back if an event moved it.
+    fn flush(&self, conn: &rusqlite::Connection) -> Result<()> {
+        let mut loaded = self
+            .state
+            .try_lock()
+            .map_err(|_| Error::Invalid("the vault state is already in use".into()))?;
+        if loaded.ready && loaded.dirty {
+            state::save(conn, &self.vault_id, &self.keys.events, &loaded.state)?;
+            loaded.dirty = false;
+        }
+        Ok(())
+    }
 }
 
 /// A vault file, locked or unlocked.
@@ -199,7 +252,10 @@ impl Vault<Locked> {
     }
 
     /// Creates a new vault: a random master key, a passphrase slot and an
-    /// Ed25519 key for the first user, and a recovery slot.
+    /// Ed25519 key for the first user, and a recovery slot. Its first two
+    /// custody events record the vault (with its recovery slot) and the
+    /// first user (with their slot), so the vault state is, from the
+    /// start, the fold of its signed chain.
     pub fn create(path: &Path, passphrase: &str, options: &CreateOptions) -> Result<Created> {
         users::validate_user_name(&options.user)?;
         let user_name = users::normalize_user_name(&options.user);
@@ -227,8 +283,10 @@ impl Vault<Locked> {
             &settings_binding(&vault_id),
             &settings,
         )?;
-        let profile = UserProfile::new(&user_name, &signing, &created_at);
-        let profile_blob = users::seal_profile(&master, &user_id, &profile)?;
+        // Event 1 records the vault, event 2 the first user; both are
+        // signed with the first user's key.
+        let profile = UserProfile::new(&user_name, &signing, &created_at, 1);
+        let profile_blob = users::seal_profile(&master, &user_id, 1, &profile)?;
         let pass_slot = slots::passphrase_slot(&master, &user_id, passphrase, &params, &signing)?;
         let rec_slot = slots::recovery_slot(&master, &recovery_key)?;
         let row = VaultRow {
@@ -236,6 +294,13 @@ impl Vault<Locked> {
             kdf_profile: profile_name.to_owned(),
             kdf_default: params,
             settings: settings_blob,
+        };
+        let keys = KeyRing::derive(&master)?;
+        let user = ActiveUser {
+            id: user_id,
+            name: user_name,
+            signing,
+            profile,
         };
         let store = Store::create(path, options.force, |tx| {
             rows::insert_vault(tx, &row)?;
@@ -249,48 +314,95 @@ impl Vault<Locked> {
             )?;
             rows::insert_slot(tx, &pass_slot)?;
             rows::insert_slot(tx, &rec_slot)?;
-            Ok(())
+            let session = Session::new(vault_id, &keys, &user).with_state(Loaded {
+                ready: true,
+                state: VaultState::empty(),
+                ..Loaded::default()
+            });
+            crate::custody::append(
+                tx,
+                &session,
+                &vault_id,
+                VAULT_KIND,
+                Action::Create,
+                serde_json::json!({ "recovery_slots": [rec_slot.slot_id.to_hex()] }),
+            )?;
+            crate::custody::append(
+                tx,
+                &session,
+                &user_id,
+                USER_KIND,
+                Action::UserAdd,
+                user_details(1, &pass_slot.slot_id, &user.signing),
+            )?;
+            session.flush(tx)
         })?;
-        let user = ActiveUser {
-            id: user_id,
-            name: user_name,
-            signing,
-            profile,
-        };
         Ok(Created {
-            vault: Vault::unlocked(store, row, master, user)?,
+            vault: Vault::unlocked(store, row, master, user, Vec::new())?,
             recovery_key,
         })
     }
 
-    /// Unlocks with a passphrase. Without `user`, only the vault's first
-    /// active user's slot is tried (one KDF run). With `user`, slots are
-    /// tried in user order until one opens *and* belongs to that name (slots
-    /// carry no names, by design; see docs/format.md).
-    pub fn unlock(self, user: Option<&str>, passphrase: &str) -> Result<Vault<Unlocked>> {
+    /// Unlocks with a passphrase. Slots are tried in the users table's
+    /// order (one KDF run when the first one opens). A slot that opens must
+    /// be the one the sealed vault state lists for its user, who must be
+    /// active and (without `user`) the vault's default user: a slot or
+    /// profile put back from an old copy, a removed user brought back, or
+    /// users reordered in the table are integrity errors (exit 4), not a
+    /// way in. A slot whose KDF parameters exceed the vault's bounds is
+    /// skipped with a note, never run.
+    pub fn unlock(mut self, user: Option<&str>, passphrase: &str) -> Result<Vault<Unlocked>> {
         let candidates = rows::slots(self.store.conn(), SlotKind::Passphrase)?;
-        let candidates: Vec<_> = match user {
-            None => candidates.into_iter().take(1).collect(),
-            Some(_) => candidates,
-        };
-        for slot in candidates {
-            let Some(opened) = slots::open_passphrase_slot(&self.row.vault_id, &slot, passphrase)?
+        let mut notes = Vec::new();
+        let mut other_user_opened = false;
+        for (index, slot) in candidates.iter().enumerate() {
+            if let Err(why) = slots::check_slot_cost(slot, &self.row.kdf_default) {
+                notes.push(why);
+                continue;
+            }
+            let Some((master, signing)) =
+                slots::open_passphrase_slot(&self.row.vault_id, slot, passphrase)?
             else {
                 continue;
             };
-            let (master, signing) = opened;
             let Some(user_id) = slot.user_id else {
                 continue;
             };
-            let profile = users::load_profile(&self.store, &master, &user_id)?;
-            if let Some(wanted) = user {
-                if profile.name != users::normalize_user_name(wanted) {
-                    continue;
+            let keys = KeyRing::derive(&master)?;
+            let mut loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
+            if loaded.needs_migration {
+                self.migrate(&master, &keys, &user_id, &signing)?;
+                loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
+            }
+            let vault_state = &loaded.state;
+            let user_state = authorize_slot(vault_state, &user_id, &slot.slot_id)?;
+            let profile = users::load_profile(
+                self.store.conn(),
+                &master,
+                &user_id,
+                user_state.profile_version,
+            )?;
+            match user {
+                Some(wanted) if profile.name != users::normalize_user_name(wanted) => continue,
+                Some(_) => {}
+                None => {
+                    let is_default = vault_state.default_user().map(|u| u.id.as_str())
+                        == Some(user_id.to_hex().as_str());
+                    if !is_default {
+                        other_user_opened = true;
+                        continue;
+                    }
+                    if index > 0 {
+                        return Err(Error::Integrity(format!(
+                            "the passphrase opens the default user's key slot, but the users \
+                             table lists another user first: its rows were reordered \
+                             (tampering); the vault's sealed state puts {:?} first",
+                            profile.name
+                        )));
+                    }
                 }
             }
-            if profile.removed_at.is_some() {
-                continue;
-            }
+            check_user_rows(self.store.conn(), vault_state)?;
             users::check_signing_key(&profile, &signing)?;
             let user = ActiveUser {
                 id: user_id,
@@ -298,16 +410,114 @@ impl Vault<Locked> {
                 signing,
                 profile,
             };
-            return Vault::unlocked(self.store, self.row, master, user);
+            return Vault::unlocked(self.store, self.row, master, user, notes);
+        }
+        if other_user_opened {
+            return Err(Error::Invalid(
+                "this passphrase belongs to another user of the vault than the default one: \
+                 name them with --user"
+                    .into(),
+            ));
+        }
+        if !notes.is_empty() {
+            return Err(Error::Integrity(format!(
+                "no key slot opened with this passphrase, and {}",
+                notes.join("; ")
+            )));
         }
         Err(Error::WrongPassphrase)
+    }
+
+    /// Migrates a version-1 vault to the sealed vault state: the state is
+    /// the fold of the existing chain (records, log head), the users and
+    /// slots are taken from the rows as they are (the one moment the rows
+    /// are trusted; SECURITY.md), and a signed `migrate` event records them.
+    /// The retired per-record heads are removed. One transaction.
+    fn migrate(
+        &mut self,
+        master: &MasterKey,
+        keys: &KeyRing,
+        user_id: &Id,
+        signing: &UserSigningKey,
+    ) -> Result<()> {
+        let tx = self.store.write()?;
+        let profiles = users::legacy_profiles(&tx, master)?;
+        let acting = profiles
+            .iter()
+            .find(|(id, _)| id == user_id)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::Integrity("a key slot points to a missing user".into()))?;
+        if acting.removed_at.is_some() {
+            return Err(Error::Integrity(format!(
+                "user {:?} was removed, yet a key slot of theirs is still in the file",
+                acting.name
+            )));
+        }
+        let slot_rows = rows::slots(&tx, SlotKind::Passphrase)?;
+        let recovery = rows::slots(&tx, SlotKind::Recovery)?;
+        let mut loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
+        if !loaded.needs_migration {
+            // Another process migrated it meanwhile.
+            return Ok(());
+        }
+        let migrate_position = loaded.state.log.count + 1;
+        let legacy = legacy_log_head(&tx, &self.row.vault_id, &keys.events)?;
+        let log_whole = match &legacy {
+            Some((count, hash, _)) => {
+                *count == loaded.state.log.count && *hash == loaded.state.log.hash
+            }
+            None => loaded.state.log.count == 0,
+        };
+        if let Some((_, _, Some(at))) = legacy {
+            loaded.state.log.rebuilt_at = Some(at);
+        }
+        loaded.rebuilt = !log_whole;
+        let users_json: Vec<UserState> = profiles
+            .iter()
+            .map(|(id, p)| UserState {
+                id: id.to_hex(),
+                profile_version: 1,
+                slot: if p.removed_at.is_some() {
+                    None
+                } else {
+                    slot_rows
+                        .iter()
+                        .find(|s| s.user_id.as_ref() == Some(id))
+                        .map(|s| s.slot_id.to_hex())
+                },
+                removed_at: p.removed_at.as_ref().map(|_| migrate_position),
+            })
+            .collect();
+        let user = ActiveUser {
+            id: *user_id,
+            name: acting.name.clone(),
+            signing: UserSigningKey::from_secret(signing.secret().as_ref())?,
+            profile: acting,
+        };
+        let session = Session::new(self.row.vault_id, keys, &user).with_state(loaded);
+        crate::custody::append(
+            &tx,
+            &session,
+            &self.row.vault_id,
+            VAULT_KIND,
+            Action::Migrate,
+            serde_json::json!({
+                "from_format": 1,
+                "users": users_json,
+                "recovery_slots": recovery.iter().map(|s| s.slot_id.to_hex()).collect::<Vec<_>>(),
+            }),
+        )?;
+        session.flush(&tx)?;
+        rows_records::clear_legacy_heads(&tx)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Opens the vault with the recovery key and gives `user` (default: the
     /// first active user) a new passphrase. Their old signing key cannot be
     /// recovered (it was wrapped under the forgotten passphrase), so a new
-    /// one is made; the old public key stays in the profile, retired, so
-    /// history signed with it still verifies.
+    /// one is made; the old public key stays in the profile, retired at the
+    /// `recover` event's position, so history signed with it still verifies.
     pub fn recover(
         mut self,
         recovery_key: &RecoveryKey,
@@ -315,29 +525,166 @@ impl Vault<Locked> {
         new_passphrase: &str,
     ) -> Result<Vault<Unlocked>> {
         let rec_slots = rows::slots(self.store.conn(), SlotKind::Recovery)?;
-        let master = rec_slots
+        if rec_slots.is_empty() {
+            return Err(Error::Integrity(
+                "this vault has no recovery slot any more: it was deleted from the file \
+                 (tampering); restore the vault from a backup"
+                    .into(),
+            ));
+        }
+        let (slot_id, master) = rec_slots
             .iter()
-            .find_map(|s| slots::open_recovery_slot(&self.row.vault_id, s, recovery_key).ok())
+            .find_map(|s| {
+                slots::open_recovery_slot(&self.row.vault_id, s, recovery_key)
+                    .ok()
+                    .map(|m| (s.slot_id, m))
+            })
             .ok_or(Error::WrongRecoveryKey)?;
-        let (user_id, mut profile) = users::find_user(&self.store, &master, user)?;
+        let keys = KeyRing::derive(&master)?;
         let signing = UserSigningKey::generate()?;
-        profile.rotate_signing_key(&signing, &now_utc());
+        let loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
+        if loaded.needs_migration {
+            let profiles = users::legacy_profiles(self.store.conn(), &master)?;
+            let (first, _) = users::find_user(profiles, user)?;
+            self.migrate(&master, &keys, &first, &signing)?;
+        }
         let params = authenticated_kdf(&master, &self.row)?;
-        let slot = slots::passphrase_slot(&master, &user_id, new_passphrase, &params, &signing)?;
-        let profile_blob = users::seal_profile(&master, &user_id, &profile)?;
         let tx = self.store.write()?;
-        rows::delete_user_slots(&tx, &user_id)?;
-        rows::insert_slot(&tx, &slot)?;
-        rows::update_user_profile(&tx, &user_id, &profile_blob)?;
-        tx.commit()?;
-        let user = ActiveUser {
+        let loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
+        if !loaded.state.recovery_slots.contains(&slot_id.to_hex()) {
+            return Err(Error::Integrity(
+                "the recovery slot that opened is not the vault's: it was put back from an old \
+                 copy (tampering)"
+                    .into(),
+            ));
+        }
+        let profiles = users::profiles_in(&tx, &master, &loaded.state)?;
+        let (user_id, mut profile) = users::find_user(profiles, user)?;
+        let version = loaded
+            .state
+            .user(&user_id.to_hex())
+            .map(|u| u.profile_version + 1)
+            .unwrap_or(1);
+        let slot = slots::passphrase_slot(&master, &user_id, new_passphrase, &params, &signing)?;
+        let acting = ActiveUser {
             id: user_id,
             name: profile.name.clone(),
             signing,
-            profile,
+            profile: profile.clone(),
         };
-        Vault::unlocked(self.store, self.row, master, user)
+        let session = Session::new(self.row.vault_id, &keys, &acting).with_state(loaded);
+        let event = crate::custody::append(
+            &tx,
+            &session,
+            &user_id,
+            USER_KIND,
+            Action::Recover,
+            user_details(version, &slot.slot_id, &acting.signing),
+        )?;
+        profile.rotate_signing_key(&acting.signing, &now_utc(), event.position);
+        let profile_blob = users::seal_profile(&master, &user_id, version, &profile)?;
+        rows::delete_user_slots(&tx, &user_id)?;
+        rows::insert_slot(&tx, &slot)?;
+        rows::update_user_profile(&tx, &user_id, &profile_blob)?;
+        session.flush(&tx)?;
+        drop(session);
+        tx.commit()?;
+        let user = ActiveUser { profile, ..acting };
+        Vault::unlocked(self.store, self.row, master, user, Vec::new())
     }
+}
+
+/// The details of a user event: the profile version it makes, the slot
+/// it gives the user, and the user's (new) public key.
+fn user_details(profile_version: u64, slot: &Id, signing: &UserSigningKey) -> serde_json::Value {
+    let key = crate::crypto::minisign::PublicKey::new(signing.verifying_key());
+    serde_json::json!({
+        "profile_version": profile_version,
+        "slot": slot.to_hex(),
+        "key_fingerprint": key.fingerprint(),
+    })
+}
+
+/// The slot `slot_id` opened for `user_id`: it must be that user's one
+/// slot in the vault state, and the user active.
+fn authorize_slot<'s>(state: &'s VaultState, user_id: &Id, slot_id: &Id) -> Result<&'s UserState> {
+    let hex = user_id.to_hex();
+    let Some(user) = state.user(&hex) else {
+        return Err(Error::Integrity(format!(
+            "a key slot opened for user {}, whom the vault's sealed state does not list: the \
+             slot or user was inserted or put back from an old copy (tampering)",
+            user_id.short()
+        )));
+    };
+    if let Some(at) = user.removed_at {
+        return Err(Error::Integrity(format!(
+            "a key slot opened for user {}, who was removed at custody event {at}: the slot \
+             was put back from an old copy (tampering)",
+            user_id.short()
+        )));
+    }
+    if user.slot.as_deref() != Some(slot_id.to_hex().as_str()) {
+        return Err(Error::Integrity(format!(
+            "a key slot of user {} opened, but it is not the one the vault's sealed state \
+             lists: it was replaced (passphrase change or recovery) and put back from an old \
+             copy (tampering)",
+            user_id.short()
+        )));
+    }
+    Ok(user)
+}
+
+/// The users table must list exactly the state's users, in its order.
+fn check_user_rows(conn: &rusqlite::Connection, state: &VaultState) -> Result<()> {
+    let in_table: Vec<String> = rows::users(conn)?
+        .iter()
+        .map(|r| r.user_id.to_hex())
+        .collect();
+    let in_state: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
+    if in_table != in_state {
+        return Err(Error::Integrity(
+            "the users table does not list the vault's users in the order its sealed state \
+             does: rows were reordered, inserted or deleted (tampering); run `custodia check`"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The version-1 log head from `custody_heads` (count, hash, rebuilt_at),
+/// if it is there and opens.
+fn legacy_log_head(
+    conn: &rusqlite::Connection,
+    vault_id: &Id,
+    events_key: &SymmetricKey,
+) -> Result<Option<(u64, String, Option<u64>)>> {
+    #[derive(Deserialize)]
+    struct Head {
+        count: u64,
+        hash: String,
+        #[serde(default)]
+        rebuilt_at: Option<u64>,
+    }
+    let sealed: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT head FROM custody_heads WHERE record_id = 'vault'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let binding = Binding {
+        vault_id,
+        kind: "custody-head",
+        record: "vault",
+        version: 1,
+        field: "head",
+    };
+    Ok(open_value::<Head>(events_key, &binding, &sealed)
+        .ok()
+        .map(|h| (h.count, h.hash, h.rebuilt_at)))
 }
 
 impl Vault<Unlocked> {
@@ -346,10 +693,9 @@ impl Vault<Unlocked> {
         row: VaultRow,
         master: MasterKey,
         user: ActiveUser,
+        notes: Vec<String>,
     ) -> Result<Vault<Unlocked>> {
         let keys = KeyRing::derive(&master)?;
-        let key_id =
-            crate::crypto::minisign::PublicKey::new(user.signing.verifying_key()).key_id_hex();
         Ok(Vault {
             store,
             row,
@@ -357,27 +703,31 @@ impl Vault<Unlocked> {
                 master,
                 keys,
                 user,
-                key_id,
+                notes,
             },
         })
     }
 
-    /// Runs `f` in one write transaction with the acting session; commits
-    /// only if `f` succeeds, so a failure leaves the vault as it was.
+    /// What unlocking noticed that the user should hear (a key slot skipped
+    /// for its absurd KDF cost, say).
+    pub fn unlock_notes(&self) -> &[String] {
+        &self.state.notes
+    }
+
+    /// Runs `f` in one write transaction with the acting session; writes
+    /// the moved vault state and commits only if `f` succeeds, so a failure
+    /// leaves the vault as it was.
     pub fn write<T>(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        let session = Session {
-            vault_id: self.row.vault_id,
-            keys: &self.state.keys,
-            user: &self.state.user,
-            key_id: self.state.key_id.clone(),
-        };
-        let tx = self.store.write()?;
-        let out = f(&tx, &session)?;
-        tx.commit()?;
-        Ok(out)
+        write_in(
+            &mut self.store,
+            self.row.vault_id,
+            &self.state.keys,
+            &self.state.user,
+            f,
+        )
     }
 
     /// Runs `f` on a consistent read snapshot with the acting session.
@@ -385,12 +735,7 @@ impl Vault<Unlocked> {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        let session = Session {
-            vault_id: self.row.vault_id,
-            keys: &self.state.keys,
-            user: &self.state.user,
-            key_id: self.state.key_id.clone(),
-        };
+        let session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user);
         let tx = self.store.read()?;
         f(&tx, &session)
     }
@@ -400,10 +745,46 @@ impl Vault<Unlocked> {
         &self.state.keys
     }
 
+    /// Every user's profile, in the vault state's order.
+    fn profiles(&mut self) -> Result<Vec<(Id, UserProfile)>> {
+        let vault_id = self.row.vault_id;
+        let keys = &self.state.keys;
+        let master = &self.state.master;
+        let conn = self.store.conn();
+        let loaded = state::load(conn, &vault_id, &keys.events)?;
+        users::profiles_in(conn, master, &loaded.state)
+    }
+
+    /// Why each user of `state` cannot be read as the version it lists.
+    pub(crate) fn profile_problems(&self, state: &VaultState) -> Vec<String> {
+        let mut out = Vec::new();
+        for u in &state.users {
+            let Ok(id) = u.id.parse::<Id>() else {
+                out.push(format!(
+                    "the vault state names a malformed user id {:?}",
+                    u.id
+                ));
+                continue;
+            };
+            if rows::user(self.store.conn(), &id).ok().flatten().is_none() {
+                continue; // reported as a missing row
+            }
+            if let Err(e) = users::load_profile(
+                self.store.conn(),
+                &self.state.master,
+                &id,
+                u.profile_version,
+            ) {
+                out.push(e.to_string());
+            }
+        }
+        out
+    }
+
     /// Public keys of every user, current and retired, by minisign key id.
-    pub fn key_directory(&self) -> Result<crate::custody::KeyDirectory> {
+    pub fn key_directory(&mut self) -> Result<crate::custody::KeyDirectory> {
         let mut out = crate::custody::KeyDirectory::new();
-        for (_, profile) in users::all_profiles(&self.store, &self.state.master)? {
+        for (_, profile) in self.profiles()? {
             for key in profile.all_keys()? {
                 let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
                 out.insert(id, (profile.name.clone(), key));
@@ -412,16 +793,28 @@ impl Vault<Unlocked> {
         Ok(out)
     }
 
-    /// When each key of a removed user stopped being valid: its minisign
-    /// key id and the user's removal time (RFC 3339, UTC).
-    pub fn removed_keys(&self) -> Result<HashMap<String, String>> {
+    /// Until when each key may sign, by minisign key id: the log position
+    /// after which events signed with it are forged (its retirement by a
+    /// passphrase change or recovery, or its user's removal), and for users
+    /// removed by a version-1 build the removal time.
+    pub fn key_limits(&mut self) -> Result<HashMap<String, KeyLimit>> {
         let mut out = HashMap::new();
-        for (_, profile) in users::all_profiles(&self.store, &self.state.master)? {
-            if let Some(removed_at) = &profile.removed_at {
-                for key in profile.all_keys()? {
-                    let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
-                    out.insert(id, removed_at.clone());
-                }
+        for (_, profile) in self.profiles()? {
+            for (key, record) in profile.keys_with_records()? {
+                let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
+                let until = match (record.retired_at_position, profile.removed_at_position) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                out.insert(
+                    id,
+                    KeyLimit {
+                        until_position: until,
+                        from_position: record.created_at_position,
+                        removed_at: profile.removed_at.clone(),
+                        owner: profile.name.clone(),
+                    },
+                );
             }
         }
         Ok(out)
@@ -463,14 +856,15 @@ impl Vault<Unlocked> {
     }
 
     /// Every user with their status and keys.
-    pub fn users(&self) -> Result<Vec<users::UserSummary>> {
-        users::list(&self.store, &self.state.master)
+    pub fn users(&mut self) -> Result<Vec<users::UserSummary>> {
+        users::list(self.profiles()?)
     }
 
     /// Adds a user with their own passphrase and a fresh signing key. The
     /// slow key derivation runs first; the name is checked again inside the
     /// write transaction, so two concurrent `user add` of one name cannot
-    /// both succeed.
+    /// both succeed. A signed `user-add` event records the user and their
+    /// slot.
     pub fn add_user(&mut self, name: &str, passphrase: &str) -> Result<Id> {
         users::validate_user_name(name)?;
         let name = users::normalize_user_name(name);
@@ -480,13 +874,11 @@ impl Vault<Unlocked> {
                 .iter()
                 .any(|(_, p)| p.name == name && p.removed_at.is_none())
         };
-        if taken(&users::all_profiles(&self.store, &self.state.master)?) {
+        if taken(&self.profiles()?) {
             return Err(Error::UserExists(name.to_owned()));
         }
         let user_id = random_id()?;
         let signing = UserSigningKey::generate()?;
-        let profile = UserProfile::new(name, &signing, &now_utc());
-        let profile_blob = users::seal_profile(&self.state.master, &user_id, &profile)?;
         let slot = slots::passphrase_slot(
             &self.state.master,
             &user_id,
@@ -494,93 +886,164 @@ impl Vault<Unlocked> {
             &self.kdf_default()?,
             &signing,
         )?;
-        let tx = self.store.write()?;
-        if taken(&users::profiles_in(&tx, &self.state.master)?) {
-            return Err(Error::UserExists(name.to_owned()));
-        }
-        let position = rows::next_user_position(&tx)?;
-        rows::insert_user(
-            &tx,
-            &rows::UserRow {
-                user_id,
-                position,
-                profile: profile_blob,
+        let master = &self.state.master;
+        write_in(
+            &mut self.store,
+            self.row.vault_id,
+            &self.state.keys,
+            &self.state.user,
+            |tx, session| {
+                let profiles = users::profiles_in(tx, master, &session.state(tx)?.state)?;
+                if taken(&profiles) {
+                    return Err(Error::UserExists(name.to_owned()));
+                }
+                let event = crate::custody::append(
+                    tx,
+                    session,
+                    &user_id,
+                    USER_KIND,
+                    Action::UserAdd,
+                    user_details(1, &slot.slot_id, &signing),
+                )?;
+                let profile = UserProfile::new(name, &signing, &event.time, event.position);
+                let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
+                let position = rows::next_user_position(tx)?;
+                rows::insert_user(
+                    tx,
+                    &rows::UserRow {
+                        user_id,
+                        position,
+                        profile: profile_blob,
+                    },
+                )?;
+                rows::insert_slot(tx, &slot)?;
+                Ok(user_id)
             },
-        )?;
-        rows::insert_slot(&tx, &slot)?;
-        tx.commit()?;
-        Ok(user_id)
+        )
     }
 
     /// Removes a user: their slot is deleted (their passphrase no longer
-    /// opens the vault) and their profile is marked removed; their public
-    /// keys stay so what they signed still verifies. Everything is decided
-    /// inside one write transaction, so two concurrent removals cannot leave
-    /// a vault without users.
+    /// opens the vault) and their profile is marked removed at the signed
+    /// `user-remove` event's position; their public keys stay so what they
+    /// signed before still verifies. Everything is decided inside one
+    /// write transaction, so two concurrent removals cannot leave a vault
+    /// without users.
     pub fn remove_user(&mut self, name: &str) -> Result<()> {
         let name = users::normalize_user_name(name);
         let name = name.as_str();
         let master = &self.state.master;
-        let tx = self.store.write()?;
-        let profiles = users::profiles_in(&tx, master)?;
-        let Some((user_id, profile)) = profiles
-            .iter()
-            .find(|(_, p)| p.name == name && p.removed_at.is_none())
-        else {
-            if let Some(at) = profiles
-                .iter()
-                .filter(|(_, p)| p.name == name)
-                .find_map(|(_, p)| p.removed_at.as_ref())
-            {
-                return Err(Error::Invalid(format!(
-                    "user \"{name}\" was already removed (at {at})"
-                )));
-            }
-            return Err(Error::UnknownUser(name.to_owned()));
-        };
-        if profiles
-            .iter()
-            .filter(|(_, p)| p.removed_at.is_none())
-            .count()
-            <= 1
-        {
-            return Err(Error::Invalid(format!(
-                "\"{name}\" is the only user; a vault must keep at least one"
-            )));
-        }
-        let mut profile = profile.clone();
-        profile.removed_at = Some(now_utc());
-        let blob = users::seal_profile(master, user_id, &profile)?;
-        rows::delete_user_slots(&tx, user_id)?;
-        rows::update_user_profile(&tx, user_id, &blob)?;
-        tx.commit()?;
-        Ok(())
+        write_in(
+            &mut self.store,
+            self.row.vault_id,
+            &self.state.keys,
+            &self.state.user,
+            |tx, session| {
+                let vault_state = session.state(tx)?.state.clone();
+                let profiles = users::profiles_in(tx, master, &vault_state)?;
+                let Some((user_id, profile)) = profiles
+                    .iter()
+                    .find(|(_, p)| p.name == name && p.removed_at.is_none())
+                else {
+                    if let Some(at) = profiles
+                        .iter()
+                        .filter(|(_, p)| p.name == name)
+                        .find_map(|(_, p)| p.removed_at.as_ref())
+                    {
+                        return Err(Error::Invalid(format!(
+                            "user \"{name}\" was already removed (at {at})"
+                        )));
+                    }
+                    return Err(Error::UnknownUser(name.to_owned()));
+                };
+                if profiles
+                    .iter()
+                    .filter(|(_, p)| p.removed_at.is_none())
+                    .count()
+                    <= 1
+                {
+                    return Err(Error::Invalid(format!(
+                        "\"{name}\" is the only user; a vault must keep at least one"
+                    )));
+                }
+                let version = vault_state
+                    .user(&user_id.to_hex())
+                    .map(|u| u.profile_version + 1)
+                    .unwrap_or(1);
+                let event = crate::custody::append(
+                    tx,
+                    session,
+                    user_id,
+                    USER_KIND,
+                    Action::UserRemove,
+                    serde_json::json!({ "profile_version": version }),
+                )?;
+                let mut profile = profile.clone();
+                profile.removed_at = Some(event.time.clone());
+                profile.removed_at_position = Some(event.position);
+                let blob = users::seal_profile(master, user_id, version, &profile)?;
+                rows::delete_user_slots(tx, user_id)?;
+                rows::update_user_profile(tx, user_id, &blob)?;
+                Ok(())
+            },
+        )
     }
 
-    /// Re-wraps the acting user's slot under a new passphrase (fresh salt).
-    /// The data and the master key are untouched.
+    /// Re-wraps the acting user's slot under a new passphrase (fresh salt)
+    /// and gives them a new signing key: the old one is retired at the
+    /// signed `passphrase-change` event (which it signs), so an old
+    /// passphrase with an old copy of the vault cannot sign for the user
+    /// any more. The data and the master key are untouched.
     pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
-        let user = &self.state.user;
+        let signing = UserSigningKey::generate()?;
+        let user_id = self.state.user.id;
         let slot = slots::passphrase_slot(
             &self.state.master,
-            &user.id,
+            &user_id,
             new_passphrase,
             &self.kdf_default()?,
-            &user.signing,
+            &signing,
         )?;
-        let tx = self.store.write()?;
-        rows::delete_user_slots(&tx, &user.id)?;
-        rows::insert_slot(&tx, &slot)?;
-        tx.commit()?;
+        let master = &self.state.master;
+        let mut profile = self.state.user.profile.clone();
+        let new_profile = write_in(
+            &mut self.store,
+            self.row.vault_id,
+            &self.state.keys,
+            &self.state.user,
+            |tx, session| {
+                let version = session
+                    .state(tx)?
+                    .state
+                    .user(&user_id.to_hex())
+                    .map(|u| u.profile_version + 1)
+                    .unwrap_or(1);
+                let event = crate::custody::append(
+                    tx,
+                    session,
+                    &user_id,
+                    USER_KIND,
+                    Action::PassphraseChange,
+                    user_details(version, &slot.slot_id, &signing),
+                )?;
+                profile.rotate_signing_key(&signing, &event.time, event.position);
+                let blob = users::seal_profile(master, &user_id, version, &profile)?;
+                rows::delete_user_slots(tx, &user_id)?;
+                rows::insert_slot(tx, &slot)?;
+                rows::update_user_profile(tx, &user_id, &blob)?;
+                Ok(profile)
+            },
+        )?;
+        self.state.user.signing = signing;
+        self.state.user.profile = new_profile;
         Ok(())
     }
 
     /// The current public key of a user (default: the acting user).
-    pub fn public_key(&self, user: Option<&str>) -> Result<ed25519_dalek::VerifyingKey> {
+    pub fn public_key(&mut self, user: Option<&str>) -> Result<ed25519_dalek::VerifyingKey> {
         match user {
             None => Ok(self.state.user.signing.verifying_key()),
             Some(name) => {
-                let (_, profile) = users::find_user(&self.store, &self.state.master, Some(name))?;
+                let (_, profile) = users::find_user(self.profiles()?, Some(name))?;
                 profile.current_key()
             }
         }
@@ -590,6 +1053,91 @@ impl Vault<Unlocked> {
     pub fn signing_key(&self) -> &UserSigningKey {
         &self.state.user.signing
     }
+
+    /// The signers pinned in this vault (see [`signers`]).
+    pub fn pinned_signers(&mut self) -> Result<Vec<signers::PinnedSigner>> {
+        self.read(|tx, session| signers::pinned(&session.state(tx)?.state))
+    }
+
+    /// Pins a signer's public key under `name`, as a signed `signer-add`
+    /// custody event. Refuses a name or key already pinned, and the vault's
+    /// own users' keys (they are trusted already).
+    pub fn pin_signer(
+        &mut self,
+        name: &str,
+        key: &crate::crypto::minisign::PublicKey,
+    ) -> Result<signers::PinnedSigner> {
+        signers::validate_name(name)?;
+        let name = users::normalize_user_name(name);
+        if self.key_directory()?.contains_key(&key.key_id_hex()) {
+            return Err(Error::Invalid(
+                "this key belongs to a user of this vault; it is trusted already".into(),
+            ));
+        }
+        let vault_id = self.row.vault_id;
+        self.write(|tx, session| {
+            let pinned = signers::pinned(&session.state(tx)?.state)?;
+            if let Some(p) = pinned.iter().find(|p| p.fingerprint == key.fingerprint()) {
+                return Err(Error::Invalid(format!(
+                    "this key is pinned already, as {:?}",
+                    p.name
+                )));
+            }
+            if pinned.iter().any(|p| p.name == name) {
+                return Err(Error::Invalid(format!(
+                    "a signer named {name:?} is pinned already"
+                )));
+            }
+            crate::custody::append(
+                tx,
+                session,
+                &vault_id,
+                VAULT_KIND,
+                Action::SignerAdd,
+                serde_json::json!({
+                    "name": name,
+                    "public_key": key.base64(),
+                    "fingerprint": key.fingerprint(),
+                }),
+            )?;
+            let pinned = signers::pinned(&session.state(tx)?.state)?;
+            pinned
+                .into_iter()
+                .find(|p| p.fingerprint == key.fingerprint())
+                .ok_or_else(|| Error::Invalid("the pinned signer was not recorded".into()))
+        })
+    }
+}
+
+/// One write transaction acting as `user`: runs `f`, writes the moved
+/// vault state, commits (see [`Vault::write`]).
+fn write_in<T>(
+    store: &mut Store,
+    vault_id: Id,
+    keys: &KeyRing,
+    user: &ActiveUser,
+    f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
+) -> Result<T> {
+    let session = Session::new(vault_id, keys, user);
+    let tx = store.write()?;
+    let out = f(&tx, &session)?;
+    session.flush(&tx)?;
+    drop(session);
+    tx.commit()?;
+    Ok(out)
+}
+
+/// How long a key may sign (see [`Vault::key_limits`]).
+#[derive(Clone, Debug)]
+pub struct KeyLimit {
+    /// Its owner's name.
+    pub owner: String,
+    /// Events after this log position signed with the key are forged.
+    pub until_position: Option<u64>,
+    /// Events before this log position signed with the key are forged.
+    pub from_position: Option<u64>,
+    /// For a user removed by a version-1 build: the removal time.
+    pub removed_at: Option<String>,
 }
 
 /// The KDF parameters from the sealed settings; a plaintext copy that
@@ -620,13 +1168,5 @@ pub(crate) fn settings_binding(vault_id: &Id) -> Binding<'_> {
         record: "settings",
         version: 1,
         field: "settings",
-    }
-}
-
-impl Vault<Unlocked> {
-    /// The signers pinned in this vault (see [`signers`]).
-    pub fn pinned_signers(&mut self) -> Result<Vec<signers::PinnedSigner>> {
-        // Filled in by the vault-state work; until then nothing is pinned.
-        Ok(Vec::new())
     }
 }

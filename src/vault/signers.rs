@@ -6,6 +6,10 @@
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
+use crate::crypto::minisign::PublicKey;
+use crate::custody::state::VaultState;
+use crate::error::{Error, Result};
+
 /// One pinned signer.
 #[derive(Clone, Debug, Serialize)]
 pub struct PinnedSigner {
@@ -20,4 +24,35 @@ pub struct PinnedSigner {
     pub pinned_at: String,
     /// Who pinned it.
     pub pinned_by: String,
+}
+
+/// The pinned signers the vault state lists, oldest first.
+pub fn pinned(state: &VaultState) -> Result<Vec<PinnedSigner>> {
+    state
+        .signers
+        .iter()
+        .map(|s| {
+            let key = PublicKey::parse(&s.public_key).map_err(|e| {
+                Error::Integrity(format!("the pinned signer {:?} has a bad key: {e}", s.name))
+            })?;
+            Ok(PinnedSigner {
+                name: s.name.clone(),
+                key: key.key,
+                fingerprint: key.fingerprint(),
+                pinned_at: s.pinned_at.clone(),
+                pinned_by: s.pinned_by.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A signer's name: 1–64 characters, printable, as user names.
+pub fn validate_name(name: &str) -> Result<()> {
+    crate::vault::users::validate_user_name(name).map_err(|_| {
+        Error::Invalid(format!(
+            "a signer name must have 1 to {} characters, without control or \
+             bidirectional-text characters, nor start or end with a space",
+            crate::vault::users::MAX_USER_NAME
+        ))
+    })
 }

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::keys::{MasterKey, Purpose};
 use crate::crypto::signing::{verifying_key_from_bytes, UserSigningKey};
+use crate::custody::state::VaultState;
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
 use crate::store::rows;
-use crate::store::Store;
 
 /// Longest user name accepted, in characters.
 pub const MAX_USER_NAME: usize = 64;
@@ -26,6 +26,16 @@ pub struct KeyRecord {
     pub created_at: String,
     /// When it was replaced (after a recovery), if it was.
     pub retired_at: Option<String>,
+    /// The log position of the event that introduced it (none for keys
+    /// made by a version-1 build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_position: Option<u64>,
+    /// The log position of the event that retired it: events after it
+    /// signed with this key are forged (a passphrase change or a recovery
+    /// retires the key, so an old passphrase plus an old copy of the vault
+    /// cannot sign for the user any more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at_position: Option<u64>,
 }
 
 /// A user's sealed profile.
@@ -37,21 +47,27 @@ pub struct UserProfile {
     pub created_at: String,
     /// When the user was removed, if they were.
     pub removed_at: Option<String>,
+    /// The log position of the user's removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at_position: Option<u64>,
     /// Every signing key the user has had; the last is current.
     pub keys: Vec<KeyRecord>,
 }
 
 impl UserProfile {
-    /// A new profile with one signing key.
-    pub fn new(name: &str, signing: &UserSigningKey, now: &str) -> UserProfile {
+    /// A new profile with one signing key, introduced at log `position`.
+    pub fn new(name: &str, signing: &UserSigningKey, now: &str, position: u64) -> UserProfile {
         UserProfile {
             name: name.to_owned(),
             created_at: now.to_owned(),
             removed_at: None,
+            removed_at_position: None,
             keys: vec![KeyRecord {
                 public_key: B64.encode(signing.verifying_key().as_bytes()),
                 created_at: now.to_owned(),
                 retired_at: None,
+                created_at_position: Some(position),
+                retired_at_position: None,
             }],
         }
     }
@@ -73,16 +89,28 @@ impl UserProfile {
             .collect()
     }
 
-    /// Retires the current key and makes `signing` current.
-    pub fn rotate_signing_key(&mut self, signing: &UserSigningKey, now: &str) {
+    /// Retires the current key at log `position` and makes `signing`
+    /// current from there.
+    pub fn rotate_signing_key(&mut self, signing: &UserSigningKey, now: &str, position: u64) {
         if let Some(last) = self.keys.last_mut() {
             last.retired_at = Some(now.to_owned());
+            last.retired_at_position = Some(position);
         }
         self.keys.push(KeyRecord {
             public_key: B64.encode(signing.verifying_key().as_bytes()),
             created_at: now.to_owned(),
             retired_at: None,
+            created_at_position: Some(position),
+            retired_at_position: None,
         });
+    }
+
+    /// Every key with its record, oldest first.
+    pub fn keys_with_records(&self) -> Result<Vec<(VerifyingKey, &KeyRecord)>> {
+        self.keys
+            .iter()
+            .map(|k| Ok((decode_key(&k.public_key)?, k)))
+            .collect()
     }
 }
 
@@ -161,73 +189,108 @@ fn is_forbidden_in_name(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-fn profile_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {
+fn profile_binding<'a>(vault_id: &'a Id, record: &'a str, version: u64) -> Binding<'a> {
     Binding {
         vault_id,
         kind: "user",
         record,
-        version: 1,
+        version,
         field: "profile",
     }
 }
 
-/// Seals a profile for the `users` table.
-pub fn seal_profile(master: &MasterKey, user_id: &Id, profile: &UserProfile) -> Result<Vec<u8>> {
+/// Seals a profile for the `users` table, as its `version` (the vault
+/// state says which version each user's row must carry, so a row put back
+/// from an old copy no longer opens).
+pub fn seal_profile(
+    master: &MasterKey,
+    user_id: &Id,
+    version: u64,
+    profile: &UserProfile,
+) -> Result<Vec<u8>> {
     let vault_id = master.vault_id();
     let record = user_id.to_hex();
     Ok(seal_value(
         &master.subkey(Purpose::Users)?,
-        &profile_binding(&vault_id, &record),
+        &profile_binding(&vault_id, &record, version),
         profile,
     )?)
 }
 
-fn open_profile(master: &MasterKey, row: &rows::UserRow) -> Result<UserProfile> {
+fn open_profile(master: &MasterKey, row: &rows::UserRow, version: u64) -> Result<UserProfile> {
     let vault_id = master.vault_id();
     let record = row.user_id.to_hex();
     open_value(
         &master.subkey(Purpose::Users)?,
-        &profile_binding(&vault_id, &record),
+        &profile_binding(&vault_id, &record, version),
         &row.profile,
     )
     .map_err(|_| {
         Error::Integrity(format!(
-            "the profile of user {} does not authenticate",
+            "the profile of user {} is not the one the vault's state expects (version {version}): \
+             it was altered or put back from an old copy",
             row.user_id.short()
         ))
     })
 }
 
-/// Loads one user's profile.
-pub fn load_profile(store: &Store, master: &MasterKey, user_id: &Id) -> Result<UserProfile> {
-    let row = rows::user(store.conn(), user_id)?
-        .ok_or_else(|| Error::Integrity("a key slot points to a missing user".into()))?;
-    open_profile(master, &row)
+/// Loads one user's profile, which must be of `version`.
+pub fn load_profile(
+    conn: &rusqlite::Connection,
+    master: &MasterKey,
+    user_id: &Id,
+    version: u64,
+) -> Result<UserProfile> {
+    let row = rows::user(conn, user_id)?.ok_or_else(|| {
+        Error::Integrity(format!(
+            "user {} is missing from the users table (deleted)",
+            user_id.short()
+        ))
+    })?;
+    open_profile(master, &row, version)
 }
 
-/// Every user's profile, in order.
-pub fn all_profiles(store: &Store, master: &MasterKey) -> Result<Vec<(Id, UserProfile)>> {
-    profiles_in(store.conn(), master)
-}
-
-/// Every user's profile as `conn` (e.g. an open write transaction) sees it.
+/// Every user's profile, in the order of the vault state (the authority),
+/// each opened as the version the state names.
 pub fn profiles_in(
+    conn: &rusqlite::Connection,
+    master: &MasterKey,
+    state: &VaultState,
+) -> Result<Vec<(Id, UserProfile)>> {
+    state
+        .users
+        .iter()
+        .map(|u| {
+            let id: Id = u.id.parse().map_err(|_| {
+                Error::Integrity(format!(
+                    "the vault state names a malformed user id {:?}",
+                    u.id
+                ))
+            })?;
+            Ok((id, load_profile(conn, master, &id, u.profile_version)?))
+        })
+        .collect()
+}
+
+/// Profiles as a version-1 vault keeps them: every row, by position, each
+/// sealed as version 1 (only for the migration to the vault state).
+pub fn legacy_profiles(
     conn: &rusqlite::Connection,
     master: &MasterKey,
 ) -> Result<Vec<(Id, UserProfile)>> {
     rows::users(conn)?
         .iter()
-        .map(|row| Ok((row.user_id, open_profile(master, row)?)))
+        .map(|row| Ok((row.user_id, open_profile(master, row, 1)?)))
         .collect()
 }
 
-/// Finds an active user by name, or the first active user.
+/// Finds an active user by name, or the first active user, among
+/// `profiles` (in the state's order).
 pub fn find_user(
-    store: &Store,
-    master: &MasterKey,
+    profiles: Vec<(Id, UserProfile)>,
     name: Option<&str>,
 ) -> Result<(Id, UserProfile)> {
-    all_profiles(store, master)?
+    profiles
         .into_iter()
         .filter(|(_, p)| p.removed_at.is_none())
         .find(|(_, p)| name.is_none_or(|n| p.name == normalize_user_name(n)))
@@ -235,8 +298,8 @@ pub fn find_user(
 }
 
 /// Summaries of every user.
-pub fn list(store: &Store, master: &MasterKey) -> Result<Vec<UserSummary>> {
-    all_profiles(store, master)?
+pub fn list(profiles: Vec<(Id, UserProfile)>) -> Result<Vec<UserSummary>> {
+    profiles
         .into_iter()
         .map(|(id, p)| {
             Ok(UserSummary {

@@ -1,0 +1,654 @@
+//! The vault state: one sealed row (`vault_state`) that says what must
+//! exist in the vault, so that a keyless attacker who deletes, restores or
+//! reorders rows is found out.
+//!
+//! It holds the head of the custody log, every chain (records, users, the
+//! vault itself) with its length, last event and what it implies (versions,
+//! seal), the users in their authoritative order with the version of their
+//! profile and the one key slot each may unlock with, the recovery slots and
+//! the pinned signers. It is a cache of the signed custody chain, never an
+//! authority beside it: [`VaultState::apply`] is the one function that
+//! moves it forward, event by event, when an event is appended, and `check`
+//! folds the whole chain through the same function and demands the stored
+//! state be exactly the result.
+//!
+//! Sealed under the events key, bound to the vault; rewritten once per
+//! write transaction, so every change to the vault changes this one row and
+//! the rows the change itself needs (SECURITY.md, "What the file reveals").
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::{open_event, Action, Event, GENESIS};
+use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::keys::SymmetricKey;
+use crate::error::{Error, Result};
+use crate::format::{Binding, Id};
+use crate::store::records as rows;
+
+/// The version of the state's JSON layout.
+pub const STATE_FORMAT: u32 = 2;
+
+/// `record_kind` of the events about users (their `record` is the user id).
+pub const USER_KIND: &str = "user";
+/// `record_kind` of the events about the vault itself (their `record` is
+/// the vault id): creation, migration, pinned signers.
+pub const VAULT_KIND: &str = "vault";
+
+/// The head of the vault-wide log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogState {
+    /// Number of events.
+    pub count: u64,
+    /// Hash of the last ([`GENESIS`] for none).
+    pub hash: String,
+    /// The first event written after the state had to be rebuilt from the
+    /// chain (its row was missing or damaged): from then on no checkpoint
+    /// vouches for the log, as its end may have been cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_at: Option<u64>,
+}
+
+/// One chain: a record's, a user's or the vault's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainState {
+    /// `case`, `statement`, `evidence`, `user` or `vault`.
+    #[serde(rename = "k")]
+    pub kind: String,
+    /// Number of events in the chain.
+    #[serde(rename = "n")]
+    pub events: u64,
+    /// Log position of its last event.
+    #[serde(rename = "l")]
+    pub last: u64,
+    /// Versions the chain has created (records).
+    #[serde(rename = "v", default, skip_serializing_if = "is_zero")]
+    pub versions: u64,
+    /// Whether the chain has sealed the record.
+    #[serde(rename = "s", default, skip_serializing_if = "is_false")]
+    pub sealed: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One user, in the vault's authoritative order (the first active one is
+/// the default user).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// User id (hex).
+    pub id: String,
+    /// The version the sealed profile must carry (bound in its associated
+    /// data), raised at every change of the profile.
+    pub profile_version: u64,
+    /// The one passphrase slot that may open the vault for this user.
+    pub slot: Option<String>,
+    /// Log position of the user's removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<u64>,
+}
+
+/// A signer pinned in this vault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerState {
+    /// The name given when pinning.
+    pub name: String,
+    /// The Ed25519 public key, base64.
+    pub public_key: String,
+    /// When (UTC).
+    pub pinned_at: String,
+    /// By whom.
+    pub pinned_by: String,
+    /// Log position of the pinning event.
+    pub position: u64,
+}
+
+/// The whole state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// The log's head.
+    pub log: LogState,
+    /// Users, in order.
+    pub users: Vec<UserState>,
+    /// Ids of the slots the recovery key opens.
+    pub recovery_slots: Vec<String>,
+    /// Pinned signers.
+    pub signers: Vec<SignerState>,
+    /// Every chain by its record id (hex).
+    pub chains: BTreeMap<String, ChainState>,
+}
+
+fn detail_u64(event: &Event, key: &str) -> Option<u64> {
+    event.details.get(key).and_then(|v| v.as_u64())
+}
+
+fn detail_str<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
+    event.details.get(key).and_then(|v| v.as_str())
+}
+
+impl VaultState {
+    /// An empty state (a vault with no events yet).
+    pub fn empty() -> VaultState {
+        VaultState {
+            format: STATE_FORMAT,
+            log: LogState {
+                count: 0,
+                hash: GENESIS.to_owned(),
+                rebuilt_at: None,
+            },
+            ..VaultState::default()
+        }
+    }
+
+    /// Moves the state past `event` (whose hash is `hash`), the next event
+    /// of the log. Returns why the event cannot follow, if it cannot (an
+    /// amendment after a seal, a version out of order, a removed user's
+    /// key slot…); the state is then moved anyway, as far as it can be, so
+    /// that a tolerant reader (`check`) can go on.
+    pub fn apply(&mut self, event: &Event, hash: &str) -> std::result::Result<(), String> {
+        let mut problem = None;
+        if event.position != self.log.count + 1 {
+            problem = Some(format!(
+                "event {} follows event {} of the log",
+                event.position, self.log.count
+            ));
+        }
+        self.log.count = event.position;
+        self.log.hash = hash.to_owned();
+        let chain = self.chains.entry(event.record.clone()).or_default();
+        if chain.events == 0 {
+            chain.kind = event.record_kind.clone();
+        } else if chain.kind != event.record_kind {
+            problem.get_or_insert_with(|| {
+                format!(
+                    "event {} calls record {} a {} but it is a {}",
+                    event.position, event.record, event.record_kind, chain.kind
+                )
+            });
+        }
+        chain.events += 1;
+        chain.last = event.position;
+        let chain_problem = match event.record_kind.as_str() {
+            USER_KIND => self.apply_user(event),
+            VAULT_KIND => self.apply_vault(event),
+            _ => Self::apply_record(
+                self.chains
+                    .get_mut(&event.record)
+                    .ok_or("the chain vanished")?,
+                event,
+            ),
+        };
+        match (problem, chain_problem) {
+            (Some(p), _) | (None, Err(p)) => Err(p),
+            (None, Ok(())) => Ok(()),
+        }
+    }
+
+    fn apply_record(chain: &mut ChainState, event: &Event) -> std::result::Result<(), String> {
+        let at = event.position;
+        match event.action {
+            Action::Create => {
+                if chain.events != 1 {
+                    return Err(format!("event {at} creates a record that already exists"));
+                }
+                chain.versions = 1;
+            }
+            Action::Import => {
+                if chain.events != 1 {
+                    return Err(format!("event {at} imports a record that already exists"));
+                }
+                chain.versions = detail_u64(event, "versions").unwrap_or(1);
+            }
+            Action::Amend => {
+                let version = detail_u64(event, "version");
+                let was_sealed = chain.sealed;
+                let expected = chain.versions + 1;
+                chain.versions = version.unwrap_or(expected).max(chain.versions);
+                if was_sealed {
+                    return Err(format!(
+                        "event {at} amends record {} after it was sealed",
+                        event.record
+                    ));
+                }
+                if version != Some(expected) {
+                    return Err(format!(
+                        "event {at} makes version {} of record {}, not version {expected}",
+                        version.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+                        event.record
+                    ));
+                }
+            }
+            Action::Seal => chain.sealed = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_user(&mut self, event: &Event) -> std::result::Result<(), String> {
+        let at = event.position;
+        let profile_version = detail_u64(event, "profile_version");
+        let slot = detail_str(event, "slot").map(str::to_owned);
+        let existing = self.users.iter().position(|u| u.id == event.record);
+        match event.action {
+            Action::UserAdd => {
+                if existing.is_some() {
+                    return Err(format!("event {at} adds user {} twice", event.record));
+                }
+                self.users.push(UserState {
+                    id: event.record.clone(),
+                    profile_version: profile_version.unwrap_or(1),
+                    slot,
+                    removed_at: None,
+                });
+                Ok(())
+            }
+            Action::UserRemove | Action::PassphraseChange | Action::Recover => {
+                let Some(i) = existing else {
+                    return Err(format!(
+                        "event {at} changes user {}, whom the vault does not have",
+                        event.record
+                    ));
+                };
+                let user = &mut self.users[i];
+                let was_removed = user.removed_at.is_some();
+                let next = user.profile_version + 1;
+                user.profile_version = profile_version.unwrap_or(next);
+                if event.action == Action::UserRemove {
+                    user.slot = None;
+                    user.removed_at = Some(at);
+                } else {
+                    user.slot = slot;
+                }
+                if was_removed {
+                    return Err(format!(
+                        "event {at} changes user {} after that user was removed",
+                        event.record
+                    ));
+                }
+                if profile_version != Some(next) {
+                    return Err(format!(
+                        "event {at} gives user {} profile version {:?}, not {next}",
+                        event.record, profile_version
+                    ));
+                }
+                Ok(())
+            }
+            other => Err(format!(
+                "event {at}: {:?} is not an action on a user",
+                other.as_str()
+            )),
+        }
+    }
+
+    fn apply_vault(&mut self, event: &Event) -> std::result::Result<(), String> {
+        let at = event.position;
+        let ids = |key: &str| -> Vec<String> {
+            event
+                .details
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match event.action {
+            Action::Create => {
+                self.recovery_slots = ids("recovery_slots");
+                Ok(())
+            }
+            Action::Migrate => {
+                self.recovery_slots = ids("recovery_slots");
+                let users: Vec<UserState> = event
+                    .details
+                    .get("users")
+                    .cloned()
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .ok_or_else(|| format!("event {at}: a migration without its users"))?;
+                self.users = users;
+                Ok(())
+            }
+            Action::SignerAdd => {
+                let (Some(name), Some(public_key)) =
+                    (detail_str(event, "name"), detail_str(event, "public_key"))
+                else {
+                    return Err(format!("event {at}: a pinned signer without name or key"));
+                };
+                self.signers.push(SignerState {
+                    name: name.to_owned(),
+                    public_key: public_key.to_owned(),
+                    pinned_at: event.time.clone(),
+                    pinned_by: event.user.clone(),
+                    position: at,
+                });
+                Ok(())
+            }
+            other => Err(format!(
+                "event {at}: {:?} is not an action on the vault",
+                other.as_str()
+            )),
+        }
+    }
+
+    /// The chain of record `id` (hex), if it has one.
+    pub fn chain(&self, id: &str) -> Option<&ChainState> {
+        self.chains.get(id)
+    }
+
+    /// A user by id (hex).
+    pub fn user(&self, id: &str) -> Option<&UserState> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// The default user: the first active one.
+    pub fn default_user(&self) -> Option<&UserState> {
+        self.users.iter().find(|u| u.removed_at.is_none())
+    }
+
+    /// Ids of the records (cases, statements, evidence) the chain says exist.
+    pub fn record_ids(&self) -> impl Iterator<Item = (&String, &ChainState)> {
+        self.chains
+            .iter()
+            .filter(|(_, c)| !matches!(c.kind.as_str(), USER_KIND | VAULT_KIND))
+    }
+
+    /// Whether the chain has ever recorded a vault event (creation by a
+    /// version-2 build, or migration to it).
+    pub fn has_vault_chain(&self) -> bool {
+        self.chains.values().any(|c| c.kind == VAULT_KIND)
+    }
+}
+
+/// Where the state is sealed.
+fn state_binding(vault_id: &Id) -> Binding<'_> {
+    Binding {
+        vault_id,
+        kind: "vault-state",
+        record: "state",
+        version: u64::from(STATE_FORMAT),
+        field: "state",
+    }
+}
+
+/// The state as loaded for a transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    /// Whether it was loaded at all (a session loads it at first use).
+    pub ready: bool,
+    /// The state.
+    pub state: VaultState,
+    /// True when the stored state was missing or damaged and was rebuilt
+    /// from the chain: the next event says so (`log_head_rebuilt`).
+    pub rebuilt: bool,
+    /// True when this is a version-1 vault that has never had a state: it
+    /// is migrated at the next unlock.
+    pub needs_migration: bool,
+    /// Whether it changed since it was loaded.
+    pub dirty: bool,
+}
+
+/// What was stored, as `check` sees it.
+pub enum Stored {
+    /// No state row.
+    Missing,
+    /// A row that does not open (damaged, altered, moved).
+    Unreadable,
+    /// The stored state.
+    Found(Box<VaultState>),
+}
+
+/// Reads the stored state without repairing anything.
+pub fn stored(conn: &Connection, vault_id: &Id, key: &SymmetricKey) -> Result<Stored> {
+    Ok(match rows::vault_state(conn)? {
+        None => Stored::Missing,
+        Some(blob) => match open_value::<VaultState>(key, &state_binding(vault_id), &blob) {
+            Ok(s) if s.format == STATE_FORMAT => Stored::Found(Box::new(s)),
+            _ => Stored::Unreadable,
+        },
+    })
+}
+
+/// Loads the state: the stored one, or, when it is missing or damaged, the
+/// fold of the chain (marked rebuilt), or for a version-1 vault the fold of
+/// the chain marked as needing migration.
+pub fn load(conn: &Connection, vault_id: &Id, key: &SymmetricKey) -> Result<Loaded> {
+    let stored = stored(conn, vault_id, key)?;
+    if let Stored::Found(state) = stored {
+        return Ok(Loaded {
+            ready: true,
+            state: *state,
+            rebuilt: false,
+            needs_migration: false,
+            dirty: false,
+        });
+    }
+    let (state, _) = fold(conn, vault_id, key)?;
+    let version_one = matches!(stored, Stored::Missing) && !state.has_vault_chain();
+    Ok(Loaded {
+        ready: true,
+        rebuilt: !version_one,
+        needs_migration: version_one,
+        state,
+        dirty: false,
+    })
+}
+
+/// Seals and writes `state`.
+pub fn save(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &SymmetricKey,
+    state: &VaultState,
+) -> Result<()> {
+    let sealed = seal_value(key, &state_binding(vault_id), state)?;
+    rows::set_vault_state(conn, &sealed)
+}
+
+/// One event of the log as the fold saw it.
+pub struct Folded {
+    /// Position.
+    pub position: u64,
+    /// Why it could not be read or could not follow, if so.
+    pub problem: Option<String>,
+}
+
+/// Folds every readable event of the log, in order, through
+/// [`VaultState::apply`]. Returns the state and, per event that could not
+/// be read or applied, its position and why.
+pub fn fold(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &SymmetricKey,
+) -> Result<(VaultState, Vec<(u64, String)>)> {
+    let mut state = VaultState::empty();
+    let mut problems = Vec::new();
+    rows::for_each_event(conn, |position, sealed| {
+        let parsed = open_event(vault_id, key, position, sealed)
+            .and_then(|signed| Ok((signed.event()?, signed.hash())));
+        match parsed {
+            Ok((event, hash)) => {
+                if let Err(why) = state.apply(&event, &hash) {
+                    problems.push((position, why));
+                }
+            }
+            Err(e) => problems.push((position, e.to_string())),
+        }
+        Ok(())
+    })?;
+    Ok((state, problems))
+}
+
+/// The hash of the event at `position` (the last of some chain).
+pub fn event_hash(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &SymmetricKey,
+    position: u64,
+) -> Result<String> {
+    let sealed = rows::event_at(conn, position)?.ok_or_else(|| {
+        Error::Integrity(format!(
+            "custody event {position} is missing (deleted); run `custodia check`"
+        ))
+    })?;
+    Ok(open_event(vault_id, key, position, &sealed)?.hash())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(
+        pos: u64,
+        record: &str,
+        kind: &str,
+        action: Action,
+        details: serde_json::Value,
+    ) -> Event {
+        Event {
+            event_type: super::super::EVENT_TYPE.into(),
+            vault: "v".into(),
+            position: pos,
+            record: record.into(),
+            record_kind: kind.into(),
+            record_position: 1,
+            action,
+            user: "u".into(),
+            key_id: "k".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            details,
+            prev: GENESIS.into(),
+            prev_record: GENESIS.into(),
+        }
+    }
+
+    #[test]
+    fn an_amendment_after_a_seal_cannot_follow() {
+        let mut s = VaultState::empty();
+        s.apply(
+            &event(1, "r", "statement", Action::Create, serde_json::json!({})),
+            "h1",
+        )
+        .unwrap();
+        s.apply(
+            &event(
+                2,
+                "r",
+                "statement",
+                Action::Amend,
+                serde_json::json!({"version": 2}),
+            ),
+            "h2",
+        )
+        .unwrap();
+        s.apply(
+            &event(3, "r", "statement", Action::Seal, serde_json::json!({})),
+            "h3",
+        )
+        .unwrap();
+        let err = s
+            .apply(
+                &event(
+                    4,
+                    "r",
+                    "statement",
+                    Action::Amend,
+                    serde_json::json!({"version": 3}),
+                ),
+                "h4",
+            )
+            .unwrap_err();
+        assert!(err.contains("after it was sealed"), "{err}");
+        assert_eq!(s.chain("r").unwrap().versions, 3);
+        assert_eq!(s.log.count, 4);
+    }
+
+    #[test]
+    fn users_move_through_their_events_and_a_removed_user_stays_removed() {
+        let mut s = VaultState::empty();
+        s.apply(
+            &event(
+                1,
+                "v",
+                VAULT_KIND,
+                Action::Create,
+                serde_json::json!({"recovery_slots": ["r1"]}),
+            ),
+            "a",
+        )
+        .unwrap();
+        s.apply(
+            &event(
+                2,
+                "u1",
+                USER_KIND,
+                Action::UserAdd,
+                serde_json::json!({"profile_version": 1, "slot": "s1"}),
+            ),
+            "b",
+        )
+        .unwrap();
+        s.apply(
+            &event(
+                3,
+                "u2",
+                USER_KIND,
+                Action::UserAdd,
+                serde_json::json!({"profile_version": 1, "slot": "s2"}),
+            ),
+            "c",
+        )
+        .unwrap();
+        s.apply(
+            &event(
+                4,
+                "u1",
+                USER_KIND,
+                Action::PassphraseChange,
+                serde_json::json!({"profile_version": 2, "slot": "s3"}),
+            ),
+            "d",
+        )
+        .unwrap();
+        s.apply(
+            &event(
+                5,
+                "u2",
+                USER_KIND,
+                Action::UserRemove,
+                serde_json::json!({"profile_version": 2}),
+            ),
+            "e",
+        )
+        .unwrap();
+        assert_eq!(s.recovery_slots, vec!["r1".to_owned()]);
+        assert_eq!(s.user("u1").unwrap().slot.as_deref(), Some("s3"));
+        assert_eq!(s.user("u2").unwrap().removed_at, Some(5));
+        assert_eq!(s.user("u2").unwrap().slot, None);
+        assert_eq!(s.default_user().unwrap().id, "u1");
+        let err = s
+            .apply(
+                &event(
+                    6,
+                    "u2",
+                    USER_KIND,
+                    Action::PassphraseChange,
+                    serde_json::json!({"profile_version": 3, "slot": "s9"}),
+                ),
+                "f",
+            )
+            .unwrap_err();
+        assert!(err.contains("after that user was removed"), "{err}");
+    }
+}

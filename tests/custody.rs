@@ -44,16 +44,25 @@ const AR_BODY: &str = "قال الشاهد: رأيتُ الجنودَ يدخلو
 
 // ---------------------------------------------------------------- scene
 
+/// The custody events [`TestVault::with_two_users`] writes before any
+/// record exists: 1 the vault's creation, 2 its first user (`OWNER`)
+/// added, 3 the second user (`SECOND`) added, both by `OWNER`.
+const BEFORE_SCENE: u64 = 3;
+
 /// A vault with two users and this history (custody event positions):
 ///
-/// 1. case `KZ` created
-/// 2. statement `fr` created (French)
-/// 3. statement `ru` created (Russian)
-/// 4. evidence `ev` created (2.5 MiB: three chunks)
-/// 5. `fr` viewed
-/// 6. `fr` amended (version 2)
-/// 7. `fr` sealed
-/// 8. `ru` viewed — the vault's last event, and `ru`'s last
+/// - 1 to `BEFORE_SCENE` (3): the vault created, `OWNER` and `SECOND` added
+/// - `BEFORE_SCENE + 1` (4): case `KZ` created
+/// - `BEFORE_SCENE + 2` (5): statement `fr` created (French)
+/// - `BEFORE_SCENE + 3` (6): statement `ru` created (Russian)
+/// - `BEFORE_SCENE + 4` (7): evidence `ev` created (2.5 MiB: three chunks)
+/// - `BEFORE_SCENE + 5` (8): `fr` viewed
+/// - `BEFORE_SCENE + 6` (9): `fr` amended (version 2)
+/// - `BEFORE_SCENE + 7` (10): `fr` sealed
+/// - `BEFORE_SCENE + 8` (11): `ru` viewed — the vault's last event, and
+///   `ru`'s last
+///
+/// Every event is `OWNER`'s.
 struct Scene {
     v: TestVault,
     second: PathBuf,
@@ -144,23 +153,49 @@ fn scene() -> Scene {
         ev,
         ev_bytes,
     };
+    // Before the scene: the vault's creation (its record is the vault id)
+    // and the two users' additions (their records are the user ids).
+    let before = [
+        (1, "vault", "create"),
+        (2, "user", "user-add"),
+        (3, "user", "user-add"),
+    ];
     let expected = [
-        (1, &s.case, "create"),
-        (2, &s.fr, "create"),
-        (3, &s.ru, "create"),
-        (4, &s.ev, "create"),
-        (5, &s.fr, "view"),
-        (6, &s.fr, "amend"),
-        (7, &s.fr, "seal"),
-        (8, &s.ru, "view"),
+        (BEFORE_SCENE + 1, &s.case, "create"),
+        (BEFORE_SCENE + 2, &s.fr, "create"),
+        (BEFORE_SCENE + 3, &s.ru, "create"),
+        (BEFORE_SCENE + 4, &s.ev, "create"),
+        (BEFORE_SCENE + 5, &s.fr, "view"),
+        (BEFORE_SCENE + 6, &s.fr, "amend"),
+        (BEFORE_SCENE + 7, &s.fr, "seal"),
+        (BEFORE_SCENE + 8, &s.ru, "view"),
     ];
     let events = log_json(&s.v, None);
     assert_eq!(
         events.len(),
-        expected.len(),
+        before.len() + expected.len(),
         "unexpected history: {events:?}"
     );
-    for ((position, record, action), e) in expected.iter().zip(&events) {
+    assert_eq!(before.len() as u64, BEFORE_SCENE);
+    let (setup, recorded) = events.split_at(before.len());
+    let records = [&s.case, &s.fr, &s.ru, &s.ev];
+    for ((position, kind, action), e) in before.iter().zip(setup) {
+        let event = &e["event"];
+        assert_eq!(event["position"].as_u64(), Some(*position), "{event}");
+        assert_eq!(event["record_kind"].as_str(), Some(*kind), "{event}");
+        assert_eq!(event["action"].as_str(), Some(*action), "{event}");
+        assert_eq!(event["user"].as_str(), Some(OWNER), "{event}");
+        let record = event["record"].as_str().unwrap();
+        assert!(!records.iter().any(|r| r.as_str() == record), "{event}");
+        if *kind == "vault" {
+            assert_eq!(Some(record), event["vault"].as_str(), "{event}");
+        }
+    }
+    assert_ne!(
+        setup[1]["event"]["record"], setup[2]["event"]["record"],
+        "both users have one id"
+    );
+    for ((position, record, action), e) in expected.iter().zip(recorded) {
         assert_eq!(e["event"]["position"].as_u64(), Some(*position));
         assert_eq!(e["event"]["record"].as_str(), Some(record.as_str()));
         assert_eq!(e["event"]["action"].as_str(), Some(*action));
@@ -409,7 +444,10 @@ fn check_exits_0_on_a_clean_vault() {
     let stdout = expect_success(&out, &["check"]);
     assert!(damaged(&stdout).is_empty(), "{stdout}");
     assert!(stdout.starts_with("OK: 4 records"), "{stdout}");
-    assert!(stdout.contains("8 custody events verified"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} custody events verified", BEFORE_SCENE + 8)),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!("{} evidence bytes", s.ev_bytes.len())),
         "{stdout}"
@@ -458,20 +496,24 @@ fn a_flipped_byte_in_an_evidence_chunk_is_reported_naming_the_item() {
 #[test]
 fn a_flipped_byte_in_a_custody_event_is_reported_with_its_position_and_record() {
     let s = scene();
-    // Event 3 is the creation of `ru`, which has a later event (8).
+    // The creation of `ru`, which has a later event (its view, the last).
+    let created = BEFORE_SCENE + 3;
     let copy = tampered(&s.v, "event.custodia", |c| {
-        flip_byte(c, "events", "sealed", "position = 3");
+        flip_byte(c, "events", "sealed", &format!("position = {created}"));
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(3), "{report}");
+    assert_eq!(first_bad_position(&report), Some(created), "{report}");
     assert_names(&report, &s.ru);
     // The record's own line points at the event it lost, not at the next
-    // readable one (8).
+    // readable one (its view, BEFORE_SCENE + 8).
     let ru_line = damaged(&report)
         .into_iter()
         .find(|l| l.contains(&s.ru))
         .unwrap_or_else(|| panic!("no line names {}:\n{report}", s.ru));
-    assert!(ru_line.contains("probably 3"), "{ru_line}");
+    assert!(
+        ru_line.contains(&format!("probably {created}")),
+        "{ru_line}"
+    );
 }
 
 #[test]
@@ -496,16 +538,17 @@ fn two_statement_bodies_swapped_between_rows_are_both_reported() {
 #[test]
 fn a_deleted_event_in_the_middle_is_reported_with_its_position_and_record() {
     let s = scene();
-    // Event 5 is a view of `fr`, followed by its amendment and seal.
+    // A view of `fr`, followed by its amendment and seal.
+    let view = BEFORE_SCENE + 5;
     let copy = tampered(&s.v, "delete-middle.custodia", |c| {
         assert_eq!(
-            c.execute("DELETE FROM events WHERE position = 5", [])
+            c.execute("DELETE FROM events WHERE position = ?1", [view as i64])
                 .unwrap(),
             1
         );
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(5), "{report}");
+    assert_eq!(first_bad_position(&report), Some(view), "{report}");
     assert!(report.contains("missing"), "{report}");
     assert_names(&report, &s.fr);
 }
@@ -513,13 +556,17 @@ fn a_deleted_event_in_the_middle_is_reported_with_its_position_and_record() {
 #[test]
 fn a_deleted_last_event_of_the_vault_is_reported_naming_its_record() {
     let s = scene();
-    // Event 8, a view of `ru`, is both `ru`'s last event and the vault's:
-    // no gap in positions and no broken link is left behind, only the
-    // record's sealed chain head knows it had one more event.
+    // The view of `ru` (BEFORE_SCENE + 8) is both `ru`'s last event and
+    // the vault's: no gap in positions and no broken link is left behind,
+    // only the vault's sealed state knows the log and `ru`'s chain had one
+    // more event.
     let copy = tampered(&s.v, "delete-last.custodia", |c| {
         assert_eq!(
-            c.execute("DELETE FROM events WHERE position = 8", [])
-                .unwrap(),
+            c.execute(
+                "DELETE FROM events WHERE position = ?1",
+                [(BEFORE_SCENE + 8) as i64]
+            )
+            .unwrap(),
             1
         );
     });
@@ -531,15 +578,16 @@ fn a_deleted_last_event_of_the_vault_is_reported_naming_its_record() {
 #[test]
 fn two_events_swapped_are_reported_as_a_reordering_at_the_first_position() {
     let s = scene();
-    // Events 5 (view of `fr`) and 6 (its amendment) change places.
+    // The view of `fr` and its amendment change places.
+    let (view, amend) = (BEFORE_SCENE + 5, BEFORE_SCENE + 6);
     let copy = tampered(&s.v, "reorder.custodia", |c| {
-        let five = event_blob(c, 5);
-        let six = event_blob(c, 6);
-        set_event_blob(c, 5, &six);
-        set_event_blob(c, 6, &five);
+        let viewed = event_blob(c, view);
+        let amended = event_blob(c, amend);
+        set_event_blob(c, view, &amended);
+        set_event_blob(c, amend, &viewed);
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(5), "{report}");
+    assert_eq!(first_bad_position(&report), Some(view), "{report}");
     assert_names(&report, &s.fr);
 }
 
@@ -549,24 +597,26 @@ fn two_events_swapped_are_reported_as_a_reordering_at_the_first_position() {
 #[test]
 fn a_duplicated_event_is_reported_at_its_position() {
     let s = scene();
+    let last = BEFORE_SCENE + 8;
     let copy = tampered(&s.v, "duplicate.custodia", |c| {
-        let two = event_blob(c, 2);
+        // The creation of `fr`, copied after the last event.
+        let fr_created = event_blob(c, BEFORE_SCENE + 2);
         c.execute(
-            "INSERT INTO events (position, sealed) VALUES (9, ?1)",
-            [&two],
+            "INSERT INTO events (position, sealed) VALUES (?1, ?2)",
+            rusqlite::params![(last + 1) as i64, fr_created],
         )
         .unwrap();
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert_eq!(first_bad_position(&report), Some(last + 1), "{report}");
     // Nothing before it is blamed.
-    assert!(!report.contains("event 8"), "{report}");
+    assert!(!report.contains(&format!("event {last}")), "{report}");
 }
 
 /// An event made in a copy of the vault (by a real user, with her real key)
 /// and spliced into the original as its last row: it is validly sealed and
-/// signed, but the record's sealed chain head in the original does not know
-/// it.
+/// signed, but the original's sealed vault state (the log's head and the
+/// record's chain) does not know it.
 #[test]
 fn an_event_spliced_in_from_a_copy_of_the_vault_is_reported_naming_its_record() {
     let s = scene();
@@ -583,14 +633,15 @@ fn an_event_spliced_in_from_a_copy_of_the_vault_is_reported_naming_its_record() 
         &s.ru,
     ];
     expect_success(&common::run_command(s.v.bare_command().args(args)), &args);
+    let next = BEFORE_SCENE + 9;
     let spliced = {
         let conn = Connection::open(&fork).unwrap();
-        event_blob(&conn, 9)
+        event_blob(&conn, next)
     };
     let copy = tampered(&s.v, "spliced.custodia", |c| {
         c.execute(
-            "INSERT INTO events (position, sealed) VALUES (9, ?1)",
-            [&spliced],
+            "INSERT INTO events (position, sealed) VALUES (?1, ?2)",
+            rusqlite::params![next as i64, spliced],
         )
         .unwrap();
     });
@@ -609,17 +660,18 @@ enum ClaimedKey {
 
 /// Forgery by an insider: Amina, a real user of the vault, unlocks it with
 /// her own passphrase through the library (a modified client) and appends
-/// a view of `record` in the OWNER's name, signed with HER key, sealed and
-/// chained exactly as custodia would (vault chain, record chain, sealed
-/// chain head). No outsider can forge events at all (they are sealed with
-/// the vault's key), and through the binary Amina can only act in her own
-/// name, so this is the forgery that can honestly be built. Returns the
-/// new event's position.
+/// a view of `record` in the OWNER's name, signed with HER key, sealed,
+/// padded and chained exactly as custodia would (vault chain, record chain),
+/// with the sealed vault state moved past it. No outsider can forge events
+/// at all (they are sealed with the vault's key), and through the binary
+/// Amina can only act in her own name, so this is the forgery that can
+/// honestly be built. Returns the new event's position.
 fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -> u64 {
-    use custodia::crypto::aead::{open_value, seal_value};
+    use custodia::crypto::aead::seal_bytes;
     use custodia::crypto::minisign::PublicKey;
     use custodia::crypto::signing::UserSigningKey;
-    use custodia::custody::{open_event, Action, Event, SignedEvent, EVENT_TYPE};
+    use custodia::custody::state::event_hash;
+    use custodia::custody::{Action, Event, SignedEvent, EVENT_SIZE_CLASS, EVENT_TYPE};
     use custodia::format::Binding;
     use custodia::store::records as rows;
 
@@ -647,36 +699,25 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
     };
     amina
         .write(|tx, session| {
-            let (last, sealed) = rows::last_event(tx)?.unwrap();
-            let prev = open_event(&session.vault_id, &session.keys.events, last, &sealed)?.hash();
-            let head_binding = Binding {
-                vault_id: &session.vault_id,
-                kind: "custody-head",
-                record,
-                version: 1,
-                field: "head",
-            };
-            let head: Value = open_value(
-                &session.keys.events,
-                &head_binding,
-                &rows::custody_head(tx, record)?.unwrap(),
-            )?;
-            let count = head["count"].as_u64().unwrap();
-            let position = last + 1;
+            let mut loaded = session.state(tx)?;
+            let log = loaded.state.log.clone();
+            let chain = loaded.state.chain(record).cloned().unwrap();
+            let prev_record = event_hash(tx, &session.vault_id, &session.keys.events, chain.last)?;
+            let position = log.count + 1;
             let event = Event {
                 event_type: EVENT_TYPE.to_owned(),
                 vault: session.vault_id.to_hex(),
                 position,
                 record: record.to_owned(),
-                record_kind: "statement".to_owned(),
-                record_position: count + 1,
+                record_kind: chain.kind.clone(),
+                record_position: chain.events + 1,
                 action: Action::View,
                 user: OWNER.to_owned(),
                 key_id,
                 time: custodia::vault::now_utc(),
                 details: json!({ "version": 1 }),
-                prev,
-                prev_record: head["hash"].as_str().unwrap().to_owned(),
+                prev: log.hash,
+                prev_record,
             };
             let canonical = serde_json::to_string(&event).unwrap();
             let signature = base64::engine::general_purpose::STANDARD
@@ -685,6 +726,12 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
                 canonical,
                 signature,
             };
+            // Padded like every event, so that its size gives nothing away.
+            let mut padded = serde_json::to_vec(&signed).unwrap();
+            padded.resize(
+                padded.len().div_ceil(EVENT_SIZE_CLASS) * EVENT_SIZE_CLASS,
+                b' ',
+            );
             let pos = position.to_string();
             let event_binding = Binding {
                 vault_id: &session.vault_id,
@@ -696,25 +743,12 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
             rows::insert_event(
                 tx,
                 position,
-                &seal_value(&session.keys.events, &event_binding, &signed)?,
+                &seal_bytes(&session.keys.events, &event_binding, &padded)?,
             )?;
-            let new_head = json!({ "count": count + 1, "hash": signed.hash() });
-            rows::set_custody_head(
-                tx,
-                record,
-                &seal_value(&session.keys.events, &head_binding, &new_head)?,
-            )?;
-            // A forger with the keys keeps the log's own head in step too.
-            let log_binding = Binding {
-                record: "vault",
-                ..head_binding
-            };
-            let log_head = json!({ "count": position, "hash": signed.hash() });
-            rows::set_custody_head(
-                tx,
-                "vault",
-                &seal_value(&session.keys.events, &log_binding, &log_head)?,
-            )?;
+            // A forger with the keys keeps the sealed vault state in step
+            // too: the write seals and stores it before committing.
+            loaded.state.apply(&event, &signed.hash()).unwrap();
+            loaded.dirty = true;
             Ok(position)
         })
         .unwrap()
@@ -725,9 +759,9 @@ fn an_event_claiming_the_owners_key_but_signed_by_another_user_is_reported_as_fo
     let s = scene();
     let copy = s.v.copy_vault("forged-owner-key.custodia");
     let position = forge_event_in_owners_name(&copy, &s.ru, ClaimedKey::Owners);
-    assert_eq!(position, 9);
+    assert_eq!(position, BEFORE_SCENE + 9);
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert_eq!(first_bad_position(&report), Some(position), "{report}");
     assert_names(&report, &s.ru);
     assert!(report.contains("forged"), "{report}");
 }
@@ -737,9 +771,9 @@ fn an_event_in_one_users_name_signed_with_another_users_key_is_reported_as_forge
     let s = scene();
     let copy = s.v.copy_vault("forged-own-key.custodia");
     let position = forge_event_in_owners_name(&copy, &s.ru, ClaimedKey::Signers);
-    assert_eq!(position, 9);
+    assert_eq!(position, BEFORE_SCENE + 9);
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert_eq!(first_bad_position(&report), Some(position), "{report}");
     assert_names(&report, &s.ru);
     // `log` must not attribute the view to the owner with a valid signature.
     // With --json it still prints the whole document, and exits 4.

@@ -193,6 +193,19 @@ fn bag_name(reference: &str) -> String {
     }
 }
 
+/// Refuses to go on when the shared verification found any problem.
+pub(crate) fn refuse_unless_clean(report: &crate::custody::check::CheckReport) -> Result<()> {
+    match report.problems.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::Integrity(format!(
+            "the vault fails its check ({} problem(s); the first: {}); nothing was exported \
+             (run `custodia check`)",
+            report.problems.len(),
+            first.message
+        ))),
+    }
+}
+
 impl Vault<Unlocked> {
     /// Exports a sealed bundle (SPEC §5).
     pub fn export(
@@ -227,6 +240,10 @@ impl Vault<Unlocked> {
             Encryption::Passphrase(_) => "age-passphrase",
             Encryption::None => "none",
         };
+        // One verification serves `check` and `export`: a vault that
+        // `check` would call tampered (a deleted version or record, a
+        // restored slot, a broken chain…) exports nothing.
+        refuse_unless_clean(&self.audit(None)?)?;
         let directory = self.key_directory()?;
         let removed = self.key_limits()?;
         let vault_hex = self.id().to_hex();

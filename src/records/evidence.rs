@@ -477,6 +477,7 @@ impl Read for EvidenceReader<'_, '_> {
 
 /// Opens an item's overview.
 pub fn overview(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<EvidenceOverview> {
+    super::expect_record(conn, session, id, Kind::Evidence)?;
     let versions = rows::versions(conn, id)?;
     let row = versions
         .last()

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::keys::SymmetricKey;
+use crate::custody::state::ChainState;
 use crate::error::{Error, Result};
 use crate::format::{normalize_id_prefix, Binding, Id};
 use crate::store::records as rows;
@@ -101,6 +102,57 @@ pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
             )))
         }
     }
+}
+
+/// Checks record `id` of `kind` against the vault state (the fold of the
+/// signed chain): its chain must exist and be of this kind, the file must
+/// hold exactly the versions the chain made, and a seal row exactly when
+/// the chain sealed it. A row deleted, restored from an old copy or
+/// inserted with `sqlite3` is an integrity error naming the record, on
+/// whatever operation meets it. Returns the chain.
+pub fn expect_record(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    kind: Kind,
+) -> Result<ChainState> {
+    let chain = session.state(conn)?.state.chain(&id.to_hex()).cloned();
+    let what = kind.as_str();
+    let Some(chain) = chain else {
+        return Err(Error::Integrity(format!(
+            "{what} {id} is in the file but its custody chain never created it: it was \
+             inserted or put back from an old copy"
+        )));
+    };
+    if chain.kind != what {
+        return Err(Error::Integrity(format!(
+            "record {id} is stored as a {what} but its custody chain made a {}",
+            chain.kind
+        )));
+    }
+    let (count, highest) = rows::version_count(conn, id)?;
+    if count != chain.versions || highest != chain.versions {
+        return Err(Error::Integrity(format!(
+            "{what} {id}: the file holds {count} version(s) but its custody chain records {}: \
+             versions were {} (tampering); run `custodia check`",
+            chain.versions,
+            if count < chain.versions {
+                "deleted"
+            } else {
+                "inserted or renumbered"
+            }
+        )));
+    }
+    let seal_row = rows::seal(conn, id)?.is_some();
+    if seal_row != chain.sealed {
+        return Err(Error::Integrity(format!(
+            "{what} {id}: its custody chain says it is {}sealed but its seal row is {} \
+             (tampering); run `custodia check`",
+            if chain.sealed { "" } else { "not " },
+            if seal_row { "there" } else { "missing" }
+        )));
+    }
+    Ok(chain)
 }
 
 /// Resolves an id or unique prefix to a record of any kind.
@@ -220,7 +272,28 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
     let cases = case::all_cases(conn, session)?;
     let mut out = Vec::new();
     let mut damaged = Vec::new();
-    for (id, version, sealed) in rows::latest_overviews(conn, kind.as_str())? {
+    // The vault state says which records of this kind exist, with how many
+    // versions: one missing, restored or inserted is left out as damaged.
+    let expected: std::collections::BTreeMap<String, u64> = session
+        .state(conn)?
+        .state
+        .record_ids()
+        .filter(|(_, c)| c.kind == kind.as_str())
+        .map(|(id, c)| (id.clone(), c.versions))
+        .collect();
+    let stored = rows::latest_overviews(conn, kind.as_str())?;
+    for (hex, _) in &expected {
+        if !stored.iter().any(|(id, _, _)| id.to_hex() == *hex) {
+            if let Ok(id) = hex.parse::<Id>() {
+                damaged.push(id);
+            }
+        }
+    }
+    for (id, version, sealed) in stored {
+        if expected.get(&id.to_hex()) != Some(&version) {
+            damaged.push(id);
+            continue;
+        }
         let opened = open_field(
             &session.keys.records,
             &session.vault_id,

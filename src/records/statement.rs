@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{
-    check_date, check_optional, check_text, latest_overviews_in, open_field, resolve, seal_field,
-    InCase, Kind,
+    check_date, check_optional, check_text, expect_record, latest_overviews_in, open_field,
+    resolve, seal_field, InCase, Kind,
 };
 use crate::crypto::aead::{open_bytes, seal_bytes};
 use crate::custody::{self, Action};
@@ -308,6 +308,7 @@ pub fn read_version(
     id: &Id,
     version: Option<u64>,
 ) -> Result<StatementVersion> {
+    let chain = expect_record(conn, session, id, Kind::Statement)?;
     let versions = rows::versions(conn, id)?;
     let count = versions.len() as u64;
     let row = match version {
@@ -359,7 +360,7 @@ pub fn read_version(
         case_reference,
         overview,
         versions: count,
-        sealed: rows::seal(conn, id)?.is_some(),
+        sealed: chain.sealed,
         body,
     })
 }
@@ -400,6 +401,7 @@ pub fn history(
     session: &Session<'_>,
     id: &Id,
 ) -> Result<Vec<StatementOverview>> {
+    expect_record(conn, session, id, Kind::Statement)?;
     rows::versions(conn, id)?
         .iter()
         .map(|row| {
@@ -481,7 +483,8 @@ impl Vault<Unlocked> {
         check_text("the reason", reason, 10_000, true)?;
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
-            if rows::seal(tx, &id)?.is_some() {
+            // The chain, not the seal row, says whether it is sealed.
+            if expect_record(tx, session, &id, Kind::Statement)?.sealed {
                 return Err(Error::Invalid(format!(
                     "statement {} is sealed and can no longer be amended",
                     id.short()
@@ -530,7 +533,7 @@ impl Vault<Unlocked> {
 /// bundle import, which carries a sealed statement over sealed). Returns
 /// the version sealed.
 pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
-    if rows::seal(conn, id)?.is_some() {
+    if expect_record(conn, session, id, Kind::Statement)?.sealed {
         return Err(Error::Invalid(format!(
             "statement {} is already sealed",
             id.short()

@@ -380,6 +380,8 @@ fn log_json_parses_into_signed_chained_events() {
         assert_eq!(event["type"].as_str(), Some("custodia.event.v1"));
         assert_eq!(event["position"].as_u64(), Some(i as u64 + 1));
         assert_eq!(event["user"].as_str(), Some(OWNER));
+        // The vault's and the users' events name the vault's or the user's
+        // id, of the same form as a record's.
         assert!(is_record_id(event["record"].as_str().unwrap()), "{event}");
         assert_eq!(event["prev"].as_str().unwrap().len(), 64, "{event}");
         if i == 0 {
@@ -399,6 +401,18 @@ fn log_json_parses_into_signed_chained_events() {
         .filter(|e| e["event"]["record"].as_str() == Some(s.fr.as_str()))
         .collect();
     assert_eq!(fr_events.iter().collect::<Vec<_>>(), from_all);
+}
+
+/// Sealed events are padded: their sizes in the file do not tell a view
+/// from a creation, an amendment or a user's addition.
+#[test]
+fn every_sealed_event_has_the_same_size() {
+    let s = scene();
+    let conn = Connection::open(&s.v.path).unwrap();
+    let sizes: Vec<(u64, usize)> = (1..=BEFORE_SCENE + 8)
+        .map(|position| (position, event_blob(&conn, position).len()))
+        .collect();
+    assert!(sizes.iter().all(|(_, n)| *n == sizes[0].1), "{sizes:?}");
 }
 
 #[test]
@@ -917,42 +931,43 @@ fn a_rolled_back_copy_does_not_extend_a_later_receipt() {
 }
 
 /// Someone holding an older copy of the file can cut the tail off the log
-/// and put back the record's chain head from that copy: what is left is a
+/// and put back the vault's sealed state from that copy: what is left is a
 /// consistent earlier history, which `check` alone cannot tell from the
 /// real one (by design; SPEC §4). A receipt taken before does tell.
 #[test]
 fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
     let s = scene();
     let old = s.v.copy_vault("old.custodia");
-    // Event 9: someone reads the Russian statement; the receipt records it.
+    // The next event: someone reads the Russian statement; the receipt
+    // records it.
+    let read = BEFORE_SCENE + 9;
     s.v.ok(&["statement", "show", &s.ru]);
     let later = receipt(&s.v, &s.v.path);
-    // The record's head and the log's head are both replayed from the old
-    // copy: a consistent, shorter history that only a receipt betrays.
-    let old_head = |key: &str| -> Vec<u8> {
-        Connection::open(&old)
-            .unwrap()
-            .query_row(
-                "SELECT head FROM custody_heads WHERE record_id = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-    let (record_head, log_head) = (old_head(&s.ru), old_head("vault"));
+    // The vault's sealed state (the log's head and every chain) is replayed
+    // from the old copy: a consistent, shorter history that only a receipt
+    // betrays.
+    let old_state: Vec<u8> = Connection::open(&old)
+        .unwrap()
+        .query_row(
+            "SELECT state FROM vault_state WHERE singleton = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let copy = tampered(&s.v, "truncated.custodia", |c| {
         assert_eq!(
-            c.execute("DELETE FROM events WHERE position = 9", [])
+            c.execute("DELETE FROM events WHERE position = ?1", [read as i64])
                 .unwrap(),
             1
         );
-        for (head, key) in [(&record_head, s.ru.as_str()), (&log_head, "vault")] {
+        assert_eq!(
             c.execute(
-                "UPDATE custody_heads SET head = ?1 WHERE record_id = ?2",
-                rusqlite::params![head, key],
+                "UPDATE vault_state SET state = ?1 WHERE singleton = 1",
+                [&old_state],
             )
-            .unwrap();
-        }
+            .unwrap(),
+            1
+        );
     });
     s.v.ok_on(&copy, &["check"]);
     let out = s.v.run_on(&copy, &["check", "--expect-checkpoint", &later]);
@@ -964,38 +979,36 @@ fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
 #[test]
 fn events_cut_from_the_end_of_the_log_are_caught_by_its_sealed_head() {
     let s = scene();
-    // Event 8 is `ru`'s last; its record head is replayed from a copy made
-    // before it, but the log's own head still counts 8 events.
-    let before = s.v.copy_vault("before.custodia");
-    let record_head: Vec<u8> = Connection::open(&before)
-        .unwrap()
-        .query_row(
-            "SELECT head FROM custody_heads WHERE record_id = ?1",
-            [&s.ru],
-            |r| r.get(0),
-        )
-        .unwrap();
+    // The next event reads `ru` again; it is cut from the log, while the
+    // vault's sealed state still counts it.
+    let read = BEFORE_SCENE + 9;
     s.v.ok(&["statement", "show", &s.ru]);
     let copy = tampered(&s.v, "cut.custodia", |c| {
-        c.execute("DELETE FROM events WHERE position = 9", [])
-            .unwrap();
-        c.execute(
-            "UPDATE custody_heads SET head = ?1 WHERE record_id = ?2",
-            rusqlite::params![record_head, s.ru],
-        )
-        .unwrap();
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = ?1", [read as i64])
+                .unwrap(),
+            1
+        );
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert!(report.contains("removed from its end"), "{report}");
-    assert_eq!(first_bad_position(&report), Some(9), "{report}");
+    assert!(
+        report.contains(&format!(
+            "the custody log has {} events but the vault's sealed state says {read}: \
+             events were removed from its end",
+            read - 1
+        )),
+        "{report}"
+    );
+    assert_eq!(first_bad_position(&report), Some(read), "{report}");
 }
 
 #[test]
 fn one_damaged_event_leaves_the_other_records_usable() {
     let s = scene();
-    // Event 8, the vault's last, is `ru`'s; `fr` has nothing to do with it.
+    // The vault's last event is `ru`'s; `fr` has nothing to do with it.
+    let last = BEFORE_SCENE + 8;
     let copy = tampered(&s.v, "last-event.custodia", |c| {
-        flip_byte(c, "events", "sealed", "position = 8");
+        flip_byte(c, "events", "sealed", &format!("position = {last}"));
     });
     let shown = parse_json(&s.v.ok_on(&copy, &["statement", "show", &s.fr, "--json"]));
     assert_eq!(shown["body"], FR_AMENDED);
@@ -1005,11 +1018,14 @@ fn one_damaged_event_leaves_the_other_records_usable() {
     // `log fr` still shows fr's events, and says the log has a hole.
     let out = s.v.run_on(&copy, &["log", &s.fr]);
     let stderr = expect_code(&out, &["log"], 4);
-    assert!(stderr.contains("8 cannot be read"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{last} cannot be read")),
+        "{stderr}"
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.lines().any(|l| l.contains(" amend ")), "{shown}");
     let report = check_finds_damage(&s.v, &copy);
-    assert_eq!(first_bad_position(&report), Some(8), "{report}");
+    assert_eq!(first_bad_position(&report), Some(last), "{report}");
 }
 
 #[test]
@@ -1077,7 +1093,6 @@ fn a_record_deleted_with_all_its_rows_is_reported() {
         for table in [
             "record_seals",
             "record_versions",
-            "custody_heads",
             "imported_custody",
             "search_texts",
             "records",
@@ -1097,15 +1112,22 @@ fn a_record_deleted_with_all_its_rows_is_reported() {
 #[test]
 fn events_signed_by_a_user_after_their_removal_fail_check() {
     // A removed user kept a copy of the vault from before their removal:
-    // their passphrase still opens it, so they add testimony there and
-    // splice its rows into the live vault. The signature is theirs and the
-    // chain fits, but they were no longer a user of this vault.
+    // their passphrase still opens it, so they add testimony there and,
+    // with the keys that copy gives them (a modified client), splice it
+    // into the live vault: the statement's rows from the copy, and its
+    // creation event appended in their own name, signed with their own key,
+    // sealed and chained exactly as custodia would, with the vault's sealed
+    // state moved past it. Everything fits, but their key was retired at
+    // the position of their removal.
     let (v, second_pass) = TestVault::with_two_users();
     v.ok(&["case", "new", KZ, "--title", KZ_TITLE]);
     let old_copy = v.copy_vault("before-removal.custodia");
     v.ok(&["user", "remove", SECOND]);
     expect_code(&v.run(&["check"]), &["check"], 0);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let removal = BEFORE_SCENE + 2;
+    let removed = log_json(&v, None).last().unwrap()["event"].clone();
+    assert_eq!(removed["action"], "user-remove", "{removed}");
+    assert_eq!(removed["position"].as_u64(), Some(removal), "{removed}");
 
     let body = v.file("forged.txt");
     std::fs::write(&body, FR_BODY).unwrap();
@@ -1132,36 +1154,56 @@ fn events_signed_by_a_user_after_their_removal_fail_check() {
         .to_owned();
     assert!(is_record_id(&id), "{id}");
 
-    let conn = Connection::open(&v.path).unwrap();
+    let mut conn = Connection::open(&v.path).unwrap();
     conn.execute("ATTACH DATABASE ?1 AS old", [old_copy.to_str().unwrap()])
         .unwrap();
-    for table in [
-        "records",
-        "record_versions",
-        "search_texts",
-        "custody_heads",
-    ] {
+    for table in ["records", "record_versions", "search_texts"] {
         conn.execute(
             &format!("INSERT INTO main.{table} SELECT * FROM old.{table} WHERE record_id = ?1"),
             [&id],
         )
         .unwrap();
     }
-    conn.execute(
-        "INSERT INTO main.events SELECT * FROM old.events WHERE position > (SELECT MAX(position) FROM main.events)",
-        [],
+    conn.execute("DETACH DATABASE old", []).unwrap();
+
+    let mut amina = custodia::Vault::open(&old_copy)
+        .unwrap()
+        .unlock(Some(SECOND), SECOND_PASS)
+        .unwrap();
+    let created = amina.log(Some(&id)).unwrap().entries.remove(0).event;
+    assert_eq!(created.action, custodia::custody::Action::Create);
+    let session = custodia::vault::Session::new(amina.id(), amina.keys(), amina.user());
+    let tx = conn.transaction().unwrap();
+    let spliced = custodia::custody::append(
+        &tx,
+        &session,
+        &id.parse().unwrap(),
+        &created.record_kind,
+        created.action,
+        created.details.clone(),
     )
     .unwrap();
-    conn.execute("DETACH DATABASE old", []).unwrap();
+    assert_eq!(spliced.position, removal + 1);
+    {
+        let loaded = session.state(&tx).unwrap();
+        custodia::custody::state::save(&tx, &session.vault_id, &session.keys.events, &loaded.state)
+            .unwrap();
+    }
+    tx.commit().unwrap();
     conn.close().unwrap();
 
     let report = check_finds_damage(&v, &v.path);
     let bad = damaged(&report);
     assert!(
-        bad.iter()
-            .any(|l| l.contains(&id) && l.contains("after that user was removed")),
+        bad.iter().any(|l| l.contains(&id)
+            && l.contains(&format!(
+                "retired or whose user was removed at event {removal}"
+            ))),
         "{report}"
     );
+    assert_eq!(first_bad_position(&report), Some(removal + 1), "{report}");
+    // Nothing else is wrong: it is the retired key alone that gives it away.
+    assert_eq!(bad.len(), 1, "{report}");
 }
 
 /// `export --case KZ --no-encrypt` on `vault`: must exit 4 naming `needle`
@@ -1196,11 +1238,17 @@ fn export_refuses_a_case_whose_custody_holds_a_forged_event() {
 #[test]
 fn export_refuses_a_case_whose_custody_lost_an_event() {
     let s = scene();
+    // The view of `fr`, in the middle of the case's custody.
+    let view = BEFORE_SCENE + 5;
     let copy = tampered(&s.v, "deleted-before-export.custodia", |c| {
-        c.execute("DELETE FROM events WHERE position = 5", [])
-            .unwrap();
+        assert_eq!(
+            c.execute("DELETE FROM events WHERE position = ?1", [view as i64])
+                .unwrap(),
+            1
+        );
     });
-    export_is_refused(&s, &copy, "custody chain");
+    // Export runs the whole check first and names its first problem.
+    export_is_refused(&s, &copy, &format!("custody event {view} is missing"));
     // The untouched vault exports fine.
     let fine = s.v.file("fine.tar");
     s.v.ok(&["export", "--case", KZ, "--no-encrypt", "--out", arg(&fine)]);
@@ -1234,16 +1282,29 @@ fn a_search_hit_shown_is_logged_as_a_view_of_its_statement() {
 #[test]
 fn a_deleted_log_head_keeps_the_vault_usable_but_never_clean_again() {
     let s = scene();
-    // Cut the log's last event and delete its head, hoping the next event
-    // rebuilds a head that blesses the shorter log.
+    // Cut the log's last event and delete the vault's sealed state (which
+    // holds the log's head), hoping the next event rebuilds a state that
+    // blesses the shorter log.
     let copy = tampered(&s.v, "no-head.custodia", |c| {
-        c.execute("DELETE FROM events WHERE position = 8", [])
-            .unwrap();
-        c.execute("DELETE FROM custody_heads WHERE record_id = 'vault'", [])
-            .unwrap();
+        assert_eq!(
+            c.execute(
+                "DELETE FROM events WHERE position = ?1",
+                [(BEFORE_SCENE + 8) as i64]
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            c.execute("DELETE FROM vault_state WHERE singleton = 1", [])
+                .unwrap(),
+            1
+        );
     });
     let report = check_finds_damage(&s.v, &copy);
-    assert!(report.contains("head is missing"), "{report}");
+    assert!(
+        report.contains("the vault's sealed state is missing (removed)"),
+        "{report}"
+    );
     // Reading still works (and is logged)…
     let shown = parse_json(&s.v.ok_on(&copy, &["statement", "show", &s.fr, "--json"]));
     assert_eq!(shown["body"], FR_AMENDED);

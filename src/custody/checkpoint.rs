@@ -214,7 +214,11 @@ impl Vault<Unlocked> {
         Ok(warning)
     }
 
-    /// Records the current state in `state_dir`.
+    /// Records the current state in `state_dir`. Several processes may do
+    /// this at once: each writes its own temporary file (a random name
+    /// beside the target) and renames it into place, atomically; and a
+    /// state is never replaced by an older one of the same vault (a slower
+    /// process that read the vault earlier must not move it back).
     pub fn save_local_state(&mut self, state_dir: &Path) -> Result<()> {
         let (count, head) = self.read(|tx, session| current_state(tx, session))?;
         let file = state_file(state_dir, &self.id().to_hex());
@@ -222,17 +226,31 @@ impl Vault<Unlocked> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
         }
-        let tmp = file.with_extension("tmp");
-        write_private(&tmp, format!("{count} {head}\n").as_bytes())
-            .and_then(|()| std::fs::rename(&tmp, &file))
-            .map_err(|e| Error::io(format!("cannot write {}", file.display()), e))
+        let seen = std::fs::read_to_string(&file).ok();
+        if let Some((seen_count, seen_head)) = seen.as_deref().and_then(parse_state) {
+            if seen_count > count
+                && self.read(|tx, session| extends(tx, session, seen_count, &seen_head))?
+            {
+                return Ok(()); // another process recorded a later state
+            }
+            if seen_count == count && seen_head == head {
+                return Ok(());
+            }
+        }
+        let tag = hex::encode(crate::crypto::random_bytes::<8>()?);
+        let tmp = file.with_extension(format!("tmp-{tag}"));
+        let written = write_private(&tmp, format!("{count} {head}\n").as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(|e| Error::io(format!("cannot write {}", file.display()), e))
     }
 }
 
 /// Writes a file only its owner can read (it names a vault and its size).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let _ = std::fs::remove_file(path);
     let mut file = crate::files::create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()

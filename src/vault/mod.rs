@@ -355,7 +355,7 @@ impl Vault<Locked> {
         let candidates = rows::slots(self.store.conn(), SlotKind::Passphrase)?;
         let mut notes = Vec::new();
         let mut other_user_opened = false;
-        for (index, slot) in candidates.iter().enumerate() {
+        for slot in &candidates {
             if let Err(why) = slots::check_slot_cost(slot, &self.row.kdf_default) {
                 notes.push(why);
                 continue;
@@ -391,14 +391,6 @@ impl Vault<Locked> {
                     if !is_default {
                         other_user_opened = true;
                         continue;
-                    }
-                    if index > 0 {
-                        return Err(Error::Integrity(format!(
-                            "the passphrase opens the default user's key slot, but the users \
-                             table lists another user first: its rows were reordered \
-                             (tampering); the vault's sealed state puts {:?} first",
-                            profile.name
-                        )));
                     }
                 }
             }

@@ -4,6 +4,8 @@
 //! signed `migrate` event, and everything in it stays readable and checks
 //! clean.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! key. It is performed on a real vault file, and the test fails if the
 //! attack goes unnoticed again.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -558,7 +558,7 @@ fn check_state(
             "the custody log has {last} events but the vault's sealed state says {count}: {why}"
         ),
         );
-        return Ok(stored);
+        // Go on: the chains that differ name the records concerned.
     }
     if stored.users != folded.users {
         report.problem(None, None, "the users and key slots in the vault's sealed state are not those its custody chain records".to_owned());
@@ -570,12 +570,23 @@ fn check_state(
         report.problem(None, None, "the pinned signers in the vault's sealed state are not those its custody chain records".to_owned());
     }
     for (id, chain) in &folded.chains {
-        if stored.chains.get(id) != Some(chain) {
-            report.problem(
+        match stored.chains.get(id) {
+            Some(kept) if kept == chain => {}
+            Some(kept) if kept.events != chain.events || kept.last != chain.last => {
+                report.problem(Some(id), Some(chain.last.min(kept.last) + 1), format!(
+                    "record {id}: its custody chain has {} event(s), the last at event {}, but the vault's sealed state says {}, the last at event {}: {}",
+                    chain.events,
+                    chain.last,
+                    kept.events,
+                    kept.last,
+                    if kept.events > chain.events { "events were removed" } else { "events were added or the state was rolled back" }
+                ));
+            }
+            _ => report.problem(
                 Some(id),
                 None,
                 format!("record {id}: the vault's sealed state does not match its custody chain"),
-            );
+            ),
         }
     }
     for id in stored
@@ -838,5 +849,62 @@ impl io::Write for ProgressSink<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_at(position: u64, time: &str) -> super::super::Event {
+        super::super::Event {
+            event_type: super::super::EVENT_TYPE.into(),
+            vault: "v".into(),
+            position,
+            record: "r".into(),
+            record_kind: "statement".into(),
+            record_position: 1,
+            action: Action::View,
+            user: "amina".into(),
+            key_id: "k".into(),
+            time: time.into(),
+            details: serde_json::json!({}),
+            prev: GENESIS.into(),
+            prev_record: GENESIS.into(),
+        }
+    }
+
+    #[test]
+    fn a_retired_key_signs_up_to_its_retirement_position_and_no_further() {
+        let limit = KeyLimit {
+            owner: "amina".into(),
+            until_position: Some(10),
+            from_position: Some(3),
+            removed_at: None,
+        };
+        assert!(limit_problem(&limit, &event_at(10, "2026-01-01T00:00:00Z")).is_none());
+        let late = limit_problem(&limit, &event_at(11, "2020-01-01T00:00:00Z")).unwrap();
+        assert!(late.contains("retired"), "{late}");
+        let early = limit_problem(&limit, &event_at(2, "2026-01-01T00:00:00Z")).unwrap();
+        assert!(early.contains("only exists from event 3"), "{early}");
+    }
+
+    #[test]
+    fn a_removal_by_position_is_not_fooled_by_the_signers_clock() {
+        // A clock set back does not hide an event after the removal.
+        let limit = KeyLimit {
+            owner: "amina".into(),
+            until_position: Some(7),
+            from_position: None,
+            removed_at: Some("2026-06-01T00:00:00Z".into()),
+        };
+        assert!(limit_problem(&limit, &event_at(8, "2020-01-01T00:00:00Z")).is_some());
+        // A version-1 removal (no position) still goes by time.
+        let v1 = KeyLimit {
+            until_position: None,
+            ..limit
+        };
+        assert!(limit_problem(&v1, &event_at(8, "2020-01-01T00:00:00Z")).is_none());
+        assert!(limit_problem(&v1, &event_at(8, "2026-07-01T00:00:00Z")).is_some());
     }
 }

@@ -282,7 +282,7 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
         .map(|(id, c)| (id.clone(), c.versions))
         .collect();
     let stored = rows::latest_overviews(conn, kind.as_str())?;
-    for (hex, _) in &expected {
+    for hex in expected.keys() {
         if !stored.iter().any(|(id, _, _)| id.to_hex() == *hex) {
             if let Ok(id) = hex.parse::<Id>() {
                 damaged.push(id);

@@ -487,6 +487,7 @@ fn deleting_a_statement_with_all_its_rows_is_refused_by_export_and_named_by_list
         ),
     );
     let out = v.run(&["statement", "list"]);
+    assert_eq!(out.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.contains(&gone[..12]), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&keep[..12]));

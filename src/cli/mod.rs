@@ -120,6 +120,15 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    run_command(cli)?;
+    // Records left out as damaged or missing: shown the others, exit 4.
+    if record_cmds::DAMAGED_SEEN.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Failure::Silent(4));
+    }
+    Ok(())
+}
+
+fn run_command(cli: Cli) -> Result<(), Failure> {
     let out = Output::new(cli.global.json, cli.global.quiet);
     let g = &cli.global;
     match cli.command {

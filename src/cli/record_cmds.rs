@@ -690,11 +690,19 @@ pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure>
     })
 }
 
-/// Warns about records left out because they are damaged.
+/// Set when a command left out damaged records: it then exits 4 after
+/// showing the others (an integrity violation was found, SPEC §6).
+pub static DAMAGED_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Warns about records left out because they are damaged (or missing from
+/// the file while the custody chain says they exist).
 fn warn_damaged(out: &Output, kind: &str, ids: &[custodia::format::Id]) {
+    if !ids.is_empty() {
+        DAMAGED_SEEN.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     for id in ids {
         out.warn(format!(
-            "{kind} {id} is damaged and was left out; run `custodia check`"
+            "{kind} {id} is damaged or missing and was left out; run `custodia check`"
         ));
     }
 }

@@ -427,6 +427,17 @@ mod tests {
         ));
     }
 
+    /// Issue 16.6: calibration buys memory and passes, not sequential lanes.
+    #[test]
+    fn calibration_chooses_one_lane_and_at_least_the_floor() {
+        let chosen = calibrate().unwrap();
+        assert_eq!(chosen.parallelism, 1, "{chosen:?}");
+        assert!(chosen.memory_kib >= CALIBRATION_FLOOR.memory_kib, "{chosen:?}");
+        assert!(chosen.memory_kib <= CALIBRATION_MAX_MEMORY_KIB, "{chosen:?}");
+        assert!(chosen.time_cost >= CALIBRATION_FLOOR.time_cost, "{chosen:?}");
+        assert!(!chosen.is_weak());
+    }
+
     #[test]
     fn calibration_floor_keeps_rfc_9106_memory_and_passes_with_one_lane() {
         assert_eq!(CALIBRATION_FLOOR.memory_kib, RECOMMENDED.memory_kib);

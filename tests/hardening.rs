@@ -25,7 +25,11 @@ fn vault_with_case() -> TestVault {
 /// Deterministic, non-repeating-looking bytes.
 fn exhibit_bytes(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u64).wrapping_mul(2_654_435_761).wrapping_add(u64::from(seed)) as u8)
+        .map(|i| {
+            (i as u64)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(u64::from(seed)) as u8
+        })
         .collect()
 }
 
@@ -113,7 +117,10 @@ fn rows_follow_the_padded_length_and_the_create_event_counts_them() {
         let log = parse_json(&v.ok(&["log", &id, "--json"]));
         let create = &log.as_array().unwrap()[0]["event"];
         assert_eq!(create["action"].as_str(), Some("create"));
-        assert_eq!(create["details"]["chunks"].as_u64(), Some(rows.len() as u64));
+        assert_eq!(
+            create["details"]["chunks"].as_u64(),
+            Some(rows.len() as u64)
+        );
         assert_eq!(create["details"]["size"].as_u64(), Some(size));
     }
 }
@@ -128,7 +135,11 @@ fn padding_chunks_are_authenticated_like_data_chunks() {
     let (id, bytes) = add_exhibit(&v, "big.bin", size, 7);
     let rows = chunk_rows(&v.path, &id);
     assert_eq!(padded_stream_len(size as u64), 66 * 1024 * 1024);
-    assert_eq!(rows.len(), 67, "64 data chunks, one padding chunk, an empty end");
+    assert_eq!(
+        rows.len(),
+        67,
+        "64 data chunks, one padding chunk, an empty end"
+    );
     assert_eq!(*rows.last().unwrap(), 41);
     assert_eq!(extract(&v, &id, "big.out"), bytes);
 
@@ -292,7 +303,10 @@ fn assert_weak_warning(stderr: &str) {
     // Priced at this vault's real slot parameters: the test KDF.
     assert!(stderr.contains("Argon2id m=64 KiB t=1 p=1"), "{stderr}");
     assert!(stderr.contains("--insecure-fast-kdf"), "{stderr}");
-    assert!(!stderr.contains(WEAK), "the passphrase was printed: {stderr}");
+    assert!(
+        !stderr.contains(WEAK),
+        "the passphrase was printed: {stderr}"
+    );
 }
 
 fn strength(doc: &Value) -> &Value {
@@ -307,13 +321,11 @@ fn strength(doc: &Value) -> &Value {
 fn init_warns_about_a_weak_passphrase_at_the_vaults_kdf_cost() {
     let mut v = TestVault::empty();
     write_secret_file(&v.pass_file, WEAK);
-    let out = run_command(v.command().args([
-        "init",
-        "--user",
-        OWNER,
-        "--insecure-fast-kdf",
-        "--json",
-    ]));
+    let out =
+        run_command(
+            v.command()
+                .args(["init", "--user", OWNER, "--insecure-fast-kdf", "--json"]),
+        );
     let stdout = expect_success(&out, &["init"]);
     assert_weak_warning(&stderr_of(&out));
     let doc = parse_json(&stdout);
@@ -346,18 +358,39 @@ fn user_add_passphrase_change_and_recover_warn_about_weak_passphrases() {
     let v = TestVault::new();
     let weak = v.secret_file("weak.pass", WEAK);
 
-    let out = v.run(&["user", "add", SECOND, "--new-passphrase-file", arg(&weak), "--json"]);
+    let out = v.run(&[
+        "user",
+        "add",
+        SECOND,
+        "--new-passphrase-file",
+        arg(&weak),
+        "--json",
+    ]);
     let stdout = expect_success(&out, &["user add"]);
     assert_weak_warning(&stderr_of(&out));
-    assert_eq!(strength(&parse_json(&stdout))["warning"].as_bool(), Some(true));
+    assert_eq!(
+        strength(&parse_json(&stdout))["warning"].as_bool(),
+        Some(true)
+    );
 
     let out = v.run_as(
         &weak,
-        &["--user", SECOND, "passphrase", "change", "--new-passphrase-file", arg(&weak), "--json"],
+        &[
+            "--user",
+            SECOND,
+            "passphrase",
+            "change",
+            "--new-passphrase-file",
+            arg(&weak),
+            "--json",
+        ],
     );
     let stdout = expect_success(&out, &["passphrase change"]);
     assert_weak_warning(&stderr_of(&out));
-    assert_eq!(strength(&parse_json(&stdout))["warning"].as_bool(), Some(true));
+    assert_eq!(
+        strength(&parse_json(&stdout))["warning"].as_bool(),
+        Some(true)
+    );
 
     let key = v.secret_file("recovery.key", v.recovery_key.as_deref().unwrap());
     let out = v.run(&[
@@ -370,13 +403,21 @@ fn user_add_passphrase_change_and_recover_warn_about_weak_passphrases() {
     ]);
     let stdout = expect_success(&out, &["recover"]);
     assert_weak_warning(&stderr_of(&out));
-    assert_eq!(strength(&parse_json(&stdout))["warning"].as_bool(), Some(true));
+    assert_eq!(
+        strength(&parse_json(&stdout))["warning"].as_bool(),
+        Some(true)
+    );
 
     // Without --json the warning is there too, and nothing on stdout leaks.
     let strong = v.secret_file("strong.pass", SECOND_PASS);
     let out = v.run_as(
         &weak,
-        &["passphrase", "change", "--new-passphrase-file", arg(&strong)],
+        &[
+            "passphrase",
+            "change",
+            "--new-passphrase-file",
+            arg(&strong),
+        ],
     );
     expect_success(&out, &["passphrase change"]);
     assert!(!stderr_of(&out).contains("passphrase is weak"), "{out:?}");

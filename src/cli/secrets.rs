@@ -155,7 +155,11 @@ mod tests {
         assert_eq!(buf.capacity(), MAX_SECRET_FILE);
         let buf = read_bounded(&mut &b"secret\nrest"[..]).unwrap();
         assert_eq!(&buf[..], b"secret\nrest");
-        assert_eq!(buf.capacity(), MAX_SECRET_FILE, "the buffer was reallocated");
+        assert_eq!(
+            buf.capacity(),
+            MAX_SECRET_FILE,
+            "the buffer was reallocated"
+        );
         let line = read_first_line_bounded(&mut &b"first line\nsecond"[..]).unwrap();
         assert_eq!(&line[..], b"first line\n");
         assert_eq!(line.capacity(), MAX_SECRET_FILE);

@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use custodia::crypto::kdf::KdfParams;
-use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
 use custodia::crypto::minisign::PublicKey;
 use custodia::crypto::recovery::RecoveryKey;
+use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
 use super::secrets::{
@@ -340,7 +340,8 @@ pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
             )?;
             let id = vault.add_user(&name, &pass)?;
             let strength = assess_new_passphrase(out, &vault, &pass, &[&name])?;
-            let doc = json!({ "user_id": id.to_hex(), "name": name, "passphrase_strength": strength });
+            let doc =
+                json!({ "user_id": id.to_hex(), "name": name, "passphrase_strength": strength });
             out.either(&doc, || {
                 out.note(format!("Added user \"{name}\"."));
                 out.line(id.to_hex())

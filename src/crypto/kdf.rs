@@ -326,7 +326,12 @@ mod tests {
 
     #[test]
     fn normalized_passphrase_is_built_in_place_without_growing() {
-        for pass in ["", "correct horse", "re\u{301}fugie\u{301}", "\u{1d160}\u{958}x"] {
+        for pass in [
+            "",
+            "correct horse",
+            "re\u{301}fugie\u{301}",
+            "\u{1d160}\u{958}x",
+        ] {
             let n = normalize_passphrase(pass);
             assert_eq!(n.capacity(), n.len(), "{pass:?}: the buffer grew");
             assert_eq!(*n, pass.nfc().collect::<String>());
@@ -432,9 +437,18 @@ mod tests {
     fn calibration_chooses_one_lane_and_at_least_the_floor() {
         let chosen = calibrate().unwrap();
         assert_eq!(chosen.parallelism, 1, "{chosen:?}");
-        assert!(chosen.memory_kib >= CALIBRATION_FLOOR.memory_kib, "{chosen:?}");
-        assert!(chosen.memory_kib <= CALIBRATION_MAX_MEMORY_KIB, "{chosen:?}");
-        assert!(chosen.time_cost >= CALIBRATION_FLOOR.time_cost, "{chosen:?}");
+        assert!(
+            chosen.memory_kib >= CALIBRATION_FLOOR.memory_kib,
+            "{chosen:?}"
+        );
+        assert!(
+            chosen.memory_kib <= CALIBRATION_MAX_MEMORY_KIB,
+            "{chosen:?}"
+        );
+        assert!(
+            chosen.time_cost >= CALIBRATION_FLOOR.time_cost,
+            "{chosen:?}"
+        );
         assert!(!chosen.is_weak());
     }
 
@@ -455,8 +469,9 @@ mod tests {
 
 /// Measures what one second of unlock buys with sequential lanes (the
 /// `argon2` crate 0.5 computes the p lanes one after the other). Run with
-/// `cargo test --release --lib argon2_lanes_bench -- --ignored --nocapture`;
-/// the figures are in SECURITY.md.
+/// `cargo test --lib argon2_lanes_bench -- --ignored --nocapture` (the
+/// `argon2` and `blake2` crates are built with `opt-level = 2` in every
+/// profile); the figures are in SECURITY.md.
 #[cfg(test)]
 mod bench {
     use super::*;
@@ -481,6 +496,9 @@ mod bench {
             (256, 3, 4),
             (256, 3, 2),
             (256, 3, 1),
+            (256, 6, 4),
+            (256, 6, 1),
+            (256, 5, 1),
             (256, 1, 1),
             (512, 2, 1),
             (1024, 1, 1),

@@ -273,7 +273,10 @@ mod tests {
     #[test]
     fn bundle_passphrases_get_the_vault_minimum() {
         assert_eq!(check_bundle_passphrase("a"), Err(StrengthError::TooShort));
-        assert_eq!(check_bundle_passphrase("1234567"), Err(StrengthError::TooShort));
+        assert_eq!(
+            check_bundle_passphrase("1234567"),
+            Err(StrengthError::TooShort)
+        );
         // Characters, not bytes.
         assert_eq!(check_min_length("éééééé"), Err(StrengthError::TooShort));
         let e = check_bundle_passphrase("12345678").unwrap();

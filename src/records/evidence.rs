@@ -531,7 +531,10 @@ impl EvidenceReader<'_, '_> {
         // Bytes past the exhibit's size are padding: zeros, not given out.
         if role != ChunkRole::LegacyLast {
             let remaining = self.overview.size.saturating_sub(self.size);
-            let keep = self.buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            let keep = self
+                .buf
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
             if self.buf[keep..].iter().any(|b| *b != 0) {
                 return Err(self.bad(format!(
                     "chunk {} holds data past the exhibit's size",
@@ -715,8 +718,14 @@ impl Vault<Unlocked> {
             };
             let id = crate::crypto::random_id()?;
             rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
-            let (size, sha256, chunk_count, media_type) =
-                write_chunks(tx, session, &id, &mut file, &path.display().to_string(), progress)?;
+            let (size, sha256, chunk_count, media_type) = write_chunks(
+                tx,
+                session,
+                &id,
+                &mut file,
+                &path.display().to_string(),
+                progress,
+            )?;
             let overview = EvidenceOverview {
                 case: case.id.to_hex(),
                 statement,

@@ -905,3 +905,73 @@ pub fn copy_with_progress(
         progress(total);
     }
 }
+
+#[cfg(test)]
+mod padding_tests {
+    use super::*;
+
+    /// Row lengths (`data`, envelope included) a new exhibit of `size` gets.
+    fn row_lengths(size: u64) -> Vec<u64> {
+        let rows = stored_chunk_count(size);
+        let total = padded_stream_len(size);
+        (0..rows)
+            .map(|i| {
+                let plain = if i + 1 < rows {
+                    CHUNK_SIZE as u64
+                } else {
+                    total - i * CHUNK_SIZE as u64
+                };
+                plain + 41
+            })
+            .collect()
+    }
+
+    /// `docs/format.md` §20, "Evidence stream padding".
+    #[test]
+    fn stream_padding_matches_format_vector() {
+        let full = CHUNK_SIZE as u64 + 41;
+        let vectors: [(u64, u64, &[u64]); 8] = [
+            (0, 64, &[105]),
+            (14, 64, &[105]),
+            (100_000, 100_352, &[100_393]),
+            (1_048_575, 1_048_576, &[full, 41]),
+            (1_048_676, 1_081_344, &[full, 32_809]),
+            (1_048_680, 1_081_344, &[full, 32_809]),
+            (3_000_000, 3_014_656, &[full, full, 917_545]),
+            (67_108_865, 69_206_016, &[]),
+        ];
+        for (size, padded, rows) in vectors {
+            assert_eq!(padded_stream_len(size), padded, "size {size}");
+            let lengths = row_lengths(size);
+            if rows.is_empty() {
+                // 64 MiB + 1: 66 MiB in 66 full chunks and an empty end.
+                assert_eq!(lengths.len(), 67);
+                assert_eq!(lengths[..66], [full; 66]);
+                assert_eq!(lengths[66], 41);
+            } else {
+                assert_eq!(lengths, rows, "size {size}");
+            }
+            assert_eq!(stored_chunk_count(size), lengths.len() as u64);
+        }
+    }
+
+    /// `docs/format.md` §20, "Associated data" of an evidence end chunk.
+    #[test]
+    fn end_chunk_binding_matches_format_vector() {
+        let vault = Id([0x11; 16]);
+        let record = "ab".repeat(16);
+        let ad = chunk_binding(&vault, &record, 2, ChunkRole::End).associated_data();
+        assert_eq!(
+            hex::encode(&ad),
+            [
+                "637573746f6469612f76312f6161641111111111111111111111111111111100",
+                "0865766964656e63650020616261626162616261626162616261626162616261",
+                "626162616261626162616200000000000000020009656e642d6368756e6b",
+            ]
+            .concat()
+        );
+        for role in [ChunkRole::Full, ChunkRole::LegacyLast] {
+            assert_ne!(chunk_binding(&vault, &record, 2, role).associated_data(), ad);
+        }
+    }
+}

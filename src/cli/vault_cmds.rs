@@ -103,7 +103,12 @@ fn assess_new_passphrase(
     user_inputs: &[&str],
 ) -> Result<StrengthEstimate, Failure> {
     let kdf = vault.kdf_default()?;
-    let estimate = strength::estimate(passphrase, user_inputs, &AttackedKdf::Argon2id(kdf));
+    let words: Vec<&str> = user_inputs
+        .iter()
+        .copied()
+        .filter(|w| !w.is_empty())
+        .collect();
+    let estimate = strength::estimate(passphrase, &words, &AttackedKdf::Argon2id(kdf));
     report_strength(out, &estimate);
     Ok(estimate)
 }

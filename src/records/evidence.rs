@@ -971,7 +971,10 @@ mod padding_tests {
             .concat()
         );
         for role in [ChunkRole::Full, ChunkRole::LegacyLast] {
-            assert_ne!(chunk_binding(&vault, &record, 2, role).associated_data(), ad);
+            assert_ne!(
+                chunk_binding(&vault, &record, 2, role).associated_data(),
+                ad
+            );
         }
     }
 }

@@ -104,6 +104,7 @@ impl Error {
             Error::Integrity(_)
             | Error::Crypto(CryptoError::Unauthentic)
             | Error::Crypto(CryptoError::KdfParamsOutOfBounds(_))
+            | Error::Crypto(CryptoError::SlotKdfAboveDefault { .. })
             | Error::Crypto(CryptoError::Decode(_))
             | Error::Crypto(CryptoError::Format(_))
             | Error::Format(_) => Category::Integrity,

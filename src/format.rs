@@ -23,8 +23,14 @@ pub const ID_LEN: usize = 16;
 /// Shortest id prefix a command accepts.
 pub const MIN_ID_PREFIX: usize = 6;
 
-/// Version byte that starts every sealed envelope.
-pub const ENVELOPE_VERSION: u8 = 1;
+/// Version byte that starts every sealed envelope written now. Version 2
+/// authenticates its version byte: it is prefixed to the associated data
+/// (see [`Envelope::associated_data`]).
+pub const ENVELOPE_VERSION: u8 = 2;
+
+/// Version byte of envelopes written before version 2 (read, never
+/// written): their version byte is not authenticated.
+pub const ENVELOPE_VERSION_1: u8 = 1;
 
 /// Length of an XChaCha20-Poly1305 nonce.
 pub const NONCE_LEN: usize = 24;
@@ -164,6 +170,8 @@ fn push_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
 /// The parts of a sealed envelope: `version(1) ‖ nonce(24) ‖ ciphertext‖tag`.
 #[derive(Debug)]
 pub struct Envelope<'a> {
+    /// The version byte ([`ENVELOPE_VERSION`] or [`ENVELOPE_VERSION_1`]).
+    pub version: u8,
     /// The random nonce.
     pub nonce: &'a [u8; NONCE_LEN],
     /// Ciphertext with its 16-byte tag appended.
@@ -176,16 +184,34 @@ impl<'a> Envelope<'a> {
         if bytes.len() < 1 + NONCE_LEN + TAG_LEN {
             return Err(FormatError::TruncatedEnvelope(bytes.len()));
         }
-        if bytes[0] != ENVELOPE_VERSION {
-            return Err(FormatError::UnknownEnvelopeVersion(bytes[0]));
+        let version = bytes[0];
+        if version != ENVELOPE_VERSION && version != ENVELOPE_VERSION_1 {
+            return Err(FormatError::UnknownEnvelopeVersion(version));
         }
         let nonce: &[u8; NONCE_LEN] = bytes[1..1 + NONCE_LEN]
             .try_into()
             .map_err(|_| FormatError::TruncatedEnvelope(bytes.len()))?;
         Ok(Envelope {
+            version,
             nonce,
             ciphertext: &bytes[1 + NONCE_LEN..],
         })
+    }
+
+    /// The associated data the AEAD authenticates for an envelope of
+    /// `version` bound to `binding_ad` (the caller's associated data, e.g.
+    /// [`Binding::associated_data`]): from version 2 on, the version byte
+    /// followed by `binding_ad`, so changing the byte in either direction
+    /// fails to open; for version 1, `binding_ad` alone, as those envelopes
+    /// were written.
+    pub fn associated_data(version: u8, binding_ad: &[u8]) -> Vec<u8> {
+        if version == ENVELOPE_VERSION_1 {
+            return binding_ad.to_vec();
+        }
+        let mut out = Vec::with_capacity(1 + binding_ad.len());
+        out.push(version);
+        out.extend_from_slice(binding_ad);
+        out
     }
 
     /// Writes the header of an envelope (version and nonce).
@@ -389,16 +415,34 @@ mod tests {
     }
 
     #[test]
+    fn envelope_version_is_in_the_associated_data_from_version_2() {
+        let ad = b"custodia/v1/aad...";
+        assert_eq!(Envelope::associated_data(1, ad), ad.to_vec());
+        let v2 = Envelope::associated_data(2, ad);
+        assert_eq!(v2[0], 2);
+        assert_eq!(&v2[1..], ad);
+        assert_ne!(Envelope::associated_data(3, ad), v2);
+        let mut b = vec![0u8; 1 + NONCE_LEN + TAG_LEN];
+        for version in [1u8, 2] {
+            b[0] = version;
+            assert_eq!(Envelope::parse(&b).unwrap().version, version);
+        }
+        assert_eq!(Envelope::header(&[0; NONCE_LEN])[0], 2);
+    }
+
+    #[test]
     fn envelope_rejects_short_and_unknown() {
         assert_eq!(
             Envelope::parse(&[1; 10]).unwrap_err(),
             FormatError::TruncatedEnvelope(10)
         );
         let mut b = vec![1u8; 1 + NONCE_LEN + TAG_LEN];
-        b[0] = 9;
-        assert_eq!(
-            Envelope::parse(&b).unwrap_err(),
-            FormatError::UnknownEnvelopeVersion(9)
-        );
+        for bad in [0u8, 3, 9] {
+            b[0] = bad;
+            assert_eq!(
+                Envelope::parse(&b).unwrap_err(),
+                FormatError::UnknownEnvelopeVersion(bad)
+            );
+        }
     }
 }

@@ -10,9 +10,12 @@ use serde_json::json;
 use custodia::crypto::kdf::KdfParams;
 use custodia::crypto::minisign::PublicKey;
 use custodia::crypto::recovery::RecoveryKey;
+use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
-use super::secrets::{check_one_stdin, current_passphrase, new_passphrase, read_secret_file};
+use super::secrets::{
+    check_one_stdin, current_passphrase, new_passphrase, read_secret_file, report_strength,
+};
 use super::{vault_path, Failure, Global, Output};
 
 /// `custodia init`.
@@ -90,6 +93,26 @@ pub fn unlock(g: &Global) -> Result<Vault<Unlocked>, Failure> {
     Ok(vault.unlock(g.user.as_deref(), &passphrase)?)
 }
 
+/// Estimates a new passphrase's strength against the parameters its slot
+/// gets (the vault's sealed default: the real cost of one guess), and
+/// warns on standard error below about 50 bits.
+fn assess_new_passphrase(
+    out: &Output,
+    vault: &Vault<Unlocked>,
+    passphrase: &str,
+    user_inputs: &[&str],
+) -> Result<StrengthEstimate, Failure> {
+    let kdf = vault.kdf_default()?;
+    let words: Vec<&str> = user_inputs
+        .iter()
+        .copied()
+        .filter(|w| !w.is_empty())
+        .collect();
+    let estimate = strength::estimate(passphrase, &words, &AttackedKdf::Argon2id(kdf));
+    report_strength(out, &estimate);
+    Ok(estimate)
+}
+
 fn describe_kdf(p: &KdfParams) -> String {
     let memory = if p.memory_kib >= 1024 {
         format!("{} MiB", p.memory_kib / 1024)
@@ -152,6 +175,8 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
     };
     let vault = created.vault;
     let kdf = vault.kdf_default()?;
+    let vault_name = args.name.as_deref().unwrap_or("");
+    let strength = assess_new_passphrase(out, &vault, &passphrase, &[&user, vault_name])?;
     let display = created.recovery_key.to_display();
     let key_file = match key_out {
         Some((file, (tmp, mut handle))) => {
@@ -185,6 +210,7 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
             "public_key": public.base64(),
             "kdf": kdf,
             "insecure_fast_kdf": args.insecure_fast_kdf,
+            "passphrase_strength": strength,
         });
         match &key_file {
             Some(f) => doc["recovery_key_file"] = json!(f),
@@ -318,7 +344,10 @@ pub fn user(g: &Global, out: &Output, cmd: UserCommand) -> Result<(), Failure> {
                 &format!("Passphrase for {name}"),
             )?;
             let id = vault.add_user(&name, &pass)?;
-            out.either(&json!({ "user_id": id.to_hex(), "name": name }), || {
+            let strength = assess_new_passphrase(out, &vault, &pass, &[&name])?;
+            let doc =
+                json!({ "user_id": id.to_hex(), "name": name, "passphrase_strength": strength });
+            out.either(&doc, || {
                 out.note(format!("Added user \"{name}\"."));
                 out.line(id.to_hex())
             })
@@ -364,7 +393,9 @@ pub fn passphrase(g: &Global, out: &Output, cmd: PassphraseCommand) -> Result<()
             let started = Instant::now();
             vault.change_passphrase(&pass)?;
             let user = vault.user().name.clone();
-            out.either(&json!({ "changed": true, "user": user }), || {
+            let strength = assess_new_passphrase(out, &vault, &pass, &[&user])?;
+            let doc = json!({ "changed": true, "user": user, "passphrase_strength": strength });
+            out.either(&doc, || {
                 out.note(format!(
                     "Passphrase changed for \"{user}\" ({:.1} s).",
                     started.elapsed().as_secs_f64()
@@ -390,9 +421,15 @@ pub fn recover(g: &Global, out: &Output, args: RecoverArgs) -> Result<(), Failur
     let pass = new_passphrase(args.new_passphrase_file.as_deref(), "New passphrase")?;
     let vault = vault.recover(&key, g.user.as_deref(), &pass)?;
     let user = vault.user().name.clone();
+    let strength = assess_new_passphrase(out, &vault, &pass, &[&user])?;
     let public = PublicKey::new(vault.signing_key().verifying_key());
     out.either(
-        &json!({ "recovered": true, "user": user, "public_key": public.base64() }),
+        &json!({
+            "recovered": true,
+            "user": user,
+            "public_key": public.base64(),
+            "passphrase_strength": strength,
+        }),
         || {
             out.note(format!(
                 "New passphrase set for \"{user}\". Their signing key was replaced (new key {}); \

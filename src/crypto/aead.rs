@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::keys::SymmetricKey;
 use super::{random_bytes, CryptoError};
-use crate::format::{pad, unpad, Binding, Envelope, NONCE_LEN};
+use crate::format::{pad, unpad, Binding, Envelope, ENVELOPE_VERSION, NONCE_LEN};
 
 /// Seals raw bytes: pads them, encrypts with a fresh random nonce, binds to `binding`.
 pub fn seal_bytes(
@@ -74,9 +74,33 @@ fn seal_value_inner<T: Serialize + ?Sized>(
     value: &T,
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, CryptoError> {
-    let json =
-        Zeroizing::new(serde_json::to_vec(value).map_err(|e| CryptoError::Encode(e.to_string()))?);
+    let json = to_json_zeroizing(value)?;
     seal_bytes_with_nonce(key, binding, &json, nonce)
+}
+
+/// Encodes a value as JSON into a buffer that is wiped on drop and never
+/// grows: a first pass only counts the bytes, the second writes them into a
+/// buffer of exactly that capacity. (`serde_json::to_vec` doubles its
+/// buffer as it goes and frees the smaller copies unwiped.)
+pub fn to_json_zeroizing<T: Serialize + ?Sized>(
+    value: &T,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let encode = |e: serde_json::Error| CryptoError::Encode(e.to_string());
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_err(encode)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(count.0));
+    serde_json::to_writer(&mut *out, value).map_err(encode)?;
+    Ok(out)
 }
 
 /// Opens a value sealed by [`seal_value`].
@@ -107,12 +131,13 @@ fn seal_raw_with_nonce(
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, CryptoError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
     let ct = cipher
         .encrypt(
             XNonce::from_slice(nonce),
             Payload {
                 msg: plaintext,
-                aad: associated_data,
+                aad: &aad,
             },
         )
         .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
@@ -138,12 +163,9 @@ pub fn seal_raw_into(
     let start = out.len();
     out.extend_from_slice(plaintext);
     let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
     let tag = cipher
-        .encrypt_in_place_detached(
-            XNonce::from_slice(&nonce),
-            associated_data,
-            &mut out[start..],
-        )
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, &mut out[start..])
         .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
     out.extend_from_slice(&tag);
     Ok(())
@@ -165,10 +187,11 @@ pub fn open_raw_into(
     out.clear();
     out.extend_from_slice(body);
     let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let aad = Envelope::associated_data(env.version, associated_data);
     cipher
         .decrypt_in_place_detached(
             XNonce::from_slice(env.nonce),
-            associated_data,
+            &aad,
             out,
             GenericArray::from_slice(tag),
         )
@@ -186,12 +209,13 @@ pub fn open_raw(
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let env = Envelope::parse(sealed)?;
     let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let aad = Envelope::associated_data(env.version, associated_data);
     cipher
         .decrypt(
             XNonce::from_slice(env.nonce),
             Payload {
                 msg: env.ciphertext,
-                aad: associated_data,
+                aad: &aad,
             },
         )
         .map(Zeroizing::new)
@@ -329,7 +353,7 @@ mod tests {
     }
 
     /// `docs/format.md` §20, "Sealed settings": the settings a vault seals
-    /// at creation, under the settings subkey of master `22` × 32 and vault
+    /// at creation (a version-2 envelope), under the settings subkey of master `22` × 32 and vault
     /// id `11` × 16, with the nonce fixed to `66` × 24.
     #[test]
     fn sealed_settings_match_format_vector() {
@@ -354,17 +378,78 @@ mod tests {
         let sealed = seal_value_with_nonce(&key, &b, &settings, &[0x66; NONCE_LEN]).unwrap();
         assert_eq!(sealed.len(), 153);
         let expected = [
-            "01666666666666666666666666666666666666666666666666aefce2dc5072b1",
+            "02666666666666666666666666666666666666666666666666aefce2dc5072b1",
             "fb7b79bb77c2845564991029e0648449bcfe20b0b6014a025e3b3d2f932df475",
             "afb8923eba444307aa773e308c5ca8044bc15998ce1cfc4deae080fa8fda1f10",
             "119186ed2fe3e3372b9fff4306bf6fd0ae9a9ef4d38cc68110a83fdf5d86d6f1",
-            "18404fe3f4ef996544ea87c43da84ae911421ca3a8382b1ec3",
+            "18404fe3f4ef996544d9b59d34216b20002af48cfdf5b3e580",
         ]
         .concat();
         assert_eq!(hex::encode(&sealed), expected);
         // The vector opens the way the vault opens its settings.
         let back: Settings = open_value(&key, &b, &sealed).unwrap();
         assert_eq!(serde_json::to_vec(&back).unwrap(), json);
+    }
+
+    #[test]
+    fn json_is_written_into_an_exactly_sized_zeroizing_buffer() {
+        let value = sample();
+        let json: Zeroizing<Vec<u8>> = to_json_zeroizing(&value).unwrap();
+        assert_eq!(*json, serde_json::to_vec(&value).unwrap());
+        assert_eq!(json.capacity(), json.len(), "the buffer grew");
+        let big = "é".repeat(100_000);
+        let json = to_json_zeroizing(&big).unwrap();
+        assert_eq!(json.capacity(), json.len());
+    }
+
+    /// The sealed-settings envelope of `docs/format.md` §20 as version 1
+    /// wrote it (before the version byte was authenticated): vaults made
+    /// then hold such envelopes everywhere.
+    const SETTINGS_V1: [&str; 5] = [
+        "01666666666666666666666666666666666666666666666666aefce2dc5072b1",
+        "fb7b79bb77c2845564991029e0648449bcfe20b0b6014a025e3b3d2f932df475",
+        "afb8923eba444307aa773e308c5ca8044bc15998ce1cfc4deae080fa8fda1f10",
+        "119186ed2fe3e3372b9fff4306bf6fd0ae9a9ef4d38cc68110a83fdf5d86d6f1",
+        "18404fe3f4ef996544ea87c43da84ae911421ca3a8382b1ec3",
+    ];
+
+    /// Issue 16.6: the envelope version byte is authenticated from version
+    /// 2 on; version-1 envelopes still open; changing the byte either way
+    /// fails to open.
+    #[test]
+    fn version_byte_flips_fail_both_ways_and_version_1_still_opens() {
+        use crate::crypto::keys::{MasterKey, Purpose};
+        use crate::vault::Settings;
+
+        let vault = Id([0x11; 16]);
+        let master = MasterKey::new(SymmetricKey::from_bytes([0x22; 32]), vault);
+        let key = master.subkey(Purpose::Settings).unwrap();
+        let b = crate::vault::settings_binding(&vault);
+        let v1 = hex::decode(SETTINGS_V1.concat()).unwrap();
+        let old: Settings = open_value(&key, &b, &v1).unwrap();
+        assert_eq!(old.name.as_deref(), Some("Test"));
+        let mut v1_as_v2 = v1.clone();
+        v1_as_v2[0] = 2;
+        assert!(matches!(
+            open_value::<Settings>(&key, &b, &v1_as_v2),
+            Err(CryptoError::Unauthentic)
+        ));
+        let v2 = seal_value(&key, &b, &old).unwrap();
+        assert_eq!(v2[0], 2);
+        assert!(open_value::<Settings>(&key, &b, &v2).is_ok());
+        let mut v2_as_v1 = v2.clone();
+        v2_as_v1[0] = 1;
+        assert!(matches!(
+            open_value::<Settings>(&key, &b, &v2_as_v1),
+            Err(CryptoError::Unauthentic)
+        ));
+        // The same through the in-place path that evidence chunks use.
+        let mut chunk = Vec::new();
+        seal_raw_into(&key, b"ad", b"chunk", &mut chunk).unwrap();
+        chunk[0] = 1;
+        let mut out = Vec::new();
+        assert!(open_raw_into(&key, b"ad", &chunk, &mut out).is_err());
+        assert!(open_raw(&key, b"ad", &chunk).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod minisign;
 pub mod recovery;
 pub mod signing;
+pub mod strength;
 
 use thiserror::Error;
 
@@ -31,6 +32,20 @@ pub enum CryptoError {
     /// Argon2 parameters outside the accepted bounds (checked before use).
     #[error("key-derivation parameters out of bounds: {0}")]
     KdfParamsOutOfBounds(String),
+    /// A key slot's Argon2 parameters go beyond what the vault's sealed
+    /// default allows (see [`kdf::check_slot_params`]).
+    #[error(
+        "a key slot's key-derivation {parameter} is {value}, above the {limit} this vault \
+         allows (4 times its sealed default, and at most 1 GiB of memory)"
+    )]
+    SlotKdfAboveDefault {
+        /// Which parameter.
+        parameter: kdf::KdfParameter,
+        /// The slot's value.
+        value: u64,
+        /// The most allowed.
+        limit: u64,
+    },
     /// The Argon2 implementation refused the parameters or failed.
     #[error("key derivation failed: {0}")]
     Kdf(String),

@@ -2,12 +2,19 @@
 //! chunks, fingerprinted with SHA-256 at intake, and streamed back out with
 //! the fingerprint checked on the way.
 //!
+//! The whole stream is padded: the file's bytes, then zeros up to
+//! [`padded_stream_len`] (Padmé of the size, at least 64 bytes), cut into
+//! chunks of [`CHUNK_SIZE`] with a shorter final one. Extra chunks of zeros
+//! are added where the padding needs them, so the number of rows and their
+//! sizes depend only on the padded length, not on the exact file size.
+//!
 //! Chunk `i` of item `R` is sealed with associated data binding it to
-//! (vault, `evidence`, R, i, `chunk` | `last-chunk`): a chunk moved to
-//! another item or position, a reordering, or a truncation (the last chunk
-//! missing, or a chunk after it) fails to open. Only the last chunk is
-//! padded (Padmé); full chunks are all the same size. Memory stays bounded
-//! by a couple of chunks whatever the file size.
+//! (vault, `evidence`, R, i, `chunk` | `end-chunk`): a chunk moved to
+//! another item or position, a reordering, or a truncation (the final chunk
+//! missing, or a chunk after it) fails to open. Exhibits written before the
+//! stream was padded end in a `last-chunk` instead (only that chunk padded,
+//! with a length prefix) and still read. Memory stays bounded by a couple
+//! of chunks whatever the file size.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -27,7 +34,7 @@ use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp};
-use crate::format::{pad, unpad, Binding, Id};
+use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
 use crate::store::records::{self as rows, VersionRow};
 use crate::stream::{write_behind, ParallelHasher};
 use crate::vault::{now_utc, Session, Unlocked, Vault};
@@ -107,13 +114,49 @@ pub struct EvidenceSummary {
     pub overview: EvidenceOverview,
 }
 
-fn chunk_binding<'a>(vault_id: &'a Id, record: &'a str, index: u64, last: bool) -> Binding<'a> {
+/// The length of an exhibit's padded plaintext stream: Padmé of its size,
+/// at least [`MIN_PADDED_LEN`] bytes.
+pub fn padded_stream_len(size: u64) -> u64 {
+    padme(size).max(MIN_PADDED_LEN as u64)
+}
+
+/// The number of `evidence_chunks` rows a new exhibit of `size` bytes gets:
+/// its padded stream cut into [`CHUNK_SIZE`] chunks, the final one shorter
+/// (possibly empty). A function of the padded length only.
+pub fn stored_chunk_count(size: u64) -> u64 {
+    padded_stream_len(size) / CHUNK_SIZE as u64 + 1
+}
+
+/// What a chunk is, as bound into its associated data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChunkRole {
+    /// Any chunk but the final one: exactly [`CHUNK_SIZE`] bytes of the
+    /// padded stream (field `chunk`).
+    Full,
+    /// The final chunk of a padded stream, shorter than [`CHUNK_SIZE`]
+    /// (field `end-chunk`).
+    End,
+    /// The final chunk of an exhibit written before the stream was padded:
+    /// `pad()`-formatted (field `last-chunk`). Read only.
+    LegacyLast,
+}
+
+fn chunk_binding<'a>(
+    vault_id: &'a Id,
+    record: &'a str,
+    index: u64,
+    role: ChunkRole,
+) -> Binding<'a> {
     Binding {
         vault_id,
         kind: "evidence",
         record,
         version: index,
-        field: if last { "last-chunk" } else { "chunk" },
+        field: match role {
+            ChunkRole::Full => "chunk",
+            ChunkRole::End => "end-chunk",
+            ChunkRole::LegacyLast => "last-chunk",
+        },
     }
 }
 
@@ -244,8 +287,11 @@ fn fill_chunk(
     Ok(())
 }
 
-/// Seals and stores chunks from `source` until the last one. Returns
-/// (bytes stored, chunk count, media type).
+/// Seals and stores chunks from `source` until its last one, then the
+/// padding: the stream is zero-filled to [`padded_stream_len`] of the size
+/// (known once the short last read comes back), in extra chunks where
+/// needed. Returns (bytes of the file stored, chunk rows written, media
+/// type); the rows are [`stored_chunk_count`] of the size.
 fn store_chunks(
     conn: &Connection,
     session: &Session<'_>,
@@ -259,25 +305,44 @@ fn store_chunks(
     let mut index = 0u64;
     let mut stored = 0u64;
     let mut media_type = String::new();
+    let mut seal_and_insert = |index: u64, role: ChunkRole, plain: &[u8]| -> Result<()> {
+        let ad = chunk_binding(&session.vault_id, &record, index, role).associated_data();
+        seal_raw_into(key, &ad, plain, &mut sealed)?;
+        rows::insert_chunk(conn, id, index, &sealed)
+    };
     loop {
-        let (chunk, last) = source.next_chunk()?;
+        let (mut chunk, last) = source.next_chunk()?;
         if index == 0 {
             media_type = detect_media_type(&chunk[..chunk.len().min(8192)]);
         }
-        let ad = chunk_binding(&session.vault_id, &record, index, last).associated_data();
-        if last {
-            seal_raw_into(key, &ad, &Zeroizing::new(pad(&chunk)?), &mut sealed)?;
-        } else {
-            seal_raw_into(key, &ad, &chunk, &mut sealed)?;
-        }
-        rows::insert_chunk(conn, id, index, &sealed)?;
         stored += chunk.len() as u64;
-        progress(stored);
-        index += 1;
-        if last {
-            return Ok((stored, index, media_type));
+        if !last {
+            seal_and_insert(index, ChunkRole::Full, &chunk)?;
+            progress(stored);
+            index += 1;
+            source.recycle(chunk);
+            continue;
         }
-        source.recycle(chunk);
+        // The file has ended inside this chunk: pad the stream.
+        let final_index = stored_chunk_count(stored) - 1;
+        let final_len = (padded_stream_len(stored) - final_index * CHUNK_SIZE as u64) as usize;
+        if index == final_index {
+            chunk.resize(final_len, 0);
+            seal_and_insert(index, ChunkRole::End, &chunk)?;
+        } else {
+            // The buffer holds CHUNK_SIZE bytes of capacity: no reallocation.
+            chunk.resize(CHUNK_SIZE, 0);
+            seal_and_insert(index, ChunkRole::Full, &chunk)?;
+            chunk.clear();
+            chunk.resize(CHUNK_SIZE, 0);
+            for padding in index + 1..final_index {
+                seal_and_insert(padding, ChunkRole::Full, &chunk)?;
+            }
+            chunk.truncate(final_len);
+            seal_and_insert(final_index, ChunkRole::End, &chunk)?;
+        }
+        progress(stored);
+        return Ok((stored, final_index + 1, media_type));
     }
 }
 
@@ -409,14 +474,28 @@ impl EvidenceReader<'_, '_> {
             .and_then(|v| v.as_blob().map_err(rusqlite::Error::from))
             .map_err(|e| io::Error::other(e.to_string()))?;
         let last = self.next_index + 1 == self.overview.chunk_count;
-        let ad =
-            chunk_binding(&self.vault_id, &self.record, self.next_index, last).associated_data();
-        open_raw_into(self.key, &ad, data, &mut self.buf).map_err(|_| {
-            self.bad(format!(
+        let unauthentic = |reader: &Self| {
+            reader.bad(format!(
                 "chunk {} does not authenticate (damaged, altered, moved or reordered)",
-                self.next_index
+                reader.next_index
             ))
-        })?;
+        };
+        let (key, vault_id, index) = (self.key, self.vault_id, self.next_index);
+        let (record, buf) = (&self.record, &mut self.buf);
+        let mut open = |role: ChunkRole| {
+            let ad = chunk_binding(&vault_id, record, index, role).associated_data();
+            open_raw_into(key, &ad, data, buf).is_ok()
+        };
+        // The final chunk says which layout the exhibit has: a padded
+        // stream (`end-chunk`) or, written before, a padded last chunk.
+        let role = if !last {
+            open(ChunkRole::Full).then_some(ChunkRole::Full)
+        } else if open(ChunkRole::End) {
+            Some(ChunkRole::End)
+        } else {
+            open(ChunkRole::LegacyLast).then_some(ChunkRole::LegacyLast)
+        };
+        let role = role.ok_or_else(|| unauthentic(self))?;
         if !last && self.buf.len() != CHUNK_SIZE {
             return Err(self.bad(format!(
                 "chunk {} has {} bytes; only the last chunk may be shorter than {CHUNK_SIZE}",
@@ -424,12 +503,45 @@ impl EvidenceReader<'_, '_> {
                 self.buf.len()
             )));
         }
-        if last {
-            let len = unpad(&self.buf)
-                .map_err(|_| self.bad("the last chunk's padding is malformed".into()))?
-                .len();
-            self.buf.copy_within(4..4 + len, 0);
-            self.buf.truncate(len);
+        match role {
+            ChunkRole::LegacyLast => {
+                let len = unpad(&self.buf)
+                    .map_err(|_| self.bad("the last chunk's padding is malformed".into()))?
+                    .len();
+                self.buf.copy_within(4..4 + len, 0);
+                self.buf.truncate(len);
+            }
+            ChunkRole::End => {
+                let size = self.overview.size;
+                let total = self.next_index * CHUNK_SIZE as u64 + self.buf.len() as u64;
+                if self.overview.chunk_count != stored_chunk_count(size)
+                    || total != padded_stream_len(size)
+                {
+                    return Err(self.bad(format!(
+                        "its padded stream has {total} bytes in {} chunks; {size} bytes pad to \
+                         {} in {}",
+                        self.overview.chunk_count,
+                        padded_stream_len(size),
+                        stored_chunk_count(size)
+                    )));
+                }
+            }
+            ChunkRole::Full => {}
+        }
+        // Bytes past the exhibit's size are padding: zeros, not given out.
+        if role != ChunkRole::LegacyLast {
+            let remaining = self.overview.size.saturating_sub(self.size);
+            let keep = self
+                .buf
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            if self.buf[keep..].iter().any(|b| *b != 0) {
+                return Err(self.bad(format!(
+                    "chunk {} holds data past the exhibit's size",
+                    self.next_index
+                )));
+            }
+            self.buf.truncate(keep);
         }
         let plain = &self.buf;
         self.hasher.update(&plain[..])?;
@@ -607,8 +719,14 @@ impl Vault<Unlocked> {
             };
             let id = crate::crypto::random_id()?;
             rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
-            let (size, sha256, chunk_count, media_type) =
-                write_chunks(tx, session, &id, &mut file, &path.display().to_string(), progress)?;
+            let (size, sha256, chunk_count, media_type) = write_chunks(
+                tx,
+                session,
+                &id,
+                &mut file,
+                &path.display().to_string(),
+                progress,
+            )?;
             let overview = EvidenceOverview {
                 case: case.id.to_hex(),
                 statement,
@@ -649,7 +767,12 @@ impl Vault<Unlocked> {
                 &id,
                 Kind::Evidence.as_str(),
                 Action::Create,
-                serde_json::json!({ "sha256": overview.sha256, "size": size, "case": overview.case }),
+                serde_json::json!({
+                    "sha256": overview.sha256,
+                    "size": size,
+                    "case": overview.case,
+                    "chunks": chunk_count,
+                }),
             )?;
             Ok(EvidenceSummary {
                 id,
@@ -781,5 +904,78 @@ pub fn copy_with_progress(
         writer.write_all(&buf[..n])?;
         total += n as u64;
         progress(total);
+    }
+}
+
+#[cfg(test)]
+mod padding_tests {
+    use super::*;
+
+    /// Row lengths (`data`, envelope included) a new exhibit of `size` gets.
+    fn row_lengths(size: u64) -> Vec<u64> {
+        let rows = stored_chunk_count(size);
+        let total = padded_stream_len(size);
+        (0..rows)
+            .map(|i| {
+                let plain = if i + 1 < rows {
+                    CHUNK_SIZE as u64
+                } else {
+                    total - i * CHUNK_SIZE as u64
+                };
+                plain + 41
+            })
+            .collect()
+    }
+
+    /// `docs/format.md` §20, "Evidence stream padding".
+    #[test]
+    fn stream_padding_matches_format_vector() {
+        let full = CHUNK_SIZE as u64 + 41;
+        let vectors: [(u64, u64, &[u64]); 8] = [
+            (0, 64, &[105]),
+            (14, 64, &[105]),
+            (100_000, 100_352, &[100_393]),
+            (1_048_575, 1_048_576, &[full, 41]),
+            (1_048_676, 1_081_344, &[full, 32_809]),
+            (1_048_680, 1_081_344, &[full, 32_809]),
+            (3_000_000, 3_014_656, &[full, full, 917_545]),
+            (67_108_865, 69_206_016, &[]),
+        ];
+        for (size, padded, rows) in vectors {
+            assert_eq!(padded_stream_len(size), padded, "size {size}");
+            let lengths = row_lengths(size);
+            if rows.is_empty() {
+                // 64 MiB + 1: 66 MiB in 66 full chunks and an empty end.
+                assert_eq!(lengths.len(), 67);
+                assert_eq!(lengths[..66], [full; 66]);
+                assert_eq!(lengths[66], 41);
+            } else {
+                assert_eq!(lengths, rows, "size {size}");
+            }
+            assert_eq!(stored_chunk_count(size), lengths.len() as u64);
+        }
+    }
+
+    /// `docs/format.md` §20, "Associated data" of an evidence end chunk.
+    #[test]
+    fn end_chunk_binding_matches_format_vector() {
+        let vault = Id([0x11; 16]);
+        let record = "ab".repeat(16);
+        let ad = chunk_binding(&vault, &record, 2, ChunkRole::End).associated_data();
+        assert_eq!(
+            hex::encode(&ad),
+            [
+                "637573746f6469612f76312f6161641111111111111111111111111111111100",
+                "0865766964656e63650020616261626162616261626162616261626162616261",
+                "626162616261626162616200000000000000020009656e642d6368756e6b",
+            ]
+            .concat()
+        );
+        for role in [ChunkRole::Full, ChunkRole::LegacyLast] {
+            assert_ne!(
+                chunk_binding(&vault, &record, 2, role).associated_data(),
+                ad
+            );
+        }
     }
 }

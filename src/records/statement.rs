@@ -177,8 +177,10 @@ pub fn check_body(body: &str) -> Result<()> {
     Ok(())
 }
 
-/// The text a statement is searched by: metadata and body, folded.
-fn search_source(fields: &StatementFields, body: &str) -> String {
+/// The text a statement is searched by: metadata and body (folded by the
+/// caller), joined by newlines into a wiped buffer sized exactly first, so
+/// it never grows and leaves no unwiped copy behind.
+fn search_source(fields: &StatementFields, body: &str) -> Zeroizing<String> {
     let mut parts: Vec<&str> = vec![&fields.witness];
     for f in [
         &fields.pseudonym,
@@ -194,11 +196,19 @@ fn search_source(fields: &StatementFields, body: &str) -> String {
         parts.push(f);
     }
     parts.push(body);
-    parts.join("\n")
+    let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len() - 1;
+    let mut text = Zeroizing::new(String::with_capacity(len));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(part);
+    }
+    text
 }
 
 /// The unfolded text of [`search_source`], for snippets.
-pub fn searchable_text(fields: &StatementFields, body: &str) -> String {
+pub fn searchable_text(fields: &StatementFields, body: &str) -> Zeroizing<String> {
     search_source(fields, body)
 }
 
@@ -232,7 +242,9 @@ pub fn write_version(
             )?),
         },
     )?;
-    let folded = fold(&search_source(&overview.fields, body));
+    // Wiped on drop. (`fold` may still regrow its own buffer when folding
+    // lengthens the text, e.g. "ß" to "ss": see SECURITY.md.)
+    let folded = Zeroizing::new(fold(&search_source(&overview.fields, body)));
     let record = id.to_hex();
     let sealed = seal_bytes(
         key,
@@ -564,4 +576,27 @@ pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
         serde_json::json!({ "version": version }),
     )?;
     Ok(version)
+}
+
+#[cfg(test)]
+mod search_text_tests {
+    use super::*;
+
+    #[test]
+    fn search_source_is_an_exactly_sized_zeroizing_buffer() {
+        let fields = StatementFields {
+            witness: "Évgueni Ivanov".into(),
+            place: Some("Astana".into()),
+            source: Some("https://example.org/temoignage".into()),
+            ..StatementFields::default()
+        };
+        let text: Zeroizing<String> = searchable_text(&fields, "Я дезертир « sans rien ».");
+        assert_eq!(
+            text.as_str(),
+            "Évgueni Ivanov\nAstana\nhttps://example.org/temoignage\nЯ дезертир « sans rien »."
+        );
+        assert_eq!(text.capacity(), text.len(), "the buffer grew");
+        let bare = searchable_text(&StatementFields::default(), "");
+        assert_eq!(bare.as_str(), "\n");
+    }
 }

@@ -65,17 +65,13 @@ pub fn passphrase_slot(
     })
 }
 
-/// Most memory any slot may ask for, whatever the vault's default: 1 GiB.
-pub const SLOT_MEMORY_CAP_KIB: u32 = 1024 * 1024;
-/// How far above the vault's default a slot's cost may go (memory, passes
-/// and lanes each).
-pub const SLOT_COST_FACTOR: u32 = 4;
-
 /// Refuses to run a slot whose KDF would cost far more than the vault's
-/// default (at most [`SLOT_COST_FACTOR`]× each parameter, and
-/// [`SLOT_MEMORY_CAP_KIB`]): a slot edited to claim 4 GiB and 64 passes
-/// would otherwise cost gigabytes and minutes before failing. Says which
-/// slot and parameter, for the unlock to skip it with a note.
+/// default ([`kdf::check_slot_params`]: at most 4× each parameter, and
+/// 1 GiB of memory): a slot edited to claim 4 GiB and 64 passes would
+/// otherwise cost gigabytes and minutes before failing. Before unlocking,
+/// the default is the plaintext copy in the `vault` row; once unlocked it
+/// must equal the sealed settings (else the file was tampered with).
+/// Says which slot and parameter, for the unlock to skip it with a note.
 pub fn check_slot_cost(slot: &SlotRow, default: &KdfParams) -> std::result::Result<(), String> {
     let Some(p) = slot.kdf else {
         return Err(format!(
@@ -83,36 +79,12 @@ pub fn check_slot_cost(slot: &SlotRow, default: &KdfParams) -> std::result::Resu
             slot.slot_id.short()
         ));
     };
-    let skip = |what: String| {
-        Err(format!(
-            "key slot {} was skipped: it asks for {what}, beyond what this vault allows \
-             (the file was tampered with?); run `custodia check`",
+    kdf::check_slot_params(&p, default).map_err(|e| {
+        format!(
+            "key slot {} was skipped: {e} (the file was tampered with?); run `custodia check`",
             slot.slot_id.short()
-        ))
-    };
-    if let Err(e) = p.validate() {
-        return skip(e.to_string());
-    }
-    let memory_cap = default
-        .memory_kib
-        .saturating_mul(SLOT_COST_FACTOR)
-        .min(SLOT_MEMORY_CAP_KIB)
-        .max(default.memory_kib.min(SLOT_MEMORY_CAP_KIB));
-    if p.memory_kib > memory_cap {
-        return skip(format!(
-            "{} KiB of memory (at most {memory_cap})",
-            p.memory_kib
-        ));
-    }
-    let time_cap = default.time_cost.saturating_mul(SLOT_COST_FACTOR);
-    if p.time_cost > time_cap {
-        return skip(format!("{} passes (at most {time_cap})", p.time_cost));
-    }
-    let lanes_cap = default.parallelism.saturating_mul(SLOT_COST_FACTOR);
-    if p.parallelism > lanes_cap {
-        return skip(format!("{} lanes (at most {lanes_cap})", p.parallelism));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// Tries a passphrase on one slot. `Ok(None)`: not this slot's passphrase.

@@ -728,7 +728,11 @@ fn age_bundle_carries_every_exhibit_byte_for_byte_and_every_statement_version() 
     }
     let fx = Fixture::new();
     let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
-    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    // The texts as written (protected names kept: byte for byte).
+    let bundle = fx.export(
+        "bundle.age",
+        &["--recipient", &recipient, "--keep-names-in-text"],
+    );
     let tar = fx.v.file("bundle.tar");
     tool_ok(
         "age",

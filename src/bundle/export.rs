@@ -97,8 +97,11 @@ pub struct ExportSummary {
     pub evidence: usize,
     /// Payload bytes.
     pub payload_bytes: u64,
-    /// Exporter key id.
+    /// Exporter key id (minisign label).
     pub signer_key_id: String,
+    /// Exporter key fingerprint (SHA-256 of the key, hex): what the court
+    /// compares.
+    pub signer_fingerprint: String,
     /// Recipient fingerprints (SHA-256 of the recipient string, 16 hex).
     pub recipients: Vec<String>,
     /// Protected names found in texts.
@@ -604,13 +607,18 @@ impl Vault<Unlocked> {
                 u8::from(date.month()),
                 date.day()
             );
+            let exporter_label = format!(
+                "{}, fingerprint {}",
+                exporter_key.key_id_hex(),
+                exporter_key.fingerprint()
+            );
             let report = render(&ReportInput {
                 case: &case_doc,
                 statements: &report_statements,
                 evidence: &evidence_docs,
                 events: &report_events,
                 prior_events: &prior_events,
-                exporter: (&exporter_name, &exporter_key.key_id_hex()),
+                exporter: (&exporter_name, &exporter_label),
                 date: &date_text,
                 checkpoint: &receipt,
             });
@@ -690,6 +698,7 @@ impl Vault<Unlocked> {
                 evidence: evidence_ids.len(),
                 payload_bytes,
                 signer_key_id: exporter_key.key_id_hex(),
+                signer_fingerprint: exporter_key.fingerprint(),
                 recipients: fingerprints.clone(),
                 name_warnings: warnings,
                 metadata_redactions,

@@ -252,13 +252,14 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     }
     out.either(&summary, || {
         out.note(format!(
-            "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key {}.",
+            "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key fingerprint {} (minisign key id {}).",
             summary.out.display(),
             summary.bag,
             summary.statements,
             summary.versions,
             summary.evidence,
             summary.payload_bytes,
+            summary.signer_fingerprint,
             summary.signer_key_id
         ));
         Ok(())

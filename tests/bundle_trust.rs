@@ -987,3 +987,51 @@ fn reader_rules_crlf_bagit_txt_and_one_space_manifest_separator_are_accepted() {
     assert_eq!(one, two);
     assert_eq!(one[0].0, "data/x.txt");
 }
+
+#[test]
+fn a_bag_repacked_by_gnu_tar_with_exhibits_before_evidence_json_imports_through_a_sealed_spool() {
+    if !have(&["tar"], "a_bag_repacked_by_gnu_tar") {
+        return;
+    }
+    let fx = Fx::new();
+    let tar = fx.export("bundle.tar", &[]);
+    let bag = untar(&tar, &fx.v.file("repack"));
+    let repacked = fx.v.file("repacked.tar");
+    repack(&bag, &repacked);
+    // GNU tar --sort=name puts data/evidence/… before data/evidence.json.
+    let listing = String::from_utf8(tool_ok("tar", &["-tf", arg(&repacked)]).stdout).unwrap();
+    let at = |name: &str| listing.lines().position(|l| l.ends_with(name)).unwrap();
+    assert!(at("data/evidence/photo.jpg") < at("data/evidence.json"), "{listing}");
+
+    let court = TestVault::new();
+    let spool_dir = court.file("tmp");
+    fs::create_dir_all(&spool_dir).unwrap();
+    let mut cmd = court.command();
+    cmd.env("TMPDIR", &spool_dir).args([
+        "bundle",
+        "import",
+        arg(&repacked),
+        "--signer",
+        &key_line(&fx.v),
+        "--json",
+    ]);
+    let out = run_command(&mut cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    expect_exit(&out, 0, "import of a GNU-tar repacked bag");
+    let summary = parse_json(&stdout);
+    assert_eq!(summary["evidence"], 2, "{summary}");
+    // The spool left nothing behind.
+    assert_eq!(fs::read_dir(&spool_dir).unwrap().count(), 0);
+    for item in parse_json(&court.ok(&["evidence", "list", "--json"]))
+        .as_array()
+        .unwrap()
+    {
+        let id = item["id"].as_str().unwrap();
+        let target = court.file(&format!("{id}.out"));
+        court.ok(&["evidence", "extract", id, "--out", arg(&target)]);
+        let name = item["original_name"].as_str().or(item["name"].as_str()).unwrap();
+        let original = fs::read(bag.join("data/evidence").join(name)).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), original, "{name}");
+    }
+    court.ok(&["check"]);
+}

@@ -1,7 +1,10 @@
 //! Importing a bundle into this vault, reading it ONCE: in one write
 //! transaction, the tar is streamed entry by entry; exhibits are stored
 //! (encrypted, chunked) as they stream by, under the ids `evidence.json`
-//! gives them, and every other file is kept in memory (bounded). Then the
+//! gives them (an exhibit that comes before `evidence.json`, as in a bag
+//! re-packed by GNU tar, goes to a sealed spool first: an unlinked
+//! temporary file encrypted with age to a key that exists only in memory),
+//! and every other file is kept in memory (bounded). Then the
 //! whole bag is verified exactly as `bundle verify` does, the signer must
 //! be trusted (given with `--signer` or pinned in this vault), and every
 //! document (each statement version, each exhibit of `evidence.json`) must
@@ -10,6 +13,7 @@
 //! the transaction back, so nothing is imported.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -79,6 +83,111 @@ fn parse_id(text: &str) -> Result<Id> {
         .map_err(|_| Error::Integrity(format!("the bundle has a malformed record id {text:?}")))
 }
 
+/// The entries of `evidence.json` by path, once it has been read; each id
+/// must be new to this vault.
+fn listed_exhibits(
+    tx: &rusqlite::Transaction<'_>,
+    bytes: &[u8],
+) -> Result<BTreeMap<String, EvidenceDoc>> {
+    let docs: Vec<EvidenceDoc> = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Integrity(format!("{EVIDENCE_JSON} is malformed: {e}")))?;
+    let mut by_path = BTreeMap::new();
+    for doc in docs {
+        let id = parse_id(&doc.id)?;
+        if rows::record_exists(tx, &id)? {
+            return Err(Error::Invalid(format!(
+                "evidence {} is already in this vault; nothing was imported",
+                id.short()
+            )));
+        }
+        by_path.insert(doc.path.clone(), doc);
+    }
+    Ok(by_path)
+}
+
+/// An exhibit read before `evidence.json` said whose it is: its bytes,
+/// encrypted with age to a key that lives only in this process, in a
+/// temporary file that is unlinked as soon as it is created (on Unix; on
+/// other systems when this is dropped). Nothing of it is readable on disk,
+/// and it leaves nothing behind.
+struct Spooled {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    identity: age::x25519::Identity,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Spooled {
+    /// Encrypts `r` to a new spool; returns it and the bytes' SHA-256.
+    fn write(r: &mut dyn Read) -> Result<(Spooled, [u8; 32])> {
+        let random = crate::crypto::random_bytes::<12>()?;
+        let path = std::env::temp_dir().join(format!(
+            "custodia-import-spool-{}",
+            hex::encode(random)
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let context = || format!("cannot write the import spool {}", path.display());
+        let file = options.open(&path).map_err(|e| Error::io(context(), e))?;
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&path);
+        let identity = age::x25519::Identity::generate();
+        let recipient = identity.to_public();
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(
+            &recipient as &dyn age::Recipient,
+        ))
+        .map_err(|e| Error::Invalid(format!("cannot encrypt the import spool: {e}")))?;
+        let mut writer = encryptor
+            .wrap_output(std::io::BufWriter::new(file))
+            .map_err(|e| Error::io(context(), e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| Error::io("cannot read the bundle", e))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = buf.get(..n).unwrap_or_default();
+            hasher.update(chunk);
+            writer.write_all(chunk).map_err(|e| Error::io(context(), e))?;
+        }
+        let mut file = writer
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .map_err(|e| Error::io(context(), e))?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::io(context(), e))?;
+        Ok((
+            Spooled {
+                file,
+                path,
+                identity,
+            },
+            hasher.finalize().into(),
+        ))
+    }
+
+    /// Reads the spool back (authenticated by age).
+    fn reader(&self) -> Result<Box<dyn Read + '_>> {
+        let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(&self.file))
+            .map_err(|e| Error::Integrity(format!("the import spool does not decrypt: {e}")))?;
+        let reader = decryptor
+            .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
+            .map_err(|e| Error::Integrity(format!("the import spool does not decrypt: {e}")))?;
+        Ok(Box::new(reader))
+    }
+}
+
 /// Carries a library error through the tar reader's error type.
 fn stop(failure: &mut Option<Error>, e: Error) -> TarError {
     let msg = e.to_string();
@@ -111,34 +220,22 @@ impl Vault<Unlocked> {
             // One pass: exhibits go into the transaction as they stream by.
             let mut listed: Option<BTreeMap<String, EvidenceDoc>> = None;
             let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
+            let mut spooled: Vec<(String, Spooled)> = Vec::new();
             let mut failure: Option<Error> = None;
             let walked = walk_bundle(reader, |rel, _size, r, files| {
                 if listed.is_none() {
-                    let docs = match files.get(EVIDENCE_JSON).and_then(|e| e.bytes.as_deref()) {
-                        Some(b) => serde_json::from_slice::<Vec<EvidenceDoc>>(b).map_err(|e| {
-                            Error::Integrity(format!("{EVIDENCE_JSON} is malformed: {e}"))
-                        }),
-                        None => Err(Error::Integrity(format!(
-                            "{rel} comes before {EVIDENCE_JSON} in the archive; a bundle is \
-                             imported only in the order Custodia writes it (sorted by name)"
-                        ))),
-                    };
-                    let docs = docs.map_err(|e| stop(&mut failure, e))?;
-                    let mut by_path = BTreeMap::new();
-                    for doc in docs {
-                        let id = parse_id(&doc.id).map_err(|e| stop(&mut failure, e))?;
-                        if rows::record_exists(tx, &id).map_err(|e| stop(&mut failure, e))? {
-                            return Err(stop(
-                                &mut failure,
-                                Error::Invalid(format!(
-                                    "evidence {} is already in this vault; nothing was imported",
-                                    id.short()
-                                )),
-                            ));
+                    match files.get(EVIDENCE_JSON).and_then(|e| e.bytes.as_deref()) {
+                        Some(b) => {
+                            listed = Some(listed_exhibits(tx, b).map_err(|e| stop(&mut failure, e))?)
                         }
-                        by_path.insert(doc.path.clone(), doc);
+                        None => {
+                            // Whose it is comes later: keep it sealed.
+                            let (spool, digest) =
+                                Spooled::write(r).map_err(|e| stop(&mut failure, e))?;
+                            spooled.push((rel.to_owned(), spool));
+                            return Ok(digest);
+                        }
                     }
-                    listed = Some(by_path);
                 }
                 let Some(doc) = listed.as_ref().and_then(|l| l.get(rel)) else {
                     // Not listed: hashed only; verification reports it.
@@ -153,25 +250,7 @@ impl Vault<Unlocked> {
                         )),
                     ));
                 }
-                let result = (|| -> Result<(Stored, [u8; 32])> {
-                    let id = parse_id(&doc.id)?;
-                    rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
-                    let (size, sha256, chunk_count, media_type) =
-                        write_chunks_serial(tx, session, &id, r, &doc.path, progress)?;
-                    let digest: [u8; 32] = hex::decode(&sha256)
-                        .ok()
-                        .and_then(|d| d.try_into().ok())
-                        .ok_or_else(|| Error::Invalid("malformed SHA-256 from intake".into()))?;
-                    Ok((
-                        Stored {
-                            size,
-                            sha256,
-                            chunk_count,
-                            media_type,
-                        },
-                        digest,
-                    ))
-                })();
+                let result = store_exhibit(tx, session, doc, r, progress);
                 match result {
                     Ok((s, digest)) => {
                         stored.insert(doc.id.clone(), s);
@@ -200,8 +279,29 @@ impl Vault<Unlocked> {
                 return Err(refusal);
             }
             let files = walked.files;
-            let evidence_docs: Vec<EvidenceDoc> =
-                listed.map(|l| l.into_values().collect()).unwrap_or_default();
+            // Exhibits that came before evidence.json: out of the spool,
+            // into the vault under the ids it gives them.
+            let listed = match listed {
+                Some(l) => l,
+                None => match files.get(EVIDENCE_JSON).and_then(|e| e.bytes.as_deref()) {
+                    Some(b) => listed_exhibits(tx, b)?,
+                    None => BTreeMap::new(),
+                },
+            };
+            for (rel, spool) in &spooled {
+                let Some(doc) = listed.get(rel) else { continue };
+                if stored.contains_key(&doc.id) {
+                    return Err(Error::Integrity(format!(
+                        "{EVIDENCE_JSON} gives evidence {} two files",
+                        doc.id
+                    )));
+                }
+                let mut reader = spool.reader()?;
+                let (s, _) = store_exhibit(tx, session, doc, &mut reader, progress)?;
+                stored.insert(doc.id.clone(), s);
+            }
+            drop(spooled);
+            let evidence_docs: Vec<EvidenceDoc> = listed.into_values().collect();
             import_records(
                 tx,
                 session,
@@ -213,6 +313,34 @@ impl Vault<Unlocked> {
             )
         })
     }
+}
+
+/// Stores one exhibit's bytes as sealed chunks under its id from
+/// `evidence.json`; returns what was stored and its SHA-256.
+fn store_exhibit(
+    tx: &rusqlite::Transaction<'_>,
+    session: &crate::vault::Session<'_>,
+    doc: &EvidenceDoc,
+    r: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Stored, [u8; 32])> {
+    let id = parse_id(&doc.id)?;
+    rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
+    let (size, sha256, chunk_count, media_type) =
+        write_chunks_serial(tx, session, &id, r, &doc.path, progress)?;
+    let digest: [u8; 32] = hex::decode(&sha256)
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| Error::Invalid("malformed SHA-256 from intake".into()))?;
+    Ok((
+        Stored {
+            size,
+            sha256,
+            chunk_count,
+            media_type,
+        },
+        digest,
+    ))
 }
 
 /// Writes the case, statements, exhibit overviews, histories and import

@@ -617,7 +617,13 @@ impl Fixture {
     fn forwarded(&self) -> (TestVault, PathBuf) {
         let tar = self.export("for-the-court.tar", &["--no-encrypt"]);
         let court = TestVault::new();
-        court.ok(&["bundle", "import", arg(&tar), "--signer", &signer_of(&self.v)]);
+        court.ok(&[
+            "bundle",
+            "import",
+            arg(&tar),
+            "--signer",
+            &signer_of(&self.v),
+        ]);
         let forwarded = court.file("forwarded.tar");
         court.ok(&[
             "export",
@@ -1996,7 +2002,13 @@ fn imported_records_keep_their_earlier_history_through_log_check_and_re_export()
 
     // The appeal court sees both earlier vaults' chains.
     let appeal = TestVault::new();
-    appeal.ok(&["bundle", "import", arg(&forwarded), "--signer", &signer_of(&court)]);
+    appeal.ok(&[
+        "bundle",
+        "import",
+        arg(&forwarded),
+        "--signer",
+        &signer_of(&court),
+    ]);
     let vaults: BTreeSet<String> = imported_log(&appeal, &fx.amended)
         .iter()
         .map(|e| e["imported_from"].as_str().unwrap().to_owned())
@@ -2101,7 +2113,13 @@ fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
         repack(bag.parent().unwrap(), &forged);
         assert_rejected(&verify(&court, &forged, &[]), label, needles);
         let third = TestVault::new();
-        let out = third.run(&["bundle", "import", arg(&forged), "--signer", &signer_of(&court)]);
+        let out = third.run(&[
+            "bundle",
+            "import",
+            arg(&forged),
+            "--signer",
+            &signer_of(&court),
+        ]);
         expect_exit(&out, 4, label);
         assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
     }
@@ -2341,7 +2359,13 @@ fn a_witness_revealed_to_one_court_stays_protected_when_that_court_exports_again
     let fx = Fixture::new();
     let revealed = fx.export("revealed.tar", &["--no-encrypt", "--reveal-protected"]);
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&revealed), "--signer", &signer_of(&fx.v)]);
+    court.ok(&[
+        "bundle",
+        "import",
+        arg(&revealed),
+        "--signer",
+        &signer_of(&fx.v),
+    ]);
     let shown = parse_json(&court.ok(&["statement", "show", &fx.french, "--json"]));
     assert_eq!(shown["witness"], PROTECTED_NAME);
     assert_eq!(shown["pseudonym"], PSEUDONYM);

@@ -143,7 +143,12 @@ impl Fx {
             arg(&v2),
         ]);
         add_exhibit(&v, "intake", "enregistrement.m4a", &[7u8; 300_000]);
-        add_exhibit(&v, "intake", "photo.jpg", b"\xFF\xD8\xFF\xE0 a small photo \xFF\xD9");
+        add_exhibit(
+            &v,
+            "intake",
+            "photo.jpg",
+            b"\xFF\xD8\xFF\xE0 a small photo \xFF\xD9",
+        );
         Fx { v, french, russian }
     }
 
@@ -354,7 +359,10 @@ fn a_bundle_from_a_look_alike_vault_is_unauthenticated_exit_5_and_only_its_real_
         "verify --signer <its key>",
     );
     assert!(text.contains("VERDICT: VALID"), "{text}");
-    assert!(text.contains("authenticated: the key given with --signer"), "{text}");
+    assert!(
+        text.contains("authenticated: the key given with --signer"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -423,7 +431,10 @@ fn import_into_a_vault_with_the_same_case_reference_needs_into_case_and_shows_th
         CASE,
     ]);
     let text = expect_exit(&out, 0, "import --into-case");
-    assert!(text.contains(&source_vault), "the import shows the source vault:\n{text}");
+    assert!(
+        text.contains(&source_vault),
+        "the import shows the source vault:\n{text}"
+    );
     let cases = parse_json(&court.ok(&["case", "list", "--json"]));
     assert_eq!(cases.as_array().unwrap().len(), 1, "{cases}");
     let statements = parse_json(&court.ok(&["statement", "list", "--json"]));
@@ -465,8 +476,7 @@ fn a_pinned_signer_authenticates_a_bundle_and_is_named_library_level() {
         pinned_at: String::new(),
         pinned_by: String::new(),
     };
-    let verdict =
-        verify_bundle(&bundle, &Unlock::None, &[TrustedKey::pinned(&stranger)]).unwrap();
+    let verdict = verify_bundle(&bundle, &Unlock::None, &[TrustedKey::pinned(&stranger)]).unwrap();
     assert_eq!(verdict.status(), Status::Unauthenticated);
     // No key at all: unauthenticated.
     let verdict = verify_bundle(&bundle, &Unlock::None, &[]).unwrap();
@@ -569,8 +579,16 @@ fn the_fingerprint_shown_is_the_one_stock_tools_compute_from_key_public() {
     expect_exit(&out, 0, "verify --json --signer");
     let doc = parse_json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(doc["status"], "valid", "{doc}");
-    assert_eq!(doc["verdict"]["signer_fingerprint"], stock.as_str(), "{doc}");
-    assert_eq!(doc["verdict"]["source_vault"], fx.v.vault_id().as_str(), "{doc}");
+    assert_eq!(
+        doc["verdict"]["signer_fingerprint"],
+        stock.as_str(),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["verdict"]["source_vault"],
+        fx.v.vault_id().as_str(),
+        "{doc}"
+    );
     // Without --signer: the same fingerprint, shown to be compared.
     let text = expect_exit(&verify(&fx.v, &bundle, &[]), 5, "verify without --signer");
     assert!(text.contains(&stock), "{text}");
@@ -649,7 +667,14 @@ fn import_reads_the_bundle_once_from_a_fifo_and_counts_what_it_stored() {
     };
     let mut cmd = court.command();
     cmd.timeout(Duration::from_secs(60));
-    cmd.args(["bundle", "import", arg(&fifo), "--signer", &key_line(&fx.v), "--json"]);
+    cmd.args([
+        "bundle",
+        "import",
+        arg(&fifo),
+        "--signer",
+        &key_line(&fx.v),
+        "--json",
+    ]);
     let out = run_command(&mut cmd);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     expect_exit(&out, 0, "import from a FIFO");
@@ -658,7 +683,11 @@ fn import_reads_the_bundle_once_from_a_fifo_and_counts_what_it_stored() {
     assert_eq!(summary["statements"], 2, "{summary}");
     assert_eq!(summary["versions"], 3, "{summary}");
     assert_eq!(summary["evidence"], 2, "{summary}");
-    assert_eq!(summary["source_vault"], fx.v.vault_id().as_str(), "{summary}");
+    assert_eq!(
+        summary["source_vault"],
+        fx.v.vault_id().as_str(),
+        "{summary}"
+    );
     let listed = parse_json(&court.ok(&["evidence", "list", "--json"]));
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     court.ok(&["check"]);
@@ -708,7 +737,13 @@ fn an_exhibit_listed_in_evidence_json_but_absent_from_the_bag_is_refused_and_not
     let court = TestVault::new();
     let before = snapshot(&court);
     let text = expect_exit(
-        &court.run(&["bundle", "import", arg(&dropped), "--signer", &key_line(&fx.v)]),
+        &court.run(&[
+            "bundle",
+            "import",
+            arg(&dropped),
+            "--signer",
+            &key_line(&fx.v),
+        ]),
         4,
         "import of a bag missing a listed exhibit",
     );
@@ -745,14 +780,23 @@ fn exhibit_names_that_collide_on_macos_or_windows_unpack_as_distinct_files() {
         "what?.pdf",
     ];
     for (i, name) in names.iter().enumerate() {
-        add_exhibit(&v, &format!("in{i}"), name, format!("exhibit {i}").as_bytes());
+        add_exhibit(
+            &v,
+            &format!("in{i}"),
+            name,
+            format!("exhibit {i}").as_bytes(),
+        );
     }
     let tar = export_plain(&v, "names.tar", &[]);
     let bag = untar(&tar, &v.file("court"));
     let found = files_under(&bag.join("data/evidence"), &bag.join("data/evidence"));
     assert_eq!(found.len(), names.len(), "{found:?}");
     let folded: BTreeSet<String> = found.iter().map(|n| name_fold_key(n)).collect();
-    assert_eq!(folded.len(), names.len(), "names collide when folded: {found:?}");
+    assert_eq!(
+        folded.len(),
+        names.len(),
+        "names collide when folded: {found:?}"
+    );
     for name in &found {
         assert!(
             !name.contains([':', '*', '?', '"', '<', '>', '|']),
@@ -760,7 +804,10 @@ fn exhibit_names_that_collide_on_macos_or_windows_unpack_as_distinct_files() {
         );
         assert!(!name.ends_with('.') && !name.ends_with(' '), "{name:?}");
         let stem = name.split('.').next().unwrap().to_ascii_uppercase();
-        assert!(!["CON", "NUL", "PRN", "AUX"].contains(&stem.as_str()), "{name:?}");
+        assert!(
+            !["CON", "NUL", "PRN", "AUX"].contains(&stem.as_str()),
+            "{name:?}"
+        );
     }
     // Every exhibit's bytes are there, once each.
     let contents: BTreeSet<String> = found
@@ -769,11 +816,7 @@ fn exhibit_names_that_collide_on_macos_or_windows_unpack_as_distinct_files() {
         .collect();
     let expected: BTreeSet<String> = (0..names.len()).map(|i| format!("exhibit {i}")).collect();
     assert_eq!(contents, expected);
-    let text = expect_exit(
-        &verify(&v, &tar, &["--signer", &key_line(&v)]),
-        0,
-        "verify",
-    );
+    let text = expect_exit(&verify(&v, &tar, &["--signer", &key_line(&v)]), 0, "verify");
     assert!(text.contains("VERDICT: VALID"), "{text}");
 }
 
@@ -916,7 +959,11 @@ fn a_version_its_chain_records_but_the_bag_lacks_is_refused() {
     fs::remove_file(dir.join("v2.txt")).unwrap();
     let mut doc = read_json(&dir.join("v1.json"));
     doc["versions"] = 1.into();
-    fs::write(dir.join("v1.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    fs::write(
+        dir.join("v1.json"),
+        serde_json::to_vec_pretty(&doc).unwrap(),
+    )
+    .unwrap();
     rebag(&bag);
     resign(&bag, &signing_key(&fx.v));
     let cut = fx.v.file("cut.tar");
@@ -945,22 +992,24 @@ fn an_amend_after_a_seal_never_reaches_a_court_as_valid() {
     fx.v.ok(&["statement", "seal", &fx.russian]);
     // Keyless: the seal row goes, and the amendment goes through (or not,
     // once the vault refuses it; either way no court may see it as valid).
-    tool_ok(
-        "sqlite3",
-        &[arg(&fx.v.path), "DELETE FROM record_seals;"],
-    );
+    tool_ok("sqlite3", &[arg(&fx.v.path), "DELETE FROM record_seals;"]);
     let v3 = fx.v.file("ru-v3.txt");
     fs::write(&v3, "version trois\n").unwrap();
     let amend = fx.v.run(&[
-        "statement", "amend", &fx.russian, "--reason", "après scellé", "--file", arg(&v3),
+        "statement",
+        "amend",
+        &fx.russian,
+        "--reason",
+        "après scellé",
+        "--file",
+        arg(&v3),
     ]);
     if !amend.status.success() {
         return;
     }
     let out = fx.v.file("after-seal.tar");
-    let export = fx.v.run(&[
-        "export", "--case", CASE, "--no-encrypt", "--out", arg(&out),
-    ]);
+    let export =
+        fx.v.run(&["export", "--case", CASE, "--no-encrypt", "--out", arg(&out)]);
     if !export.status.success() {
         expect_exit(&export, 4, "export of an amendment after a seal");
         return;
@@ -1001,7 +1050,10 @@ fn a_bag_repacked_by_gnu_tar_with_exhibits_before_evidence_json_imports_through_
     // GNU tar --sort=name puts data/evidence/… before data/evidence.json.
     let listing = String::from_utf8(tool_ok("tar", &["-tf", arg(&repacked)]).stdout).unwrap();
     let at = |name: &str| listing.lines().position(|l| l.ends_with(name)).unwrap();
-    assert!(at("data/evidence/photo.jpg") < at("data/evidence.json"), "{listing}");
+    assert!(
+        at("data/evidence/photo.jpg") < at("data/evidence.json"),
+        "{listing}"
+    );
 
     let court = TestVault::new();
     let spool_dir = court.file("tmp");
@@ -1029,7 +1081,10 @@ fn a_bag_repacked_by_gnu_tar_with_exhibits_before_evidence_json_imports_through_
         let id = item["id"].as_str().unwrap();
         let target = court.file(&format!("{id}.out"));
         court.ok(&["evidence", "extract", id, "--out", arg(&target)]);
-        let name = item["original_name"].as_str().or(item["name"].as_str()).unwrap();
+        let name = item["original_name"]
+            .as_str()
+            .or(item["name"].as_str())
+            .unwrap();
         let original = fs::read(bag.join("data/evidence").join(name)).unwrap();
         assert_eq!(fs::read(&target).unwrap(), original, "{name}");
     }

@@ -126,10 +126,8 @@ impl Spooled {
     /// Encrypts `r` to a new spool; returns it and the bytes' SHA-256.
     fn write(r: &mut dyn Read) -> Result<(Spooled, [u8; 32])> {
         let random = crate::crypto::random_bytes::<12>()?;
-        let path = std::env::temp_dir().join(format!(
-            "custodia-import-spool-{}",
-            hex::encode(random)
-        ));
+        let path =
+            std::env::temp_dir().join(format!("custodia-import-spool-{}", hex::encode(random)));
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create_new(true);
         #[cfg(unix)]
@@ -143,23 +141,26 @@ impl Spooled {
         let _ = std::fs::remove_file(&path);
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(
-            &recipient as &dyn age::Recipient,
-        ))
-        .map_err(|e| Error::Invalid(format!("cannot encrypt the import spool: {e}")))?;
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| Error::Invalid(format!("cannot encrypt the import spool: {e}")))?;
         let mut writer = encryptor
             .wrap_output(std::io::BufWriter::new(file))
             .map_err(|e| Error::io(context(), e))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = r.read(&mut buf).map_err(|e| Error::io("cannot read the bundle", e))?;
+            let n = r
+                .read(&mut buf)
+                .map_err(|e| Error::io("cannot read the bundle", e))?;
             if n == 0 {
                 break;
             }
             let chunk = buf.get(..n).unwrap_or_default();
             hasher.update(chunk);
-            writer.write_all(chunk).map_err(|e| Error::io(context(), e))?;
+            writer
+                .write_all(chunk)
+                .map_err(|e| Error::io(context(), e))?;
         }
         let mut file = writer
             .finish()
@@ -226,7 +227,8 @@ impl Vault<Unlocked> {
                 if listed.is_none() {
                     match files.get(EVIDENCE_JSON).and_then(|e| e.bytes.as_deref()) {
                         Some(b) => {
-                            listed = Some(listed_exhibits(tx, b).map_err(|e| stop(&mut failure, e))?)
+                            listed =
+                                Some(listed_exhibits(tx, b).map_err(|e| stop(&mut failure, e))?)
                         }
                         None => {
                             // Whose it is comes later: keep it sealed.

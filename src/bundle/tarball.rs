@@ -1271,10 +1271,7 @@ pub fn sanitize_file_name(name: &str) -> String {
         .collect();
     let mut trimmed = kept.as_str();
     loop {
-        let next = trimmed
-            .trim()
-            .trim_start_matches('.')
-            .trim_end_matches('.');
+        let next = trimmed.trim().trim_start_matches('.').trim_end_matches('.');
         if next.len() == trimmed.len() {
             break;
         }
@@ -1299,13 +1296,15 @@ pub fn sanitize_file_name(name: &str) -> String {
 fn is_windows_device_name(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).trim_end();
     let upper = stem.to_ascii_uppercase();
-    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
-        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && upper.chars().count() == 4
-            && upper
-                .chars()
-                .nth(3)
-                .is_some_and(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')))
+    matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper.chars().count() == 4
+        && upper
+            .chars()
+            .nth(3)
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')))
 }
 
 /// The key under which two names are the same file on a case-insensitive,

@@ -376,7 +376,8 @@ pub fn walk_bundle(
         &BTreeMap<String, Entry>,
     ) -> std::result::Result<[u8; 32], TarError>,
 ) -> std::result::Result<Walked, TarError> {
-    let invalid = |msg: String| TarError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+    let invalid =
+        |msg: String| TarError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
     let mut files: BTreeMap<String, Entry> = BTreeMap::new();
     let mut bag: Option<String> = None;
     let mut kept_total = 0u64;
@@ -659,7 +660,13 @@ fn check_signature(
             let expected: Vec<String> = trusted
                 .iter()
                 .filter(|t| t.source == TrustSource::CommandLine)
-                .map(|t| format!("{} (fingerprint {})", t.key.key_id_hex(), t.key.fingerprint_short()))
+                .map(|t| {
+                    format!(
+                        "{} (fingerprint {})",
+                        t.key.key_id_hex(),
+                        t.key.fingerprint_short()
+                    )
+                })
                 .collect();
             let real = match &inside {
                 Some(Ok(k)) => format!(" (fingerprint {})", k.fingerprint_short()),
@@ -1012,7 +1019,11 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
         }
         let amended_after_seal = amend_after_seal(&chain.events);
-        if chain.events.first().is_some_and(|e| e.record_kind == "statement") {
+        if chain
+            .events
+            .first()
+            .is_some_and(|e| e.record_kind == "statement")
+        {
             statement_chains.insert(
                 record.clone(),
                 recorded_sha
@@ -1200,7 +1211,9 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             }
             for path in files.keys().filter(|p| p.starts_with(EVIDENCE_DIR)) {
                 if !listed.contains_key(path.as_str()) {
-                    v.problem(format!("{path}: an exhibit file that {EVIDENCE_JSON} does not list"));
+                    v.problem(format!(
+                        "{path}: an exhibit file that {EVIDENCE_JSON} does not list"
+                    ));
                 }
             }
             for doc in docs {

@@ -327,10 +327,7 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             };
             let mut vault = OpenVault::unlock(g, out)?;
             let bar = progress_bar(out, 0, "import");
-            let opts = ImportOptions {
-                signers,
-                into_case,
-            };
+            let opts = ImportOptions { signers, into_case };
             let summary = vault.import_bundle(&file, &unlock, &opts, &mut |n| {
                 if let Some(b) = &bar {
                     b.set_position(n);

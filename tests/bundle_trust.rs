@@ -1090,3 +1090,33 @@ fn a_bag_repacked_by_gnu_tar_with_exhibits_before_evidence_json_imports_through_
     }
     court.ok(&["check"]);
 }
+
+/// `bundle verify --vault V` unlocks V to read its pinned signers (none yet
+/// on this branch: the lead's `signer add` fills them; a CLI test of a
+/// pinned key follows the merge). The vault's passphrase comes from
+/// --passphrase-file; the bundle is still only UNAUTHENTICATED, exit 5.
+#[test]
+fn verify_with_a_vault_reads_its_pinned_signers_and_without_one_is_unauthenticated() {
+    let fx = Fx::new();
+    let bundle = fx.export("bundle.tar", &[]);
+    let court = TestVault::new();
+    let out = court.run(&["bundle", "verify", arg(&bundle)]);
+    let text = expect_exit(&out, 5, "verify --vault <court, nothing pinned>");
+    assert!(text.contains("UNAUTHENTICATED"), "{text}");
+    // A wrong vault passphrase is exit 3: the vault really is opened.
+    let wrong = court.secret_file("wrong.pass", "not the passphrase at all");
+    let out = court.run_as(&wrong, &["bundle", "verify", arg(&bundle)]);
+    expect_exit(&out, 3, "verify --vault with a wrong vault passphrase");
+    // --signer needs no vault: it is not opened.
+    let out = court.run_as(
+        &wrong,
+        &[
+            "bundle",
+            "verify",
+            arg(&bundle),
+            "--signer",
+            &key_line(&fx.v),
+        ],
+    );
+    expect_exit(&out, 0, "verify --signer with a vault given");
+}

@@ -414,7 +414,8 @@ pub fn walk_bundle(
                 MAX_METADATA_BYTES >> 20
             )));
         }
-        let mut kept = Vec::new();
+        // At most MAX_METADATA_BYTES (checked above): allocated once.
+        let mut kept = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         r.take(size).read_to_end(&mut kept)?;
         let sha256: [u8; 32] = Sha256::digest(&kept).into();
         files.insert(
@@ -994,8 +995,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     let mut evidence_sha: BTreeMap<String, String> = BTreeMap::new();
     // The last event of each intact chain: this export's events.
     let mut export_events: Vec<Event> = Vec::new();
-    // Per statement: the versions its chain records, and whether it was
-    // amended after a seal.
+    // Per statement: the versions its chain records (create = 1, each
+    // amend its version, an import each of its version_sha256).
     let mut statement_chains: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     for (path, entry) in files
         .iter()

@@ -510,6 +510,41 @@ fn a_forged_key_filed_under_the_real_signers_id_is_refused_by_verify_and_import(
         posing.to_file_string(&format!("custodia signing key {}", real.key_id_hex())),
     )
     .unwrap();
+    // …re-signs every custody event (same canonical text, so every hash
+    // and link stays) and the checkpoint receipt with it, under the real
+    // id: before key ids were checked, all of this verified as the real
+    // signer's ("Signed by key <real id>", VALID).
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for rel in files_under(&bag, &bag.join("data/custody")) {
+        let path = bag.join(&rel);
+        let lines: Vec<String> = fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut signed = parse_json(l);
+                let canonical = signed["canonical"].as_str().unwrap().to_owned();
+                signed["signature"] = b64
+                    .encode(forger.sign(canonical.as_bytes()).to_bytes())
+                    .into();
+                serde_json::to_string(&signed).unwrap()
+            })
+            .collect();
+        fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
+    let info: String = info
+        .lines()
+        .map(|l| match l.strip_prefix("Custodia-Vault-Checkpoint: ") {
+            Some(receipt) => {
+                let (signed_part, _) = receipt.rsplit_once(':').unwrap();
+                let sig = b64.encode(forger.sign(signed_part.as_bytes()).to_bytes());
+                format!("Custodia-Vault-Checkpoint: {signed_part}:{sig}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    fs::write(bag.join("bag-info.txt"), info).unwrap();
     rebag(&bag);
     let tagman = fs::read(bag.join("tagmanifest-sha256.txt")).unwrap();
     let mut sig = SignatureFile::parse(
@@ -531,6 +566,8 @@ fn a_forged_key_filed_under_the_real_signers_id_is_refused_by_verify_and_import(
 
     let text = expect_exit(&verify(&fx.v, &forged, &[]), 4, "verify of the forgery");
     assert!(text.contains("derived from the key itself"), "{text}");
+    assert!(!text.contains("VERDICT: VALID"), "{text}");
+
     let text = expect_exit(
         &verify(&fx.v, &forged, &["--signer", &real_line]),
         4,

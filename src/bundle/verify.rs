@@ -998,6 +998,7 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     // Per statement: the versions its chain records (create = 1, each
     // amend its version, an import each of its version_sha256).
     let mut statement_chains: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut broken_chains: BTreeSet<String> = BTreeSet::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with("data/custody/") && p.ends_with(".jsonl"))
@@ -1018,6 +1019,9 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         });
         for event in &chain.events {
             note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
+        }
+        if chain.broken.is_some() {
+            broken_chains.insert(record.clone());
         }
         let amended_after_seal = amend_after_seal(&chain.events);
         if chain
@@ -1150,6 +1154,15 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             .get(id)
             .and_then(|r| r.iter().max().copied())
             .unwrap_or(0);
+        if broken_chains.contains(id) {
+            v.item(
+                "statement",
+                &name,
+                false,
+                "its custody chain does not verify, so nothing vouches for this text",
+            );
+            continue;
+        }
         if *version > newest {
             v.item(
                 "statement",

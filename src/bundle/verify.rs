@@ -998,7 +998,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     // Per statement: the versions its chain records (create = 1, each
     // amend its version, an import each of its version_sha256).
     let mut statement_chains: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    let mut broken_chains: BTreeSet<String> = BTreeSet::new();
+    // Records whose chain failed a check: their texts are not judged.
+    let mut failed_chains: BTreeSet<String> = BTreeSet::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with("data/custody/") && p.ends_with(".jsonl"))
@@ -1019,9 +1020,6 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         });
         for event in &chain.events {
             note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
-        }
-        if chain.broken.is_some() {
-            broken_chains.insert(record.clone());
         }
         let amended_after_seal = amend_after_seal(&chain.events);
         if chain
@@ -1077,6 +1075,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         };
         if problem.is_none() {
             export_events.extend(chain.events.last().cloned());
+        } else {
+            failed_chains.insert(record.clone());
         }
         match problem {
             Some(why) => v.item("custody chain", &record, false, why),
@@ -1154,12 +1154,12 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             .get(id)
             .and_then(|r| r.iter().max().copied())
             .unwrap_or(0);
-        if broken_chains.contains(id) {
+        if failed_chains.contains(id) {
             v.item(
                 "statement",
                 &name,
                 false,
-                "its custody chain does not verify, so nothing vouches for this text",
+                "its custody chain failed the checks above, so nothing vouches for this text",
             );
             continue;
         }

@@ -1157,3 +1157,32 @@ fn verify_with_a_vault_reads_its_pinned_signers_and_without_one_is_unauthenticat
     );
     expect_exit(&out, 0, "verify --signer with a vault given");
 }
+
+#[test]
+fn reader_rules_the_end_of_archive_is_two_zero_blocks() {
+    let fx = Fx::new();
+    let tar = fx.export("bundle.tar", &[]);
+    let bytes = fs::read(&tar).unwrap();
+    // The bundle up to the end of its last entry, then ONE zero block.
+    let last = bytes.iter().rposition(|b| *b != 0).unwrap();
+    let end = (last / 512 + 1) * 512;
+    let mut cut = bytes[..end].to_vec();
+    cut.extend([0u8; 512]);
+    let one = fx.v.file("one-zero-block.tar");
+    fs::write(&one, &cut).unwrap();
+    let text = expect_exit(
+        &verify(&fx.v, &one, &["--signer", &key_line(&fx.v)]),
+        4,
+        "verify with one zero block",
+    );
+    assert!(text.contains("only one zero block"), "{text}");
+    // Two zero blocks: whole again.
+    cut.extend([0u8; 512]);
+    let two = fx.v.file("two-zero-blocks.tar");
+    fs::write(&two, &cut).unwrap();
+    expect_exit(
+        &verify(&fx.v, &two, &["--signer", &key_line(&fx.v)]),
+        0,
+        "verify with two zero blocks",
+    );
+}

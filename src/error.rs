@@ -20,6 +20,9 @@ pub enum Category {
     WrongKey,
     /// Tampering, corruption, bad signature or broken chain (exit 4).
     Integrity,
+    /// A bundle is intact but its signer is not one the user trusts
+    /// (no `--signer`, no pinned key): exit 5.
+    Unauthenticated,
 }
 
 /// Everything the library can fail with.
@@ -74,6 +77,9 @@ pub enum Error {
     /// Damage or tampering was detected.
     #[error("integrity violation: {0}")]
     Integrity(String),
+    /// A bundle's signer is not authenticated (exit 5).
+    #[error("unauthenticated signer: {0}")]
+    Unauthenticated(String),
     /// A cryptographic operation failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -115,6 +121,7 @@ impl Error {
                 | rusqlite::Error::FromSqlConversionFailure(..)
                 | rusqlite::Error::IntegralValueOutOfRange(..),
             ) => Category::Integrity,
+            Error::Unauthenticated(_) => Category::Unauthenticated,
             _ => Category::Failure,
         }
     }

@@ -256,6 +256,22 @@ fn minisign_line(key_public_output: &str) -> String {
         .to_owned()
 }
 
+/// The signer argument that vouches for `v`'s user: the base64 key line
+/// of `custodia key public` (given to `--signer`).
+fn signer_of(v: &TestVault) -> String {
+    minisign_line(&v.ok(&["key", "public"]))
+}
+
+/// `custodia bundle verify FILE --signer <exporter's key> ARGS…`: the
+/// exporter's key obtained out of band, so a good bundle is VALID (exit 0;
+/// without a trusted key it is at best UNAUTHENTICATED, exit 5).
+fn verify_trusted(home: &TestVault, exporter: &TestVault, bundle: &Path, extra: &[&str]) -> Output {
+    let signer = signer_of(exporter);
+    let mut args = vec!["--signer", signer.as_str()];
+    args.extend_from_slice(extra);
+    verify(home, bundle, &args)
+}
+
 /// The key id of a vault user's signing key (`key public --json`).
 fn key_id(v: &TestVault) -> String {
     parse_json(&v.ok(&["key", "public", "--json"]))["key_id"]
@@ -344,7 +360,7 @@ fn forge_signature(bag: &Path, keys: &Path) -> PublicKey {
         &["-G", "-W", "-p", arg(&pub_file), "-s", arg(&sec_file)],
     );
     let pub_text = fs::read_to_string(&pub_file).unwrap();
-    let forger = PublicKey::parse(&pub_text).expect("stock minisign public key");
+    let forger = PublicKey::parse_any_id(&pub_text).expect("stock minisign public key");
     fs::write(
         bag.join("data/signers")
             .join(format!("{}.pub", forger.key_id_hex())),
@@ -601,7 +617,13 @@ impl Fixture {
     fn forwarded(&self) -> (TestVault, PathBuf) {
         let tar = self.export("for-the-court.tar", &["--no-encrypt"]);
         let court = TestVault::new();
-        court.ok(&["bundle", "import", arg(&tar)]);
+        court.ok(&[
+            "bundle",
+            "import",
+            arg(&tar),
+            "--signer",
+            &signer_of(&self.v),
+        ]);
         let forwarded = court.file("forwarded.tar");
         court.ok(&[
             "export",
@@ -712,7 +734,11 @@ fn age_bundle_carries_every_exhibit_byte_for_byte_and_every_statement_version() 
     }
     let fx = Fixture::new();
     let (key, recipient) = age_keygen(fx.v.dir.path(), "court.key");
-    let bundle = fx.export("bundle.age", &["--recipient", &recipient]);
+    // The texts as written (protected names kept: byte for byte).
+    let bundle = fx.export(
+        "bundle.age",
+        &["--recipient", &recipient, "--keep-names-in-text"],
+    );
     let tar = fx.v.file("bundle.tar");
     tool_ok(
         "age",
@@ -764,7 +790,7 @@ fn no_encrypt_bundle_is_a_plain_tar_that_verify_accepts_as_valid() {
     let bytes = fs::read(&tar).unwrap();
     assert!(!bytes.starts_with(b"age-encryption.org"));
     assert_eq!(&bytes[257..262], b"ustar", "not a ustar/pax archive");
-    let out = verify(&fx.v, &tar, &[]);
+    let out = verify_trusted(&fx.v, &fx.v, &tar, &[]);
     assert_valid(&out, "bundle verify of a --no-encrypt bundle");
     let text = all_text(&out);
     assert!(text.contains("no (plain tar)"), "{text}");
@@ -783,7 +809,7 @@ fn passphrase_bundle_verifies_with_its_passphrase_file() {
     assert!(fs::read(&bundle)
         .unwrap()
         .starts_with(b"age-encryption.org/v1"));
-    let out = verify(&fx.v, &bundle, &["--passphrase-file", arg(&pass)]);
+    let out = verify_trusted(&fx.v, &fx.v, &bundle, &["--passphrase-file", arg(&pass)]);
     assert_valid(&out, "bundle verify --passphrase-file");
     assert!(all_text(&out).contains("yes (age)"));
 }
@@ -832,7 +858,7 @@ fn age_bundle_with_another_identity_exits_3() {
     );
     // The right identity opens it.
     assert_valid(
-        &verify(&fx.v, &bundle, &["--identity", arg(&key)]),
+        &verify_trusted(&fx.v, &fx.v, &bundle, &["--identity", arg(&key)]),
         "verify with the court's identity",
     );
 }
@@ -939,7 +965,10 @@ fn repacked_untouched_bundle_still_verifies() {
     let (_tar, bag) = fx.unpacked("work");
     let repacked = fx.v.file("repacked.tar");
     repack(bag.parent().unwrap(), &repacked);
-    assert_valid(&verify(&fx.v, &repacked, &[]), "untouched repack");
+    assert_valid(
+        &verify_trusted(&fx.v, &fx.v, &repacked, &[]),
+        "untouched repack",
+    );
 }
 
 #[test]
@@ -1070,14 +1099,16 @@ fn a_bag_resigned_with_a_new_minisign_key_fails_against_the_original_signer() {
     let unanchored = verify(&fx.v, &forged, &[]);
     let text = expect_exit(&unanchored, 4, "verify of the forgery without --signer");
     assert!(text.contains(&forger.key_id_hex()), "{text}");
-    assert!(text.contains("proves nothing on its own"), "{text}");
+    // The forger's stock key carries a random id, not the one derived from
+    // the key: refused by name.
+    assert!(text.contains("derived from the key itself"), "{text}");
     // …but the export events inside were signed by the real exporter, so
     // even without --signer the re-signing shows.
     assert!(text.contains("re-signed by someone else"), "{text}");
     assert!(!text.contains("[ok] custody chain"), "{text}");
     let court = TestVault::new();
     expect_exit(
-        &court.run(&["bundle", "import", arg(&forged)]),
+        &court.run(&["bundle", "import", arg(&forged), "--signer", &original]),
         4,
         "import of the forgery",
     );
@@ -1263,7 +1294,7 @@ fn assert_hostile_rejected(kind: &str, needles: &[&str]) {
         assert!(verdict.contains(n), "{kind}: no {n:?} in:\n{verdict}");
     }
 
-    let import = receiving.run(&["bundle", "import", arg(&tar)]);
+    let import = receiving.run(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]);
     let text = all_text(&import);
     assert!(
         !import.status.success(),
@@ -1305,7 +1336,10 @@ fn python_rewritten_bundle_without_hostile_entries_still_verifies() {
     }
     let fx = Fixture::new();
     let tar = hostile_tar(&fx, "none", "unused");
-    assert_valid(&verify(&fx.v, &tar, &[]), "Python copy of a valid bundle");
+    assert_valid(
+        &verify_trusted(&fx.v, &fx.v, &tar, &[]),
+        "Python copy of a valid bundle",
+    );
 }
 
 #[test]
@@ -1347,7 +1381,9 @@ fn protected_witness_name_is_withheld_from_metadata_by_default_with_a_warning() 
         return;
     }
     let fx = Fixture::new();
-    let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt"]);
+    // Texts keep the name only on request (by default they are redacted
+    // copies: see tests/bundle_trust.rs); metadata never does.
+    let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt", "--keep-names-in-text"]);
     let stderr = expect_exit(&run, 0, "export");
     assert!(
         stderr.contains("warning") && stderr.contains("2 time(s)"),
@@ -1431,7 +1467,10 @@ fn redact_names_removes_the_protected_name_from_every_file_and_leaves_the_vault_
     );
 
     // The redacted bundle still verifies, and the vault kept the original.
-    assert_valid(&verify(&fx.v, &tar, &[]), "verify a redacted bundle");
+    assert_valid(
+        &verify_trusted(&fx.v, &fx.v, &tar, &[]),
+        "verify a redacted bundle",
+    );
     let after = fx.show(&fx.french, None);
     assert_eq!(after["body"], FRENCH);
     assert_eq!(after["body_sha256"], vault_sha.as_str());
@@ -1563,7 +1602,10 @@ fn export_with_force_replaces_an_existing_out() {
     let out = fx.v.file("bundle.tar");
     fs::write(&out, "ancien bordereau\n").unwrap();
     fx.export("bundle.tar", &["--no-encrypt", "--force"]);
-    assert_valid(&verify(&fx.v, &out, &[]), "verify the replaced bundle");
+    assert_valid(
+        &verify_trusted(&fx.v, &fx.v, &out, &[]),
+        "verify the replaced bundle",
+    );
 }
 
 // ------------------------------------------------- deterministic packing
@@ -1641,10 +1683,10 @@ fn exported_tar_lists_owner_0_0_and_epoch_mtime_for_every_entry() {
 #[test]
 fn import_into_a_second_vault_keeps_ids_sha256_and_custody() {
     let fx = Fixture::new();
-    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let tar = fx.export("bundle.tar", &["--no-encrypt", "--keep-names-in-text"]);
     let second = TestVault::new();
     let text = expect_exit(
-        &second.run(&["bundle", "import", arg(&tar)]),
+        &second.run(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]),
         0,
         "bundle import",
     );
@@ -1699,7 +1741,7 @@ fn imported_case_re_exports_as_a_bundle_that_verifies() {
     let fx = Fixture::new();
     let (court, forwarded) = fx.forwarded();
     assert_valid(
-        &verify(&court, &forwarded, &[]),
+        &verify_trusted(&court, &court, &forwarded, &[]),
         "verify of a re-exported import",
     );
 }
@@ -1709,7 +1751,8 @@ fn importing_the_same_bundle_twice_exits_1_and_changes_nothing() {
     let fx = Fixture::new();
     let tar = fx.export("bundle.tar", &["--no-encrypt"]);
     let second = TestVault::new();
-    second.ok(&["bundle", "import", arg(&tar)]);
+    let exporter = signer_of(&fx.v);
+    second.ok(&["bundle", "import", arg(&tar), "--signer", &exporter]);
 
     let snapshot = |v: &TestVault| {
         let events = parse_json(&v.ok(&["log", "--json"]))
@@ -1725,7 +1768,7 @@ fn importing_the_same_bundle_twice_exits_1_and_changes_nothing() {
     };
     let before = snapshot(&second);
     let text = expect_exit(
-        &second.run(&["bundle", "import", arg(&tar)]),
+        &second.run(&["bundle", "import", arg(&tar), "--signer", &exporter]),
         1,
         "importing the same bundle again",
     );
@@ -1759,7 +1802,8 @@ fn report_html_has_no_script_no_remote_resource_and_every_statement_text() {
             "https://vlast.kz/novosti/dezertir-astana.html",
         ],
     );
-    let (_tar, bag) = fx.unpacked("court");
+    let tar = fx.export("court.tar", &["--no-encrypt", "--keep-names-in-text"]);
+    let bag = untar(&tar, &fx.v.file("court"));
     let html = fs::read_to_string(bag.join("data/report.html")).unwrap();
     let lower = html.to_lowercase();
     assert!(!lower.contains("<script"), "report.html has a script");
@@ -1858,7 +1902,7 @@ fn a_sealed_statement_stays_sealed_after_import() {
     let tar = fx.export("sealed.tar", &["--no-encrypt"]);
     let second = TestVault::new();
     expect_exit(
-        &second.run(&["bundle", "import", arg(&tar)]),
+        &second.run(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]),
         0,
         "bundle import",
     );
@@ -1908,7 +1952,7 @@ fn imported_records_keep_their_earlier_history_through_log_check_and_re_export()
         fs::read(field_bag.join(format!("data/custody/{}.jsonl", fx.amended))).unwrap();
 
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
+    court.ok(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]);
     let earlier = imported_log(&court, &fx.amended);
     assert_eq!(
         earlier.len(),
@@ -1940,7 +1984,7 @@ fn imported_records_keep_their_earlier_history_through_log_check_and_re_export()
         "--out",
         arg(&forwarded),
     ]);
-    let out = verify(&court, &forwarded, &[]);
+    let out = verify_trusted(&court, &court, &forwarded, &[]);
     assert_valid(&out, "verify of a forwarded bundle");
     assert!(
         all_text(&out).contains("earlier custody chain"),
@@ -1958,7 +2002,13 @@ fn imported_records_keep_their_earlier_history_through_log_check_and_re_export()
 
     // The appeal court sees both earlier vaults' chains.
     let appeal = TestVault::new();
-    appeal.ok(&["bundle", "import", arg(&forwarded)]);
+    appeal.ok(&[
+        "bundle",
+        "import",
+        arg(&forwarded),
+        "--signer",
+        &signer_of(&court),
+    ]);
     let vaults: BTreeSet<String> = imported_log(&appeal, &fx.amended)
         .iter()
         .map(|e| e["imported_from"].as_str().unwrap().to_owned())
@@ -1976,7 +2026,7 @@ fn a_damaged_imported_history_fails_check_names_the_record_and_blocks_export() {
     let fx = Fixture::new();
     let tar = fx.export("bundle.tar", &["--no-encrypt"]);
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
+    court.ok(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]);
     let copy = court.copy_vault("damaged.custodia");
     {
         let conn = rusqlite::Connection::open(&copy).unwrap();
@@ -2063,7 +2113,13 @@ fn a_forged_earlier_chain_is_caught_even_after_remanifesting_and_resigning() {
         repack(bag.parent().unwrap(), &forged);
         assert_rejected(&verify(&court, &forged, &[]), label, needles);
         let third = TestVault::new();
-        let out = third.run(&["bundle", "import", arg(&forged)]);
+        let out = third.run(&[
+            "bundle",
+            "import",
+            arg(&forged),
+            "--signer",
+            &signer_of(&court),
+        ]);
         expect_exit(&out, 4, label);
         assert!(third.ok(&["statement", "list", "--json"]).trim() == "[]");
     }
@@ -2095,14 +2151,18 @@ fn a_record_named_twice_is_exported_and_recorded_once() {
         assert_eq!(exports, 1, "{id}:\n{log}");
     }
     assert_valid(
-        &verify(&fx.v, &out, &[]),
+        &verify_trusted(&fx.v, &fx.v, &out, &[]),
         "bundle with a record named twice",
     );
     let bag = untar(&out, &fx.v.file("twice"));
     let evidence = files_under(&bag.join("data/evidence"), &bag.join("data/evidence"));
     assert_eq!(evidence.len(), 1, "{evidence:?}");
     let second = TestVault::new();
-    expect_exit(&second.run(&["bundle", "import", arg(&out)]), 0, "import");
+    expect_exit(
+        &second.run(&["bundle", "import", arg(&out), "--signer", &signer_of(&fx.v)]),
+        0,
+        "import",
+    );
 }
 
 #[test]
@@ -2208,7 +2268,7 @@ fn a_protected_name_in_any_metadata_field_is_replaced_by_default() {
     let case_doc = parse_json(&fs::read_to_string(bag.join("data/case.json")).unwrap());
     assert_eq!(case_doc["title"], "Affaire Témoin A — désertion");
     assert_valid(
-        &verify(&v, &tar, &[]),
+        &verify_trusted(&v, &v, &tar, &[]),
         "verify of a bundle with shielded metadata",
     );
     // The vault keeps what was typed.
@@ -2234,9 +2294,9 @@ fn a_protected_name_in_any_metadata_field_is_replaced_by_default() {
 #[test]
 fn a_statement_imported_with_its_identity_withheld_is_not_falsely_redacted() {
     let fx = Fixture::new();
-    let tar = fx.export("bundle.tar", &["--no-encrypt"]);
+    let tar = fx.export("bundle.tar", &["--no-encrypt", "--keep-names-in-text"]);
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
+    court.ok(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]);
     // The court's vault holds only the pseudonym: it cannot know the name.
     let out = court.file("forwarded.tar");
     let run = court.run(&[
@@ -2299,7 +2359,13 @@ fn a_witness_revealed_to_one_court_stays_protected_when_that_court_exports_again
     let fx = Fixture::new();
     let revealed = fx.export("revealed.tar", &["--no-encrypt", "--reveal-protected"]);
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&revealed)]);
+    court.ok(&[
+        "bundle",
+        "import",
+        arg(&revealed),
+        "--signer",
+        &signer_of(&fx.v),
+    ]);
     let shown = parse_json(&court.ok(&["statement", "show", &fx.french, "--json"]));
     assert_eq!(shown["witness"], PROTECTED_NAME);
     assert_eq!(shown["pseudonym"], PSEUDONYM);
@@ -2337,7 +2403,7 @@ fn a_deleted_imported_history_fails_check_and_export_and_verify() {
     let fx = Fixture::new();
     let tar = fx.export("bundle.tar", &["--no-encrypt"]);
     let court = TestVault::new();
-    court.ok(&["bundle", "import", arg(&tar)]);
+    court.ok(&["bundle", "import", arg(&tar), "--signer", &signer_of(&fx.v)]);
     let copy = court.copy_vault("dropped.custodia");
     {
         let conn = rusqlite::Connection::open(&copy).unwrap();

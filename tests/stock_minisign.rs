@@ -315,7 +315,7 @@ fn stock_signature_verifies_with_our_verify() {
     let dir = tempfile::tempdir().unwrap();
     let (pubfile, secfile) = stock_keypair(dir.path());
     let pub_text = fs::read_to_string(&pubfile).unwrap();
-    let pk = PublicKey::parse(&pub_text).expect("parse stock .pub");
+    let pk = PublicKey::parse_any_id(&pub_text).expect("parse stock .pub");
     // Stock writes "untrusted comment: minisign public key <ID>" with the id
     // as key_id_hex() prints it (minisign 0.11: without leading zeros).
     let comment = pub_text.lines().next().unwrap();
@@ -357,7 +357,7 @@ fn stock_signature_verifies_with_our_verify() {
     assert!(v.prehashed);
 
     // The bare base64 line works too.
-    let pk_line = PublicKey::parse(pub_text.lines().nth(1).unwrap()).unwrap();
+    let pk_line = PublicKey::parse_any_id(pub_text.lines().nth(1).unwrap()).unwrap();
     minisign::verify(&pk_line, &data[..], &sig_text).unwrap();
 
     // Tampering is detected.
@@ -380,13 +380,13 @@ fn stock_signature_verifies_with_our_verify() {
 }
 
 #[test]
-fn stock_legacy_signature_verifies_with_our_verify() {
-    if !have_minisign("stock_legacy_signature_verifies_with_our_verify") {
+fn stock_legacy_signature_is_refused_by_our_verify() {
+    if !have_minisign("stock_legacy_signature_is_refused_by_our_verify") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (pubfile, secfile) = stock_keypair(dir.path());
-    let pk = PublicKey::parse(&fs::read_to_string(&pubfile).unwrap()).unwrap();
+    let pk = PublicKey::parse_any_id(&fs::read_to_string(&pubfile).unwrap()).unwrap();
     let data_path = dir.path().join("legacy.txt");
     fs::write(&data_path, b"legacy, non-prehashed signature").unwrap();
     let sig_path = dir.path().join("legacy.sig");
@@ -404,13 +404,14 @@ fn stock_legacy_signature_verifies_with_our_verify() {
     ]);
     assert!(out.status.success(), "minisign -S -l failed");
     let sig_text = fs::read_to_string(&sig_path).unwrap();
-    assert_eq!(SignatureFile::parse(&sig_text).unwrap().algorithm, *b"Ed");
-    let v = minisign::verify(&pk, fs::File::open(&data_path).unwrap(), &sig_text).unwrap();
-    assert_eq!(v.trusted_comment, "legacy tc");
-    assert!(!v.prehashed);
+    // Custodia reads only prehashed "ED" signatures (docs/bundle.md).
     assert!(matches!(
-        minisign::verify(&pk, &b"legacy, non-prehashed signaturE"[..], &sig_text),
-        Err(MinisignError::BadSignature)
+        SignatureFile::parse(&sig_text),
+        Err(MinisignError::LegacySignature)
+    ));
+    assert!(matches!(
+        minisign::verify(&pk, fs::File::open(&data_path).unwrap(), &sig_text),
+        Err(MinisignError::LegacySignature)
     ));
 }
 

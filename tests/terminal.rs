@@ -257,7 +257,16 @@ fn a_signed_bundle_with_a_hostile_exhibit_name_verifies_and_imports_with_the_nam
     add_exhibit(&v, &file);
     let bundle = export_plain(&v, "bundle.tar");
 
-    let out = verify(&v, &bundle);
+    // The exporter's key, as the court would get it from the exporter.
+    let key = v.ok(&["key", "public"]);
+    let key_file = v.file("exporter.pub");
+    std::fs::write(&key_file, &key).unwrap();
+    let mut cmd = v.bare_command();
+    cmd.args(["bundle", "verify"])
+        .arg(&bundle)
+        .arg("--signer")
+        .arg(&key_file);
+    let out = run_command(&mut cmd);
     let text = all_text(&out);
     assert_eq!(out.status.code(), Some(0), "bundle verify:\n{text}");
     assert_inert(&text, false, "bundle verify");
@@ -265,7 +274,10 @@ fn a_signed_bundle_with_a_hostile_exhibit_name_verifies_and_imports_with_the_nam
     assert!(text.contains(HOSTILE_SHOWN), "bundle verify:\n{text}");
 
     let court = TestVault::new();
-    ok_inert(&court, &["bundle", "import", arg(&bundle)]);
+    ok_inert(
+        &court,
+        &["bundle", "import", arg(&bundle), "--signer", arg(&key_file)],
+    );
     let list = ok_inert(&court, &["evidence", "list"]);
     assert_eq!(list.lines().count(), 1, "evidence list:\n{list}");
     let id = list.split_whitespace().next().unwrap();

@@ -58,8 +58,11 @@ pub struct ExportOptions {
     pub encryption: Encryption,
     /// Show protected witnesses' names.
     pub reveal_protected: bool,
-    /// Replace protected names in statement texts with the pseudonym.
-    pub redact_names: bool,
+    /// Keep protected witnesses' names in statement texts (the opt-out of
+    /// the default redaction, recorded in the export events). Without it,
+    /// each text naming a protected witness is exported as a redacted copy
+    /// whose SHA-256 the statement's export event records.
+    pub keep_names_in_text: bool,
     /// Output file.
     pub out: PathBuf,
     /// Replace an existing output.
@@ -94,8 +97,11 @@ pub struct ExportSummary {
     pub evidence: usize,
     /// Payload bytes.
     pub payload_bytes: u64,
-    /// Exporter key id.
+    /// Exporter key id (minisign label).
     pub signer_key_id: String,
+    /// Exporter key fingerprint (SHA-256 of the key, hex): what the court
+    /// compares.
+    pub signer_fingerprint: String,
     /// Recipient fingerprints (SHA-256 of the recipient string, 16 hex).
     pub recipients: Vec<String>,
     /// Protected names found in texts.
@@ -288,36 +294,6 @@ impl Vault<Unlocked> {
                     }
                 }
             }
-            // Export events, in this transaction, before anything is read, so
-            // the bundle carries them.
-            let details = serde_json::json!({
-                "encryption": encryption_label,
-                "recipients": fingerprints,
-                "reveal_protected": opts.reveal_protected,
-                "redact_names": opts.redact_names,
-            });
-            custody::append(
-                tx,
-                session,
-                &case.id,
-                "case",
-                Action::Export,
-                details.clone(),
-            )?;
-            for id in &statement_ids {
-                custody::append(
-                    tx,
-                    session,
-                    id,
-                    "statement",
-                    Action::Export,
-                    details.clone(),
-                )?;
-            }
-            for id in &evidence_ids {
-                custody::append(tx, session, id, "evidence", Action::Export, details.clone())?;
-            }
-
             let mut files: BTreeMap<String, (u64, [u8; 32], Source)> = BTreeMap::new();
             let add_bytes = |files: &mut BTreeMap<String, (u64, [u8; 32], Source)>,
                              path: String,
@@ -328,7 +304,7 @@ impl Vault<Unlocked> {
 
             // Every protected witness of the case, in every version, unless
             // identities are revealed: their names are kept out of all
-            // metadata, and counted (or, with --redact-names, replaced) in
+            // metadata, and replaced (or, with --keep-names-in-text, counted) in
             // the texts.
             let mut shield = NameShield::new();
             let mut unknown_names = Vec::new();
@@ -371,6 +347,7 @@ impl Vault<Unlocked> {
 
             // Statements: every version.
             let mut report_statements = Vec::new();
+            let mut redacted_copies: HashMap<Id, Vec<(u64, String)>> = HashMap::new();
             let mut warnings = Vec::new();
             let mut versions_total = 0;
             for id in &statement_ids {
@@ -385,8 +362,10 @@ impl Vault<Unlocked> {
                     let shown = read_version(tx, session, id, Some(v))?;
                     let f = &shown.overview.fields;
                     let withhold = f.protected && !opts.reveal_protected;
-                    // The testimony itself: counted, replaced on request.
-                    let (text, count) = if opts.redact_names {
+                    // The testimony itself: protected names replaced by
+                    // default (a redacted copy), kept only on request.
+                    let redact = !opts.keep_names_in_text;
+                    let (text, count) = if redact {
                         shield.replace(&shown.body)
                     } else {
                         (shown.body.clone(), shield.count(&shown.body))
@@ -396,9 +375,10 @@ impl Vault<Unlocked> {
                             statement: id.to_hex(),
                             version: v,
                             occurrences: count,
-                            redacted: opts.redact_names,
+                            redacted: redact,
                         });
                     }
+                    let redactions = if redact { count } else { 0 };
                     // Metadata (the amendment reason included): always.
                     let m = &mut metadata_redactions;
                     let reason = shield.optional(&shown.overview.reason, m);
@@ -432,13 +412,19 @@ impl Vault<Unlocked> {
                         sealed: shown.sealed,
                         text_sha256: text_sha,
                         original_sha256: shown.overview.body_sha256.clone(),
-                        redactions: if opts.redact_names { count } else { 0 },
+                        redactions,
                     };
                     add_bytes(
                         &mut files,
                         statement_json_path(&doc.id, v),
                         json_bytes(&doc)?,
                     );
+                    if redactions > 0 {
+                        redacted_copies
+                            .entry(*id)
+                            .or_default()
+                            .push((v, doc.text_sha256.clone()));
+                    }
                     add_bytes(
                         &mut files,
                         statement_text_path(&doc.id, v),
@@ -471,7 +457,7 @@ impl Vault<Unlocked> {
             let mut evidence_docs = Vec::new();
             let mut payload_bytes = 0u64;
             for (((id, o), name), shown_name) in overviews.iter().zip(names).zip(shown_names) {
-                let path = format!("data/evidence/{name}");
+                let path = format!("{EVIDENCE_DIR}{name}");
                 let digest: [u8; 32] = hex::decode(&o.sha256)
                     .ok()
                     .and_then(|d| d.try_into().ok())
@@ -499,6 +485,39 @@ impl Vault<Unlocked> {
                 EVIDENCE_JSON.into(),
                 json_bytes(&evidence_docs)?,
             );
+
+            // Export events, in this transaction, before the custody logs
+            // are read, so the bundle carries them. A statement's event
+            // records the SHA-256 of each redacted copy it exports.
+            let details = serde_json::json!({
+                "encryption": encryption_label,
+                "recipients": fingerprints,
+                "reveal_protected": opts.reveal_protected,
+                "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
+                "keep_names_in_text": opts.keep_names_in_text,
+            });
+            custody::append(
+                tx,
+                session,
+                &case.id,
+                "case",
+                Action::Export,
+                details.clone(),
+            )?;
+            for id in &statement_ids {
+                let mut d = details.clone();
+                if let Some(copies) = redacted_copies.get(id) {
+                    d[REDACTED_SHA256] = copies
+                        .iter()
+                        .map(|(v, sha)| (v.to_string(), serde_json::json!(sha)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into();
+                }
+                custody::append(tx, session, id, "statement", Action::Export, d)?;
+            }
+            for id in &evidence_ids {
+                custody::append(tx, session, id, "evidence", Action::Export, details.clone())?;
+            }
 
             // Custody: every event of every exported record, and their signers.
             let mut exported: Vec<Id> = vec![case.id];
@@ -605,13 +624,18 @@ impl Vault<Unlocked> {
                 u8::from(date.month()),
                 date.day()
             );
+            let exporter_label = format!(
+                "{}, fingerprint {}",
+                exporter_key.key_id_hex(),
+                exporter_key.fingerprint()
+            );
             let report = render(&ReportInput {
                 case: &case_doc,
                 statements: &report_statements,
                 evidence: &evidence_docs,
                 events: &report_events,
                 prior_events: &prior_events,
-                exporter: (&exporter_name, &exporter_key.key_id_hex()),
+                exporter: (&exporter_name, &exporter_label),
                 date: &date_text,
                 checkpoint: &receipt,
             });
@@ -691,6 +715,7 @@ impl Vault<Unlocked> {
                 evidence: evidence_ids.len(),
                 payload_bytes,
                 signer_key_id: exporter_key.key_id_hex(),
+                signer_fingerprint: exporter_key.fingerprint(),
                 recipients: fingerprints.clone(),
                 name_warnings: warnings,
                 metadata_redactions,

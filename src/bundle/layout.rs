@@ -28,6 +28,11 @@ pub const SIGNATURE_NAME: &str = "tagmanifest-sha256.txt.minisig";
 pub const CASE_JSON: &str = "data/case.json";
 /// Exhibit metadata.
 pub const EVIDENCE_JSON: &str = "data/evidence.json";
+/// Key of a statement's export event details: for each exported version
+/// whose text is a redacted copy, the copy's SHA-256 (`{"2": "<hex>"}`).
+pub const REDACTED_SHA256: &str = "redacted_sha256";
+/// Folder of the exhibits' bytes.
+pub const EVIDENCE_DIR: &str = "data/evidence/";
 /// The clerk's report.
 pub const REPORT_HTML: &str = "data/report.html";
 /// bag-info label: case reference.

@@ -8,9 +8,11 @@
 //! everywhere, since one statement's metadata may name another's witness.
 //!
 //! The export replaces them in every metadata field (case, statements,
-//! exhibits, file names) unless identities are revealed, and in statement
-//! texts only with `--redact-names` (a redacted text is a derived copy;
-//! without it the export warns how often each text names a witness).
+//! exhibits, file names) unless identities are revealed, and by default in
+//! statement texts too (a redacted text is a derived copy, whose SHA-256
+//! the statement's export event records); with `--keep-names-in-text` the
+//! texts keep the names and the export warns how often each names a
+//! witness.
 
 use std::ops::Range;
 

@@ -145,8 +145,13 @@ pub fn render(input: &ReportInput<'_>) -> String {
                 &mut h,
                 "Redacted copy",
                 &format!(
-                    "{} occurrence(s) of the protected name replaced by the pseudonym; original SHA-256 {}",
-                    doc.redactions, doc.original_sha256
+                    "This text is a redacted copy of version {} of statement {}: {} occurrence(s) \
+                     of protected names replaced by pseudonyms. Its SHA-256 (above) is recorded \
+                     in the statement's export event; the original version's SHA-256 is {}",
+                    doc.version,
+                    short(&doc.id),
+                    doc.redactions,
+                    doc.original_sha256
                 ),
             );
         }

@@ -1239,29 +1239,48 @@ fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<usize, TarError>
 // ---------------------------------------------------------------------------
 // File names
 
-/// Turns an evidence file's original name into a safe single file name.
+/// Turns an evidence file's original name into a safe single file name,
+/// one that unpacks to itself on Linux, macOS and Windows.
 ///
-/// Removes `/`, `\`, control characters, Unicode bidirectional controls
-/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, which can disguise
-/// an extension) and `%` (RFC 8493 requires `%` to be written `%25` in
-/// manifests, which the stock `bagit.py` does not decode, so a `%` in a
-/// payload name makes a court's validation fail). Then trims whitespace and
-/// leading dots, keeps all other Unicode (letters, punctuation, emoji), and
-/// caps the result at [`MAX_FILE_NAME_LEN`] bytes on a character boundary,
-/// keeping an extension of up to 32 bytes. An empty result becomes
-/// `"unnamed"`.
+/// In order: normalises to NFC (macOS file systems and many tools compare
+/// names by normalisation); removes `/`, `\`, Unicode bidirectional
+/// controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, which can
+/// disguise an extension) and `%` (RFC 8493 requires `%` to be written
+/// `%25` in manifests, which the stock `bagit.py` does not decode, so a `%`
+/// in a payload name makes a court's validation fail); replaces the
+/// characters Windows forbids (`: * ? " < > |`) and control characters by
+/// `_`; trims whitespace, leading dots and trailing dots (Windows drops
+/// trailing dots and spaces, so `report.` would become `report`); prefixes
+/// `_` to a Windows device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`,
+/// `LPT0`–`LPT9`, also with an extension, as `con.txt`); keeps all other
+/// Unicode, and caps the result at [`MAX_FILE_NAME_LEN`] bytes on a
+/// character boundary, keeping an extension of up to 32 bytes. An empty
+/// result becomes `"unnamed"`.
 pub fn sanitize_file_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let kept: String = name
-        .chars()
-        .filter(|&c| !(c == '/' || c == '\\' || c == '%' || c.is_control() || is_bidi_control(c)))
+        .nfc()
+        .filter(|&c| !(c == '/' || c == '\\' || c == '%' || is_bidi_control(c)))
+        .map(|c| {
+            if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let mut trimmed = kept.as_str();
     loop {
-        let next = trimmed.trim().trim_start_matches('.');
+        let next = trimmed.trim().trim_start_matches('.').trim_end_matches('.');
         if next.len() == trimmed.len() {
             break;
         }
         trimmed = next;
+    }
+    let device_safe;
+    if is_windows_device_name(trimmed) {
+        device_safe = format!("_{trimmed}");
+        trimmed = &device_safe;
     }
     let (stem, ext) = split_extension(trimmed);
     let capped = fit_name(stem, "", ext);
@@ -1272,20 +1291,47 @@ pub fn sanitize_file_name(name: &str) -> String {
     }
 }
 
-/// Makes names unique, case-insensitively, in a deterministic way.
+/// True for a name Windows reserves for a device, with or without an
+/// extension (`CON`, `nul.txt`, `Com1.tar.gz`, `LPT9 .log`).
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper.chars().count() == 4
+        && upper
+            .chars()
+            .nth(3)
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')))
+}
+
+/// The key under which two names are the same file on a case-insensitive,
+/// normalisation-insensitive file system (macOS, Windows): NFC, then full
+/// case folding approximated by upper- then lower-casing (`ß` = `ss`, `Σ` =
+/// `σ` = `ς`), then NFC again.
+pub fn name_fold_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = name.nfc().collect();
+    let folded = nfc.to_uppercase().to_lowercase();
+    folded.nfc().collect()
+}
+
+/// Makes names unique, case- and normalisation-insensitively (see
+/// [`name_fold_key`]), in a deterministic way.
 ///
-/// The first occurrence of a name (compared after `str::to_lowercase`)
-/// keeps it; each later one becomes `stem (n).ext` with the smallest `n >= 2`
-/// that collides with no input name and no name already produced. Results
-/// stay within [`MAX_FILE_NAME_LEN`] bytes by shortening the stem. Expects
-/// names already passed through [`sanitize_file_name`]. (Unicode
-/// normalisation differences, e.g. NFC vs NFD, are not folded.)
+/// The first occurrence of a name keeps it; each later one becomes
+/// `stem (n).ext` with the smallest `n >= 2` that collides with no input
+/// name and no name already produced. Results stay within
+/// [`MAX_FILE_NAME_LEN`] bytes by shortening the stem. Expects names already
+/// passed through [`sanitize_file_name`].
 pub fn dedupe_names(names: &[String]) -> Vec<String> {
-    let mut taken: HashSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let mut taken: HashSet<String> = names.iter().map(|n| name_fold_key(n)).collect();
     let mut claimed: HashSet<String> = HashSet::with_capacity(names.len());
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        if claimed.insert(name.to_lowercase()) {
+        if claimed.insert(name_fold_key(name)) {
             out.push(name.clone());
             continue;
         }
@@ -1293,7 +1339,7 @@ pub fn dedupe_names(names: &[String]) -> Vec<String> {
         let mut n: u64 = 2;
         loop {
             let candidate = fit_name(stem, &format!(" ({n})"), ext);
-            let key = candidate.to_lowercase();
+            let key = name_fold_key(&candidate);
             if taken.insert(key.clone()) {
                 claimed.insert(key);
                 out.push(candidate);
@@ -2346,7 +2392,17 @@ mod tests {
             ("..\\..\\boot.ini", "boot.ini"),
             ("  .hidden  ", "hidden"),
             (". .. . x", "x"),
-            ("a\u{0}b\u{1f}c\u{7f}d\ne", "abcde"),
+            ("a\u{0}b\u{1f}c\u{7f}d\ne", "a_b_c_d_e"),
+            ("a:b*c?d\"e<f>g|h.txt", "a_b_c_d_e_f_g_h.txt"),
+            ("report.", "report"),
+            ("report. . ", "report"),
+            ("con.txt", "_con.txt"),
+            ("NUL", "_NUL"),
+            ("Com1.tar.gz", "_Com1.tar.gz"),
+            ("lpt9 .log", "_lpt9 .log"),
+            ("console.txt", "console.txt"),
+            ("COM10", "COM10"),
+            ("De\u{301}claration.txt", "D\u{e9}claration.txt"),
             ("Фото «свидетель» — 01.jpg", "Фото «свидетель» — 01.jpg"),
             ("evil\u{202e}gpj.exe", "evilgpj.exe"),
             ("100%.txt", "100.txt"),
@@ -2414,6 +2470,29 @@ mod tests {
         assert_eq!(dedupe_names(&names), out);
         let lower: HashSet<String> = out.iter().map(|n| n.to_lowercase()).collect();
         assert_eq!(lower.len(), out.len());
+    }
+
+    #[test]
+    fn dedupe_names_folds_normalisation_and_case_as_macos_and_windows_do() {
+        let raw = [
+            "D\u{e9}claration.txt",
+            "De\u{301}claration.txt",
+            "report",
+            "report.",
+            "a:b.txt",
+            "a_b.txt",
+            "Stra\u{df}e.pdf",
+            "STRASSE.pdf",
+        ];
+        let names: Vec<String> = raw.iter().map(|n| sanitize_file_name(n)).collect();
+        let out = dedupe_names(&names);
+        let keys: HashSet<String> = out.iter().map(|n| name_fold_key(n)).collect();
+        assert_eq!(keys.len(), raw.len(), "{out:?}");
+        assert_eq!(out[0], "D\u{e9}claration.txt");
+        assert_eq!(out[1], "D\u{e9}claration (2).txt");
+        assert_eq!(out[3], "report (2)");
+        assert_eq!(out[5], "a_b (2).txt");
+        assert_eq!(out[7], "STRASSE (2).pdf");
     }
 
     #[test]

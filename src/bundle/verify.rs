@@ -5,7 +5,7 @@
 //! custody chain and event signature, and that each statement text and
 //! exhibit matches the fingerprints its custody events recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -24,9 +24,12 @@ use crate::crypto::minisign::{self, PublicKey, SignatureFile};
 use crate::custody::chain::{brought_history, check_handover, readable_events, verify_chain};
 use crate::custody::{Action, Event};
 use crate::error::{Error, Result};
+use crate::vault::{Unlocked, Vault};
 
-/// Largest non-evidence file kept in memory while verifying.
-const MAX_SMALL_FILE: u64 = 64 * 1024 * 1024;
+/// Most bytes of non-evidence files (metadata, texts, custody logs, the
+/// report…) held in memory while reading a bundle, all files together.
+/// Exhibits (`data/evidence/`) are streamed and do not count.
+pub const MAX_METADATA_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How to open an encrypted bundle.
 pub enum Unlock {
@@ -36,6 +39,81 @@ pub enum Unlock {
     Identities(Vec<Box<dyn age::Identity>>),
     /// An age passphrase.
     Passphrase(SecretString),
+}
+
+/// Why a signer key is trusted.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TrustSource {
+    /// Given on the command line (`--signer`).
+    CommandLine,
+    /// Pinned earlier in this vault (`custodia signer add NAME PUBKEY`).
+    Pinned {
+        /// The name it was pinned under.
+        name: String,
+    },
+}
+
+impl TrustSource {
+    /// A phrase for the verdict: "given with --signer", "pinned in this
+    /// vault as \"NAME\"".
+    pub fn describe(&self) -> String {
+        match self {
+            TrustSource::CommandLine => "the key given with --signer".to_owned(),
+            TrustSource::Pinned { name } => format!("the key pinned in this vault as {name:?}"),
+        }
+    }
+}
+
+/// A signer key the verifier vouches for, and why.
+#[derive(Clone, Debug)]
+pub struct TrustedKey {
+    /// The key.
+    pub key: PublicKey,
+    /// Why it is trusted.
+    pub source: TrustSource,
+}
+
+impl TrustedKey {
+    /// A key given on the command line.
+    pub fn given(key: PublicKey) -> TrustedKey {
+        TrustedKey {
+            key,
+            source: TrustSource::CommandLine,
+        }
+    }
+
+    /// A key pinned in the vault.
+    pub fn pinned(signer: &crate::vault::signers::PinnedSigner) -> TrustedKey {
+        TrustedKey {
+            key: PublicKey::new(signer.key),
+            source: TrustSource::Pinned {
+                name: signer.name.clone(),
+            },
+        }
+    }
+}
+
+impl Vault<Unlocked> {
+    /// The keys this vault trusts as bundle signers: `given` (from the
+    /// command line) first, then every signer pinned in the vault.
+    pub fn trusted_signers(&mut self, given: &[PublicKey]) -> Result<Vec<TrustedKey>> {
+        let mut keys: Vec<TrustedKey> = given.iter().cloned().map(TrustedKey::given).collect();
+        keys.extend(self.pinned_signers()?.iter().map(TrustedKey::pinned));
+        Ok(keys)
+    }
+
+    /// [`verify_bundle`] trusting `given` keys and this vault's pinned
+    /// signers.
+    pub fn verify_bundle(
+        &mut self,
+        path: &Path,
+        unlock: &Unlock,
+        given: &[PublicKey],
+    ) -> Result<Verdict> {
+        let trusted = self.trusted_signers(given)?;
+        verify_bundle(path, unlock, &trusted)
+    }
 }
 
 /// Reads age identities from a file (as `age -d -i FILE` does).
@@ -97,10 +175,23 @@ pub struct Verdict {
     pub case_reference: String,
     /// Exporter (bag-info).
     pub exporter: String,
-    /// Signer key id.
+    /// Signer's minisign key id (a 64-bit label, for `minisign -V` only).
     pub signer_key_id: String,
+    /// Signer key's fingerprint: SHA-256 of the 32 key bytes, hex. This is
+    /// what to compare with the signer.
+    pub signer_fingerprint: String,
+    /// The first 128 bits of the fingerprint, in groups of 4.
+    pub signer_fingerprint_short: String,
     /// How the signer key was established.
     pub signer_source: String,
+    /// True when the signature verified with a key the verifier trusts
+    /// (given with --signer, or pinned); false when only with the key the
+    /// bundle carries (nobody vouched for it).
+    pub signer_authenticated: bool,
+    /// Why the signer key is trusted, when it is.
+    pub trusted_as: Option<TrustSource>,
+    /// The id of the vault the bundle was exported from (its checkpoint).
+    pub source_vault: String,
     /// Checkpoint receipt (bag-info).
     pub checkpoint: String,
     /// Each item checked.
@@ -109,10 +200,54 @@ pub struct Verdict {
     pub problems: Vec<String>,
 }
 
+/// The outcome of a verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Intact, consistent, and signed by a trusted key (exit 0).
+    Valid,
+    /// Intact and consistent, but signed by a key nobody vouched for
+    /// (exit 5).
+    Unauthenticated,
+    /// Altered, incomplete, inconsistent or badly signed (exit 4).
+    Invalid,
+}
+
 impl Verdict {
-    /// True when nothing is wrong.
+    /// True when nothing is wrong with the bundle itself (files, manifests,
+    /// signature, chains). Says nothing about who signed it: see
+    /// [`Verdict::status`].
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Valid, unauthenticated or invalid.
+    pub fn status(&self) -> Status {
+        if !self.is_valid() {
+            Status::Invalid
+        } else if self.signer_authenticated {
+            Status::Valid
+        } else {
+            Status::Unauthenticated
+        }
+    }
+
+    /// The error to refuse an import with, if any: integrity problems
+    /// first, then an unauthenticated signer.
+    pub fn refusal(&self) -> Option<Error> {
+        match self.status() {
+            Status::Valid => None,
+            Status::Invalid => Some(Error::Integrity(format!(
+                "the bundle failed verification, nothing was imported: {}",
+                self.problems.join("; ")
+            ))),
+            Status::Unauthenticated => Some(Error::Unauthenticated(format!(
+                "the bundle is intact, but its signer (key fingerprint {}) is not one you \
+                 trust: nothing was imported; give the signer's key with --signer PUBKEY (or \
+                 pin it with `custodia signer add`) after comparing its fingerprint with the signer",
+                self.signer_fingerprint_short
+            ))),
+        }
     }
 
     fn item(&mut self, what: &str, name: &str, ok: bool, detail: impl Into<String>) {
@@ -216,73 +351,130 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
     Ok((decrypted, true))
 }
 
-/// Reads every entry of a bundle into a map (exhibits hashed, not kept).
-/// A hostile archive (traversal, links, devices, absurd sizes…) is a
-/// problem in the verdict, not a crash.
-pub fn read_bundle(path: &Path, unlock: &Unlock, signer: Option<&PublicKey>) -> Result<ReadBundle> {
+/// What a walk over a bundle's tar found: the bag directory and its files
+/// (relative to the bag directory).
+pub struct Walked {
+    /// The bag's directory name.
+    pub bag: String,
+    /// Files by path relative to the bag directory.
+    pub files: BTreeMap<String, Entry>,
+}
+
+/// Reads the tar of a bundle ONCE, entry by entry, with the hostile-input
+/// limits of [`for_each_entry`]: every file must sit under one bag
+/// directory; files outside `data/evidence/` are kept in memory, at most
+/// [`MAX_METADATA_BYTES`] in all; each exhibit is handed to `exhibit`
+/// (path relative to the bag, size, reader, the files read so far), which
+/// must consume it and return its SHA-256. The importer stores exhibits
+/// there while they stream by; the verifier only hashes them.
+pub fn walk_bundle(
+    reader: impl Read,
+    mut exhibit: impl FnMut(
+        &str,
+        u64,
+        &mut dyn Read,
+        &BTreeMap<String, Entry>,
+    ) -> std::result::Result<[u8; 32], TarError>,
+) -> std::result::Result<Walked, TarError> {
+    let invalid =
+        |msg: String| TarError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut bag: Option<String> = None;
+    let mut kept_total = 0u64;
+    let limits = ReadLimits::default();
+    for_each_entry(reader, &limits, |full, size, r| {
+        let (top, rel) = full.split_once('/').unwrap_or((full, ""));
+        match &bag {
+            None => bag = Some(top.to_owned()),
+            Some(b) if b != top => {
+                return Err(invalid(format!("{full}: outside the bag directory {b}/")))
+            }
+            Some(_) => {}
+        }
+        if rel.is_empty() {
+            return Err(invalid(format!("{full}: a file beside the bag directory")));
+        }
+        if rel.starts_with(EVIDENCE_DIR) {
+            let sha256 = exhibit(rel, size, r, &files)?;
+            files.insert(
+                rel.to_owned(),
+                Entry {
+                    size,
+                    sha256,
+                    bytes: None,
+                },
+            );
+            return Ok(());
+        }
+        kept_total = kept_total.saturating_add(size);
+        if kept_total > MAX_METADATA_BYTES {
+            return Err(invalid(format!(
+                "{rel}: the bundle's files other than exhibits add up to more than {} MiB \
+                 (the most a reader holds in memory); refused",
+                MAX_METADATA_BYTES >> 20
+            )));
+        }
+        // At most MAX_METADATA_BYTES (checked above): allocated once.
+        let mut kept = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        r.take(size).read_to_end(&mut kept)?;
+        let sha256: [u8; 32] = Sha256::digest(&kept).into();
+        files.insert(
+            rel.to_owned(),
+            Entry {
+                size,
+                sha256,
+                bytes: Some(kept),
+            },
+        );
+        Ok(())
+    })?;
+    Ok(Walked {
+        bag: bag.unwrap_or_default(),
+        files,
+    })
+}
+
+/// Hashes a reader to its end in 256 KiB reads.
+pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Reads every entry of a bundle once (exhibits hashed, not kept) and
+/// checks it, trusting `trusted` signer keys. A hostile archive
+/// (traversal, links, devices, absurd sizes…) is a problem in the verdict,
+/// not a crash.
+pub fn read_bundle(path: &Path, unlock: &Unlock, trusted: &[TrustedKey]) -> Result<ReadBundle> {
     let (reader, encrypted) = open_tar(path, unlock)?;
     let mut verdict = Verdict {
         encrypted,
         ..Verdict::default()
     };
-    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut bag: Option<String> = None;
-    let limits = ReadLimits::default();
-    let read = for_each_entry(reader, &limits, |full, size, r| {
-        let (top, rel) = full.split_once('/').unwrap_or((full, ""));
-        match &bag {
-            None => bag = Some(top.to_owned()),
-            Some(b) if b != top => {
-                return Err(TarError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{full}: outside the bag directory {b}/"),
-                )))
-            }
-            Some(_) => {}
+    match walk_bundle(reader, |_, _, r, _| Ok(hash_reader(r)?)) {
+        Err(e) => {
+            verdict.problem(format!("the bundle's archive is unsafe or malformed: {e}"));
+            Ok(ReadBundle {
+                verdict,
+                files: BTreeMap::new(),
+            })
         }
-        if rel.is_empty() {
-            return Err(TarError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{full}: a file beside the bag directory"),
-            )));
+        Ok(walked) => {
+            verdict.bag = walked.bag;
+            check_bag(&mut verdict, &walked.files, trusted);
+            Ok(ReadBundle {
+                verdict,
+                files: walked.files,
+            })
         }
-        let keep = !rel.starts_with("data/evidence/");
-        if keep && size > MAX_SMALL_FILE {
-            return Err(TarError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{rel}: {size} bytes is too large for a bundle metadata file"),
-            )));
-        }
-        let mut hasher = Sha256::new();
-        let mut kept = Vec::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = r.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            if keep {
-                kept.extend_from_slice(&buf[..n]);
-            }
-        }
-        files.insert(
-            rel.to_owned(),
-            Entry {
-                size,
-                sha256: hasher.finalize().into(),
-                bytes: keep.then_some(kept),
-            },
-        );
-        Ok(())
-    });
-    if let Err(e) = read {
-        verdict.problem(format!("the bundle's archive is unsafe or malformed: {e}"));
-        return Ok(ReadBundle { verdict, files });
     }
-    verdict.bag = bag.unwrap_or_default();
-    check_bag(&mut verdict, &files, signer);
-    Ok(ReadBundle { verdict, files })
 }
 
 fn text<'a>(files: &'a BTreeMap<String, Entry>, name: &str) -> Option<&'a str> {
@@ -292,7 +484,8 @@ fn text<'a>(files: &'a BTreeMap<String, Entry>, name: &str) -> Option<&'a str> {
         .and_then(|b| std::str::from_utf8(b).ok())
 }
 
-fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&PublicKey>) {
+/// Checks a walked bag (see [`walk_bundle`]) into `v`.
+pub fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, trusted: &[TrustedKey]) {
     // BagIt declaration and bag-info.
     match text(files, "bagit.txt").map(parse_bagit_txt) {
         Some(Ok((version, _))) if version == "1.0" => {}
@@ -405,7 +598,7 @@ fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&P
     }
 
     // Signature, then what it vouches for.
-    check_signature(v, files, tagman_text, signer);
+    check_signature(v, files, tagman_text, trusted);
     if !v.signer_key_id.is_empty() && !exporter_key.eq_ignore_ascii_case(&v.signer_key_id) {
         v.problem(format!(
             "bag-info.txt names exporter key {exporter_key:?}, but the bag is signed by key {}",
@@ -417,11 +610,15 @@ fn check_bag(v: &mut Verdict, files: &BTreeMap<String, Entry>, signer: Option<&P
     check_custody_and_records(v, files);
 }
 
+/// The minisign signature of the tag manifest. It is checked with a
+/// trusted key whose id it names (then the signer is authenticated), else,
+/// when no --signer was given, with the key the bundle carries (intact,
+/// but nobody vouched for that key: unauthenticated).
 fn check_signature(
     v: &mut Verdict,
     files: &BTreeMap<String, Entry>,
     tagman: Option<&str>,
-    signer: Option<&PublicKey>,
+    trusted: &[TrustedKey],
 ) {
     let Some(sig_text) = text(files, SIGNATURE_NAME) else {
         v.problem("the bundle is unsigned (no tagmanifest-sha256.txt.minisig)");
@@ -437,41 +634,108 @@ fn check_signature(
     };
     let key_id = sig.key_id_hex();
     v.signer_key_id = key_id.clone();
-    let (key, source) = match signer {
-        Some(k) => {
-            if k.key_id_hex() != key_id {
-                v.item("signature", &key_id, false, format!(
-                    "signed by key {key_id}, not by the expected signer {}",
-                    k.key_id_hex()
-                ));
+    let inside = text(files, &signer_path(&key_id)).map(PublicKey::parse);
+    let (key, trust) = match trusted.iter().find(|t| t.key.key_id == sig.key_id) {
+        Some(t) => {
+            // The key the bag carries under that id must be this very key
+            // (compared in full, not by the 64-bit id).
+            if let Some(Ok(k)) = &inside {
+                if k.key != t.key.key {
+                    v.item(
+                        "signature",
+                        &key_id,
+                        false,
+                        format!(
+                            "the bundle's key {} has fingerprint {}, not the trusted key's {}",
+                            signer_path(&key_id),
+                            k.fingerprint(),
+                            t.key.fingerprint()
+                        ),
+                    );
+                    return;
+                }
+            }
+            (t.key.clone(), Some(t.source.clone()))
+        }
+        None if trusted.iter().any(|t| t.source == TrustSource::CommandLine) => {
+            let expected: Vec<String> = trusted
+                .iter()
+                .filter(|t| t.source == TrustSource::CommandLine)
+                .map(|t| {
+                    format!(
+                        "{} (fingerprint {})",
+                        t.key.key_id_hex(),
+                        t.key.fingerprint_short()
+                    )
+                })
+                .collect();
+            let real = match &inside {
+                Some(Ok(k)) => format!(" (fingerprint {})", k.fingerprint_short()),
+                _ => String::new(),
+            };
+            v.item(
+                "signature",
+                &key_id,
+                false,
+                format!(
+                    "signed by key {key_id}{real}, not by the expected signer {}",
+                    expected.join(" or ")
+                ),
+            );
+            return;
+        }
+        None => match inside {
+            Some(Ok(k)) => (k, None),
+            Some(Err(e)) => {
+                v.item(
+                    "signature",
+                    &key_id,
+                    false,
+                    format!("the signer's key in the bundle is refused: {e}"),
+                );
                 return;
             }
-            (k.clone(), "the signer key given with --signer".to_owned())
-        }
-        None => match text(files, &signer_path(&key_id)).map(PublicKey::parse) {
-            Some(Ok(k)) => (
-                k,
-                "the key inside the bundle (this proves nothing on its own: compare the key id with one you obtained from the signer)".to_owned(),
-            ),
-            _ => {
-                v.item("signature", &key_id, false, "no --signer given and the signer's key is not in the bundle");
+            None => {
+                v.item(
+                    "signature",
+                    &key_id,
+                    false,
+                    "no --signer given and the signer's key is not in the bundle",
+                );
                 return;
             }
         },
     };
+    let source = match &trust {
+        Some(t) => t.describe(),
+        None => "the key inside the bundle, which nobody vouched for: the signer is \
+                 UNAUTHENTICATED (compare the fingerprint with one obtained from the signer, \
+                 then verify with --signer)"
+            .to_owned(),
+    };
     v.signer_source = source.clone();
+    v.signer_fingerprint = key.fingerprint();
+    v.signer_fingerprint_short = key.fingerprint_short();
     match minisign::verify(&key, tagman.as_bytes(), sig_text) {
-        Ok(_) => v.item(
-            "signature",
-            &key_id,
-            true,
-            format!("valid, checked with {source}"),
-        ),
+        Ok(_) => {
+            v.signer_authenticated = trust.is_some();
+            v.trusted_as = trust;
+            v.item(
+                "signature",
+                &key_id,
+                true,
+                format!(
+                    "valid, key fingerprint {}, checked with {source}",
+                    key.fingerprint()
+                ),
+            )
+        }
         Err(e) => v.item("signature", &key_id, false, format!("does not verify: {e}")),
     }
 }
 
-/// Each `data/signers/<key id>.pub` must hold the key its name says.
+/// Each `data/signers/<key id>.pub` must hold a key whose id, derived
+/// from the key itself, is the one its name says.
 fn check_signer_files(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     for path in files.keys().filter(|p| p.starts_with("data/signers/")) {
         let named = path
@@ -483,7 +747,8 @@ fn check_signer_files(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                 "{path} holds key {}, not the key its name says",
                 key.key_id_hex()
             )),
-            _ => v.problem(format!("{path} is not a minisign public key")),
+            Some(Err(e)) => v.problem(format!("{path} is refused: {e}")),
+            None => v.problem(format!("{path} is not a minisign public key (not UTF-8)")),
         }
     }
 }
@@ -510,6 +775,7 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         directory.insert(receipt.key_id.clone(), (String::new(), k.key));
     }
     let ok = receipt.verify_signature(&directory);
+    v.source_vault = receipt.vault.clone();
     v.item(
         "checkpoint",
         &format!("{} events", receipt.count),
@@ -524,6 +790,20 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                 .to_owned()
         },
     );
+}
+
+/// The position of the first amend that follows a seal in a record's
+/// chain, if any: the seal event is the authority, whatever the rows say.
+fn amend_after_seal(events: &[Event]) -> Option<u64> {
+    let mut sealed = false;
+    for e in events {
+        match e.action {
+            Action::Seal => sealed = true,
+            Action::Amend if sealed => return Some(e.position),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The vault position of the first event written over a rebuilt log head.
@@ -715,6 +995,11 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     let mut evidence_sha: BTreeMap<String, String> = BTreeMap::new();
     // The last event of each intact chain: this export's events.
     let mut export_events: Vec<Event> = Vec::new();
+    // Per statement: the versions its chain records (create = 1, each
+    // amend its version, an import each of its version_sha256).
+    let mut statement_chains: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    // Records whose chain failed a check: their texts are not judged.
+    let mut failed_chains: BTreeSet<String> = BTreeSet::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with("data/custody/") && p.ends_with(".jsonl"))
@@ -736,6 +1021,20 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         for event in &chain.events {
             note_recorded_content(event, &mut recorded_sha, &mut evidence_sha);
         }
+        let amended_after_seal = amend_after_seal(&chain.events);
+        if chain
+            .events
+            .first()
+            .is_some_and(|e| e.record_kind == "statement")
+        {
+            statement_chains.insert(
+                record.clone(),
+                recorded_sha
+                    .range((record.clone(), 0)..=(record.clone(), u64::MAX))
+                    .map(|((_, n), _)| *n)
+                    .collect(),
+            );
+        }
         // Each record's chain ends with this export, signed by the key that
         // signed the bundle: a bag re-signed by anyone else shows here even
         // without --signer.
@@ -746,6 +1045,10 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
                     .to_owned(),
             ),
             (None, None) => Some("it is empty".to_owned()),
+            (None, Some(_)) if amended_after_seal.is_some() => Some(format!(
+                "event {} amends the statement after it was sealed",
+                amended_after_seal.unwrap_or_default()
+            )),
             (None, Some(_)) if rebuilt_at(&chain.events).is_some() => Some(format!(
                 "event {} was written while its vault's log head was missing or damaged: \
                  events may have been cut before it",
@@ -772,6 +1075,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         };
         if problem.is_none() {
             export_events.extend(chain.events.last().cloned());
+        } else {
+            failed_chains.insert(record.clone());
         }
         match problem {
             Some(why) => v.item("custody chain", &record, false, why),
@@ -785,7 +1090,13 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     }
     check_prior_custody(v, files);
     check_checkpoint_matches_export(v, &export_events);
-    // Statements.
+    // Statements: every version a chain records is in the bag, with
+    // matching id, version and version count, and nothing else.
+    let export_details: BTreeMap<&str, &serde_json::Value> = export_events
+        .iter()
+        .map(|e| (e.record.as_str(), &e.details))
+        .collect();
+    let mut docs: BTreeMap<(String, u64), StatementDoc> = BTreeMap::new();
     for (path, entry) in files
         .iter()
         .filter(|(p, _)| p.starts_with("data/statements/") && p.ends_with(".json"))
@@ -798,41 +1109,127 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             v.item("statement", path, false, "metadata is malformed");
             continue;
         };
-        let name = format!("{} v{}", &doc.id, doc.version);
-        let text_path = statement_text_path(&doc.id, doc.version);
+        if *path != statement_json_path(&doc.id, doc.version) {
+            v.item(
+                "statement",
+                path,
+                false,
+                format!(
+                    "its metadata names statement {} version {}, which belongs elsewhere",
+                    doc.id, doc.version
+                ),
+            );
+            continue;
+        }
+        docs.insert((doc.id.clone(), doc.version), doc);
+    }
+    for (record, recorded) in &statement_chains {
+        let newest = recorded.iter().max().copied().unwrap_or(0);
+        for n in 1..=newest {
+            match docs.get(&(record.clone(), n)) {
+                None => v.item(
+                    "statement",
+                    &format!("{record} v{n}"),
+                    false,
+                    format!(
+                        "its custody chain records version {n} of {newest}, which is not in the bundle"
+                    ),
+                ),
+                Some(doc) if doc.versions != newest => v.item(
+                    "statement",
+                    &format!("{record} v{n}"),
+                    false,
+                    format!(
+                        "its metadata says {} version(s), its custody chain records {newest}",
+                        doc.versions
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    for ((id, version), doc) in &docs {
+        let name = format!("{id} v{version}");
+        let newest = statement_chains
+            .get(id)
+            .and_then(|r| r.iter().max().copied())
+            .unwrap_or(0);
+        if failed_chains.contains(id) {
+            v.item(
+                "statement",
+                &name,
+                false,
+                "its custody chain failed the checks above, so nothing vouches for this text",
+            );
+            continue;
+        }
+        if *version > newest {
+            v.item(
+                "statement",
+                &name,
+                false,
+                format!("version {version} is not recorded by its custody chain"),
+            );
+            continue;
+        }
+        let text_path = statement_text_path(id, *version);
         let Some(text_entry) = files.get(&text_path) else {
             v.item("statement", &name, false, "its text file is missing");
             continue;
         };
         let sha = hex::encode(text_entry.sha256);
-        let original = recorded_sha.get(&(doc.id.clone(), doc.version));
+        let original = recorded_sha.get(&(id.clone(), *version));
+        // A redacted copy is what its export event recorded for it.
+        let redacted = export_details
+            .get(id.as_str())
+            .and_then(|d| d.get(REDACTED_SHA256))
+            .and_then(|m| m.get(version.to_string()))
+            .and_then(|s| s.as_str());
         let ok_text = sha == doc.text_sha256;
         let ok_origin = original.is_some_and(|o| *o == doc.original_sha256);
-        let ok_redaction = doc.redactions > 0 || doc.text_sha256 == doc.original_sha256;
+        let ok_copy = match redacted {
+            Some(r) => r == sha && doc.redactions > 0,
+            None => doc.redactions == 0 && doc.text_sha256 == doc.original_sha256,
+        };
         let detail = if !ok_text {
             "the text does not match its metadata's SHA-256".to_owned()
         } else if !ok_origin {
             "the text's original SHA-256 is not the one its custody chain recorded".to_owned()
-        } else if !ok_redaction {
-            "the text differs from the original without a recorded redaction".to_owned()
-        } else if doc.redactions > 0 {
+        } else if !ok_copy && redacted.is_none() {
+            "the text differs from the original, and its export event records no redacted copy"
+                .to_owned()
+        } else if !ok_copy {
+            "the text is not the redacted copy its export event recorded".to_owned()
+        } else if redacted.is_some() {
             format!(
-                "redacted copy ({} replacements) of original {}",
+                "redacted copy of version {version} ({} replacement(s) of protected names), \
+                 SHA-256 {sha} as recorded by its export; original SHA-256 {}",
                 doc.redactions, doc.original_sha256
             )
         } else {
             format!("SHA-256 {sha} as recorded in custody")
         };
-        v.item(
-            "statement",
-            &name,
-            ok_text && ok_origin && ok_redaction,
-            detail,
-        );
+        v.item("statement", &name, ok_text && ok_origin && ok_copy, detail);
     }
     // Exhibits.
     match text(files, EVIDENCE_JSON).map(serde_json::from_str::<Vec<EvidenceDoc>>) {
         Some(Ok(docs)) => {
+            let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+            for doc in &docs {
+                *listed.entry(doc.path.as_str()).or_default() += 1;
+            }
+            for (path, n) in &listed {
+                if *n > 1 {
+                    v.problem(format!("{EVIDENCE_JSON} lists {path} {n} times"));
+                }
+            }
+            for path in files.keys().filter(|p| p.starts_with(EVIDENCE_DIR)) {
+                if !listed.contains_key(path.as_str()) {
+                    v.problem(format!(
+                        "{path}: an exhibit file that {EVIDENCE_JSON} does not list"
+                    ));
+                }
+            }
             for doc in docs {
                 let present = files.get(&doc.path);
                 let ok_file = present
@@ -855,7 +1252,8 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
     }
 }
 
-/// Verifies a bundle file.
-pub fn verify_bundle(path: &Path, unlock: &Unlock, signer: Option<&PublicKey>) -> Result<Verdict> {
-    Ok(read_bundle(path, unlock, signer)?.verdict)
+/// Verifies a bundle file, trusting `trusted` signer keys (none: the
+/// verdict can at best be [`Status::Unauthenticated`]).
+pub fn verify_bundle(path: &Path, unlock: &Unlock, trusted: &[TrustedKey]) -> Result<Verdict> {
+    Ok(read_bundle(path, unlock, trusted)?.verdict)
 }

@@ -7,7 +7,10 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use custodia::bundle::export::{Encryption, ExportOptions};
-use custodia::bundle::verify::{identities_from_file, verify_bundle, Unlock};
+use custodia::bundle::import::ImportOptions;
+use custodia::bundle::verify::{
+    identities_from_file, verify_bundle, Status, TrustedKey, Unlock, Verdict,
+};
 use custodia::crypto::minisign::PublicKey;
 use custodia::Error;
 
@@ -43,12 +46,18 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
     bundle_passphrase_file: Option<PathBuf>,
     /// Show protected witnesses' names instead of their pseudonyms
+    /// (everywhere, statement texts included)
     #[arg(long)]
     reveal_protected: bool,
-    /// Replace protected witnesses' names in statement texts with their
-    /// pseudonyms (the vault's originals are unchanged; not with
-    /// --reveal-protected, which shows the names anyway)
-    #[arg(long, conflicts_with = "reveal_protected")]
+    /// Keep protected witnesses' names inside statement texts. By default
+    /// they are replaced there by the pseudonyms (a redacted copy, whose
+    /// SHA-256 the export event records; the vault's originals are
+    /// unchanged). This opt-out is recorded in the export event.
+    #[arg(long, conflicts_with = "redact_names")]
+    keep_names_in_text: bool,
+    /// No longer needed: names in statement texts are redacted by default
+    /// (kept as an alias; see --keep-names-in-text)
+    #[arg(long, conflicts_with = "reveal_protected", hide = true)]
     redact_names: bool,
     /// The bundle file to write
     #[arg(long, value_name = "FILE")]
@@ -58,36 +67,59 @@ pub struct ExportArgs {
 /// `custodia bundle …`.
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
-    /// Check a bundle: manifests, signature, custody chains; prints a verdict
+    /// Check a bundle: manifests, signature, custody chains, and who signed
+    /// it; prints a verdict
     ///
-    /// Exit 0 valid, 3 cannot decrypt, 4 altered, missing, extra or unsigned.
-    /// Here --passphrase-file is the bundle's passphrase (no vault is opened).
+    /// The signer is authenticated only by a key you trust: --signer (from
+    /// the signer, e.g. their `custodia key public`), or, with --vault, a
+    /// key pinned in that vault (`custodia signer add`). Compare key
+    /// fingerprints (SHA-256 of the key), not the short minisign key id.
+    ///
+    /// Exit 0 valid and signed by a trusted key; 3 cannot decrypt; 4
+    /// altered, missing, extra, unsigned or signed by another key than
+    /// --signer; 5 intact but the signer is UNAUTHENTICATED (no --signer
+    /// and no pinned key vouches for it).
+    ///
+    /// Without --vault, --passphrase-file is the bundle's passphrase and no
+    /// vault is opened. With --vault (and no --signer), the vault is
+    /// unlocked to read its pinned signers: then --passphrase-file unlocks
+    /// the vault and a passphrase bundle needs --bundle-passphrase-file.
     Verify {
         /// The bundle (age-encrypted or a plain tar)
         file: PathBuf,
         /// age identity file for a bundle encrypted to recipients
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
-        /// The expected signer's minisign public key (a .pub file or the
-        /// base64 line from `custodia key public`)
+        /// A signer you trust: a minisign public key (a .pub file or the
+        /// base64 line from `custodia key public`); repeat for several
         #[arg(long, value_name = "PUBKEY")]
-        signer: Option<String>,
+        signer: Vec<String>,
         /// For a passphrase bundle: read its passphrase from this file
         /// (takes precedence over --passphrase-file)
         #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
         bundle_passphrase_file: Option<PathBuf>,
     },
-    /// Verify a bundle, then bring its records into this vault
+    /// Verify a bundle and bring its records into this vault, all or nothing
+    ///
+    /// Refused (exit 5, nothing written) unless the bundle is signed by a
+    /// key given with --signer or pinned in this vault. A bundle whose case
+    /// reference is already a case here is refused unless --into-case names
+    /// the case to add its records to.
     Import {
         /// The bundle
         file: PathBuf,
         /// age identity file for a bundle encrypted to recipients
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
-        /// Refuse the bundle unless it is signed by this minisign public
-        /// key (a .pub file or the base64 line from `custodia key public`)
+        /// A signer you trust: a minisign public key (a .pub file or the
+        /// base64 line from `custodia key public`); repeat for several
         #[arg(long, value_name = "PUBKEY")]
-        signer: Option<String>,
+        signer: Vec<String>,
+        /// Add the bundle's records to this existing case (reference or
+        /// id); required when the vault has a case with the bundle's
+        /// reference
+        #[arg(long, value_name = "REF")]
+        into_case: Option<String>,
         /// For a passphrase bundle: read its passphrase from this file
         #[arg(long, value_name = "FILE", env = "CUSTODIA_BUNDLE_PASSPHRASE_FILE")]
         bundle_passphrase_file: Option<PathBuf>,
@@ -165,6 +197,12 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     } else {
         Encryption::None
     };
+    if args.redact_names {
+        out.note(
+            "--redact-names is no longer needed: protected names in statement texts are \
+             replaced by default (--keep-names-in-text keeps them)",
+        );
+    }
     let mut vault = OpenVault::unlock(g, out)?;
     let bar = progress_bar(out, 0, "export");
     let opts = ExportOptions {
@@ -173,7 +211,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         evidence: args.evidence,
         encryption,
         reveal_protected: args.reveal_protected,
-        redact_names: args.redact_names,
+        keep_names_in_text: args.keep_names_in_text,
         out: args.out.clone(),
         force: g.force,
     };
@@ -194,7 +232,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
             if w.redacted {
                 "; replaced by the pseudonym in the bundle"
             } else {
-                "; pass --redact-names to replace it by the pseudonym"
+                "; kept, as --keep-names-in-text asked"
             }
         ));
     }
@@ -214,13 +252,14 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     }
     out.either(&summary, || {
         out.note(format!(
-            "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key {}.",
+            "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key fingerprint {} (minisign key id {}).",
             summary.out.display(),
             summary.bag,
             summary.statements,
             summary.versions,
             summary.evidence,
             summary.payload_bytes,
+            summary.signer_fingerprint,
             summary.signer_key_id
         ));
         Ok(())
@@ -235,9 +274,20 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             signer,
             bundle_passphrase_file,
         } => {
-            let passphrase_file = bundle_passphrase_file
-                .as_ref()
-                .or(g.passphrase_file.as_ref());
+            let signers = signer
+                .iter()
+                .map(|s| parse_signer(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            // A vault named with --vault is asked for its pinned signers
+            // (not needed when --signer says whom to trust).
+            let use_vault = signers.is_empty() && g.vault.as_ref().is_some_and(|p| p.is_file());
+            let passphrase_file = if use_vault {
+                bundle_passphrase_file.as_ref()
+            } else {
+                bundle_passphrase_file
+                    .as_ref()
+                    .or(g.passphrase_file.as_ref())
+            };
             let unlock = match (&identity, passphrase_file) {
                 (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
                 (None, Some(p)) => Unlock::Passphrase(SecretString::from(
@@ -245,50 +295,31 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
                 )),
                 (None, None) => Unlock::None,
             };
-            let signer = signer.as_deref().map(parse_signer).transpose()?;
-            let verdict = verify_bundle(&file, &unlock, signer.as_ref())?;
-            let shown = |v: &str| {
-                if v.is_empty() {
-                    "(unknown)".to_owned()
-                } else {
-                    v.to_owned()
-                }
-            };
-            out.either(&json!({ "valid": verdict.is_valid(), "verdict": verdict }), || {
-                out.line(format!("Bundle      {}", file.display()))?;
-                out.line(format!("Encrypted   {}", if verdict.encrypted { "yes (age)" } else { "no (plain tar)" }))?;
-                out.line(format!("Case        {}", shown(&verdict.case_reference)))?;
-                out.line(format!("Exported by {}", shown(&verdict.exporter)))?;
-                out.line(format!(
-                    "Signed by   key {}, checked with {}",
-                    shown(&verdict.signer_key_id),
-                    shown(&verdict.signer_source)
-                ))?;
-                for item in &verdict.items {
-                    out.line(format!("  [{}] {} {}: {}", if item.ok { "ok" } else { "FAIL" }, item.what, item.name, item.detail))?;
-                }
-                for p in &verdict.problems {
-                    out.line(format!("  PROBLEM: {p}"))?;
-                }
-                out.line(if verdict.is_valid() {
-                    "VERDICT: VALID. Every file matches the signed manifests and every custody chain is intact."
-                } else {
-                    "VERDICT: NOT VALID. This bundle was altered, is incomplete, or is not signed as claimed."
-                })
-            })?;
-            if verdict.is_valid() {
-                Ok(())
+            let verdict = if use_vault {
+                let mut vault = OpenVault::unlock(g, out)?;
+                vault.verify_bundle(&file, &unlock, &signers)?
             } else {
-                Err(Failure::Silent(4))
+                let trusted: Vec<TrustedKey> = signers.into_iter().map(TrustedKey::given).collect();
+                verify_bundle(&file, &unlock, &trusted)?
+            };
+            print_verdict(out, &file, &verdict)?;
+            match verdict.status() {
+                Status::Valid => Ok(()),
+                Status::Unauthenticated => Err(Failure::Silent(5)),
+                Status::Invalid => Err(Failure::Silent(4)),
             }
         }
         BundleCommand::Import {
             file,
             identity,
             signer,
+            into_case,
             bundle_passphrase_file,
         } => {
-            let signer = signer.as_deref().map(parse_signer).transpose()?;
+            let signers = signer
+                .iter()
+                .map(|s| parse_signer(s))
+                .collect::<Result<Vec<_>, _>>()?;
             let unlock = match (&identity, &bundle_passphrase_file) {
                 (Some(id), _) => Unlock::Identities(identities_from_file(id)?),
                 (None, Some(p)) => Unlock::Passphrase(bundle_passphrase(Some(p), false)?),
@@ -296,7 +327,8 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             };
             let mut vault = OpenVault::unlock(g, out)?;
             let bar = progress_bar(out, 0, "import");
-            let summary = vault.import_bundle(&file, &unlock, signer.as_ref(), &mut |n| {
+            let opts = ImportOptions { signers, into_case };
+            let summary = vault.import_bundle(&file, &unlock, &opts, &mut |n| {
                 if let Some(b) = &bar {
                     b.set_position(n);
                 }
@@ -306,20 +338,89 @@ pub fn bundle(g: &Global, out: &Output, cmd: BundleCommand) -> Result<(), Failur
             }
             out.either(&summary, || {
                 out.note(format!(
-                    "Imported case {} ({}): {} statement(s), {} exhibit(s); signed by key {}. \
-                     The original custody history is kept and an import event was recorded.",
+                    "Imported case {} ({}): {} statement(s) ({} version(s)), {} exhibit(s), \
+                     from vault {}; signed by key fingerprint {} ({}). The original custody \
+                     history is kept and an import event was recorded.",
                     summary.case,
                     if summary.case_created {
                         "new"
                     } else {
-                        "existing case"
+                        "into the existing case, as --into-case asked"
                     },
                     summary.statements,
+                    summary.versions,
                     summary.evidence,
-                    summary.signer_key_id
+                    summary.source_vault,
+                    summary.signer_fingerprint,
+                    summary
+                        .trusted_as
+                        .as_ref()
+                        .map_or_else(|| "trusted".to_owned(), |t| t.describe()),
                 ));
                 Ok(())
             })
         }
     }
+}
+
+/// Prints a verdict, human or `--json`.
+fn print_verdict(out: &Output, file: &Path, verdict: &Verdict) -> Result<(), Failure> {
+    let shown = |v: &str| {
+        if v.is_empty() {
+            "(unknown)".to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let status = verdict.status();
+    let doc = json!({
+        "valid": status == Status::Valid,
+        "status": status,
+        "intact": verdict.is_valid(),
+        "signer_authenticated": verdict.signer_authenticated,
+        "verdict": verdict,
+    });
+    out.either(&doc, || {
+        out.line(format!("Bundle      {}", file.display()))?;
+        out.line(format!(
+            "Encrypted   {}",
+            if verdict.encrypted { "yes (age)" } else { "no (plain tar)" }
+        ))?;
+        out.line(format!("Case        {}", shown(&verdict.case_reference)))?;
+        out.line(format!("Exported by {}", shown(&verdict.exporter)))?;
+        out.line(format!("From vault  {}", shown(&verdict.source_vault)))?;
+        out.line(format!(
+            "Signed by   key fingerprint {} (minisign key id {})",
+            shown(&verdict.signer_fingerprint),
+            shown(&verdict.signer_key_id)
+        ))?;
+        out.line(format!(
+            "Signer      {}",
+            match &verdict.trusted_as {
+                Some(t) if verdict.signer_authenticated => format!("authenticated: {}", t.describe()),
+                _ => "UNAUTHENTICATED: nobody vouched for this key (no --signer, no pinned key)"
+                    .to_owned(),
+            }
+        ))?;
+        for item in &verdict.items {
+            out.line(format!(
+                "  [{}] {} {}: {}",
+                if item.ok { "ok" } else { "FAIL" },
+                item.what,
+                item.name,
+                item.detail
+            ))?;
+        }
+        for p in &verdict.problems {
+            out.line(format!("  PROBLEM: {p}"))?;
+        }
+        out.line(match status {
+            Status::Valid => "VERDICT: VALID. Every file matches the signed manifests, every custody chain is intact, and the signer's key is one you trust.".to_owned(),
+            Status::Unauthenticated => format!(
+                "VERDICT: UNAUTHENTICATED SIGNER. The bundle is intact, but nobody vouched for the key that signed it (fingerprint {}): compare that fingerprint with the signer's own (their `custodia key public`), then verify again with --signer PUBKEY, or pin the key with `custodia signer add`.",
+                shown(&verdict.signer_fingerprint_short)
+            ),
+            Status::Invalid => "VERDICT: NOT VALID. This bundle was altered, is incomplete, or is not signed as claimed.".to_owned(),
+        })
+    })
 }

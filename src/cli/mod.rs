@@ -3,7 +3,8 @@
 //!
 //! Every capability lives in the library; this module only parses, asks,
 //! prints and maps errors. Exit codes (SPEC §6): 0 success, 1 error,
-//! 2 usage, 3 wrong passphrase or key, 4 integrity violation.
+//! 2 usage, 3 wrong passphrase or key, 4 integrity violation, 5 a bundle
+//! whose signer nobody vouched for (no --signer, no pinned key).
 
 mod bundle_cmds;
 mod custody_cmds;
@@ -27,6 +28,11 @@ pub use output::{terminal_safe, Output};
 /// Everything in the vault file is encrypted; only its approximate size and
 /// record counts show. Passphrases are read from --passphrase-file (or
 /// CUSTODIA_PASSPHRASE_FILE), else asked on the terminal without echo.
+///
+/// Exit codes: 0 success; 1 error; 2 usage; 3 wrong passphrase or key;
+/// 4 integrity violation (tampering, corruption, bad signature, broken
+/// chain); 5 unauthenticated bundle signer (the bundle is intact but no
+/// --signer or pinned key vouches for its signer).
 #[derive(Debug, Parser)]
 #[command(name = "custodia", version, max_term_width = 100)]
 pub struct Cli {
@@ -213,6 +219,7 @@ impl Failure {
                 Category::Usage => 2,
                 Category::WrongKey => 3,
                 Category::Integrity => 4,
+                Category::Unauthenticated => 5,
             },
         }
     }

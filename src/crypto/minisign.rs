@@ -60,7 +60,7 @@
 //!
 //! | offset | length | content                                                   |
 //! |-------:|-------:|-----------------------------------------------------------|
-//! |      0 |      2 | algorithm: ASCII `ED` (`0x45 0x44`) = prehashed, or `Ed` (`0x45 0x64`) = legacy |
+//! |      0 |      2 | algorithm: ASCII `ED` (`0x45 0x44`) = prehashed (the only form read), or `Ed` (`0x45 0x64`) = legacy (refused) |
 //! |      2 |      8 | key id of the signing key (must equal the public key's)   |
 //! |     10 |     64 | Ed25519 signature over the *message* defined below        |
 //!
@@ -69,8 +69,8 @@
 //!   BLAKE2b-512 digest of the whole file. The digest is signed with plain
 //!   Ed25519 (not Ed25519ph).
 //! * With `Ed` (legacy; `minisign -S -l`) the signed message is the raw
-//!   content of the file. This module verifies such signatures but never
-//!   produces them.
+//!   content of the file. This module neither produces nor accepts such
+//!   signatures: parsing one fails with [`MinisignError::LegacySignature`].
 //!
 //! The global signature (64 bytes, 88 base64 characters ending in `==`) is
 //! an Ed25519 signature, by the same key, over the concatenation
@@ -156,10 +156,15 @@
 //! * Comments are Rust strings, hence UTF-8. minisign treats them as bytes;
 //!   a signature file whose comments are not UTF-8 must be rejected (or
 //!   decoded) by the caller before it reaches this module.
-//! * Legacy (`Ed`) signatures sign the raw file, so the whole file must be
-//!   held in memory to check them; this module refuses files larger than
-//!   [`LEGACY_MAX_MESSAGE_LEN`] (1 GiB) in that case. Prehashed (`ED`)
-//!   signatures are checked in 64 KiB reads with constant memory.
+//! * Legacy (`Ed`) signatures are refused ([`MinisignError::LegacySignature`]):
+//!   Custodia never writes them, and they would need the whole file in
+//!   memory. Prehashed (`ED`) signatures are checked in 64 KiB reads with
+//!   constant memory.
+//! * [`PublicKey::parse`] refuses a key whose key id is not [`key_id_for`]
+//!   of the key itself ([`MinisignError::ForeignKeyId`]): Custodia derives
+//!   every id, so any other id is a key posing as another.
+//!   [`PublicKey::parse_any_id`] reads stock `minisign -G` keys (random
+//!   ids) for interoperability tests only.
 //!
 //! # Secret keys
 //!
@@ -192,6 +197,28 @@ pub enum MinisignError {
     /// the string names the bytes found and the ones expected.
     #[error("unsupported minisign algorithm: {0}")]
     UnsupportedAlgorithm(String),
+    /// A public key whose key id is not the one Custodia derives from the
+    /// key ([`key_id_for`]): someone filed a key under another key's id.
+    #[error(
+        "the public key claims key id {found}, but the id derived from the key itself is \
+         {derived} (fingerprint {fingerprint}): refused, a key filed under another key's id \
+         could pass for that signer"
+    )]
+    ForeignKeyId {
+        /// The id the key file carries.
+        found: String,
+        /// The id derived from the key.
+        derived: String,
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// A legacy (`Ed`, not prehashed) signature: Custodia never writes one
+    /// and does not read one.
+    #[error(
+        "legacy minisign signature (algorithm \"Ed\", over the raw data): Custodia accepts \
+         only prehashed \"ED\" signatures, which it always writes; re-sign without `minisign -l`"
+    )]
+    LegacySignature,
     /// The signature was made by a different key than the public key given.
     /// Both ids are shown the way `minisign` prints them
     /// (see [`PublicKey::key_id_hex`]).
@@ -367,7 +394,11 @@ impl PublicKey {
     /// canonical and decodes to exactly 42 bytes; the algorithm is `Ed`; the
     /// key is the canonical encoding of an Ed25519 point that is not of
     /// small order.
-    pub fn parse(text: &str) -> Result<PublicKey, MinisignError> {
+    ///
+    /// The key id is kept as found: this is for keys made by stock
+    /// `minisign -G` (random ids). Custodia's own readers use
+    /// [`PublicKey::parse`], which also demands the derived id.
+    pub fn parse_any_id(text: &str) -> Result<PublicKey, MinisignError> {
         let lines: Vec<&str> = text.trim().lines().map(str::trim).collect();
         let b64 = match lines.as_slice() {
             [] => return Err(malformed_pk("the text is empty")),
@@ -425,6 +456,24 @@ impl PublicKey {
             ));
         }
         Ok(PublicKey { key_id, key })
+    }
+
+    /// Parses a public key as [`PublicKey::parse_any_id`] does, then
+    /// refuses it unless its key id is the one Custodia derives from the key
+    /// itself ([`key_id_for`]). Every Custodia key has such an id; a key
+    /// filed under another key's id (a forger's key posing as the real
+    /// signer's) is refused here with [`MinisignError::ForeignKeyId`].
+    pub fn parse(text: &str) -> Result<PublicKey, MinisignError> {
+        let parsed = PublicKey::parse_any_id(text)?;
+        let derived = key_id_for(&parsed.key);
+        if parsed.key_id != derived {
+            return Err(MinisignError::ForeignKeyId {
+                found: parsed.key_id_hex(),
+                derived: key_id_to_hex(&derived),
+                fingerprint: parsed.fingerprint(),
+            });
+        }
+        Ok(parsed)
     }
 
     /// Upper-case hex of the key id as `minisign` prints it: the stored bytes
@@ -606,7 +655,7 @@ pub struct VerifiedSignature {
 /// signature over the trusted comment must verify (strict Ed25519).
 ///
 /// Prehashed (`ED`) signatures are checked in 64 KiB reads; legacy (`Ed`)
-/// ones read the data into memory, up to [`LEGACY_MAX_MESSAGE_LEN`] bytes.
+/// ones are refused.
 pub fn verify(
     public_key: &PublicKey,
     data: impl Read,
@@ -652,9 +701,12 @@ impl SignatureFile {
         .map_err(MinisignError::MalformedSignature)?;
         let mut algorithm = [0u8; 2];
         algorithm.copy_from_slice(&blob[..2]);
-        if algorithm != ALG_ED25519_PREHASHED && algorithm != ALG_ED25519 {
+        if algorithm == ALG_ED25519 {
+            return Err(MinisignError::LegacySignature);
+        }
+        if algorithm != ALG_ED25519_PREHASHED {
             return Err(MinisignError::UnsupportedAlgorithm(format!(
-                "signature algorithm is {}, expected \"ED\" (0x45 0x44) or legacy \"Ed\" (0x45 0x64)",
+                "signature algorithm is {}, expected \"ED\" (0x45 0x44)",
                 describe_alg(&algorithm)
             )));
         }
@@ -724,21 +776,12 @@ impl SignatureFile {
                 found: self.key_id_hex(),
             });
         }
+        if !self.is_prehashed() {
+            return Err(MinisignError::LegacySignature);
+        }
         let signature = Signature::from_bytes(&self.signature);
-        let verified = if self.is_prehashed() {
-            let digest = blake2b512_stream(data)?;
-            public_key.key.verify_strict(&digest, &signature)
-        } else {
-            let mut message = Vec::new();
-            data.take(LEGACY_MAX_MESSAGE_LEN + 1)
-                .read_to_end(&mut message)?;
-            if message.len() as u64 > LEGACY_MAX_MESSAGE_LEN {
-                return Err(MinisignError::LegacyMessageTooLarge {
-                    limit: LEGACY_MAX_MESSAGE_LEN,
-                });
-            }
-            public_key.key.verify_strict(&message, &signature)
-        };
+        let digest = blake2b512_stream(data)?;
+        let verified = public_key.key.verify_strict(&digest, &signature);
         verified.map_err(|_| MinisignError::BadSignature)?;
 
         let global_signature = Signature::from_bytes(&self.global_signature);
@@ -1104,7 +1147,7 @@ mod tests {
     }
 
     #[test]
-    fn legacy_signature_over_raw_data_verifies() {
+    fn legacy_signature_over_raw_data_is_refused() {
         let sk = key(15);
         let pk = PublicKey::new(sk.verifying_key());
         let data = b"legacy data";
@@ -1119,18 +1162,44 @@ mod tests {
             global_signature: sk.sign(&global_message(&signature, tc)).to_bytes(),
         };
         let text = file.to_file_string();
-        let v = verify(&pk, &data[..], &text).unwrap();
-        assert!(!v.prehashed);
+        // A genuine legacy signature: refused when parsed, and when a
+        // hand-built SignatureFile is verified.
         assert!(matches!(
-            verify(&pk, &b"legacy dat"[..], &text),
-            Err(MinisignError::BadSignature)
+            verify(&pk, &data[..], &text),
+            Err(MinisignError::LegacySignature)
         ));
+        assert!(matches!(
+            file.verify(&pk, &data[..]),
+            Err(MinisignError::LegacySignature)
+        ));
+        let msg = MinisignError::LegacySignature.to_string();
+        assert!(msg.contains("\"Ed\"") && msg.contains("\"ED\""), "{msg}");
         // The same signature relabelled as prehashed must fail.
         let relabelled = with_sig_blob(&text, |b| b[1] = b'D');
         assert!(matches!(
             verify(&pk, &data[..], &relabelled),
             Err(MinisignError::BadSignature)
         ));
+    }
+
+    #[test]
+    fn a_key_filed_under_another_keys_id_is_refused() {
+        let real = PublicKey::new(key(16).verifying_key());
+        let forger = PublicKey {
+            key_id: real.key_id,
+            key: key(17).verifying_key(),
+        };
+        let text = forger.to_file_string("custodia signing key");
+        match PublicKey::parse(&text) {
+            Err(MinisignError::ForeignKeyId { found, derived, .. }) => {
+                assert_eq!(found, real.key_id_hex());
+                assert_ne!(derived, found);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Stock minisign keys (random ids) are read only on request.
+        assert_eq!(PublicKey::parse_any_id(&text).unwrap(), forger);
+        assert_eq!(PublicKey::parse(&real.base64()).unwrap(), real);
     }
 
     #[test]
@@ -1292,7 +1361,7 @@ mod tests {
         // Produced by `minisign -G -W` (minisign 0.11).
         let text = "untrusted comment: minisign public key F7A73563EC02912F\n\
                     RWQvkQLsYzWn9zDxMINPT+wOFdwiD2TANwl06ftcCcLu7Sfiea12IcXC\n";
-        let pk = PublicKey::parse(text).unwrap();
+        let pk = PublicKey::parse_any_id(text).unwrap();
         assert_eq!(pk.key_id_hex(), "F7A73563EC02912F");
         assert_eq!(pk.key_id, [0x2F, 0x91, 0x02, 0xEC, 0x63, 0x35, 0xA7, 0xF7]);
     }
@@ -1330,7 +1399,7 @@ mod tests {
             ),
         ];
         for (bad, want) in cases {
-            match PublicKey::parse(&bad) {
+            match PublicKey::parse_any_id(&bad) {
                 Err(MinisignError::MalformedPublicKey(msg)) => {
                     assert!(
                         msg.contains(want),
@@ -1343,7 +1412,7 @@ mod tests {
         // Wrong algorithm bytes.
         for alg in [*b"ED", *b"Eb", [0, 0]] {
             blob[..2].copy_from_slice(&alg);
-            match PublicKey::parse(&BASE64.encode(&blob)) {
+            match PublicKey::parse_any_id(&BASE64.encode(&blob)) {
                 Err(MinisignError::UnsupportedAlgorithm(msg)) => {
                     assert!(msg.contains("public key algorithm"), "{msg}")
                 }
@@ -1363,7 +1432,7 @@ mod tests {
         }
         blob[10..].copy_from_slice(&not_a_point.expect("some y is not on the curve"));
         assert!(matches!(
-            PublicKey::parse(&BASE64.encode(&blob)),
+            PublicKey::parse_any_id(&BASE64.encode(&blob)),
             Err(MinisignError::MalformedPublicKey(m)) if m.contains("not a valid Ed25519 point")
         ));
         // y = p + k (p = 2^255 - 19) encodes the same point as y = k, but
@@ -1379,14 +1448,14 @@ mod tests {
             .expect("some y = p + k is a point of large order");
         blob[10..].copy_from_slice(&non_canonical);
         assert!(matches!(
-            PublicKey::parse(&BASE64.encode(&blob)),
+            PublicKey::parse_any_id(&BASE64.encode(&blob)),
             Err(MinisignError::MalformedPublicKey(m)) if m.contains("canonical encoding")
         ));
         let mut identity = [0u8; 32];
         identity[0] = 1; // the neutral element, of order 1
         blob[10..].copy_from_slice(&identity);
         assert!(matches!(
-            PublicKey::parse(&BASE64.encode(&blob)),
+            PublicKey::parse_any_id(&BASE64.encode(&blob)),
             Err(MinisignError::MalformedPublicKey(m)) if m.contains("small order")
         ));
     }
@@ -1400,7 +1469,7 @@ mod tests {
         for cut in 0..text.len() {
             if text.is_char_boundary(cut) {
                 let _ = verify(&pk, &b"d"[..], &text[..cut]);
-                let _ = PublicKey::parse(&text[..cut]);
+                let _ = PublicKey::parse_any_id(&text[..cut]);
             }
         }
         let bytes = text.as_bytes();

@@ -126,3 +126,27 @@ fn everything_a_version_1_vault_holds_stays_readable_after_migration() {
     std::fs::write(&key_file, v.ok_as(&new_pass, &["key", "public"])).unwrap();
     v.ok(&["bundle", "verify", arg(&bundle), "--signer", arg(&key_file)]);
 }
+
+#[test]
+fn recovering_a_version_1_vault_first_migrates_it_and_checks_clean() {
+    let v = v1_vault();
+    let key = v.secret_file("recovery.key", read("recovery.key").trim_end());
+    let new_pass = v.secret_file("new.pass", "Une nouvelle phrase « solide » 2026");
+    v.ok(&[
+        "recover",
+        "--recovery-key-file",
+        arg(&key),
+        "--new-passphrase-file",
+        arg(&new_pass),
+    ]);
+    let report = v.ok_as(&new_pass, &["check"]);
+    assert!(report.starts_with("OK"), "{report}");
+    let log = parse_json(&v.ok_as(&new_pass, &["log", "--json"]));
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions[actions.len() - 2..], ["migrate", "recover"]);
+}

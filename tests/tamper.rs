@@ -579,3 +579,57 @@ fn pinning_a_signer_is_a_signed_event_and_listed_with_its_fingerprint() {
     v.fails_with(&["signer", "add", "Moi", arg(&own)], 1);
     v.ok(&["check"]);
 }
+
+#[test]
+fn a_pinned_signer_makes_verify_valid_and_import_accept_without_signer() {
+    let sender = with_case();
+    add_statement(&sender, "Évgueni", "J'ai déserté en septembre 2022.");
+    let bundle = sender.file("kz.tar");
+    sender.ok(&[
+        "export",
+        "--case",
+        KZ,
+        "--no-encrypt",
+        "--out",
+        arg(&bundle),
+    ]);
+    let court = TestVault::new();
+    let out = court.run(&["bundle", "verify", arg(&bundle)]);
+    assert_eq!(out.status.code(), Some(5), "unpinned: unauthenticated");
+    court.fails_with(&["bundle", "import", arg(&bundle)], 5);
+    let key = court.file("sender.pub");
+    std::fs::write(&key, sender.ok(&["key", "public"])).unwrap();
+    court.ok(&["signer", "add", "Cabinet Dupont", arg(&key)]);
+    let verdict = court.ok(&["bundle", "verify", arg(&bundle)]);
+    assert!(verdict.contains("Cabinet Dupont"), "{verdict}");
+    court.ok(&["bundle", "import", arg(&bundle)]);
+    court.ok(&["check"]);
+}
+
+#[test]
+fn after_a_rebuilt_state_only_the_records_written_since_are_kept_from_export() {
+    let v = with_case();
+    add_statement(&v, "Évgueni", "J'ai déserté en septembre 2022.");
+    v.ok(&["case", "new", "KZ-2026-015", "--title", "Autre dossier"]);
+    sql(&v.path, "DELETE FROM vault_state;");
+    // The next event (a statement of KZ) carries the mark.
+    add_statement(&v, "Amina", "Je confirme.");
+    let out = v.file("kz.tar");
+    let err = v.fails_with(
+        &["export", "--case", KZ, "--no-encrypt", "--out", arg(&out)],
+        4,
+    );
+    assert!(
+        err.contains("rebuilt") || err.contains("missing or damaged"),
+        "{err}"
+    );
+    let other = v.file("kz15.tar");
+    v.ok(&[
+        "export",
+        "--case",
+        "KZ-2026-015",
+        "--no-encrypt",
+        "--out",
+        arg(&other),
+    ]);
+}

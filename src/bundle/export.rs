@@ -199,14 +199,22 @@ fn bag_name(reference: &str) -> String {
     }
 }
 
-/// Refuses to go on when the shared verification found any problem.
-pub(crate) fn refuse_unless_clean(report: &crate::custody::check::CheckReport) -> Result<()> {
-    match report.problems.first() {
+/// Refuses to go on when the shared verification (`check` without its
+/// content pass) found a problem that concerns `records` (hex ids) or the
+/// vault as a whole (see [`crate::custody::check::CheckReport::blocking`]).
+/// `what` says what did not happen ("exported", "imported").
+pub(crate) fn refuse_unless_clean(
+    report: &crate::custody::check::CheckReport,
+    records: Option<&[String]>,
+    what: &str,
+) -> Result<()> {
+    let blocking: Vec<_> = report.blocking(records).collect();
+    match blocking.first() {
         None => Ok(()),
         Some(first) => Err(Error::Integrity(format!(
-            "the vault fails its check ({} problem(s); the first: {}); nothing was exported \
+            "the vault fails its check ({} problem(s); the first: {}); nothing was {what} \
              (run `custodia check`)",
-            report.problems.len(),
+            blocking.len(),
             first.message
         ))),
     }
@@ -249,7 +257,10 @@ impl Vault<Unlocked> {
         // One verification serves `check` and `export`: a vault that
         // `check` would call tampered (a deleted version or record, a
         // restored slot, a broken chain…) exports nothing.
-        refuse_unless_clean(&self.audit(None)?)?;
+        let audit = self.audit(None)?;
+        // Every problem blocks, but the marks left after a rebuilt state,
+        // which block only the records they concern (checked below).
+        refuse_unless_clean(&audit, Some(&[]), "exported")?;
         let directory = self.key_directory()?;
         let removed = self.key_limits()?;
         let vault_hex = self.id().to_hex();
@@ -486,6 +497,12 @@ impl Vault<Unlocked> {
                 json_bytes(&evidence_docs)?,
             );
 
+            let selected: Vec<String> = std::iter::once(&case.id)
+                .chain(&statement_ids)
+                .chain(&evidence_ids)
+                .map(|id| id.to_hex())
+                .collect();
+            refuse_unless_clean(&audit, Some(&selected), "exported")?;
             // Export events, in this transaction, before the custody logs
             // are read, so the bundle carries them. A statement's event
             // records the SHA-256 of each redacted copy it exports.

@@ -216,6 +216,9 @@ impl Vault<Unlocked> {
                     .into(),
             ));
         }
+        // The receiving vault must pass the same verification as an
+        // export: nothing is added to a vault `check` would call tampered.
+        crate::bundle::export::refuse_unless_clean(&self.audit(None)?, None, "imported")?;
         self.write(|tx, session| {
             let (reader, encrypted) = open_tar(path, unlock)?;
             // One pass: exhibits go into the transaction as they stream by.

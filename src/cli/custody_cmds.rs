@@ -145,6 +145,7 @@ pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
                 record: None,
                 position: Some(cp.count),
                 message: format!("checkpoint: {problem}"),
+                after_rebuilt_state: false,
             });
         }
     }

@@ -447,9 +447,21 @@ pub fn key(g: &Global, out: &Output, cmd: KeyCommand) -> Result<(), Failure> {
             let mut vault = unlock(g)?;
             let name = vault.user().name.clone();
             let public = PublicKey::new(vault.public_key(None)?);
-            let comment = format!("custodia signing key {}", public.key_id_hex());
+            // The fingerprint (SHA-256 of the key) is what people compare;
+            // the comment line carries it for reading only (it is not
+            // authenticated: compare it with `signer list` or the verdict).
+            let comment = format!(
+                "custodia signing key {}, fingerprint {}",
+                public.key_id_hex(),
+                public.fingerprint_short()
+            );
             out.either(
-                &json!({ "user": name, "key_id": public.key_id_hex(), "minisign": public.base64() }),
+                &json!({
+                    "user": name,
+                    "key_id": public.key_id_hex(),
+                    "fingerprint": public.fingerprint(),
+                    "minisign": public.base64()
+                }),
                 || {
                     let text = public.to_file_string(&comment);
                     out.text(text.trim_end())

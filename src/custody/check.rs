@@ -35,6 +35,12 @@ pub struct Problem {
     pub position: Option<u64>,
     /// What is wrong.
     pub message: String,
+    /// True for the mark an event carries when it was written after the
+    /// vault state had to be rebuilt (the log's end may have been cut
+    /// before it): reported by `check` for ever, but blocking an export
+    /// only of the records it concerns.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub after_rebuilt_state: bool,
 }
 
 /// The outcome of a check.
@@ -55,6 +61,29 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    fn rebuilt_mark(&mut self, record: &str, position: u64, message: String) {
+        self.problem(Some(record), Some(position), message);
+        if let Some(last) = self.problems.last_mut() {
+            last.after_rebuilt_state = true;
+        }
+    }
+
+    /// The problems that forbid acting on `records` (hex ids; `None`: on
+    /// the vault as a whole, as an import does): every problem, except the
+    /// marks of events written after a rebuilt state that concern other
+    /// records.
+    pub fn blocking<'a>(
+        &'a self,
+        records: Option<&'a [String]>,
+    ) -> impl Iterator<Item = &'a Problem> {
+        self.problems.iter().filter(move |p| {
+            !p.after_rebuilt_state
+                || p.record
+                    .as_ref()
+                    .is_some_and(|r| records.is_some_and(|list| list.contains(r)))
+        })
+    }
+
     /// True when nothing is wrong.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
@@ -72,6 +101,7 @@ impl CheckReport {
             record: record.map(str::to_owned),
             position,
             message,
+            after_rebuilt_state: false,
         });
     }
 }
@@ -365,7 +395,7 @@ fn check_events(
         };
         let rec = event.record.clone();
         if event.details.get(super::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
-            report.problem(Some(&rec), Some(position), format!(
+            report.rebuilt_mark(&rec, position, format!(
                 "custody event {position} was written while the log's sealed head was missing or damaged: \
                  events may have been cut from the log's end before it"
             ));

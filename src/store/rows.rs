@@ -179,6 +179,16 @@ pub fn slots(conn: &Connection, kind: SlotKind) -> Result<Vec<SlotRow>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Whether a key slot with this id is in the file.
+pub fn slot_exists(conn: &Connection, slot: &Id) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM key_slots WHERE slot_id = ?1",
+        [&slot.0[..]],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
 /// Removes every passphrase slot of a user (returns how many).
 pub fn delete_user_slots(conn: &Connection, user: &Id) -> Result<usize> {
     Ok(conn.execute(

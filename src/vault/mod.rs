@@ -369,19 +369,24 @@ impl Vault<Locked> {
                 continue;
             };
             let keys = KeyRing::derive(&master)?;
-            let mut loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
-            if loaded.needs_migration {
+            if state::load(self.store.conn(), &self.row.vault_id, &keys.events)?.needs_migration {
                 self.migrate(&master, &keys, &user_id, &signing)?;
-                loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
             }
+            // One snapshot for the state and the rows it vouches for: another
+            // process's passphrase change or user add must not look like
+            // tampering half-way through.
+            let tx = self.store.read()?;
+            if !rows::slot_exists(&tx, &slot.slot_id)? {
+                return Err(Error::Invalid(
+                    "your key slot was replaced while unlocking (a passphrase change in another \
+                     process?); try again"
+                        .into(),
+                ));
+            }
+            let loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
             let vault_state = &loaded.state;
             let user_state = authorize_slot(vault_state, &user_id, &slot.slot_id)?;
-            let profile = users::load_profile(
-                self.store.conn(),
-                &master,
-                &user_id,
-                user_state.profile_version,
-            )?;
+            let profile = users::load_profile(&tx, &master, &user_id, user_state.profile_version)?;
             match user {
                 Some(wanted) if profile.name != users::normalize_user_name(wanted) => continue,
                 Some(_) => {}
@@ -394,7 +399,8 @@ impl Vault<Locked> {
                     }
                 }
             }
-            check_user_rows(self.store.conn(), vault_state)?;
+            check_user_rows(&tx, vault_state)?;
+            drop(tx);
             users::check_signing_key(&profile, &signing)?;
             let user = ActiveUser {
                 id: user_id,
@@ -431,7 +437,7 @@ impl Vault<Locked> {
         keys: &KeyRing,
         user_id: &Id,
         signing: &UserSigningKey,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         let tx = self.store.write()?;
         let profiles = users::legacy_profiles(&tx, master)?;
         let acting = profiles
@@ -450,7 +456,7 @@ impl Vault<Locked> {
         let mut loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
         if !loaded.needs_migration {
             // Another process migrated it meanwhile.
-            return Ok(());
+            return Ok(None);
         }
         let migrate_position = loaded.state.log.count + 1;
         let legacy = legacy_log_head(&tx, &self.row.vault_id, &keys.events)?;
@@ -487,7 +493,7 @@ impl Vault<Locked> {
             profile: acting,
         };
         let session = Session::new(self.row.vault_id, keys, &user).with_state(loaded);
-        crate::custody::append(
+        let event = crate::custody::append(
             &tx,
             &session,
             &self.row.vault_id,
@@ -502,7 +508,7 @@ impl Vault<Locked> {
         session.flush(&tx)?;
         rows_records::clear_legacy_heads(&tx)?;
         tx.commit()?;
-        Ok(())
+        Ok(Some(event.position))
     }
 
     /// Opens the vault with the recovery key and gives `user` (default: the
@@ -535,10 +541,13 @@ impl Vault<Locked> {
         let keys = KeyRing::derive(&master)?;
         let signing = UserSigningKey::generate()?;
         let loaded = state::load(self.store.conn(), &self.row.vault_id, &keys.events)?;
+        let mut migrated_at = None;
         if loaded.needs_migration {
             let profiles = users::legacy_profiles(self.store.conn(), &master)?;
             let (first, _) = users::find_user(profiles, user)?;
-            self.migrate(&master, &keys, &first, &signing)?;
+            // The migration event is signed with the new key (the old one is
+            // lost with the passphrase), which is therefore valid from it.
+            migrated_at = self.migrate(&master, &keys, &first, &signing)?;
         }
         let params = authenticated_kdf(&master, &self.row)?;
         let tx = self.store.write()?;
@@ -574,6 +583,9 @@ impl Vault<Locked> {
             user_details(version, &slot.slot_id, &acting.signing),
         )?;
         profile.rotate_signing_key(&acting.signing, &now_utc(), event.position);
+        if let (Some(at), Some(new_key)) = (migrated_at, profile.keys.last_mut()) {
+            new_key.created_at_position = Some(at);
+        }
         let profile_blob = users::seal_profile(&master, &user_id, version, &profile)?;
         rows::delete_user_slots(&tx, &user_id)?;
         rows::insert_slot(&tx, &slot)?;

@@ -633,3 +633,46 @@ fn after_a_rebuilt_state_only_the_records_written_since_are_kept_from_export() {
         arg(&other),
     ]);
 }
+
+#[test]
+fn a_bundle_passphrase_gets_the_vault_minimum_and_a_strength_estimate() {
+    let v = with_case();
+    let short = v.secret_file("short.pass", "a");
+    let out = v.file("kz.age");
+    let err = v.fails_with(
+        &[
+            "export",
+            "--case",
+            KZ,
+            "--passphrase",
+            "--bundle-passphrase-file",
+            arg(&short),
+            "--out",
+            arg(&out),
+        ],
+        1,
+    );
+    assert!(err.contains("at least 8 characters"), "{err}");
+    assert!(!out.exists());
+    let weak = v.secret_file("weak.pass", "kz2026astana");
+    let run = v.run(&[
+        "--json",
+        "export",
+        "--case",
+        KZ,
+        "--passphrase",
+        "--bundle-passphrase-file",
+        arg(&weak),
+        "--out",
+        arg(&out),
+    ]);
+    let stdout = expect_success(&run, &["export --passphrase (weak)"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("weak") && !stderr.contains("kz2026astana"),
+        "{stderr}"
+    );
+    let doc = parse_json(&stdout);
+    assert_eq!(doc["passphrase_strength"]["warning"], true, "{doc}");
+    assert!(doc["passphrase_strength"]["bits"].as_f64().unwrap() < 50.0);
+}

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use custodia::bundle::export::{Encryption, ExportOptions};
@@ -187,13 +187,20 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     if args.out.exists() && !g.force {
         return Err(Error::AlreadyExists(args.out.clone()).into());
     }
+    let mut strength = None;
     let encryption = if !args.recipient.is_empty() {
         Encryption::Recipients(args.recipient.clone())
     } else if args.passphrase {
-        Encryption::Passphrase(bundle_passphrase(
-            args.bundle_passphrase_file.as_deref(),
-            true,
-        )?)
+        let secret = bundle_passphrase(args.bundle_passphrase_file.as_deref(), true)?;
+        // The same minimum as a vault passphrase, and a warning priced at
+        // what an attacker pays per guess against age's scrypt.
+        let estimate = custodia::crypto::strength::check_bundle_passphrase(secret.expose_secret())
+            .map_err(|e| Failure::invalid(format!("the bundle passphrase: {e}")))?;
+        if let Some(warning) = estimate.warning_text() {
+            out.warn(warning);
+        }
+        strength = Some(estimate);
+        Encryption::Passphrase(secret)
     } else {
         Encryption::None
     };
@@ -250,7 +257,12 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
             summary.metadata_redactions
         ));
     }
-    out.either(&summary, || {
+    let mut doc = serde_json::to_value(&summary)
+        .map_err(|e| Failure::invalid(format!("cannot encode the summary: {e}")))?;
+    if let Some(estimate) = &strength {
+        doc["passphrase_strength"] = json!(estimate);
+    }
+    out.either(&doc, || {
         out.note(format!(
             "Wrote {}: case bag {}/, {} statement(s) ({} versions), {} exhibit(s), {} payload bytes, signed by key fingerprint {} (minisign key id {}).",
             summary.out.display(),

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
@@ -120,11 +120,20 @@ pub fn derive(
         Some(32),
     )
     .map_err(|e| CryptoError::Kdf(e.to_string()))?;
+    // Our own memory blocks, wiped when dropped: `hash_password_into`
+    // allocates them itself and frees them unwiped, and the last block of
+    // each lane is enough to recompute the derived key.
+    let mut blocks = Zeroizing::new(vec![Block::default(); p.block_count()]);
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
     let normalized = normalize_passphrase(passphrase);
     let mut out = Zeroizing::new([0u8; 32]);
     argon
-        .hash_password_into(normalized.as_bytes(), salt, out.as_mut())
+        .hash_password_into_with_memory(
+            normalized.as_bytes(),
+            salt,
+            out.as_mut(),
+            blocks.as_mut_slice(),
+        )
         .map_err(|e| CryptoError::Kdf(e.to_string()))?;
     Ok(out)
 }

@@ -427,7 +427,6 @@ fn user_add_passphrase_change_and_recover_warn_about_weak_passphrases() {
 /// It now gets the vault's minimum length (8 characters), and a weak one
 /// the strength warning (priced at age's scrypt).
 #[test]
-#[ignore = "needs the call to strength::check_bundle_passphrase in src/cli/bundle_cmds.rs (bundle engineer's file)"]
 fn export_passphrase_gets_the_minimum_length_and_the_warning() {
     let v = vault_with_case();
     let short = v.secret_file("short.pass", "a");
@@ -463,4 +462,21 @@ fn export_passphrase_gets_the_minimum_length_and_the_warning() {
     assert!(stderr.contains("passphrase is weak"), "{stderr}");
     assert!(stderr.contains("scrypt"), "{stderr}");
     assert!(!stderr.contains(WEAK));
+    // --json carries the estimate (figures only).
+    let again = v.file("bundle-2.age");
+    let out = v.run(&[
+        "--json",
+        "export",
+        "--case",
+        CASE,
+        "--passphrase",
+        "--bundle-passphrase-file",
+        arg(&weak),
+        "--out",
+        arg(&again),
+    ]);
+    let doc = parse_json(&expect_success(&out, &["export --json"]));
+    assert_eq!(doc["passphrase_strength"]["warning"], true, "{doc}");
+    assert!(doc["passphrase_strength"]["bits"].as_f64().unwrap() < 50.0);
+    assert!(!doc.to_string().contains(WEAK));
 }

@@ -45,6 +45,25 @@ fn a_version_1_vault_is_migrated_once_and_checks_clean() {
     assert_eq!(migrations.len(), 1, "{log}");
     assert_eq!(migrations[0]["signature_valid"], true);
     assert_eq!(migrations[0]["event"]["details"]["from_format"], 1);
+    // Its search texts were folded by fold version 1: they are folded
+    // again, once, with a signed `refold` event, and searches find them.
+    let refolds: Vec<_> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["action"] == "refold")
+        .collect();
+    assert_eq!(refolds.len(), 1, "{log}");
+    assert_eq!(
+        refolds[0]["event"]["details"]["fold_version"],
+        custodia::search::FOLD_VERSION
+    );
+    assert_eq!(refolds[0]["event"]["details"]["from_fold_version"], 1);
+    assert_eq!(refolds[0]["event"]["details"]["statements"], 2);
+    let ids = read("statements.txt");
+    let ru = ids.lines().nth(1).unwrap();
+    let hits = v.ok(&["search", "евгении"]);
+    assert!(hits.contains(&ru[..12]), "{hits}");
     let report = v.ok(&["check"]);
     assert!(report.starts_with("OK"), "{report}");
     // A second unlock does not migrate again.
@@ -54,9 +73,9 @@ fn a_version_1_vault_is_migrated_once_and_checks_clean() {
         log.as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["event"]["action"] == "migrate")
+            .filter(|e| e["event"]["action"] == "migrate" || e["event"]["action"] == "refold")
             .count(),
-        1
+        2
     );
 }
 
@@ -148,5 +167,8 @@ fn recovering_a_version_1_vault_first_migrates_it_and_checks_clean() {
         .iter()
         .map(|e| e["event"]["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions[actions.len() - 2..], ["migrate", "recover"]);
+    assert_eq!(
+        actions[actions.len() - 3..],
+        ["migrate", "recover", "refold"]
+    );
 }

@@ -596,6 +596,12 @@ fn check_state(
     if stored.recovery_slots != folded.recovery_slots {
         report.problem(None, None, "the recovery slots in the vault's sealed state are not those its custody chain records".to_owned());
     }
+    if stored.fold_version != folded.fold_version {
+        report.problem(None, None, format!(
+            "the vault's sealed state says its search texts are of fold version {} but its custody chain records {}",
+            stored.fold_version, folded.fold_version
+        ));
+    }
     if stored.signers != folded.signers {
         report.problem(None, None, "the pinned signers in the vault's sealed state are not those its custody chain records".to_owned());
     }

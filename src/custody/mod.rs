@@ -77,6 +77,10 @@ pub enum Action {
     /// A version-1 vault was migrated to the current format.
     #[serde(rename = "migrate")]
     Migrate,
+    /// The statements' search texts were folded again by a newer
+    /// [`crate::search::FOLD_VERSION`].
+    #[serde(rename = "refold")]
+    Refold,
 }
 
 impl Action {
@@ -97,6 +101,7 @@ impl Action {
             Action::Recover => "recover",
             Action::SignerAdd => "signer-add",
             Action::Migrate => "migrate",
+            Action::Refold => "refold",
         }
     }
 }

@@ -126,10 +126,23 @@ pub struct VaultState {
     pub signers: Vec<SignerState>,
     /// Every chain by its record id (hex).
     pub chains: BTreeMap<String, ChainState>,
+    /// The [`crate::search::FOLD_VERSION`] the stored search texts were
+    /// folded with (1 for vaults from before it was recorded): set by the
+    /// vault's `create` event and by every `refold` event.
+    #[serde(default = "legacy_fold_version")]
+    pub fold_version: u32,
+}
+
+fn legacy_fold_version() -> u32 {
+    1
 }
 
 fn detail_u64(event: &Event, key: &str) -> Option<u64> {
     event.details.get(key).and_then(|v| v.as_u64())
+}
+
+fn fold_version(event: &Event) -> Option<u32> {
+    detail_u64(event, "fold_version").and_then(|v| u32::try_from(v).ok())
 }
 
 fn detail_str<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
@@ -141,6 +154,7 @@ impl VaultState {
     pub fn empty() -> VaultState {
         VaultState {
             format: STATE_FORMAT,
+            fold_version: legacy_fold_version(),
             log: LogState {
                 count: 0,
                 hash: GENESIS.to_owned(),
@@ -307,8 +321,16 @@ impl VaultState {
         match event.action {
             Action::Create => {
                 self.recovery_slots = ids("recovery_slots");
+                self.fold_version = fold_version(event).unwrap_or(legacy_fold_version());
                 Ok(())
             }
+            Action::Refold => match fold_version(event) {
+                Some(v) => {
+                    self.fold_version = v;
+                    Ok(())
+                }
+                None => Err(format!("event {at}: a re-folding without its fold version")),
+            },
             Action::Migrate => {
                 self.recovery_slots = ids("recovery_slots");
                 let users: Vec<UserState> = event

@@ -242,16 +242,75 @@ pub fn write_version(
             )?),
         },
     )?;
+    write_search_text(conn, session, id, v, &overview.fields, body)
+}
+
+/// Folds and seals the search text of version `v` of statement `id`.
+fn write_search_text(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    v: u64,
+    fields: &StatementFields,
+    body: &str,
+) -> Result<()> {
     // Wiped on drop. (`fold` may still regrow its own buffer when folding
     // lengthens the text, e.g. "ß" to "ss": see SECURITY.md.)
-    let folded = Zeroizing::new(fold(&search_source(&overview.fields, body)));
+    let folded = Zeroizing::new(fold(&search_source(fields, body)));
     let record = id.to_hex();
     let sealed = seal_bytes(
-        key,
-        &super::record_binding(vault, Kind::Statement, &record, v, "search"),
+        &session.keys.records,
+        &super::record_binding(&session.vault_id, Kind::Statement, &record, v, "search"),
         folded.as_bytes(),
     )?;
     rows::set_search_text(conn, id, v, &sealed)
+}
+
+impl Vault<Unlocked> {
+    /// Folds every statement's search text again when the vault's texts
+    /// were folded by an older [`crate::search::FOLD_VERSION`] (a change of
+    /// folding rules or of the Unicode tables), so a new query never
+    /// silently misses an old text. Runs at unlock, once per fold version,
+    /// in one write transaction ending with a signed `refold` event.
+    /// A statement that cannot be read keeps its old text (`check` reports
+    /// it). Returns how many texts were folded again, if it ran.
+    pub fn refold_if_needed(&mut self) -> Result<Option<u64>> {
+        let current = self.read(|tx, session| Ok(session.state(tx)?.state.fold_version))?;
+        if current == crate::search::FOLD_VERSION {
+            return Ok(None);
+        }
+        let vault_id = self.id();
+        self.write(|tx, session| {
+            let from = session.state(tx)?.state.fold_version;
+            if from == crate::search::FOLD_VERSION {
+                return Ok(None); // another process did it meanwhile
+            }
+            let mut refolded = 0u64;
+            for id in rows::records_of_kind(tx, Kind::Statement.as_str())? {
+                let latest = match read_version(tx, session, &id, None) {
+                    Ok(v) => v,
+                    Err(Error::Integrity(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                let o = &latest.overview;
+                write_search_text(tx, session, &id, o.version, &o.fields, &latest.body)?;
+                refolded += 1;
+            }
+            custody::append(
+                tx,
+                session,
+                &vault_id,
+                crate::custody::state::VAULT_KIND,
+                Action::Refold,
+                serde_json::json!({
+                    "fold_version": crate::search::FOLD_VERSION,
+                    "from_fold_version": from,
+                    "statements": refolded,
+                }),
+            )?;
+            Ok(Some(refolded))
+        })
+    }
 }
 
 /// Opens a statement's sealed search text (UTF-8, not JSON: it is read for

@@ -325,7 +325,10 @@ impl Vault<Locked> {
                 &vault_id,
                 VAULT_KIND,
                 Action::Create,
-                serde_json::json!({ "recovery_slots": [rec_slot.slot_id.to_hex()] }),
+                serde_json::json!({
+                    "recovery_slots": [rec_slot.slot_id.to_hex()],
+                    "fold_version": crate::search::FOLD_VERSION,
+                }),
             )?;
             crate::custody::append(
                 tx,
@@ -408,7 +411,9 @@ impl Vault<Locked> {
                 signing,
                 profile,
             };
-            return Vault::unlocked(self.store, self.row, master, user, notes);
+            let mut vault = Vault::unlocked(self.store, self.row, master, user, notes)?;
+            vault.refold_if_needed()?;
+            return Ok(vault);
         }
         if other_user_opened {
             return Err(Error::Invalid(
@@ -594,7 +599,9 @@ impl Vault<Locked> {
         drop(session);
         tx.commit()?;
         let user = ActiveUser { profile, ..acting };
-        Vault::unlocked(self.store, self.row, master, user, Vec::new())
+        let mut vault = Vault::unlocked(self.store, self.row, master, user, Vec::new())?;
+        vault.refold_if_needed()?;
+        Ok(vault)
     }
 }
 

@@ -60,6 +60,20 @@ fn check_fails(v: &TestVault) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
 }
 
+/// `export` exits 4 naming `export_says` and writes nothing; `check`
+/// exits 4 naming `check_says`.
+fn export_and_check_refuse(v: &TestVault, export_says: &str, check_says: &str) {
+    let out = v.file("kz.tar");
+    let err = v.fails_with(
+        &["export", "--case", KZ, "--no-encrypt", "--out", arg(&out)],
+        4,
+    );
+    assert!(err.contains(export_says), "{err}");
+    assert!(!out.exists());
+    let report = check_fails(v);
+    assert!(report.contains(check_says), "{report}");
+}
+
 fn stderr_of(v: &TestVault, args: &[&str], code: i32) -> String {
     v.fails_with(args, code)
 }
@@ -243,15 +257,7 @@ fn deleting_a_seal_row_does_not_unseal_a_statement() {
         4,
     );
     assert!(err.contains("seal"), "{err}");
-    let out = v.file("kz.tar");
-    let err = v.fails_with(
-        &["export", "--case", KZ, "--no-encrypt", "--out", arg(&out)],
-        4,
-    );
-    assert!(err.contains("seal"), "{err}");
-    assert!(!out.exists());
-    let report = check_fails(&v);
-    assert!(report.contains("seal"), "{report}");
+    export_and_check_refuse(&v, "seal", "seal");
 }
 
 // ------------------------------------------------------------ 5. order
@@ -462,15 +468,7 @@ fn deleting_an_amendment_is_refused_by_show_export_and_check() {
     );
     let err = v.fails_with(&["statement", "show", &id], 4);
     assert!(err.contains(&id) && err.contains("version"), "{err}");
-    let out = v.file("kz.tar");
-    let err = v.fails_with(
-        &["export", "--case", KZ, "--no-encrypt", "--out", arg(&out)],
-        4,
-    );
-    assert!(err.contains("version"), "{err}");
-    assert!(!out.exists());
-    let report = check_fails(&v);
-    assert!(report.contains(&id), "{report}");
+    export_and_check_refuse(&v, "version", &id);
 }
 
 #[test]

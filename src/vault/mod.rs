@@ -741,6 +741,22 @@ impl Vault<Unlocked> {
         )
     }
 
+    /// [`Vault::write`] for the user and key-slot operations, which also
+    /// need the master key (to seal profiles).
+    fn write_with_master<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>, &MasterKey) -> Result<T>,
+    ) -> Result<T> {
+        let master = &self.state.master;
+        write_in(
+            &mut self.store,
+            self.row.vault_id,
+            &self.state.keys,
+            &self.state.user,
+            |tx, session| f(tx, session, master),
+        )
+    }
+
     /// Runs `f` on a consistent read snapshot with the acting session.
     pub fn read<T>(
         &mut self,
@@ -897,40 +913,33 @@ impl Vault<Unlocked> {
             &self.kdf_default()?,
             &signing,
         )?;
-        let master = &self.state.master;
-        write_in(
-            &mut self.store,
-            self.row.vault_id,
-            &self.state.keys,
-            &self.state.user,
-            |tx, session| {
-                let profiles = users::profiles_in(tx, master, &session.state(tx)?.state)?;
-                if taken(&profiles) {
-                    return Err(Error::UserExists(name.to_owned()));
-                }
-                let event = crate::custody::append(
-                    tx,
-                    session,
-                    &user_id,
-                    USER_KIND,
-                    Action::UserAdd,
-                    user_details(1, &slot.slot_id, &signing),
-                )?;
-                let profile = UserProfile::new(name, &signing, &event.time, event.position);
-                let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
-                let position = rows::next_user_position(tx)?;
-                rows::insert_user(
-                    tx,
-                    &rows::UserRow {
-                        user_id,
-                        position,
-                        profile: profile_blob,
-                    },
-                )?;
-                rows::insert_slot(tx, &slot)?;
-                Ok(user_id)
-            },
-        )
+        self.write_with_master(|tx, session, master| {
+            let profiles = users::profiles_in(tx, master, &session.state(tx)?.state)?;
+            if taken(&profiles) {
+                return Err(Error::UserExists(name.to_owned()));
+            }
+            let event = crate::custody::append(
+                tx,
+                session,
+                &user_id,
+                USER_KIND,
+                Action::UserAdd,
+                user_details(1, &slot.slot_id, &signing),
+            )?;
+            let profile = UserProfile::new(name, &signing, &event.time, event.position);
+            let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
+            let position = rows::next_user_position(tx)?;
+            rows::insert_user(
+                tx,
+                &rows::UserRow {
+                    user_id,
+                    position,
+                    profile: profile_blob,
+                },
+            )?;
+            rows::insert_slot(tx, &slot)?;
+            Ok(user_id)
+        })
     }
 
     /// Removes a user: their slot is deleted (their passphrase no longer
@@ -942,61 +951,54 @@ impl Vault<Unlocked> {
     pub fn remove_user(&mut self, name: &str) -> Result<()> {
         let name = users::normalize_user_name(name);
         let name = name.as_str();
-        let master = &self.state.master;
-        write_in(
-            &mut self.store,
-            self.row.vault_id,
-            &self.state.keys,
-            &self.state.user,
-            |tx, session| {
-                let vault_state = session.state(tx)?.state.clone();
-                let profiles = users::profiles_in(tx, master, &vault_state)?;
-                let Some((user_id, profile)) = profiles
+        self.write_with_master(|tx, session, master| {
+            let vault_state = session.state(tx)?.state.clone();
+            let profiles = users::profiles_in(tx, master, &vault_state)?;
+            let Some((user_id, profile)) = profiles
+                .iter()
+                .find(|(_, p)| p.name == name && p.removed_at.is_none())
+            else {
+                if let Some(at) = profiles
                     .iter()
-                    .find(|(_, p)| p.name == name && p.removed_at.is_none())
-                else {
-                    if let Some(at) = profiles
-                        .iter()
-                        .filter(|(_, p)| p.name == name)
-                        .find_map(|(_, p)| p.removed_at.as_ref())
-                    {
-                        return Err(Error::Invalid(format!(
-                            "user \"{name}\" was already removed (at {at})"
-                        )));
-                    }
-                    return Err(Error::UnknownUser(name.to_owned()));
-                };
-                if profiles
-                    .iter()
-                    .filter(|(_, p)| p.removed_at.is_none())
-                    .count()
-                    <= 1
+                    .filter(|(_, p)| p.name == name)
+                    .find_map(|(_, p)| p.removed_at.as_ref())
                 {
                     return Err(Error::Invalid(format!(
-                        "\"{name}\" is the only user; a vault must keep at least one"
+                        "user \"{name}\" was already removed (at {at})"
                     )));
                 }
-                let version = vault_state
-                    .user(&user_id.to_hex())
-                    .map(|u| u.profile_version + 1)
-                    .unwrap_or(1);
-                let event = crate::custody::append(
-                    tx,
-                    session,
-                    user_id,
-                    USER_KIND,
-                    Action::UserRemove,
-                    serde_json::json!({ "profile_version": version }),
-                )?;
-                let mut profile = profile.clone();
-                profile.removed_at = Some(event.time.clone());
-                profile.removed_at_position = Some(event.position);
-                let blob = users::seal_profile(master, user_id, version, &profile)?;
-                rows::delete_user_slots(tx, user_id)?;
-                rows::update_user_profile(tx, user_id, &blob)?;
-                Ok(())
-            },
-        )
+                return Err(Error::UnknownUser(name.to_owned()));
+            };
+            if profiles
+                .iter()
+                .filter(|(_, p)| p.removed_at.is_none())
+                .count()
+                <= 1
+            {
+                return Err(Error::Invalid(format!(
+                    "\"{name}\" is the only user; a vault must keep at least one"
+                )));
+            }
+            let version = vault_state
+                .user(&user_id.to_hex())
+                .map(|u| u.profile_version + 1)
+                .unwrap_or(1);
+            let event = crate::custody::append(
+                tx,
+                session,
+                user_id,
+                USER_KIND,
+                Action::UserRemove,
+                serde_json::json!({ "profile_version": version }),
+            )?;
+            let mut profile = profile.clone();
+            profile.removed_at = Some(event.time.clone());
+            profile.removed_at_position = Some(event.position);
+            let blob = users::seal_profile(master, user_id, version, &profile)?;
+            rows::delete_user_slots(tx, user_id)?;
+            rows::update_user_profile(tx, user_id, &blob)?;
+            Ok(())
+        })
     }
 
     /// Re-wraps the acting user's slot under a new passphrase (fresh salt)
@@ -1014,36 +1016,29 @@ impl Vault<Unlocked> {
             &self.kdf_default()?,
             &signing,
         )?;
-        let master = &self.state.master;
         let mut profile = self.state.user.profile.clone();
-        let new_profile = write_in(
-            &mut self.store,
-            self.row.vault_id,
-            &self.state.keys,
-            &self.state.user,
-            |tx, session| {
-                let version = session
-                    .state(tx)?
-                    .state
-                    .user(&user_id.to_hex())
-                    .map(|u| u.profile_version + 1)
-                    .unwrap_or(1);
-                let event = crate::custody::append(
-                    tx,
-                    session,
-                    &user_id,
-                    USER_KIND,
-                    Action::PassphraseChange,
-                    user_details(version, &slot.slot_id, &signing),
-                )?;
-                profile.rotate_signing_key(&signing, &event.time, event.position);
-                let blob = users::seal_profile(master, &user_id, version, &profile)?;
-                rows::delete_user_slots(tx, &user_id)?;
-                rows::insert_slot(tx, &slot)?;
-                rows::update_user_profile(tx, &user_id, &blob)?;
-                Ok(profile)
-            },
-        )?;
+        let new_profile = self.write_with_master(|tx, session, master| {
+            let version = session
+                .state(tx)?
+                .state
+                .user(&user_id.to_hex())
+                .map(|u| u.profile_version + 1)
+                .unwrap_or(1);
+            let event = crate::custody::append(
+                tx,
+                session,
+                &user_id,
+                USER_KIND,
+                Action::PassphraseChange,
+                user_details(version, &slot.slot_id, &signing),
+            )?;
+            profile.rotate_signing_key(&signing, &event.time, event.position);
+            let blob = users::seal_profile(master, &user_id, version, &profile)?;
+            rows::delete_user_slots(tx, &user_id)?;
+            rows::insert_slot(tx, &slot)?;
+            rows::update_user_profile(tx, &user_id, &blob)?;
+            Ok(profile)
+        })?;
         self.state.user.signing = signing;
         self.state.user.profile = new_profile;
         Ok(())

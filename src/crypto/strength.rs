@@ -116,12 +116,12 @@ impl StrengthEstimate {
         }
         let mut text = format!(
             "this passphrase is weak: about {:.0} bits by an offline estimate (zxcvbn). One \
-             high-end GPU trying {} at about {} guesses per second would find it in about {}. \
+             high-end GPU trying {} at about {} guesses per second would find it {}. \
              A few more random words make it much stronger.",
             self.bits,
             self.kdf,
             human_count(self.gpu_guesses_per_second),
-            human_duration(self.guess_time_seconds)
+            within(self.guess_time_seconds)
         );
         if self.weak_kdf {
             text.push_str(
@@ -188,6 +188,17 @@ pub fn check_bundle_passphrase(passphrase: &str) -> Result<StrengthEstimate, Str
             log_n: AGE_SCRYPT_LOG_N,
         },
     ))
+}
+
+/// "in about 3 hours", "in less than a second", "in more than a million
+/// years": [`human_duration`] as the end of a sentence.
+fn within(seconds: f64) -> String {
+    let duration = human_duration(seconds);
+    if duration.starts_with("less") || duration.starts_with("more") {
+        format!("in {duration}")
+    } else {
+        format!("in about {duration}")
+    }
 }
 
 /// "3 hours", "12 days", "about 4 000 years"… for a number of seconds.

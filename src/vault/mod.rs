@@ -655,7 +655,8 @@ fn check_user_rows(conn: &rusqlite::Connection, state: &VaultState) -> Result<()
     if in_table != in_state {
         return Err(Error::Integrity(
             "the users table does not list the vault's users in the order its sealed state \
-             does: rows were reordered, inserted or deleted (tampering); run `custodia check`"
+             does: rows were reordered, inserted or deleted (tampering); no one can unlock it \
+             until the file is restored from a backup"
                 .into(),
         ));
     }

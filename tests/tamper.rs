@@ -631,3 +631,30 @@ fn after_a_rebuilt_state_only_the_records_written_since_are_kept_from_export() {
         arg(&other),
     ]);
 }
+
+#[test]
+fn a_damaged_recovery_slot_or_colleagues_slot_is_named_by_check() {
+    let (v, _second) = TestVault::with_two_users();
+    sql(
+        &v.path,
+        "UPDATE key_slots SET wrapped_master = zeroblob(length(wrapped_master))
+         WHERE kind = 'recovery';",
+    );
+    let report = check_fails(&v);
+    assert!(
+        report.contains("recovery slot") && report.contains("altered"),
+        "{report}"
+    );
+
+    let (w, _second) = TestVault::with_two_users();
+    sql(
+        &w.path,
+        "UPDATE key_slots SET salt = zeroblob(length(salt)) WHERE kind = 'passphrase' AND user_id =
+             (SELECT user_id FROM users ORDER BY position DESC LIMIT 1);",
+    );
+    let report = check_fails(&w);
+    assert!(
+        report.contains("key slot") && report.contains("altered"),
+        "{report}"
+    );
+}

@@ -235,6 +235,10 @@ impl Vault<Unlocked> {
                 Some(u) if slot.user_id.map(|i| i.to_hex()).as_deref() != Some(u.id.as_str()) => report.problem(None, None, format!(
                     "key slot {} was moved to another user", slot.slot_id.short()
                 )),
+                Some(u) if u.slot_sha256.as_ref().is_some_and(|d| *d != crate::vault::slots::slot_digest(slot)) => report.problem(None, None, format!(
+                    "key slot {} of user {} was altered or damaged in the file: its contents differ from what the vault recorded (that user may no longer be able to unlock)",
+                    slot.slot_id.short(), u.id
+                )),
                 Some(_) => {}
             }
         }
@@ -249,6 +253,17 @@ impl Vault<Unlocked> {
         }
         let recovery = slots(conn, SlotKind::Recovery)?;
         for slot in &recovery {
+            let hex = slot.slot_id.to_hex();
+            if state
+                .recovery_slot_sha256
+                .get(&hex)
+                .is_some_and(|d| *d != crate::vault::slots::slot_digest(slot))
+            {
+                report.problem(None, None, format!(
+                    "recovery slot {} was altered or damaged in the file: its contents differ from what the vault recorded (the recovery key may no longer open the vault)",
+                    slot.slot_id.short()
+                ));
+            }
             if !state.recovery_slots.contains(&slot.slot_id.to_hex()) {
                 report.problem(None, None, format!(
                     "recovery slot {} is not the vault's: it was inserted or put back from an old copy",
@@ -593,7 +608,9 @@ fn check_state(
     if stored.users != folded.users {
         report.problem(None, None, "the users and key slots in the vault's sealed state are not those its custody chain records".to_owned());
     }
-    if stored.recovery_slots != folded.recovery_slots {
+    if stored.recovery_slots != folded.recovery_slots
+        || stored.recovery_slot_sha256 != folded.recovery_slot_sha256
+    {
         report.problem(None, None, "the recovery slots in the vault's sealed state are not those its custody chain records".to_owned());
     }
     if stored.fold_version != folded.fold_version {

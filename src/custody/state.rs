@@ -90,6 +90,10 @@ pub struct UserState {
     pub profile_version: u64,
     /// The one passphrase slot that may open the vault for this user.
     pub slot: Option<String>,
+    /// That slot's digest ([`crate::vault::slots::slot_digest`]): `check`
+    /// finds a slot altered in the file even without its passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_sha256: Option<String>,
     /// Log position of the user's removal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<u64>,
@@ -122,6 +126,9 @@ pub struct VaultState {
     pub users: Vec<UserState>,
     /// Ids of the slots the recovery key opens.
     pub recovery_slots: Vec<String>,
+    /// The recovery slots' digests, by slot id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recovery_slot_sha256: BTreeMap<String, String>,
     /// Pinned signers.
     pub signers: Vec<SignerState>,
     /// Every chain by its record id (hex).
@@ -139,6 +146,20 @@ fn legacy_fold_version() -> u32 {
 
 fn detail_u64(event: &Event, key: &str) -> Option<u64> {
     event.details.get(key).and_then(|v| v.as_u64())
+}
+
+/// `details.recovery_slot_sha256`: slot id → digest.
+fn digests(event: &Event) -> BTreeMap<String, String> {
+    event
+        .details
+        .get("recovery_slot_sha256")
+        .and_then(|v| v.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn fold_version(event: &Event) -> Option<u32> {
@@ -262,6 +283,7 @@ impl VaultState {
                     id: event.record.clone(),
                     profile_version: profile_version.unwrap_or(1),
                     slot,
+                    slot_sha256: detail_str(event, "slot_sha256").map(str::to_owned),
                     removed_at: None,
                 });
                 Ok(())
@@ -279,9 +301,11 @@ impl VaultState {
                 user.profile_version = profile_version.unwrap_or(next);
                 if event.action == Action::UserRemove {
                     user.slot = None;
+                    user.slot_sha256 = None;
                     user.removed_at = Some(at);
                 } else {
                     user.slot = slot;
+                    user.slot_sha256 = detail_str(event, "slot_sha256").map(str::to_owned);
                 }
                 if was_removed {
                     return Err(format!(
@@ -321,6 +345,7 @@ impl VaultState {
         match event.action {
             Action::Create => {
                 self.recovery_slots = ids("recovery_slots");
+                self.recovery_slot_sha256 = digests(event);
                 self.fold_version = fold_version(event).unwrap_or(legacy_fold_version());
                 Ok(())
             }
@@ -333,6 +358,7 @@ impl VaultState {
             },
             Action::Migrate => {
                 self.recovery_slots = ids("recovery_slots");
+                self.recovery_slot_sha256 = digests(event);
                 let users: Vec<UserState> = event
                     .details
                     .get("users")

@@ -7,7 +7,7 @@
 //! custody and bundles are built on. Dropping it wipes the keys.
 
 pub mod signers;
-pub(crate) mod slots;
+pub mod slots;
 pub mod users;
 
 use std::collections::HashMap;
@@ -327,6 +327,7 @@ impl Vault<Locked> {
                 Action::Create,
                 serde_json::json!({
                     "recovery_slots": [rec_slot.slot_id.to_hex()],
+                    "recovery_slot_sha256": recovery_digests([&rec_slot]),
                     "fold_version": crate::search::FOLD_VERSION,
                 }),
             )?;
@@ -336,7 +337,7 @@ impl Vault<Locked> {
                 &user_id,
                 USER_KIND,
                 Action::UserAdd,
-                user_details(1, &pass_slot.slot_id, &user.signing),
+                user_details(1, &pass_slot, &user.signing),
             )?;
             session.flush(tx)
         })?;
@@ -477,18 +478,18 @@ impl Vault<Locked> {
         loaded.rebuilt = !log_whole;
         let users_json: Vec<UserState> = profiles
             .iter()
-            .map(|(id, p)| UserState {
-                id: id.to_hex(),
-                profile_version: 1,
-                slot: if p.removed_at.is_some() {
-                    None
-                } else {
-                    slot_rows
-                        .iter()
-                        .find(|s| s.user_id.as_ref() == Some(id))
-                        .map(|s| s.slot_id.to_hex())
-                },
-                removed_at: p.removed_at.as_ref().map(|_| migrate_position),
+            .map(|(id, p)| {
+                let slot = match p.removed_at {
+                    Some(_) => None,
+                    None => slot_rows.iter().find(|s| s.user_id.as_ref() == Some(id)),
+                };
+                UserState {
+                    id: id.to_hex(),
+                    profile_version: 1,
+                    slot: slot.map(|s| s.slot_id.to_hex()),
+                    slot_sha256: slot.map(slots::slot_digest),
+                    removed_at: p.removed_at.as_ref().map(|_| migrate_position),
+                }
             })
             .collect();
         let user = ActiveUser {
@@ -508,6 +509,7 @@ impl Vault<Locked> {
                 "from_format": 1,
                 "users": users_json,
                 "recovery_slots": recovery.iter().map(|s| s.slot_id.to_hex()).collect::<Vec<_>>(),
+                "recovery_slot_sha256": recovery_digests(&recovery),
             }),
         )?;
         session.flush(&tx)?;
@@ -585,7 +587,7 @@ impl Vault<Locked> {
             &user_id,
             USER_KIND,
             Action::Recover,
-            user_details(version, &slot.slot_id, &acting.signing),
+            user_details(version, &slot, &acting.signing),
         )?;
         profile.rotate_signing_key(&acting.signing, &now_utc(), event.position);
         if let (Some(at), Some(new_key)) = (migrated_at, profile.keys.last_mut()) {
@@ -607,13 +609,29 @@ impl Vault<Locked> {
 
 /// The details of a user event: the profile version it makes, the slot
 /// it gives the user, and the user's (new) public key.
-fn user_details(profile_version: u64, slot: &Id, signing: &UserSigningKey) -> serde_json::Value {
+fn user_details(
+    profile_version: u64,
+    slot: &rows::SlotRow,
+    signing: &UserSigningKey,
+) -> serde_json::Value {
     let key = crate::crypto::minisign::PublicKey::new(signing.verifying_key());
     serde_json::json!({
         "profile_version": profile_version,
-        "slot": slot.to_hex(),
+        "slot": slot.slot_id.to_hex(),
+        "slot_sha256": slots::slot_digest(slot),
         "key_fingerprint": key.fingerprint(),
     })
+}
+
+/// `{slot id: digest}` of recovery slots, for the vault's `create` and
+/// `migrate` events.
+fn recovery_digests<'a>(slots: impl IntoIterator<Item = &'a rows::SlotRow>) -> serde_json::Value {
+    serde_json::Value::Object(
+        slots
+            .into_iter()
+            .map(|s| (s.slot_id.to_hex(), serde_json::json!(slots::slot_digest(s))))
+            .collect(),
+    )
 }
 
 /// The slot `slot_id` opened for `user_id`: it must be that user's one
@@ -925,7 +943,7 @@ impl Vault<Unlocked> {
                 &user_id,
                 USER_KIND,
                 Action::UserAdd,
-                user_details(1, &slot.slot_id, &signing),
+                user_details(1, &slot, &signing),
             )?;
             let profile = UserProfile::new(name, &signing, &event.time, event.position);
             let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
@@ -1031,7 +1049,7 @@ impl Vault<Unlocked> {
                 &user_id,
                 USER_KIND,
                 Action::PassphraseChange,
-                user_details(version, &slot.slot_id, &signing),
+                user_details(version, &slot, &signing),
             )?;
             profile.rotate_signing_key(&signing, &event.time, event.position);
             let blob = users::seal_profile(master, &user_id, version, &profile)?;

@@ -87,6 +87,37 @@ pub fn check_slot_cost(slot: &SlotRow, default: &KdfParams) -> std::result::Resu
     })
 }
 
+/// The slot's digest: SHA-256 (hex) of its stored contents (id, kind,
+/// user, KDF parameters, salt and wrapped keys, each length-prefixed).
+/// The vault state keeps each slot's digest, so a slot altered or damaged
+/// in the file is found by `check` even by someone who cannot open it (a
+/// colleague's slot, the recovery slot). It says nothing about the keys:
+/// it is a hash of ciphertext.
+pub fn slot_digest(slot: &SlotRow) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(b"custodia slot digest v1");
+    field(&slot.slot_id.0);
+    field(slot.kind.as_str().as_bytes());
+    field(slot.user_id.as_ref().map_or(&[][..], |u| &u.0[..]));
+    match &slot.kdf {
+        Some(k) => {
+            field(&k.memory_kib.to_be_bytes());
+            field(&k.time_cost.to_be_bytes());
+            field(&k.parallelism.to_be_bytes());
+        }
+        None => field(b""),
+    }
+    field(&slot.salt);
+    field(&slot.wrapped_master);
+    field(slot.wrapped_signing_key.as_deref().unwrap_or(&[]));
+    hex::encode(h.finalize())
+}
+
 /// Tries a passphrase on one slot. `Ok(None)`: not this slot's passphrase.
 /// Bounds on the stored KDF parameters are checked before any allocation.
 pub fn open_passphrase_slot(

@@ -98,10 +98,22 @@ impl Session {
         p
     }
 
+    /// Runs the binary under `strace`, which records in `trace/` (not
+    /// scanned) every file it opens, creates or renames: the files it wrote
+    /// and then deleted would escape a scan afterwards, not the trace.
     fn run(&mut self, vault: &Path, pass: &Path, args: &[&str]) -> String {
-        let mut cmd = std::process::Command::new(binary());
+        let trace = self
+            .dir("trace")
+            .join(format!("{}.txt", self.outputs.len()));
+        let mut cmd = std::process::Command::new("strace");
         let home = self.dir("home");
         clean_env(&mut cmd, &home);
+        cmd.args(["-f", "-qq", "-e"])
+            .arg("trace=open,openat,openat2,creat,memfd_create,rename,renameat,renameat2,link,linkat")
+            .arg("-o")
+            .arg(&trace)
+            .arg("--")
+            .arg(binary());
         cmd.env("TMPDIR", self.dir("tmp"))
             .current_dir(self.dir("vaults"))
             .arg("--vault")
@@ -109,11 +121,44 @@ impl Session {
             .arg("--passphrase-file")
             .arg(pass)
             .args(args);
-        let out = cmd.output().unwrap();
+        let out = cmd.output().expect("run strace (the leak check needs it)");
         assert_no_panic(&out);
         let stdout = expect_success(&out, args);
         self.outputs.push(out);
         stdout
+    }
+
+    /// From the traces: every path opened for writing or created (made
+    /// absolute against the working directory), and every rename source.
+    fn written(&self) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+        let cwd = self.dir("vaults");
+        let (mut written, mut renamed) = (BTreeSet::new(), BTreeSet::new());
+        let mut traces = Vec::new();
+        files_under(&self.dir("trace"), &mut traces);
+        assert_eq!(traces.len(), self.outputs.len(), "a trace per command");
+        for t in traces {
+            for line in std::fs::read_to_string(t).unwrap().lines() {
+                let path = line
+                    .split('"')
+                    .nth(1)
+                    .map(|p| cwd.join(p.strip_prefix("./").unwrap_or(p)));
+                let Some(path) = path else { continue };
+                if line.contains("memfd_create(") {
+                    written.insert(PathBuf::from(format!("memfd:{}", path.display())));
+                } else if line.contains("rename") && !line.contains("= -1") {
+                    renamed.insert(path);
+                } else if (line.contains("O_WRONLY")
+                    || line.contains("O_RDWR")
+                    || line.contains("O_CREAT")
+                    || line.contains("creat(")
+                    || line.contains("link"))
+                    && !line.contains("= -1")
+                {
+                    written.insert(path);
+                }
+            }
+        }
+        (written, renamed)
     }
 }
 
@@ -390,6 +435,46 @@ fn a_whole_session_leaves_no_canary_on_disk_and_no_passphrase_in_messages() {
         }
     }
     assert!(files.len() >= 5, "scanned only {files:?}");
+
+    // What the program wrote, by the traces: only inside the scanned
+    // directories or the explicit outputs' directory, and each file either
+    // still there (so scanned) or renamed into place (a `.partial-*` or
+    // `.tmp-*`, or the new vault's `.creating-*`): nothing was written and
+    // then deleted unseen.
+    let (written, renamed) = s.written();
+    let scanned: Vec<PathBuf> = ["vaults", "home", "tmp", "outputs"]
+        .iter()
+        .map(|d| s.dir(d))
+        .collect();
+    let mut stray = Vec::new();
+    for w in &written {
+        if w == Path::new("/dev/null") || w == Path::new("/dev/tty") {
+            continue;
+        }
+        let inside = scanned.iter().any(|d| w.starts_with(d));
+        // SQLite's rollback journal of a vault being created, deleted
+        // when the file is complete: old page images of a sealed
+        // database, accounted for by the database it belongs to.
+        let db = w
+            .to_str()
+            .and_then(|p| p.strip_suffix("-journal"))
+            .map(PathBuf::from);
+        let accounted = w.exists()
+            || renamed.contains(w)
+            || db.is_some_and(|d| d.exists() || renamed.contains(&d));
+        if !inside || !accounted {
+            stray.push(format!(
+                "{} (inside: {inside}, accounted: {accounted})",
+                w.display()
+            ));
+        }
+    }
+    assert!(written.len() >= 5, "the traces saw only {written:?}");
+    assert!(
+        stray.is_empty(),
+        "files written outside the scan:\n{}",
+        stray.join("\n")
+    );
     assert!(found.is_empty(), "canaries on disk:\n{}", found.join("\n"));
 
     // Messages: no passphrase, in any form, on stdout or stderr.
@@ -408,7 +493,8 @@ fn a_whole_session_leaves_no_canary_on_disk_and_no_passphrase_in_messages() {
         }
     }
     eprintln!(
-        "leak check: {} files scanned for {} canary forms, {} messages for the passphrases: none found",
+        "leak check: {} files written (traced), {} scanned for {} canary forms, {} messages for the passphrases: none found",
+        written.len(),
         files.len(),
         refs.len(),
         s.outputs.len() * 2

@@ -167,6 +167,9 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Result with the library's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +206,3 @@ mod tests {
         assert!(matches!(enospc, Error::DiskFull));
     }
 }
-
-/// Result with the library's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,6 +10,9 @@
 # Rerunning this script gives new random ids, keys and nonces, so after a
 # rebuild the snapshots must be regenerated (UPDATE_SNAPSHOTS=1 cargo test
 # --test fixtures) and the diff reviewed: a rebuild is a format event.
+# A new format version gets its own tests/data/vN/ (with this script
+# adapted); never rebuild v2 with a later build: every later build must
+# still open the files written by this one.
 # Deterministic: passphrases, record contents, exhibit bytes, the age
 # identity (committed once, reused if present), the damage offsets.
 # Needs: sqlite3, age-keygen (age), awk, coreutils.

@@ -74,6 +74,11 @@ pub enum Error {
     /// The disk is full; nothing was changed.
     #[error("the disk is full; the operation was not done and the vault is unchanged")]
     DiskFull,
+    /// SQLite could not read or write the vault file (`SQLITE_IOERR`): a
+    /// file-size limit (`EFBIG`, which SQLite does not report as "full"),
+    /// a failing device… The transaction was rolled back.
+    #[error("cannot write or read the vault file ({0}): the disk may be full, the file too large for its file system or process limit, or the device failing; the operation was not done and the vault is unchanged")]
+    VaultIo(String),
     /// Damage or tampering was detected.
     #[error("integrity violation: {0}")]
     Integrity(String),
@@ -151,6 +156,7 @@ impl From<rusqlite::Error> for Error {
             match f.code {
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return Error::Busy,
                 ErrorCode::DiskFull => return Error::DiskFull,
+                ErrorCode::SystemIoFailure => return Error::VaultIo(e.to_string()),
                 ErrorCode::DatabaseCorrupt => {
                     return Error::Integrity(format!("the vault database is corrupt: {e}"))
                 }
@@ -163,3 +169,40 @@ impl From<rusqlite::Error> for Error {
 
 /// Result with the library's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_io_errors_say_what_happened_to_the_vault() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert!(matches!(Error::from(full), Error::DiskFull));
+        // What SQLite reports when a write fails with EFBIG (RLIMIT_FSIZE).
+        let ioerr = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_WRITE),
+            None,
+        );
+        let e = Error::from(ioerr);
+        assert!(matches!(e, Error::VaultIo(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("too large") && text.contains("unchanged"),
+            "{text}"
+        );
+        assert_eq!(e.category(), Category::Failure);
+        let efbig = Error::io(
+            "cannot write out.txt",
+            std::io::Error::from_raw_os_error(27),
+        );
+        assert!(efbig.to_string().contains("too large"), "{efbig}");
+        let enospc = Error::io(
+            "cannot write out.txt",
+            std::io::Error::from_raw_os_error(28),
+        );
+        assert!(matches!(enospc, Error::DiskFull));
+    }
+}

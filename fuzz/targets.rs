@@ -71,7 +71,9 @@ pub fn tar_reader(data: &[u8]) {
         let result = for_each_entry(Cursor::new(data), limits, |path, size, r| {
             assert!(!path.is_empty(), "the tar reader handed out an empty path");
             assert!(
-                !path.split('/').any(|c| c == ".." || c == "." || c.is_empty()),
+                !path
+                    .split('/')
+                    .any(|c| c == ".." || c == "." || c.is_empty()),
                 "the tar reader handed out an unnormalised path {path:?}"
             );
             let mut buf = [0u8; 777];
@@ -259,7 +261,10 @@ pub fn event(data: &[u8]) {
             let _ = signed.hash();
             if let Ok(ev) = signed.event() {
                 let again = serde_json::to_string(&ev).unwrap_or_default();
-                assert_eq!(again, signed.canonical, "event() accepted a non-canonical text");
+                assert_eq!(
+                    again, signed.canonical,
+                    "event() accepted a non-canonical text"
+                );
             }
             let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]).verifying_key();
             let _ = signed.verify_with(&key);

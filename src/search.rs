@@ -200,7 +200,8 @@ impl Sink for MapSink {
         }
         self.text.push(c);
         let n = c.len_utf8();
-        self.starts.extend(std::iter::repeat_n(stored_offset(start), n));
+        self.starts
+            .extend(std::iter::repeat_n(stored_offset(start), n));
         self.ends.extend(std::iter::repeat_n(stored_offset(end), n));
     }
 

@@ -242,7 +242,11 @@ fn a_10_mb_single_line_statement_is_accepted_within_bounded_memory() {
     let id = added.stdout().trim().to_owned();
     let found = measure_ok(&v, "10 MB statement: search", &["search", "evgueni"]);
     assert!(found.stdout().contains(&id[..6]), "{}", found.stdout());
-    let shown = measure_ok(&v, "10 MB statement: statement show", &["statement", "show", &id]);
+    let shown = measure_ok(
+        &v,
+        "10 MB statement: statement show",
+        &["statement", "show", &id],
+    );
     assert!(shown.out.stdout.len() >= 10_000_000 - 100);
 
     // Over the 16 MiB limit: refused by name, nothing added.
@@ -356,7 +360,11 @@ fn a_key_slot_asking_for_2_pow_40_kib_is_refused_before_any_allocation() {
             "{column} = {value}: not a clear error:\n{stderr}"
         );
         eprintln!("limits: {column} = {value}: {}", stderr.trim());
-        let check = measure(&v, &format!("key slot {column} = {value}: check"), &["check"]);
+        let check = measure(
+            &v,
+            &format!("key slot {column} = {value}: check"),
+            &["check"],
+        );
         assert_ne!(check.code(), 0);
     }
 }

@@ -95,7 +95,10 @@ fn agree(case: &str, pk_text: &str, sig_text: &str, message: &[u8], expected: bo
         a, b,
         "{case}: custodia says {a}, minisign-verify says {b}\nkey:\n{pk_text}\nsig:\n{sig_text}"
     );
-    assert_eq!(a, expected, "{case}: both verifiers say {a}, expected {expected}");
+    assert_eq!(
+        a, expected,
+        "{case}: both verifiers say {a}, expected {expected}"
+    );
 }
 
 fn pub_text(pk: &PublicKey) -> String {
@@ -173,7 +176,13 @@ fn our_minisign_agrees_with_minisign_verify() {
 
         // 7. Wrong key (its own id): key id mismatch.
         let other_pk = PublicKey::new(rng.key().verifying_key());
-        agree("wrong key", &pub_text(&other_pk), &sig_text, &message, false);
+        agree(
+            "wrong key",
+            &pub_text(&other_pk),
+            &sig_text,
+            &message,
+            false,
+        );
 
         // 8. Wrong key posing under the signer's key id.
         let poser = PublicKey {
@@ -195,7 +204,13 @@ fn our_minisign_agrees_with_minisign_verify() {
             global_signature: sk.sign(&global).to_bytes(),
         }
         .to_file_string();
-        agree("legacy vs allow_legacy=false", &pk_text, &legacy, &message, false);
+        agree(
+            "legacy vs allow_legacy=false",
+            &pk_text,
+            &legacy,
+            &message,
+            false,
+        );
         assert!(
             reference(&pk_text, &legacy, &message, true),
             "the reference should accept a valid legacy signature with allow_legacy"
@@ -215,7 +230,13 @@ fn our_minisign_agrees_with_minisign_verify() {
         assert!(minisign_verify::PublicKey::decode(&foreign_text).is_ok());
         let under_foreign = edit_line(&sig_text, 1, |b| b[2..10].copy_from_slice(&foreign_id));
         agree("foreign id", &foreign_text, &under_foreign, &message, true);
-        agree("foreign id, own key", &pk_text, &under_foreign, &message, false);
+        agree(
+            "foreign id, own key",
+            &pk_text,
+            &under_foreign,
+            &message,
+            false,
+        );
 
         compared += 10;
     }

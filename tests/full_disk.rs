@@ -34,7 +34,12 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    fn mount(kib: u32) -> Tmpfs {
+    /// Mounts it, or `None` where this machine does not let the test mount
+    /// (no CAP_SYS_ADMIN): then the full-disk cases run by fault injection
+    /// only (`a_file_size_limit_fails_every_writer_cleanly`, which needs no
+    /// privilege and always runs), as issue 17 allows. Set
+    /// `CUSTODIA_REQUIRE_TMPFS=1` to make a refused mount fail instead.
+    fn mount(kib: u32) -> Option<Tmpfs> {
         let dir = tempfile::Builder::new()
             .prefix("custodia-full-")
             .tempdir()
@@ -44,14 +49,23 @@ impl Tmpfs {
             .arg(format!("size={kib}k,mode=0700"))
             .arg("tmpfs")
             .arg(dir.path())
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "the full-disk tests need to mount a small tmpfs (root, CAP_SYS_ADMIN): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs { dir }
+            .output();
+        let mounted = out.as_ref().is_ok_and(|o| o.status.success());
+        if !mounted {
+            let why = out
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .unwrap_or_else(|e| e.to_string());
+            assert!(
+                std::env::var_os("CUSTODIA_REQUIRE_TMPFS").is_none(),
+                "the full-disk tests could not mount a small tmpfs: {why}"
+            );
+            eprintln!(
+                "NOTE: no tmpfs here ({why}); this full-disk case is covered by the \
+                 file-size-limit injection only"
+            );
+            return None;
+        }
+        Some(Tmpfs { dir })
     }
 
     fn path(&self) -> &Path {
@@ -192,7 +206,9 @@ fn exhibit(dir: &Path, len: usize) -> PathBuf {
 
 #[test]
 fn evidence_add_on_a_full_disk_fails_cleanly() {
-    let fs = Tmpfs::mount(1024);
+    let Some(fs) = Tmpfs::mount(1024) else {
+        return;
+    };
     let v = stored_vault_at(Some(&fs.path().join("vault.custodia")));
     let before = state(&v);
     let names = fs.names();
@@ -209,7 +225,9 @@ fn evidence_add_on_a_full_disk_fails_cleanly() {
 
 #[test]
 fn bundle_import_on_a_full_disk_fails_cleanly() {
-    let fs = Tmpfs::mount(1024);
+    let Some(fs) = Tmpfs::mount(1024) else {
+        return;
+    };
     let mut v = TestVault::empty();
     v.path = fs.path().join("vault.custodia");
     v.init(&[]);
@@ -231,7 +249,9 @@ fn bundle_import_on_a_full_disk_fails_cleanly() {
 
 #[test]
 fn export_and_extract_to_a_full_disk_fail_cleanly() {
-    let fs = Tmpfs::mount(512);
+    let Some(fs) = Tmpfs::mount(512) else {
+        return;
+    };
     let v = stored_vault_at(None);
     let before = state(&v);
     fs.fill(0);

@@ -14,7 +14,9 @@
 //!   sets the number of kills and `CUSTODIA_CRASH_SEED` replays a run;
 //!   `scripts/crash-loop.sh --long` runs 1,000.
 //! - `concurrent_readers_and_writers`: 6 processes at once for
-//!   `CUSTODIA_CONCURRENCY_SECS` (default 12) seconds: each command
+//!   `CUSTODIA_CONCURRENCY_SECS` (default 12) seconds (record writers,
+//!   readers, and one that adds and removes users and changes a user's
+//!   passphrase back and forth): each command
 //!   succeeds or says the vault is busy, within the busy timeout, never
 //!   warns of tampering, and nothing that succeeded is lost.
 //!
@@ -321,7 +323,27 @@ fn crash_loop() {
     eprintln!("crash_loop: {kills} kills, CUSTODIA_CRASH_SEED={seed}");
     let mut rng = Rng(seed | 1);
     let started = Instant::now();
+    // Epochs of at most 100 kills, each on a new vault, so that `check`
+    // after every kill (which re-hashes every exhibit) stays fast in a long
+    // run.
+    let (mut survived, mut operations, mut epoch) = (0, 0, 0);
+    while survived < kills {
+        epoch += 1;
+        let (s, o) = crash_epoch((kills - survived).min(100), &mut rng, seed, epoch);
+        survived += s;
+        operations += o;
+    }
+    eprintln!(
+        "crash_loop: {survived} kills survived over {operations} operations in {epoch} \
+         vault(s), {:.1} s; seed {seed}",
+        started.elapsed().as_secs_f64()
+    );
+}
 
+/// Kills `kills` operations on a new vault; returns the kills survived and
+/// the operations run.
+fn crash_epoch(kills: u64, rng: &mut Rng, seed: u64, epoch: u64) -> (u64, u64) {
+    let started = Instant::now();
     let v = TestVault::new();
     v.ok(&["case", "new", "KZ-LOOP", "--title", "crash loop"]);
     let passes = [
@@ -364,7 +386,13 @@ fn crash_loop() {
         let mut expect: Option<Box<dyn FnOnce(&Output, &mut Ledger)>> = None;
         match op {
             "evidence add" => {
-                let size = 1 + rng.below(2_500_000) as usize;
+                // Mostly one chunk; one in four crosses chunk boundaries.
+                let max = if rng.below(4) == 0 {
+                    2_500_000
+                } else {
+                    200_000
+                };
+                let size = 1 + rng.below(max) as usize;
                 let bytes = pseudo_random_bytes(size, rng.next());
                 let path = v.file(&format!("exhibit-{i}.bin"));
                 std::fs::write(&path, &bytes).unwrap();
@@ -610,13 +638,14 @@ fn crash_loop() {
         );
     }
     eprintln!(
-        "crash_loop: {survived} kills survived over {operations} operations \
-         ({} evidence, {} statements, {} bundles kept) in {:.1} s; seed {seed}",
+        "crash_loop: vault {epoch}: {survived} kills survived over {operations} operations \
+         ({} evidence, {} statements, {} bundles kept) in {:.1} s",
         ledger.evidence.len(),
         ledger.statements.len(),
         ledger.bundles.len(),
         started.elapsed().as_secs_f64()
     );
+    (survived, operations)
 }
 
 /// Outcome counts of the concurrency test.
@@ -646,20 +675,71 @@ fn concurrent_readers_and_writers() {
         "--file",
         arg(&first),
     ]);
+    // The keys worker changes this user's passphrase back and forth, and
+    // adds and removes users, while the others read and write records
+    // (each unlock reads the sealed vault state these change).
+    let rotator = [
+        v.secret_file("rotator-1.pass", "rotator passphrase number one 1"),
+        v.secret_file("rotator-2.pass", "rotator passphrase number two 2"),
+    ];
+    v.ok(&[
+        "user",
+        "add",
+        "rotator",
+        "--new-passphrase-file",
+        arg(&rotator[0]),
+    ]);
+    let rotator_now = Arc::new(Mutex::new(0usize));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let limit = Duration::from_secs(15 + 10);
     let mut handles = Vec::new();
     for w in 0..workers {
         let (v, tally, stop) = (v.clone(), tally.clone(), stop.clone());
+        let (rotator, rotator_now) = (rotator.clone(), rotator_now.clone());
         handles.push(std::thread::spawn(move || {
             let mut rng = Rng((w + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let keys = w == 5;
             let writer = w % 2 == 0;
             let mut n = 0u64;
+            let mut added: Vec<String> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let mut record: Option<Box<dyn FnOnce(&Output, &mut Tally)>> = None;
-                let args: Vec<String> = if writer && rng.below(2) == 0 {
+                let mut pass = v.pass_file.clone();
+                let mut rotated = false;
+                let args: Vec<String> = if keys {
+                    match n % 3 {
+                        0 => {
+                            let now = *rotator_now.lock().unwrap();
+                            pass = rotator[now].clone();
+                            rotated = true;
+                            vec![
+                                "--user".into(),
+                                "rotator".into(),
+                                "passphrase".into(),
+                                "change".into(),
+                                "--new-passphrase-file".into(),
+                                arg(&rotator[1 - now]).into(),
+                            ]
+                        }
+                        1 => {
+                            let name = format!("helper-{n}");
+                            added.push(name.clone());
+                            vec![
+                                "user".into(),
+                                "add".into(),
+                                name,
+                                "--new-passphrase-file".into(),
+                                arg(&rotator[0]).into(),
+                            ]
+                        }
+                        _ => match added.pop() {
+                            Some(name) => vec!["user".into(), "remove".into(), name],
+                            None => vec!["user".into(), "list".into()],
+                        },
+                    }
+                } else if writer && rng.below(2) == 0 {
                     let bytes = pseudo_random_bytes(1 + rng.below(300_000) as usize, rng.next());
                     let path = v.file(&format!("w{w}-{n}.bin"));
                     std::fs::write(&path, &bytes).unwrap();
@@ -701,7 +781,7 @@ fn concurrent_readers_and_writers() {
                         .collect()
                 };
                 let t = Instant::now();
-                let out = v.run(&args);
+                let out = v.run_as(&pass, &args);
                 let took = t.elapsed();
                 assert!(took < limit, "{args:?} took {took:?}");
                 assert_no_alarm(&out, &format!("{args:?}"));
@@ -709,6 +789,10 @@ fn concurrent_readers_and_writers() {
                 match out.status.code() {
                     Some(0) => {
                         tally.ok += 1;
+                        if rotated {
+                            let mut now = rotator_now.lock().unwrap();
+                            *now = 1 - *now;
+                        }
                         if let Some(record) = record {
                             record(&out, &mut tally);
                         }
@@ -725,6 +809,10 @@ fn concurrent_readers_and_writers() {
         h.join().expect("a worker failed");
     }
     let tally = tally.lock().unwrap();
+    // The rotating user opens with the passphrase its last success set.
+    let now = *rotator_now.lock().unwrap();
+    let as_rotator = v.run_as(&rotator[now], &["--user", "rotator", "check"]);
+    assert_eq!(as_rotator.status.code(), Some(0), "{}", text(&as_rotator));
     let check = v.run(&["check"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     assert_no_alarm(&check, "check");

@@ -295,6 +295,9 @@ fn run_killed_after(mut cmd: Command, delay: Duration) -> Option<Output> {
     }
 }
 
+/// What to note when an operation reports success.
+type OnSuccess<T> = Box<dyn FnOnce(&Output, &mut T)>;
+
 /// What reported success, to be found again.
 #[derive(Default)]
 struct Ledger {
@@ -383,7 +386,7 @@ fn crash_epoch(kills: u64, rng: &mut Rng, seed: u64, epoch: u64) -> (u64, u64) {
             .arg("--passphrase-file")
             .arg(pass);
         // What success means, checked below.
-        let mut expect: Option<Box<dyn FnOnce(&Output, &mut Ledger)>> = None;
+        let mut expect: Option<OnSuccess<Ledger>> = None;
         match op {
             "evidence add" => {
                 // Mostly one chunk; one in four crosses chunk boundaries.
@@ -705,7 +708,7 @@ fn concurrent_readers_and_writers() {
             let mut added: Vec<String> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let mut record: Option<Box<dyn FnOnce(&Output, &mut Tally)>> = None;
+                let mut record: Option<OnSuccess<Tally>> = None;
                 let mut pass = v.pass_file.clone();
                 let mut rotated = false;
                 let args: Vec<String> = if keys {

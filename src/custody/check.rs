@@ -186,6 +186,19 @@ impl Vault<Unlocked> {
     /// their row, profile (of the listed version) and slot; no other user
     /// row or slot is in the file; the recovery slots are the listed ones.
     fn check_users_and_slots(&mut self, report: &mut CheckReport) -> Result<()> {
+        // One read snapshot for the state, the user rows, the profiles and
+        // the slots: read one by one, a passphrase change or user removal
+        // committed by another process in between looked like slots "put
+        // back from an old copy" or "missing" (a false alarm found by
+        // tests/crash.rs, issue 17).
+        self.store().conn().execute_batch("BEGIN DEFERRED")?;
+        let result = self.users_and_slots_in_snapshot(report);
+        // Nothing was written: ending the snapshot cannot lose anything.
+        let _ = self.store().conn().execute_batch("ROLLBACK");
+        result
+    }
+
+    fn users_and_slots_in_snapshot(&mut self, report: &mut CheckReport) -> Result<()> {
         let vault_id = self.id();
         let events_key = &self.keys().events;
         let conn = self.store().conn();

@@ -711,6 +711,7 @@ fn concurrent_readers_and_writers() {
                 let mut record: Option<OnSuccess<Tally>> = None;
                 let mut pass = v.pass_file.clone();
                 let mut rotated = false;
+                let mut adding: Option<String> = None;
                 let args: Vec<String> = if keys {
                     match n % 3 {
                         0 => {
@@ -728,7 +729,7 @@ fn concurrent_readers_and_writers() {
                         }
                         1 => {
                             let name = format!("helper-{n}");
-                            added.push(name.clone());
+                            adding = Some(name.clone());
                             vec![
                                 "user".into(),
                                 "add".into(),
@@ -796,6 +797,8 @@ fn concurrent_readers_and_writers() {
                             let mut now = rotator_now.lock().unwrap();
                             *now = 1 - *now;
                         }
+                        // Only a user whose addition succeeded is removed later.
+                        added.extend(adding);
                         if let Some(record) = record {
                             record(&out, &mut tally);
                         }

@@ -134,7 +134,31 @@ impl Vault<Unlocked> {
     /// the schema, the signed chain, the sealed vault state against the
     /// chain, and every row the state says must exist (users, key slots,
     /// records, versions, seals) against the file.
-    pub fn audit(&mut self, deep: Option<&mut dyn FnMut(u64)>) -> Result<CheckReport> {
+    ///
+    /// The passes read the vault in several snapshots (the key directory,
+    /// the users and slots, the log), so another process's commit between
+    /// them (a user added, a passphrase changed) could make a good event
+    /// look signed by an unknown key. A report with problems is therefore
+    /// redone, up to twice, when another connection committed while it was
+    /// made (SQLite's `data_version`); a real problem is found again.
+    pub fn audit(&mut self, mut deep: Option<&mut dyn FnMut(u64)>) -> Result<CheckReport> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let before = data_version(self.store().conn())?;
+            let pass: Option<&mut dyn FnMut(u64)> = match deep {
+                Some(ref mut f) => Some(&mut **f),
+                None => None,
+            };
+            let report = self.audit_once(pass)?;
+            let changed = data_version(self.store().conn())? != before;
+            if report.problems.is_empty() || !changed || attempt >= 3 {
+                return Ok(report);
+            }
+        }
+    }
+
+    fn audit_once(&mut self, deep: Option<&mut dyn FnMut(u64)>) -> Result<CheckReport> {
         let directory = self.key_directory()?;
         let limits = self.key_limits()?;
         let kdf_default = self.kdf_default().ok();
@@ -950,4 +974,9 @@ mod tests {
         assert!(limit_problem(&v1, &event_at(8, "2020-01-01T00:00:00Z")).is_none());
         assert!(limit_problem(&v1, &event_at(8, "2026-07-01T00:00:00Z")).is_some());
     }
+}
+
+/// SQLite's count of commits by other connections (`PRAGMA data_version`).
+fn data_version(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }

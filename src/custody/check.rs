@@ -919,6 +919,11 @@ impl io::Write for ProgressSink<'_> {
     }
 }
 
+/// SQLite's count of commits by other connections (`PRAGMA data_version`).
+fn data_version(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -974,9 +979,4 @@ mod tests {
         assert!(limit_problem(&v1, &event_at(8, "2020-01-01T00:00:00Z")).is_none());
         assert!(limit_problem(&v1, &event_at(8, "2026-07-01T00:00:00Z")).is_some());
     }
-}
-
-/// SQLite's count of commits by other connections (`PRAGMA data_version`).
-fn data_version(conn: &rusqlite::Connection) -> Result<i64> {
-    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }

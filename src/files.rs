@@ -7,11 +7,24 @@
 //! interrupted by a signal (Ctrl-C, `kill`) can remove them with
 //! [`remove_pending`] before it exits: a half-written exhibit is plaintext
 //! testimony left on disk. (`kill -9` cannot be caught; SECURITY.md says so.)
+//!
+//! A file that records custody (an extracted exhibit, an exported bundle)
+//! is written through [`HoldBack`]: its last [`HELD_BACK`] bytes stay in
+//! memory until the transaction holding its custody event has committed.
+//! So a `kill -9` at any moment leaves either a committed event, or a
+//! leftover that is incomplete (its exhibit fingerprint or age stream does
+//! not check): the vault never records less than exists (issue 17). Each
+//! temporary file is held under an exclusive `flock` while its writer
+//! lives, so the next export or extract to the same directory can tell a
+//! dead writer's leftover from a live one's and remove only the former
+//! ([`remove_leftovers`]).
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -51,7 +64,12 @@ pub fn create_temp_beside(target: &Path) -> Result<(PathBuf, File)> {
     let path = dir.join(format!(".{name}.partial-{tag}"));
     register(&path);
     match create_private(&path) {
-        Ok(file) => Ok((path, file)),
+        Ok(file) => {
+            // Held while this process lives (the kernel drops it at any
+            // exit, `kill -9` included): see [`remove_leftovers`].
+            lock_exclusive(&file);
+            Ok((path, file))
+        }
         Err(e) => {
             unregister(&path);
             Err(Error::io(
@@ -91,6 +109,155 @@ pub fn finish_temp<T>(outcome: Result<T>, tmp: &Path, out: &Path, force: bool) -
 pub fn discard_temp(tmp: &Path) {
     let _ = std::fs::remove_file(tmp);
     unregister(tmp);
+}
+
+/// How many final bytes of a custody-recording output [`HoldBack`] keeps
+/// in memory until its event has committed. More than a tar's end (two
+/// zero blocks and our padding) and than an age STREAM chunk's tag, so a
+/// leftover always lacks real content: its last exhibit bytes, the end of
+/// the last tar entry, or the final age chunk (which age then refuses).
+pub const HELD_BACK: usize = 64 * 1024;
+
+/// A writer that passes on all but the last [`HELD_BACK`] bytes written
+/// to it; [`HoldBack::release`] writes those once the custody event that
+/// records the output has committed. The held bytes (plaintext, for an
+/// extract) are zeroized on drop.
+pub struct HoldBack<W: Write> {
+    inner: W,
+    tail: Zeroizing<Vec<u8>>,
+}
+
+impl<W: Write> HoldBack<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> HoldBack<W> {
+        HoldBack {
+            inner,
+            // Never grows past this (see `write`), so never reallocates
+            // and leaves no unzeroized copy behind.
+            tail: Zeroizing::new(Vec::with_capacity(HELD_BACK)),
+        }
+    }
+
+    /// The wrapped writer (to fsync what was passed on so far).
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Writes the held-back bytes and flushes: call only after the commit.
+    pub fn release(mut self) -> io::Result<W> {
+        self.inner.write_all(&self.tail)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for HoldBack<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let total = self.tail.len() + buf.len();
+        if total <= HELD_BACK {
+            self.tail.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        let excess = total - HELD_BACK;
+        let from_tail = excess.min(self.tail.len());
+        self.inner.write_all(&self.tail[..from_tail])?;
+        self.tail.drain(..from_tail);
+        let from_buf = excess - from_tail;
+        self.inner.write_all(&buf[..from_buf])?;
+        self.tail.extend_from_slice(&buf[from_buf..]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Completes a held-back temporary file once its event has committed:
+/// writes the held bytes and fsyncs. Returns the file, which the caller
+/// keeps open (and so locked) until [`finish_temp`] has renamed it.
+pub fn release_held(held: HoldBack<File>, out: &Path) -> Result<File> {
+    let file = held
+        .release()
+        .and_then(|file| file.sync_all().map(|()| file))
+        .map_err(|e| Error::io(format!("cannot write {}", out.display()), e))?;
+    Ok(file)
+}
+
+/// Whether `name` is one of our temporary names: `.<name>.partial-<12 hex>`.
+fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some((stem, tag)) = rest.rsplit_once(".partial-") else {
+        return false;
+    };
+    !stem.is_empty()
+        && tag.len() == 12
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(unix)]
+fn lock_exclusive(file: &File) {
+    // Best effort: a file system without locks only loses the cleanup.
+    let _ = rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive);
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &File) {}
+
+/// Whether the temporary file at `path` has no living writer: a regular
+/// file (not a link) whose `flock` we can take at once.
+#[cfg(unix)]
+fn abandoned(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !regular {
+        return false;
+    }
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+    else {
+        return false;
+    };
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
+}
+
+#[cfg(not(unix))]
+fn abandoned(_path: &Path) -> bool {
+    false
+}
+
+/// Removes, from the directory `target` goes in, the temporary files an
+/// earlier export or extract left there when it was killed (`kill -9`,
+/// a power cut): only names of our exact pattern, `.<name>.partial-<12
+/// hex digits>`, only regular files, and only those no living process
+/// holds (a concurrent export's file is locked). Such a leftover is never
+/// complete (see [`HoldBack`]), but an extract's holds plaintext.
+/// Returns how many were removed.
+pub fn remove_leftovers(target: &Path) -> usize {
+    let dir = parent_dir(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_temp_name(name) {
+            continue;
+        }
+        let path = entry.path();
+        if abandoned(&path) && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Registers a file to be removed by [`remove_pending`].
@@ -138,6 +305,70 @@ mod tests {
         assert!(remove_pending() >= 1);
         assert!(!tmp.exists());
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn hold_back_keeps_the_last_bytes_until_released() {
+        for sizes in [
+            vec![0usize],
+            vec![10],
+            vec![HELD_BACK],
+            vec![HELD_BACK + 1],
+            vec![3, HELD_BACK * 3, 7, 1],
+            vec![1_000_000, 5, 200_000],
+        ] {
+            let data: Vec<u8> = (0..sizes.iter().sum::<usize>())
+                .map(|i| (i % 251) as u8)
+                .collect();
+            let mut held = HoldBack::new(Vec::new());
+            let mut at = 0;
+            for n in &sizes {
+                held.write_all(&data[at..at + n]).unwrap();
+                at += n;
+            }
+            let passed = held.get_ref().len();
+            assert_eq!(passed, data.len().saturating_sub(HELD_BACK), "{sizes:?}");
+            assert_eq!(held.get_ref()[..], data[..passed]);
+            assert!(held.tail.capacity() <= HELD_BACK.max(1) * 2);
+            assert_eq!(held.release().unwrap(), data, "{sizes:?}");
+        }
+    }
+
+    #[test]
+    fn leftovers_of_a_dead_writer_go_and_others_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bundle.age");
+        // A live writer's file (this process holds its lock).
+        let (live, _file) = create_temp_beside(&out).unwrap();
+        // A dead writer's: no lock held.
+        let dead = dir.path().join(".other.age.partial-0123456789ab");
+        std::fs::write(&dead, b"partial").unwrap();
+        // Not our pattern: kept.
+        let keep = [
+            ".other.age.partial-0123456789aZ",
+            ".other.age.partial-0123",
+            "other.age.partial-0123456789ab",
+            "..partial-0123456789ab",
+        ];
+        for k in keep {
+            std::fs::write(dir.path().join(k), b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&out, dir.path().join(".link.partial-0123456789ab")).unwrap();
+        assert_eq!(remove_leftovers(&out), if cfg!(unix) { 1 } else { 0 });
+        assert!(live.exists());
+        for k in keep {
+            assert!(dir.path().join(k).exists(), "{k}");
+        }
+        if cfg!(unix) {
+            assert!(!dead.exists());
+            assert!(dir
+                .path()
+                .join(".link.partial-0123456789ab")
+                .symlink_metadata()
+                .is_ok());
+        }
+        discard_temp(&live);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::custody::chain::{
 use crate::custody::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
-use crate::files::{create_temp_beside, finish_temp};
+use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Id;
 use crate::records::case::find_case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
@@ -268,6 +268,7 @@ impl Vault<Unlocked> {
         let exporter_name = self.user().name.clone();
         let signing = self.signing_key().dalek().clone();
 
+        remove_leftovers(&opts.out);
         let (tmp_path, file) = create_temp_beside(&opts.out)?;
         let recorded = self.write(|tx, session| {
             let case = find_case(tx, session, &opts.case)?;
@@ -714,17 +715,19 @@ impl Vault<Unlocked> {
             ] {
                 entries.insert(format!("{bag}/{name}"), Source::Bytes(bytes));
             }
-            write_bundle(
+            // The bundle's last bytes wait for the commit of the export
+            // events: a kill before it leaves no complete bundle (issue 17).
+            let held = write_bundle(
                 tx,
                 session,
                 entries,
-                file,
+                HoldBack::new(file),
                 &opts.encryption,
                 &recipients,
                 progress,
                 &opts.out,
             )?;
-            Ok(ExportSummary {
+            let summary = ExportSummary {
                 out: opts.out.clone(),
                 bag,
                 statements: statement_ids.len(),
@@ -737,9 +740,19 @@ impl Vault<Unlocked> {
                 name_warnings: warnings,
                 metadata_redactions,
                 names_unknown: unknown_names,
-            })
+            };
+            Ok((summary, held))
         });
-        finish_temp(recorded, &tmp_path, &opts.out, opts.force)
+        // Committed: now the bundle may become complete.
+        let mut open_file = None;
+        let completed = recorded.and_then(|(summary, held)| {
+            open_file = Some(release_held(held, &opts.out)?);
+            Ok(summary)
+        });
+        let placed = finish_temp(completed, &tmp_path, &opts.out, opts.force);
+        // Closed (unlocked) only once renamed: see `remove_leftovers`.
+        drop(open_file);
+        placed
     }
 }
 
@@ -754,12 +767,12 @@ fn write_bundle(
     conn: &rusqlite::Connection,
     session: &crate::vault::Session<'_>,
     entries: BTreeMap<String, Source>,
-    file: std::fs::File,
+    file: HoldBack<std::fs::File>,
     encryption: &Encryption,
     recipients: &[age::x25519::Recipient],
     progress: &mut dyn FnMut(u64),
     out: &Path,
-) -> Result<()> {
+) -> Result<HoldBack<std::fs::File>> {
     let io_err = |e: io::Error| Error::io(format!("cannot write {}", out.display()), e);
     let buffered = BufWriter::with_capacity(1024 * 1024, file);
     let sink = match encryption {
@@ -779,7 +792,7 @@ fn write_bundle(
     // This thread reads and decrypts the vault and builds the tar; another
     // encrypts it with age, writes and fsyncs; a third verifies exhibit
     // fingerprints (see `with_reader`).
-    write_behind(
+    let ((), held) = write_behind(
         sink,
         |out| -> Result<()> {
             let mut tar = DeterministicTar::new(out);
@@ -812,12 +825,12 @@ fn write_bundle(
         },
         |sink| {
             let buffered = sink.finish()?;
-            let file = buffered.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()
+            let held = buffered.into_inner().map_err(|e| e.into_error())?;
+            held.get_ref().sync_all().map(|()| held)
         },
     )
     .map_err(|e| with_context(e, out))?;
-    Ok(())
+    Ok(held)
 }
 
 /// A tar failure while writing `path`: an exhibit that failed its checks is

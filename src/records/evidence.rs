@@ -33,7 +33,7 @@ use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
-use crate::files::{create_temp_beside, finish_temp};
+use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
 use crate::store::records::{self as rows, VersionRow};
 use crate::stream::{write_behind, ParallelHasher};
@@ -838,13 +838,16 @@ impl Vault<Unlocked> {
         if out.exists() && !force {
             return Err(Error::AlreadyExists(out.to_owned()));
         }
+        remove_leftovers(out);
         let (tmp_path, file) = create_temp_beside(out)?;
         let recorded = self.write(|tx, session| {
             let id = resolve(tx, Kind::Evidence, id)?;
             let overview = overview(tx, session, &id)?;
             // Decrypt here; hash and write (then fsync) on the other cores.
-            write_behind(
-                file,
+            // The last bytes wait for the commit of the extract event: a
+            // kill before it leaves no complete copy (issue 17).
+            let (_, held) = write_behind(
+                HoldBack::new(file),
                 |sink| {
                     with_reader(tx, session, &id, |reader| {
                         copy_with_progress(reader, sink, progress).map_err(|e| {
@@ -852,7 +855,7 @@ impl Vault<Unlocked> {
                         })
                     })
                 },
-                |file| file.sync_all(),
+                |held| held.get_ref().sync_all().map(|()| held),
             )
             .map_err(|e| with_context(e, out))?;
             custody::append(
@@ -868,13 +871,25 @@ impl Vault<Unlocked> {
                 .find(|c| c.id.to_hex() == overview.case)
                 .map(|c| c.data.reference)
                 .unwrap_or_default();
-            Ok(EvidenceSummary {
-                id,
-                case_reference,
-                overview,
-            })
+            Ok((
+                EvidenceSummary {
+                    id,
+                    case_reference,
+                    overview,
+                },
+                held,
+            ))
         });
-        finish_temp(recorded, &tmp_path, out, force)
+        // Committed: now the copy may become complete.
+        let mut open_file = None;
+        let completed = recorded.and_then(|(summary, held)| {
+            open_file = Some(release_held(held, out)?);
+            Ok(summary)
+        });
+        let placed = finish_temp(completed, &tmp_path, out, force);
+        // Closed (unlocked) only once renamed: see `remove_leftovers`.
+        drop(open_file);
+        placed
     }
 }
 

@@ -792,13 +792,18 @@ impl Vault<Unlocked> {
     }
 
     /// Every user's profile, in the vault state's order.
+    ///
+    /// The state and the profile rows are read in one snapshot: read in two,
+    /// a passphrase change or user removal committed by another process in
+    /// between made the profiles look "put back from an old copy" (a false
+    /// alarm found by tests/crash.rs, issue 17).
     fn profiles(&mut self) -> Result<Vec<(Id, UserProfile)>> {
         let vault_id = self.row.vault_id;
         let keys = &self.state.keys;
         let master = &self.state.master;
-        let conn = self.store.conn();
-        let loaded = state::load(conn, &vault_id, &keys.events)?;
-        users::profiles_in(conn, master, &loaded.state)
+        let tx = self.store.read()?;
+        let loaded = state::load(&tx, &vault_id, &keys.events)?;
+        users::profiles_in(&tx, master, &loaded.state)
     }
 
     /// Why each user of `state` cannot be read as the version it lists.

@@ -173,6 +173,25 @@ impl<W: Write> Write for HoldBack<W> {
     }
 }
 
+impl HoldBack<File> {
+    /// Before the commit: claims the disk space of the held bytes by
+    /// writing, where they will go, their bitwise complement (which differs
+    /// from them at every byte, so the file still never holds the real
+    /// output), syncs, and steps back. A full disk then fails the operation
+    /// before its custody event commits, and [`HoldBack::release`] only
+    /// overwrites blocks already allocated.
+    pub fn reserve(&mut self) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let at = self.inner.stream_position()?;
+        let mut decoy = Zeroizing::new(self.tail.to_vec());
+        decoy.iter_mut().for_each(|b| *b = !*b);
+        self.inner.write_all(&decoy)?;
+        self.inner.sync_all()?;
+        self.inner.seek(SeekFrom::Start(at))?;
+        Ok(())
+    }
+}
+
 /// Completes a held-back temporary file once its event has committed:
 /// writes the held bytes and fsyncs. Returns the file, which the caller
 /// keeps open (and so locked) until [`finish_temp`] has renamed it.

@@ -717,7 +717,7 @@ impl Vault<Unlocked> {
             }
             // The bundle's last bytes wait for the commit of the export
             // events: a kill before it leaves no complete bundle (issue 17).
-            let held = write_bundle(
+            let mut held = write_bundle(
                 tx,
                 session,
                 entries,
@@ -727,6 +727,10 @@ impl Vault<Unlocked> {
                 progress,
                 &opts.out,
             )?;
+            // Room for the held bytes before the commit: a full disk fails
+            // here, with the export events rolled back.
+            held.reserve()
+                .map_err(|e| Error::io(format!("cannot write {}", opts.out.display()), e))?;
             let summary = ExportSummary {
                 out: opts.out.clone(),
                 bag,

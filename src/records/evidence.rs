@@ -855,7 +855,9 @@ impl Vault<Unlocked> {
                         })
                     })
                 },
-                |held| held.get_ref().sync_all().map(|()| held),
+                // Room for the held bytes before the commit (a full disk
+                // fails here, before the extract event commits).
+                |mut held| held.reserve().map(|()| held),
             )
             .map_err(|e| with_context(e, out))?;
             custody::append(

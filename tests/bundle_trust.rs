@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::bag::{expect_exit, files_under, rebag};
 use common::{arg, parse_json, run_command, sha256_hex, TestVault, OWNER, OWNER_PASS};
 use custodia::bundle::tarball::{name_fold_key, DeterministicTar};
 use custodia::bundle::verify::{verify_bundle, Status, TrustSource, TrustedKey, Unlock};
@@ -61,24 +62,6 @@ fn tool_ok(program: &str, args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn all_text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn expect_exit(out: &Output, code: i32, what: &str) -> String {
-    let text = all_text(out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: expected exit {code}:\n{text}"
-    );
-    text
 }
 
 // ------------------------------------------------------------ vaults
@@ -228,61 +211,6 @@ fn repack(bag: &Path, out: &Path) {
             CASE,
         ],
     );
-}
-
-fn files_under(base: &Path, root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(base).unwrap();
-                let parts: Vec<_> = rel.iter().map(|c| c.to_str().unwrap()).collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Rewrites the manifests after a change to the payload (Payload-Oxum too).
-fn rebag(bag: &Path) {
-    let payload = files_under(bag, &bag.join("data"));
-    let mut manifest = String::new();
-    let mut total = 0u64;
-    for rel in &payload {
-        let bytes = fs::read(bag.join(rel)).unwrap();
-        total += bytes.len() as u64;
-        manifest.push_str(&format!("{}  {rel}\n", sha256_hex(&bytes)));
-    }
-    fs::write(bag.join("manifest-sha256.txt"), &manifest).unwrap();
-    let info = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
-    let info: String = info
-        .lines()
-        .map(|l| {
-            if l.starts_with("Payload-Oxum:") {
-                format!("Payload-Oxum: {total}.{}\n", payload.len())
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    fs::write(bag.join("bag-info.txt"), info).unwrap();
-    retag(bag);
-}
-
-/// Rewrites the tag manifest only.
-fn retag(bag: &Path) {
-    let mut tagmanifest = String::new();
-    for name in ["bag-info.txt", "bagit.txt", "manifest-sha256.txt"] {
-        let bytes = fs::read(bag.join(name)).unwrap();
-        tagmanifest.push_str(&format!("{}  {name}\n", sha256_hex(&bytes)));
-    }
-    fs::write(bag.join("tagmanifest-sha256.txt"), tagmanifest).unwrap();
 }
 
 /// Signs the bag's tag manifest (prehashed `ED`) with `key`.

@@ -31,7 +31,7 @@ use crate::records::case::{all_cases, find_case, same_reference};
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{self, StatementFields, StatementOverview};
 use crate::records::{seal_field, Kind};
-use crate::store::records::{self as rows, VersionRow};
+use crate::store::records as rows;
 use crate::vault::{now_utc, Unlocked, Vault};
 
 /// What an import brought in.
@@ -491,23 +491,7 @@ fn import_records(
                 created_by: case_doc.created_by.clone(),
             };
             rows::insert_record(tx, &id, Kind::Case.as_str())?;
-            rows::insert_version(
-                tx,
-                &VersionRow {
-                    id,
-                    version: 1,
-                    overview: seal_field(
-                        &session.keys.records,
-                        &session.vault_id,
-                        Kind::Case,
-                        &id,
-                        1,
-                        "overview",
-                        &data,
-                    )?,
-                    body: None,
-                },
-            )?;
+            crate::records::insert_first_overview(tx, session, Kind::Case, &id, &data)?;
             let n = keep_history(&id, Kind::Case)?;
             custody::append(tx, session, &id, "case", Action::Import, details(n, 1))?;
             (id, case_doc.reference.clone(), true)
@@ -634,23 +618,7 @@ fn import_records(
             chunk_size: CHUNK_SIZE as u64,
             chunk_count: s.chunk_count,
         };
-        rows::insert_version(
-            tx,
-            &VersionRow {
-                id,
-                version: 1,
-                overview: seal_field(
-                    &session.keys.records,
-                    &session.vault_id,
-                    Kind::Evidence,
-                    &id,
-                    1,
-                    "overview",
-                    &overview,
-                )?,
-                body: None,
-            },
-        )?;
+        crate::records::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
         let n = keep_history(&id, Kind::Evidence)?;
         let mut d = details(n, 1);
         d["sha256"] = serde_json::json!(overview.sha256);

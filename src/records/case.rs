@@ -4,11 +4,11 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::{check_text, open_field, open_or_note, resolve, seal_field, Kind};
+use super::{check_text, open_field, open_or_note, resolve, Kind};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::store::records::{self as rows, VersionRow};
+use crate::store::records as rows;
 use crate::vault::{now_utc, Session, Unlocked, Vault};
 
 /// What `case new` takes.
@@ -156,25 +156,8 @@ impl Vault<Unlocked> {
                 created_at: now_utc(),
                 created_by: session.user.name.clone(),
             };
-            let overview = seal_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Case,
-                &id,
-                1,
-                "overview",
-                &data,
-            )?;
             rows::insert_record(tx, &id, Kind::Case.as_str())?;
-            rows::insert_version(
-                tx,
-                &VersionRow {
-                    id,
-                    version: 1,
-                    overview,
-                    body: None,
-                },
-            )?;
+            super::insert_first_overview(tx, session, Kind::Case, &id, &data)?;
             custody::append(
                 tx,
                 session,

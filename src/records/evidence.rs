@@ -26,16 +26,14 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{
-    check_date, check_optional, latest_overviews_in, open_field, resolve, seal_field, InCase, Kind,
-};
+use super::{check_date, check_optional, latest_overviews_in, open_field, resolve, InCase, Kind};
 use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
-use crate::store::records::{self as rows, VersionRow};
+use crate::store::records as rows;
 use crate::stream::{write_behind, ParallelHasher};
 use crate::vault::{now_utc, Session, Unlocked, Vault};
 
@@ -743,24 +741,7 @@ impl Vault<Unlocked> {
                 chunk_size: CHUNK_SIZE as u64,
                 chunk_count,
             };
-            let sealed = seal_field(
-                &session.keys.records,
-                &session.vault_id,
-                Kind::Evidence,
-                &id,
-                1,
-                "overview",
-                &overview,
-            )?;
-            rows::insert_version(
-                tx,
-                &VersionRow {
-                    id,
-                    version: 1,
-                    overview: sealed,
-                    body: None,
-                },
-            )?;
+            super::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
             custody::append(
                 tx,
                 session,

@@ -193,6 +193,36 @@ pub fn record_binding<'a>(
     }
 }
 
+/// Writes version 1 of a record that has only an overview (a case, an
+/// exhibit), sealed in its place: the one way `records` and `bundle import`
+/// store such a version.
+pub fn insert_first_overview<T: Serialize + ?Sized>(
+    conn: &Connection,
+    session: &Session<'_>,
+    kind: Kind,
+    id: &Id,
+    overview: &T,
+) -> Result<()> {
+    let sealed = seal_field(
+        &session.keys.records,
+        &session.vault_id,
+        kind,
+        id,
+        1,
+        "overview",
+        overview,
+    )?;
+    rows::insert_version(
+        conn,
+        &rows::VersionRow {
+            id: *id,
+            version: 1,
+            overview: sealed,
+            body: None,
+        },
+    )
+}
+
 /// Seals one field of a record version.
 pub fn seal_field<T: Serialize + ?Sized>(
     key: &SymmetricKey,

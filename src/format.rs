@@ -124,6 +124,73 @@ pub fn normalize_id_prefix(prefix: &str) -> Result<String, FormatError> {
     Ok(p)
 }
 
+/// What a chain of custody events, and the sealed fields bound to it, is
+/// about. The stored name ([`Kind::as_str`]) is part of every record
+/// field's associated data ([`Binding::kind`]) and of every custody event
+/// (`record_kind`), so it is a format constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A case.
+    Case,
+    /// A witness statement.
+    Statement,
+    /// An evidence item.
+    Evidence,
+    /// A user of the vault (the chain of their addition, passphrase
+    /// changes and removal; its record id is the user id).
+    User,
+    /// The vault itself (creation, recovery, pinned signers, migrations;
+    /// its record id is the vault id).
+    Vault,
+}
+
+impl Kind {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Case => "case",
+            Kind::Statement => "statement",
+            Kind::Evidence => "evidence",
+            Kind::User => "user",
+            Kind::Vault => "vault",
+        }
+    }
+
+    /// The name with its article, for messages ("a case", "an evidence item").
+    pub const fn article(self) -> &'static str {
+        match self {
+            Kind::Case => "a case",
+            Kind::Statement => "a statement",
+            Kind::Evidence => "an evidence item",
+            Kind::User => "a user",
+            Kind::Vault => "the vault",
+        }
+    }
+
+    /// Whether this kind is a testimony record (a row of `records`).
+    pub const fn is_record(self) -> bool {
+        matches!(self, Kind::Case | Kind::Statement | Kind::Evidence)
+    }
+
+    /// Parses the stored name.
+    pub fn from_stored(s: &str) -> Option<Kind> {
+        match s {
+            "case" => Some(Kind::Case),
+            "statement" => Some(Kind::Statement),
+            "evidence" => Some(Kind::Evidence),
+            "user" => Some(Kind::User),
+            "vault" => Some(Kind::Vault),
+            _ => None,
+        }
+    }
+
+    /// Parses the stored name of a testimony record (case, statement,
+    /// evidence); `None` for anything else.
+    pub fn record_from_stored(s: &str) -> Option<Kind> {
+        Kind::from_stored(s).filter(|k| k.is_record())
+    }
+}
+
 /// Where a ciphertext belongs. Serialised as the AEAD associated data, so a
 /// ciphertext opened anywhere else (another vault, kind, record, version or
 /// field) fails authentication.

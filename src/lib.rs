@@ -24,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod bundle;
 pub mod crypto;
 pub mod custody;

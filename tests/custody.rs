@@ -728,7 +728,7 @@ fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -
                 action: Action::View,
                 user: OWNER.to_owned(),
                 key_id,
-                time: custodia::vault::now_utc(),
+                time: custodia::custody::now_utc(),
                 details: json!({ "version": 1 }),
                 prev: log.hash,
                 prev_record,
@@ -1175,15 +1175,15 @@ fn events_signed_by_a_user_after_their_removal_fail_check() {
     assert_eq!(created.action, custodia::custody::Action::Create);
     let session = custodia::vault::Session::new(amina.id(), amina.keys(), amina.user());
     let tx = conn.transaction().unwrap();
-    let spliced = custodia::custody::append(
-        &tx,
-        &session,
-        &id.parse().unwrap(),
-        &created.record_kind,
-        created.action,
-        created.details.clone(),
-    )
-    .unwrap();
+    let spliced = session
+        .append(
+            &tx,
+            custodia::format::Kind::from_stored(&created.record_kind).unwrap(),
+            &id.parse().unwrap(),
+            created.action,
+            created.details.clone(),
+        )
+        .unwrap();
     assert_eq!(spliced.position, removal + 1);
     {
         let loaded = session.state(&tx).unwrap();

@@ -22,9 +22,11 @@ use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::crypto::minisign::{self, PublicKey};
 use crate::custody::chain::{
-    brought_history, check_handover, imported_history, readable_events, verify_before_export,
+    brought_history, check_handover, readable_events,
 };
-use crate::custody::checkpoint::{current_state, sign_checkpoint};
+use crate::audit::chains::verify_before_export;
+use crate::records::imported::imported_history;
+use crate::audit::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
@@ -32,7 +34,8 @@ use crate::format::Id;
 use crate::records::case::find_case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::statement::{self, read_version};
-use crate::records::{resolve, Kind};
+use crate::format::Kind;
+use crate::vault::sealed::resolve;
 use crate::stream::write_behind;
 use crate::vault::{Unlocked, Vault};
 
@@ -201,10 +204,10 @@ fn bag_name(reference: &str) -> String {
 
 /// Refuses to go on when the shared verification (`check` without its
 /// content pass) found a problem that concerns `records` (hex ids) or the
-/// vault as a whole (see [`crate::custody::check::CheckReport::blocking`]).
+/// vault as a whole (see [`crate::audit::check::CheckReport::blocking`]).
 /// `what` says what did not happen ("exported", "imported").
 pub(crate) fn refuse_unless_clean(
-    report: &crate::custody::check::CheckReport,
+    report: &crate::audit::check::CheckReport,
     records: Option<&[String]>,
     what: &str,
 ) -> Result<()> {
@@ -514,14 +517,7 @@ impl Vault<Unlocked> {
                 "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
                 "keep_names_in_text": opts.keep_names_in_text,
             });
-            custody::append(
-                tx,
-                session,
-                &case.id,
-                "case",
-                Action::Export,
-                details.clone(),
-            )?;
+            session.append(tx, Kind::Case, &case.id, Action::Export, details.clone())?;
             for id in &statement_ids {
                 let mut d = details.clone();
                 if let Some(copies) = redacted_copies.get(id) {
@@ -531,10 +527,10 @@ impl Vault<Unlocked> {
                         .collect::<serde_json::Map<_, _>>()
                         .into();
                 }
-                custody::append(tx, session, id, "statement", Action::Export, d)?;
+                session.append(tx, Kind::Statement, id, Action::Export, d)?;
             }
             for id in &evidence_ids {
-                custody::append(tx, session, id, "evidence", Action::Export, details.clone())?;
+                session.append(tx, Kind::Evidence, id, Action::Export, details.clone())?;
             }
 
             // Custody: every event of every exported record, and their signers.

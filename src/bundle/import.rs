@@ -23,16 +23,16 @@ use super::layout::*;
 use super::tarball::TarError;
 use super::verify::{check_bag, hash_reader, open_tar, walk_bundle, TrustSource, Unlock, Verdict};
 use crate::crypto::minisign::PublicKey;
-use crate::custody::chain::{ImportedHistory, IMPORTED_CUSTODY_FIELD};
-use crate::custody::{self, Action};
+use crate::custody::chain::ImportedHistory;
+use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::{all_cases, find_case, same_reference};
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{self, StatementFields, StatementOverview};
-use crate::records::{seal_field, Kind};
-use crate::store::records as rows;
-use crate::vault::{now_utc, Unlocked, Vault};
+use crate::format::Kind;
+use crate::custody::now_utc;
+use crate::vault::{Unlocked, Vault};
 
 /// What an import brought in.
 #[derive(Clone, Debug, Serialize)]
@@ -94,7 +94,7 @@ fn listed_exhibits(
     let mut by_path = BTreeMap::new();
     for doc in docs {
         let id = parse_id(&doc.id)?;
-        if rows::record_exists(tx, &id)? {
+        if crate::records::exists(tx, &id)? {
             return Err(Error::Invalid(format!(
                 "evidence {} is already in this vault; nothing was imported",
                 id.short()
@@ -330,7 +330,7 @@ fn store_exhibit(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Stored, [u8; 32])> {
     let id = parse_id(&doc.id)?;
-    rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
+    crate::records::new_record(tx, Kind::Evidence, &id)?;
     let (size, sha256, chunk_count, media_type) =
         write_chunks_serial(tx, session, &id, r, &doc.path, progress)?;
     let digest: [u8; 32] = hex::decode(&sha256)
@@ -441,16 +441,7 @@ fn import_records(
             chains,
             signers: signer_keys.clone(),
         };
-        let sealed = seal_field(
-            &session.keys.events,
-            &session.vault_id,
-            kind,
-            id,
-            1,
-            IMPORTED_CUSTODY_FIELD,
-            &doc,
-        )?;
-        rows::insert_imported_custody(tx, id, &sealed)?;
+        crate::records::imported::keep_imported_history(tx, session, kind, id, &doc)?;
         Ok(n)
     };
     // Case: the one named with --into-case; a case of the same reference
@@ -477,7 +468,7 @@ fn import_records(
         }
         (None, None) => {
             let id = parse_id(&case_doc.id)?;
-            if rows::record_exists(tx, &id)? {
+            if crate::records::exists(tx, &id)? {
                 return Err(Error::Invalid(format!(
                     "record {id} already exists in this vault"
                 )));
@@ -490,10 +481,10 @@ fn import_records(
                 created_at: case_doc.created_at.clone(),
                 created_by: case_doc.created_by.clone(),
             };
-            rows::insert_record(tx, &id, Kind::Case.as_str())?;
+            crate::records::new_record(tx, Kind::Case, &id)?;
             crate::records::insert_first_overview(tx, session, Kind::Case, &id, &data)?;
             let n = keep_history(&id, Kind::Case)?;
-            custody::append(tx, session, &id, "case", Action::Import, details(n, 1))?;
+            session.append(tx, Kind::Case, &id, Action::Import, details(n, 1))?;
             (id, case_doc.reference.clone(), true)
         }
     };
@@ -502,13 +493,13 @@ fn import_records(
     for (sid, mut versions) in statements.clone() {
         versions.sort_by_key(|(d, _)| d.version);
         let id = parse_id(&sid)?;
-        if rows::record_exists(tx, &id)? {
+        if crate::records::exists(tx, &id)? {
             return Err(Error::Invalid(format!(
                 "statement {} is already in this vault; nothing was imported",
                 id.short()
             )));
         }
-        rows::insert_record(tx, &id, Kind::Statement.as_str())?;
+        crate::records::new_record(tx, Kind::Statement, &id)?;
         let count = versions.len() as u64;
         for (i, (doc, text)) in versions.iter().enumerate() {
             let v = i as u64 + 1;
@@ -573,7 +564,7 @@ fn import_records(
             })
             .collect::<serde_json::Map<_, _>>()
             .into();
-        custody::append(tx, session, &id, "statement", Action::Import, d)?;
+        session.append(tx, Kind::Statement, &id, Action::Import, d)?;
         // A statement sealed at the source stays sealed here.
         if versions.last().is_some_and(|(doc, _)| doc.sealed) {
             statement::seal(tx, session, &id)?;
@@ -623,8 +614,8 @@ fn import_records(
         let mut d = details(n, 1);
         d["sha256"] = serde_json::json!(overview.sha256);
         d["case"] = serde_json::json!(case_id.to_hex());
-        d["chunks"] = serde_json::json!(chunk_rows(tx, &id)?);
-        custody::append(tx, session, &id, "evidence", Action::Import, d)?;
+        d["chunks"] = serde_json::json!(crate::records::evidence::chunk_count(tx, &id)?);
+        session.append(tx, Kind::Evidence, &id, Action::Import, d)?;
         evidence_stored += 1;
     }
     if let Some(extra) = stored.keys().next() {
@@ -643,15 +634,4 @@ fn import_records(
         trusted_as: verdict.trusted_as.clone(),
         source_vault,
     })
-}
-
-/// How many `evidence_chunks` rows this transaction holds for `id` (what
-/// the import event records as `chunks`).
-fn chunk_rows(tx: &rusqlite::Transaction<'_>, id: &Id) -> Result<u64> {
-    let n: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM evidence_chunks WHERE record_id = ?1",
-        [id.to_hex()],
-        |row| row.get(0),
-    )?;
-    Ok(u64::try_from(n).unwrap_or(0))
 }

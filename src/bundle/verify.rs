@@ -770,11 +770,11 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         }
     };
     let key = text(files, &signer_path(&receipt.key_id)).and_then(|t| PublicKey::parse(t).ok());
-    let mut directory = crate::custody::KeyDirectory::new();
+    let mut directory = crate::vault::users::KeyDirectory::new();
     if let Some(k) = key {
         directory.insert(receipt.key_id.clone(), (String::new(), k.key));
     }
-    let ok = receipt.verify_signature(&directory);
+    let ok = receipt.verify_signature(|id| directory.get(id).map(|(_, key)| key));
     v.source_vault = receipt.vault.clone();
     v.item(
         "checkpoint",

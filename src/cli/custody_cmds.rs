@@ -141,7 +141,7 @@ pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
     }
     if let Some(cp) = &expected {
         if let Some(problem) = vault.verify_checkpoint(cp)? {
-            report.problems.push(custodia::custody::check::Problem {
+            report.problems.push(custodia::audit::check::Problem {
                 record: None,
                 position: Some(cp.count),
                 message: format!("checkpoint: {problem}"),

@@ -9,15 +9,9 @@ use std::collections::BTreeMap;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-use rusqlite::Connection;
 
 use super::{Event, SignedEvent, GENESIS};
 use crate::crypto::minisign::PublicKey;
-use crate::error::{Error, Result};
-use crate::format::Id;
-use crate::records::{open_field, Kind};
-use crate::store::records as rows;
-use crate::vault::Session;
 
 /// The outcome of verifying one record's chain.
 #[derive(Clone, Debug, Default)]
@@ -96,78 +90,6 @@ pub fn verify_events(
         out.events.push(event);
     }
     out
-}
-
-/// Checks, before they leave the vault, the custody of `records`: the
-/// vault's chain is whole (positions 1, 2, … each naming the hash of the
-/// one before), each record's chain is whole and every event is signed by
-/// the key of the user it names, who had not been removed by then. `all`
-/// is every event of the vault in order; the parsed events are returned in
-/// the same order. A bundle must never carry a history that `check` would
-/// call damaged.
-pub fn verify_before_export(
-    all: &[SignedEvent],
-    vault_id: &str,
-    records: &[Id],
-    directory: &super::KeyDirectory,
-    limits: &std::collections::HashMap<String, crate::vault::KeyLimit>,
-) -> Result<Vec<Event>> {
-    let damaged = |why: String| {
-        Err(Error::Integrity(format!(
-            "{why}; nothing was exported (run `custodia check`)"
-        )))
-    };
-    let mut prev = GENESIS.to_owned();
-    let mut events = Vec::with_capacity(all.len());
-    for (i, signed) in all.iter().enumerate() {
-        let event = signed.event()?;
-        if event.position != i as u64 + 1 || event.prev != prev || event.vault != vault_id {
-            return damaged(format!(
-                "the vault's custody chain breaks at event {}",
-                i + 1
-            ));
-        }
-        prev = signed.hash();
-        events.push(event);
-    }
-    for id in records {
-        let record = id.to_hex();
-        let mine = all.iter().zip(&events).filter(|(_, e)| e.record == record);
-        for (_, event) in mine.clone() {
-            match directory.get(&event.key_id) {
-                Some((owner, _)) if *owner != event.user => {
-                    return damaged(format!(
-                        "custody event {} of record {} claims user {:?} but is signed with {owner:?}'s key",
-                        event.position,
-                        id.short(),
-                        event.user
-                    ))
-                }
-                _ => {}
-            }
-            if event.details.get(super::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
-                return damaged(format!(
-                    "custody event {} of record {} was written while the log's sealed head was \
-                     missing or damaged, so events may have been cut before it",
-                    event.position,
-                    id.short()
-                ));
-            }
-            if let Some(why) = limits
-                .get(&event.key_id)
-                .and_then(|limit| super::check::limit_problem(limit, event))
-            {
-                return damaged(why);
-            }
-        }
-        let chain = verify_events(&record, mine.map(|(s, _)| Ok(s.clone())), |key_id| {
-            directory.get(key_id).map(|(_, k)| *k)
-        });
-        if let Some((_, why)) = chain.broken {
-            return damaged(format!("the custody chain of record {}: {why}", id.short()));
-        }
-    }
-    Ok(events)
 }
 
 /// Checks the hand-over between two vaults: `earlier` is a record's chain
@@ -259,42 +181,6 @@ impl ImportedHistory {
             .map(|c| verify_chain(record, c, |k| self.key(k)))
             .collect()
     }
-}
-
-/// The history record `id` brought when it was imported, if it was.
-pub fn imported_history(
-    conn: &Connection,
-    session: &Session<'_>,
-    id: &Id,
-) -> Result<Option<ImportedHistory>> {
-    let Some(sealed) = rows::imported_custody(conn, id)? else {
-        return Ok(None);
-    };
-    let kind = rows::record_kind(conn, id)?
-        .as_deref()
-        .and_then(Kind::from_stored)
-        .ok_or_else(|| {
-            Error::Integrity(format!(
-                "record {} has an imported custody history but no known kind",
-                id.short()
-            ))
-        })?;
-    open_field(
-        &session.keys.events,
-        &session.vault_id,
-        kind,
-        id,
-        1,
-        IMPORTED_CUSTODY_FIELD,
-        &sealed,
-    )
-    .map(Some)
-    .map_err(|_| {
-        Error::Integrity(format!(
-            "the imported custody history of record {} does not authenticate (damaged, altered or moved)",
-            id.short()
-        ))
-    })
 }
 
 #[cfg(test)]

@@ -14,11 +14,9 @@
 //! whole vault lives in [`check`]; checkpoints in [`checkpoint`].
 
 pub mod chain;
-pub mod check;
 pub mod checkpoint;
 pub mod state;
 
-use std::collections::HashMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -32,7 +30,9 @@ use crate::crypto::signing::{verify as verify_signature, UserSigningKey};
 use crate::error::{Error, Result};
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
-use crate::vault::Session;
+use crate::crypto::keys::SymmetricKey;
+use crate::format::Kind;
+use state::Loaded;
 
 /// The `type` of every event this version writes.
 pub const EVENT_TYPE: &str = "custodia.event.v1";
@@ -247,20 +247,42 @@ fn seal_event(
     )?)
 }
 
-/// Appends an event for `record` in the caller's transaction and returns
-/// it. The vault state (see [`state`]) moves with it, in the same
-/// transaction: [`crate::vault::Vault::write`] writes it before committing.
+/// Where a vault's custody log is and the key its events are sealed with.
+#[derive(Clone, Copy)]
+pub struct LogKeys<'a> {
+    /// The vault's id (bound into every sealed event).
+    pub vault_id: Id,
+    /// The events subkey.
+    pub events: &'a SymmetricKey,
+}
+
+/// Who signs an event.
+pub struct Author<'a> {
+    /// The user's name, as events record it.
+    pub name: &'a str,
+    /// The user's minisign key id (hex).
+    pub key_id: &'a str,
+    /// The user's signing key.
+    pub signing: &'a UserSigningKey,
+}
+
+/// Appends an event about record `record` (a chain of `kind`) in the
+/// caller's transaction and returns it. The vault state `loaded` (see
+/// [`state`]) moves with it; the caller writes it back before committing
+/// (the vault's write path does, see `vault::Session`).
+#[allow(clippy::too_many_arguments)]
 pub fn append(
     conn: &Connection,
-    session: &Session<'_>,
+    log_keys: LogKeys<'_>,
+    author: &Author<'_>,
+    loaded: &mut Loaded,
+    kind: Kind,
     record: &Id,
-    record_kind: &str,
     action: Action,
     details: serde_json::Value,
 ) -> Result<Event> {
-    let vault_id = session.vault_id;
-    let events_key = &session.keys.events;
-    let mut loaded = session.state(conn)?;
+    let vault_id = log_keys.vault_id;
+    let events_key = log_keys.events;
     if loaded.needs_migration && action != Action::Migrate {
         return Err(Error::Integrity(
             "this version-1 vault has not been migrated yet; unlock it again".into(),
@@ -298,17 +320,17 @@ pub fn append(
         vault: vault_id.to_hex(),
         position,
         record: record_hex,
-        record_kind: record_kind.to_owned(),
+        record_kind: kind.as_str().to_owned(),
         record_position,
         action,
-        user: session.user.name.clone(),
-        key_id: session.key_id.clone(),
-        time: crate::vault::now_utc(),
+        user: author.name.to_owned(),
+        key_id: author.key_id.to_owned(),
+        time: now_utc(),
         details,
         prev: log.hash,
         prev_record,
     };
-    let signed = SignedEvent::sign(&event, &session.user.signing)?;
+    let signed = SignedEvent::sign(&event, author.signing)?;
     let sealed = seal_event(events_key, &vault_id, position, &signed)?;
     rows::insert_event(conn, position, &sealed)?;
     loaded
@@ -344,15 +366,22 @@ pub struct LogHead {
 /// The details key that marks an event written over a rebuilt state.
 pub const LOG_HEAD_REBUILT: &str = "log_head_rebuilt";
 
-/// The vault-wide chain's head, from the session's state.
-pub fn vault_head(conn: &Connection, session: &Session<'_>) -> Result<LogHead> {
-    let loaded = session.state(conn)?;
-    Ok(LogHead {
+/// The vault-wide chain's head, from the loaded state.
+pub fn vault_head(loaded: &Loaded) -> LogHead {
+    LogHead {
         count: loaded.state.log.count,
         hash: loaded.state.log.hash.clone(),
         rebuilt: loaded.rebuilt || loaded.needs_migration,
         rebuilt_at: loaded.state.log.rebuilt_at,
-    })
+    }
+}
+
+/// The current time in UTC, RFC 3339 with seconds, as events record it.
+pub fn now_utc() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// Every event in the vault, in order, opened (stops at the first that does
@@ -388,123 +417,3 @@ pub fn record_events(
     Ok(out)
 }
 
-/// Public keys by minisign key id, for every key any user of the vault has
-/// ever had, with the owner's name.
-pub type KeyDirectory = HashMap<String, (String, VerifyingKey)>;
-
-/// What `custodia log` shows.
-#[derive(Clone, Debug, Serialize)]
-pub struct Log {
-    /// The events that could be read, oldest first.
-    pub entries: Vec<LogEntry>,
-    /// Positions of events that could not be read (damaged): they may
-    /// belong to any record, so a filtered log may be incomplete.
-    pub unreadable: Vec<u64>,
-}
-
-/// One line of `custodia log`.
-#[derive(Clone, Debug, Serialize)]
-pub struct LogEntry {
-    /// The event.
-    pub event: Event,
-    /// Whether its signature verifies with the key of the user it names.
-    pub signature_valid: bool,
-    /// For an amendment: its reason, read from the sealed statement version
-    /// (the signed event carries only the reason's hash, so that exported
-    /// events never hold free text that could name a protected witness).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// For an event an imported record brought from an earlier vault: that
-    /// vault's id (its own chain, verified with the keys it came with).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub imported_from: Option<String>,
-}
-
-impl crate::vault::Vault<crate::vault::Unlocked> {
-    /// The custody log: every event, or one record's (by id or prefix),
-    /// oldest first, each with whether its signature verifies.
-    pub fn log(&mut self, record: Option<&str>) -> Result<Log> {
-        let directory = self.key_directory()?;
-        self.read(|tx, session| {
-            let wanted = match record {
-                Some(text) => Some(crate::records::resolve_any(tx, text)?.0.to_hex()),
-                None => None,
-            };
-            let mut out = Vec::new();
-            let mut readable = Vec::new();
-            let mut unreadable = Vec::new();
-            // Tolerant: one damaged event must not hide the others.
-            rows::for_each_event(tx, |pos, sealed| {
-                match open_event(&session.vault_id, &session.keys.events, pos, sealed)
-                    .and_then(|signed| Ok((signed.event()?, signed)))
-                {
-                    Ok(pair) => readable.push(pair),
-                    Err(_) => unreadable.push(pos),
-                }
-                Ok(())
-            })?;
-            for (event, signed) in readable {
-                if wanted.as_ref().is_some_and(|w| *w != event.record) {
-                    continue;
-                }
-                let signature_valid = directory
-                    .get(&event.key_id)
-                    .is_some_and(|(owner, key)| *owner == event.user && signed.verify_with(key));
-                let reason = match event.action {
-                    Action::Amend => amendment_reason(tx, session, &event),
-                    _ => None,
-                };
-                // An imported record's earlier history comes just before
-                // the event that imported it.
-                if event.action == Action::Import && event.record_position == 1 {
-                    if let Ok(id) = event.record.parse::<Id>() {
-                        out.extend(imported_entries(tx, session, &id)?);
-                    }
-                }
-                out.push(LogEntry {
-                    event,
-                    signature_valid,
-                    reason,
-                    imported_from: None,
-                });
-            }
-            Ok(Log {
-                entries: out,
-                unreadable,
-            })
-        })
-    }
-}
-
-/// The entries of record `id`'s imported history: the events that verify
-/// with the keys it came with, then any unreadable remainder marked invalid.
-fn imported_entries(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<Vec<LogEntry>> {
-    let Some(history) = chain::imported_history(conn, session, id)? else {
-        return Ok(Vec::new());
-    };
-    let record = id.to_hex();
-    let mut out = Vec::new();
-    for (text, verified) in history.chains.iter().zip(history.verify(&record)) {
-        let good = verified.events.len();
-        for (i, event) in chain::readable_events(text).into_iter().enumerate() {
-            out.push(LogEntry {
-                imported_from: Some(event.vault.clone()),
-                signature_valid: i < good,
-                reason: None,
-                event,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The reason of the statement version an amend event made, if readable.
-fn amendment_reason(conn: &Connection, session: &Session<'_>, event: &Event) -> Option<String> {
-    let id: Id = event.record.parse().ok()?;
-    let version = event.details.get("version")?.as_u64()?;
-    crate::records::statement::history(conn, session, &id)
-        .ok()?
-        .into_iter()
-        .find(|o| o.version == version)?
-        .reason
-}

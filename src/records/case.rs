@@ -4,12 +4,15 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::{check_text, open_field, open_or_note, resolve, Kind};
-use crate::custody::{self, Action};
+use super::{check_text, open_or_note};
+use crate::format::Kind;
+use crate::vault::sealed::{open_field, resolve};
+use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::store::records as rows;
-use crate::vault::{now_utc, Session, Unlocked, Vault};
+use crate::custody::now_utc;
+use crate::vault::{Session, Unlocked, Vault};
 
 /// What `case new` takes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -156,16 +159,9 @@ impl Vault<Unlocked> {
                 created_at: now_utc(),
                 created_by: session.user.name.clone(),
             };
-            rows::insert_record(tx, &id, Kind::Case.as_str())?;
+            crate::records::new_record(tx, Kind::Case, &id)?;
             super::insert_first_overview(tx, session, Kind::Case, &id, &data)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Case.as_str(),
-                Action::Create,
-                serde_json::json!({}),
-            )?;
+            session.append(tx, Kind::Case, &id, Action::Create, serde_json::json!({}))?;
             Ok(id)
         })
     }
@@ -185,14 +181,7 @@ impl Vault<Unlocked> {
     pub fn show_case(&mut self, reference: &str) -> Result<Case> {
         self.write(|tx, session| {
             let case = find_case(tx, session, reference)?;
-            custody::append(
-                tx,
-                session,
-                &case.id,
-                Kind::Case.as_str(),
-                Action::View,
-                serde_json::json!({}),
-            )?;
+            session.append(tx, Kind::Case, &case.id, Action::View, serde_json::json!({}))?;
             Ok(case)
         })
     }

@@ -26,16 +26,19 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, latest_overviews_in, open_field, resolve, InCase, Kind};
+use super::{check_date, check_optional, latest_overviews_in, InCase};
+use crate::format::Kind;
+use crate::vault::sealed::{open_field, resolve};
 use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
-use crate::custody::{self, Action};
+use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
 use crate::store::records as rows;
 use crate::stream::{write_behind, ParallelHasher};
-use crate::vault::{now_utc, Session, Unlocked, Vault};
+use crate::custody::now_utc;
+use crate::vault::{Session, Unlocked, Vault};
 
 /// Plaintext bytes per chunk.
 pub const CHUNK_SIZE: usize = 1024 * 1024;
@@ -716,7 +719,7 @@ impl Vault<Unlocked> {
                 None => None,
             };
             let id = crate::crypto::random_id()?;
-            rows::insert_record(tx, &id, Kind::Evidence.as_str())?;
+            crate::records::new_record(tx, Kind::Evidence, &id)?;
             let (size, sha256, chunk_count, media_type) = write_chunks(
                 tx,
                 session,
@@ -742,19 +745,12 @@ impl Vault<Unlocked> {
                 chunk_count,
             };
             super::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Evidence.as_str(),
-                Action::Create,
-                serde_json::json!({
+            session.append(tx, Kind::Evidence, &id, Action::Create, serde_json::json!({
                     "sha256": overview.sha256,
                     "size": size,
                     "case": overview.case,
                     "chunks": chunk_count,
-                }),
-            )?;
+                }))?;
             Ok(EvidenceSummary {
                 id,
                 case_reference: case.data.reference,
@@ -779,14 +775,7 @@ impl Vault<Unlocked> {
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Evidence, id)?;
             let overview = overview(tx, session, &id)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Evidence.as_str(),
-                Action::View,
-                serde_json::json!({}),
-            )?;
+            session.append(tx, Kind::Evidence, &id, Action::View, serde_json::json!({}))?;
             let case_reference = all_cases(tx, session)?
                 .into_iter()
                 .find(|c| c.id.to_hex() == overview.case)
@@ -841,14 +830,7 @@ impl Vault<Unlocked> {
                 |mut held| held.reserve().map(|()| held),
             )
             .map_err(|e| with_context(e, out))?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Evidence.as_str(),
-                Action::Extract,
-                serde_json::json!({ "sha256": overview.sha256, "size": overview.size }),
-            )?;
+            session.append(tx, Kind::Evidence, &id, Action::Extract, serde_json::json!({ "sha256": overview.sha256, "size": overview.size }))?;
             let case_reference = all_cases(tx, session)?
                 .into_iter()
                 .find(|c| c.id.to_hex() == overview.case)
@@ -976,4 +958,10 @@ mod padding_tests {
             );
         }
     }
+}
+
+/// How many sealed chunks the vault holds for item `id` (what an import
+/// event records as `chunks`).
+pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
+    rows::chunk_count(conn, id)
 }

@@ -11,6 +11,7 @@
 pub mod case;
 pub mod evidence;
 pub mod import;
+pub mod imported;
 pub mod search;
 pub mod statement;
 
@@ -18,91 +19,12 @@ use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::crypto::aead::{open_value, seal_value};
-use crate::crypto::keys::SymmetricKey;
 use crate::custody::state::ChainState;
 use crate::error::{Error, Result};
-use crate::format::{normalize_id_prefix, Binding, Id};
+use crate::format::{Id, Kind};
 use crate::store::records as rows;
+use crate::vault::sealed::{open_field, seal_field};
 use crate::vault::Session;
-
-/// The kinds of record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A case.
-    Case,
-    /// A witness statement.
-    Statement,
-    /// An evidence item.
-    Evidence,
-}
-
-impl Kind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Case => "case",
-            Kind::Statement => "statement",
-            Kind::Evidence => "evidence",
-        }
-    }
-
-    fn article(self) -> &'static str {
-        match self {
-            Kind::Case => "a case",
-            Kind::Statement => "a statement",
-            Kind::Evidence => "an evidence item",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn from_stored(s: &str) -> Option<Kind> {
-        match s {
-            "case" => Some(Kind::Case),
-            "statement" => Some(Kind::Statement),
-            "evidence" => Some(Kind::Evidence),
-            _ => None,
-        }
-    }
-}
-
-/// Resolves a user-typed id or unique prefix (6+ hex characters) to a record
-/// of the expected kind, as git does for commits.
-pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
-    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
-    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
-    match matches.as_slice() {
-        [] => Err(Error::NotFound(format!(
-            "no {} with an id starting {prefix:?}",
-            kind.as_str()
-        ))),
-        [one] => {
-            if one.kind == kind.as_str() {
-                Ok(one.id)
-            } else {
-                let other = Kind::from_stored(&one.kind).map_or("another kind", Kind::article);
-                Err(Error::NotFound(format!(
-                    "{prefix} is {other}, not {}",
-                    kind.article()
-                )))
-            }
-        }
-        many => {
-            let same: Vec<_> = many.iter().filter(|r| r.kind == kind.as_str()).collect();
-            if same.len() == 1 && prefix.len() == 32 {
-                return Ok(same[0].id);
-            }
-            let list: Vec<String> = many
-                .iter()
-                .map(|r| format!("{} ({})", r.id.short(), r.kind))
-                .collect();
-            Err(Error::NotFound(format!(
-                "the id prefix {prefix:?} is ambiguous: it matches {}; give more characters",
-                list.join(", ")
-            )))
-        }
-    }
-}
 
 /// Checks record `id` of `kind` against the vault state (the fold of the
 /// signed chain): its chain must exist and be of this kind, the file must
@@ -155,42 +77,24 @@ pub fn expect_record(
     Ok(chain)
 }
 
-/// Resolves an id or unique prefix to a record of any kind.
-pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
-    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
-    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
-    match matches.as_slice() {
-        [] => Err(Error::NotFound(format!(
-            "no record with an id starting {prefix:?}"
-        ))),
-        [one] => Ok((
-            one.id,
-            Kind::from_stored(&one.kind).ok_or_else(|| {
-                Error::Integrity(format!("record {} has an unknown kind", one.id))
-            })?,
-        )),
-        many => Err(Error::NotFound(format!(
-            "the id prefix {prefix:?} is ambiguous: it matches {} records; give more characters",
-            many.len()
-        ))),
-    }
+/// Whether a record with this id is in the vault (of any kind).
+pub fn exists(conn: &Connection, id: &Id) -> Result<bool> {
+    rows::record_exists(conn, id)
 }
 
-/// The binding of a record field.
-pub fn record_binding<'a>(
-    vault_id: &'a Id,
-    kind: Kind,
-    record: &'a str,
-    version: u64,
-    field: &'a str,
-) -> Binding<'a> {
-    Binding {
-        vault_id,
-        kind: kind.as_str(),
-        record,
-        version,
-        field,
+/// Makes room for record `id` of `kind`: refuses an id the vault already
+/// holds (naming it) and inserts its `records` row. Every record, typed in
+/// or brought by a bundle, is created through this, then given its first
+/// version and its custody event in the same transaction.
+pub fn new_record(conn: &Connection, kind: Kind, id: &Id) -> Result<()> {
+    if rows::record_exists(conn, id)? {
+        return Err(Error::Invalid(format!(
+            "{} {} is already in this vault",
+            kind.as_str(),
+            id.short()
+        )));
     }
+    rows::insert_record(conn, id, kind.as_str())
 }
 
 /// Writes version 1 of a record that has only an overview (a case, an
@@ -221,49 +125,6 @@ pub fn insert_first_overview<T: Serialize + ?Sized>(
             body: None,
         },
     )
-}
-
-/// Seals one field of a record version.
-pub fn seal_field<T: Serialize + ?Sized>(
-    key: &SymmetricKey,
-    vault_id: &Id,
-    kind: Kind,
-    id: &Id,
-    version: u64,
-    field: &str,
-    value: &T,
-) -> Result<Vec<u8>> {
-    let record = id.to_hex();
-    Ok(seal_value(
-        key,
-        &record_binding(vault_id, kind, &record, version, field),
-        value,
-    )?)
-}
-
-/// Opens one field of a record version, naming the record if it fails.
-pub fn open_field<T: DeserializeOwned>(
-    key: &SymmetricKey,
-    vault_id: &Id,
-    kind: Kind,
-    id: &Id,
-    version: u64,
-    field: &str,
-    sealed: &[u8],
-) -> Result<T> {
-    let record = id.to_hex();
-    open_value(
-        key,
-        &record_binding(vault_id, kind, &record, version, field),
-        sealed,
-    )
-    .map_err(|_| {
-        Error::Integrity(format!(
-            "{} {}: version {version} field {field:?} does not authenticate (damaged, altered or moved)",
-            kind.as_str(),
-            record
-        ))
-    })
 }
 
 /// Sorts out a damaged record from a real failure: `Ok(Some(v))` when it

@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::case::{all_cases, find_case};
 use super::statement::{open_search_text, read_version, searchable_text};
-use super::{open_or_note, Kind};
-use crate::custody::{self, Action};
+use super::open_or_note;
+use crate::format::Kind;
+use crate::custody::Action;
 use std::sync::mpsc::sync_channel;
 
 use rusqlite::Connection;
@@ -193,14 +194,7 @@ impl Vault<Unlocked> {
                 });
             }
             for hit in &hits {
-                custody::append(
-                    tx,
-                    session,
-                    &hit.id,
-                    Kind::Statement.as_str(),
-                    Action::View,
-                    serde_json::json!({ "version": hit.version, "via": "search" }),
-                )?;
+                session.append(tx, Kind::Statement, &hit.id, Action::View, serde_json::json!({ "version": hit.version, "via": "search" }))?;
             }
             Ok((hits, damaged))
         })

@@ -8,17 +8,17 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{
-    check_date, check_optional, check_text, expect_record, latest_overviews_in, open_field,
-    resolve, seal_field, InCase, Kind,
-};
+use super::{check_date, check_optional, check_text, expect_record, latest_overviews_in, InCase};
+use crate::format::Kind;
+use crate::vault::sealed::{open_field, resolve, seal_field};
 use crate::crypto::aead::{open_bytes, seal_bytes};
-use crate::custody::{self, Action};
+use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::search::fold;
 use crate::store::records::{self as rows, VersionRow};
-use crate::vault::{now_utc, Session, Unlocked, Vault};
+use crate::custody::now_utc;
+use crate::vault::{Session, Unlocked, Vault};
 
 /// Largest statement body accepted (larger material belongs in evidence).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -260,7 +260,7 @@ fn write_search_text(
     let record = id.to_hex();
     let sealed = seal_bytes(
         &session.keys.records,
-        &super::record_binding(&session.vault_id, Kind::Statement, &record, v, "search"),
+        &crate::vault::sealed::record_binding(&session.vault_id, Kind::Statement, &record, v, "search"),
         folded.as_bytes(),
     )?;
     rows::set_search_text(conn, id, v, &sealed)
@@ -296,18 +296,11 @@ impl Vault<Unlocked> {
                 write_search_text(tx, session, &id, o.version, &o.fields, &latest.body)?;
                 refolded += 1;
             }
-            custody::append(
-                tx,
-                session,
-                &vault_id,
-                crate::custody::state::VAULT_KIND,
-                Action::Refold,
-                serde_json::json!({
+            session.append(tx, Kind::Vault, &vault_id, Action::Refold, serde_json::json!({
                     "fold_version": crate::search::FOLD_VERSION,
                     "from_fold_version": from,
                     "statements": refolded,
-                }),
-            )?;
+                }))?;
             Ok(Some(refolded))
         })
     }
@@ -324,7 +317,7 @@ pub fn open_search_text(
     let record = id.to_hex();
     let mut bytes = open_bytes(
         &session.keys.records,
-        &super::record_binding(&session.vault_id, Kind::Statement, &record, version, "search"),
+        &crate::vault::sealed::record_binding(&session.vault_id, Kind::Statement, &record, version, "search"),
         sealed,
     )
     .map_err(|_| {
@@ -359,16 +352,9 @@ pub fn insert_statement(
         body_sha256: hex::encode(Sha256::digest(input.body.as_bytes())),
         body_bytes: input.body.len() as u64,
     };
-    rows::insert_record(conn, &id, Kind::Statement.as_str())?;
+    crate::records::new_record(conn, Kind::Statement, &id)?;
     write_version(conn, session, &id, &overview, &input.body)?;
-    custody::append(
-        conn,
-        session,
-        &id,
-        Kind::Statement.as_str(),
-        Action::Create,
-        serde_json::json!({ "version": 1, "body_sha256": overview.body_sha256, "case": overview.case }),
-    )?;
+    session.append(conn, Kind::Statement, &id, Action::Create, serde_json::json!({ "version": 1, "body_sha256": overview.body_sha256, "case": overview.case }))?;
     Ok(id)
 }
 
@@ -517,14 +503,7 @@ impl Vault<Unlocked> {
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
             let shown = read_version(tx, session, &id, version)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Statement.as_str(),
-                Action::View,
-                serde_json::json!({ "version": shown.overview.version }),
-            )?;
+            session.append(tx, Kind::Statement, &id, Action::View, serde_json::json!({ "version": shown.overview.version }))?;
             Ok(shown)
         })
     }
@@ -535,14 +514,7 @@ impl Vault<Unlocked> {
             let id = resolve(tx, Kind::Statement, id)?;
             let versions = history(tx, session, &id)?;
             let sealed = rows::seal(tx, &id)?.is_some();
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Statement.as_str(),
-                Action::View,
-                serde_json::json!({ "history": true }),
-            )?;
+            session.append(tx, Kind::Statement, &id, Action::View, serde_json::json!({ "history": true }))?;
             Ok((id, versions, sealed))
         })
     }
@@ -573,20 +545,13 @@ impl Vault<Unlocked> {
                 ..current.overview
             };
             write_version(tx, session, &id, &overview, body)?;
-            custody::append(
-                tx,
-                session,
-                &id,
-                Kind::Statement.as_str(),
-                Action::Amend,
-                // The reason is free text that may name a protected witness; the
+            session.append(tx, Kind::Statement, &id, Action::Amend, // The reason is free text that may name a protected witness; the
                 // signed event carries its hash, the sealed version the text.
                 serde_json::json!({
                     "version": version,
                     "reason_sha256": hex::encode(Sha256::digest(reason.as_bytes())),
                     "body_sha256": overview.body_sha256
-                }),
-            )?;
+                }))?;
             Ok((id, version))
         })
     }
@@ -626,14 +591,7 @@ pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
         &mark,
     )?;
     rows::insert_seal(conn, id, &sealed)?;
-    custody::append(
-        conn,
-        session,
-        id,
-        Kind::Statement.as_str(),
-        Action::Seal,
-        serde_json::json!({ "version": version }),
-    )?;
+    session.append(conn, Kind::Statement, id, Action::Seal, serde_json::json!({ "version": version }))?;
     Ok(version)
 }
 

@@ -215,6 +215,16 @@ pub fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Resu
     Ok(())
 }
 
+/// How many chunks are stored for item `id`.
+pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM evidence_chunks WHERE record_id = ?1",
+        [id.to_hex()],
+        |row| row.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Streams an item's chunks in index order to `visit(index, bytes)`.
 pub fn for_each_chunk(
     conn: &Connection,

@@ -8,6 +8,7 @@
 
 pub mod signers;
 pub mod slots;
+pub mod sealed;
 pub mod users;
 
 use std::collections::HashMap;
@@ -23,10 +24,10 @@ use crate::crypto::keys::{MasterKey, Purpose, SymmetricKey};
 use crate::crypto::random_id;
 use crate::crypto::recovery::RecoveryKey;
 use crate::crypto::signing::UserSigningKey;
-use crate::custody::state::{self, Loaded, UserState, VaultState, USER_KIND, VAULT_KIND};
-use crate::custody::Action;
+use crate::custody::state::{self, Loaded, UserState, VaultState};
+use crate::custody::{self, now_utc, Action, Author, Event, LogHead, LogKeys};
 use crate::error::{Error, Result};
-use crate::format::{Binding, Id};
+use crate::format::{Binding, Id, Kind};
 use crate::store::records as rows_records;
 use crate::store::rows::{self, SlotKind, VaultRow};
 use crate::store::{schema, Store};
@@ -108,6 +109,52 @@ impl<'a> Session<'a> {
             *slot = state::load(conn, &self.vault_id, &self.keys.events)?;
         }
         Ok(slot)
+    }
+
+    /// Where this vault's custody log is and its events key.
+    pub fn log_keys(&self) -> LogKeys<'_> {
+        LogKeys {
+            vault_id: self.vault_id,
+            events: &self.keys.events,
+        }
+    }
+
+    /// The acting user as the signer of custody events.
+    pub fn author(&self) -> Author<'_> {
+        Author {
+            name: &self.user.name,
+            key_id: &self.key_id,
+            signing: &self.user.signing,
+        }
+    }
+
+    /// Appends a custody event about `record` (a chain of `kind`) in the
+    /// caller's transaction, signed by the acting user; the vault state
+    /// moves with it and is written by [`Vault::write`] before it commits.
+    pub fn append(
+        &self,
+        conn: &rusqlite::Connection,
+        kind: Kind,
+        record: &Id,
+        action: Action,
+        details: serde_json::Value,
+    ) -> Result<Event> {
+        let mut loaded = self.state(conn)?;
+        custody::append(
+            conn,
+            self.log_keys(),
+            &self.author(),
+            &mut loaded,
+            kind,
+            record,
+            action,
+            details,
+        )
+    }
+
+    /// The head of the vault-wide chain as this transaction sees it.
+    pub fn log_head(&self, conn: &rusqlite::Connection) -> Result<LogHead> {
+        Ok(custody::vault_head(&*self.state(conn)?))
     }
 
     /// Writes the state back if an event moved it.
@@ -196,14 +243,6 @@ pub struct PublicInfo {
     pub counts: Vec<(String, i64)>,
     /// File size in bytes.
     pub file_size: u64,
-}
-
-/// The current time, UTC, RFC 3339 to the second.
-pub fn now_utc() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 impl<S> Vault<S> {
@@ -319,26 +358,12 @@ impl Vault<Locked> {
                 state: VaultState::empty(),
                 ..Loaded::default()
             });
-            crate::custody::append(
-                tx,
-                &session,
-                &vault_id,
-                VAULT_KIND,
-                Action::Create,
-                serde_json::json!({
+            session.append(tx, Kind::Vault, &vault_id, Action::Create, serde_json::json!({
                     "recovery_slots": [rec_slot.slot_id.to_hex()],
                     "recovery_slot_sha256": recovery_digests([&rec_slot]),
                     "fold_version": crate::search::FOLD_VERSION,
-                }),
-            )?;
-            crate::custody::append(
-                tx,
-                &session,
-                &user_id,
-                USER_KIND,
-                Action::UserAdd,
-                user_details(1, &pass_slot, &user.signing),
-            )?;
+                }))?;
+            session.append(tx, Kind::User, &user_id, Action::UserAdd, user_details(1, &pass_slot, &user.signing))?;
             session.flush(tx)
         })?;
         Ok(Created {
@@ -499,19 +524,12 @@ impl Vault<Locked> {
             profile: acting,
         };
         let session = Session::new(self.row.vault_id, keys, &user).with_state(loaded);
-        let event = crate::custody::append(
-            &tx,
-            &session,
-            &self.row.vault_id,
-            VAULT_KIND,
-            Action::Migrate,
-            serde_json::json!({
+        let event = session.append(&tx, Kind::Vault, &self.row.vault_id, Action::Migrate, serde_json::json!({
                 "from_format": 1,
                 "users": users_json,
                 "recovery_slots": recovery.iter().map(|s| s.slot_id.to_hex()).collect::<Vec<_>>(),
                 "recovery_slot_sha256": recovery_digests(&recovery),
-            }),
-        )?;
+            }))?;
         session.flush(&tx)?;
         rows_records::clear_legacy_heads(&tx)?;
         tx.commit()?;
@@ -581,14 +599,7 @@ impl Vault<Locked> {
             profile: profile.clone(),
         };
         let session = Session::new(self.row.vault_id, &keys, &acting).with_state(loaded);
-        let event = crate::custody::append(
-            &tx,
-            &session,
-            &user_id,
-            USER_KIND,
-            Action::Recover,
-            user_details(version, &slot, &acting.signing),
-        )?;
+        let event = session.append(&tx, Kind::User, &user_id, Action::Recover, user_details(version, &slot, &acting.signing))?;
         profile.rotate_signing_key(&acting.signing, &now_utc(), event.position);
         if let (Some(at), Some(new_key)) = (migrated_at, profile.keys.last_mut()) {
             new_key.created_at_position = Some(at);
@@ -833,8 +844,8 @@ impl Vault<Unlocked> {
     }
 
     /// Public keys of every user, current and retired, by minisign key id.
-    pub fn key_directory(&mut self) -> Result<crate::custody::KeyDirectory> {
-        let mut out = crate::custody::KeyDirectory::new();
+    pub fn key_directory(&mut self) -> Result<users::KeyDirectory> {
+        let mut out = users::KeyDirectory::new();
         for (_, profile) in self.profiles()? {
             for key in profile.all_keys()? {
                 let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
@@ -942,14 +953,7 @@ impl Vault<Unlocked> {
             if taken(&profiles) {
                 return Err(Error::UserExists(name.to_owned()));
             }
-            let event = crate::custody::append(
-                tx,
-                session,
-                &user_id,
-                USER_KIND,
-                Action::UserAdd,
-                user_details(1, &slot, &signing),
-            )?;
+            let event = session.append(tx, Kind::User, &user_id, Action::UserAdd, user_details(1, &slot, &signing))?;
             let profile = UserProfile::new(name, &signing, &event.time, event.position);
             let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
             let position = rows::next_user_position(tx)?;
@@ -1007,14 +1011,7 @@ impl Vault<Unlocked> {
                 .user(&user_id.to_hex())
                 .map(|u| u.profile_version + 1)
                 .unwrap_or(1);
-            let event = crate::custody::append(
-                tx,
-                session,
-                user_id,
-                USER_KIND,
-                Action::UserRemove,
-                serde_json::json!({ "profile_version": version }),
-            )?;
+            let event = session.append(tx, Kind::User, user_id, Action::UserRemove, serde_json::json!({ "profile_version": version }))?;
             let mut profile = profile.clone();
             profile.removed_at = Some(event.time.clone());
             profile.removed_at_position = Some(event.position);
@@ -1048,14 +1045,7 @@ impl Vault<Unlocked> {
                 .user(&user_id.to_hex())
                 .map(|u| u.profile_version + 1)
                 .unwrap_or(1);
-            let event = crate::custody::append(
-                tx,
-                session,
-                &user_id,
-                USER_KIND,
-                Action::PassphraseChange,
-                user_details(version, &slot, &signing),
-            )?;
+            let event = session.append(tx, Kind::User, &user_id, Action::PassphraseChange, user_details(version, &slot, &signing))?;
             profile.rotate_signing_key(&signing, &event.time, event.position);
             let blob = users::seal_profile(master, &user_id, version, &profile)?;
             rows::delete_user_slots(tx, &user_id)?;
@@ -1118,18 +1108,11 @@ impl Vault<Unlocked> {
                     "a signer named {name:?} is pinned already"
                 )));
             }
-            crate::custody::append(
-                tx,
-                session,
-                &vault_id,
-                VAULT_KIND,
-                Action::SignerAdd,
-                serde_json::json!({
+            session.append(tx, Kind::Vault, &vault_id, Action::SignerAdd, serde_json::json!({
                     "name": name,
                     "public_key": key.base64(),
                     "fingerprint": key.fingerprint(),
-                }),
-            )?;
+                }))?;
             let pinned = signers::pinned(&session.state(tx)?.state)?;
             pinned
                 .into_iter()
@@ -1198,5 +1181,105 @@ pub(crate) fn settings_binding(vault_id: &Id) -> Binding<'_> {
         record: "settings",
         version: 1,
         field: "settings",
+    }
+}
+
+/// The sealed-settings vectors of `docs/format.md` §20 (they pin how the
+/// vault seals its settings with the crypto layer's envelope).
+#[cfg(test)]
+mod settings_vectors {
+    use super::{settings_binding, Settings};
+    use crate::crypto::aead::{
+        open_raw, open_raw_into, open_value, seal_raw_into, seal_value, seal_value_with_nonce,
+    };
+    use crate::crypto::keys::SymmetricKey;
+    use crate::crypto::CryptoError;
+    use crate::format::{Id, NONCE_LEN};
+
+    /// `docs/format.md` §20, "Sealed settings": the settings a vault seals
+    /// at creation (a version-2 envelope), under the settings subkey of master `22` × 32 and vault
+    /// id `11` × 16, with the nonce fixed to `66` × 24.
+    #[test]
+    fn sealed_settings_match_format_vector() {
+        use crate::crypto::kdf::INSECURE_FAST;
+        use crate::crypto::keys::{MasterKey, Purpose};
+
+        let vault = Id([0x11; 16]);
+        let master = MasterKey::new(SymmetricKey::from_bytes([0x22; 32]), vault);
+        let key = master.subkey(Purpose::Settings).unwrap();
+        let b = settings_binding(&vault);
+        let settings = Settings {
+            name: Some("Test".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            kdf: INSECURE_FAST,
+        };
+        let json = serde_json::to_vec(&settings).unwrap();
+        assert_eq!(
+            json,
+            br#"{"name":"Test","created_at":"2026-01-01T00:00:00Z","kdf":{"memory_kib":64,"time_cost":1,"parallelism":1}}"#
+        );
+        let sealed = seal_value_with_nonce(&key, &b, &settings, &[0x66; NONCE_LEN]).unwrap();
+        assert_eq!(sealed.len(), 153);
+        let expected = [
+            "02666666666666666666666666666666666666666666666666aefce2dc5072b1",
+            "fb7b79bb77c2845564991029e0648449bcfe20b0b6014a025e3b3d2f932df475",
+            "afb8923eba444307aa773e308c5ca8044bc15998ce1cfc4deae080fa8fda1f10",
+            "119186ed2fe3e3372b9fff4306bf6fd0ae9a9ef4d38cc68110a83fdf5d86d6f1",
+            "18404fe3f4ef996544d9b59d34216b20002af48cfdf5b3e580",
+        ]
+        .concat();
+        assert_eq!(hex::encode(&sealed), expected);
+        // The vector opens the way the vault opens its settings.
+        let back: Settings = open_value(&key, &b, &sealed).unwrap();
+        assert_eq!(serde_json::to_vec(&back).unwrap(), json);
+    }
+
+    /// The sealed-settings envelope of `docs/format.md` §20 as version 1
+    /// wrote it (before the version byte was authenticated): vaults made
+    /// then hold such envelopes everywhere.
+    const SETTINGS_V1: [&str; 5] = [
+        "01666666666666666666666666666666666666666666666666aefce2dc5072b1",
+        "fb7b79bb77c2845564991029e0648449bcfe20b0b6014a025e3b3d2f932df475",
+        "afb8923eba444307aa773e308c5ca8044bc15998ce1cfc4deae080fa8fda1f10",
+        "119186ed2fe3e3372b9fff4306bf6fd0ae9a9ef4d38cc68110a83fdf5d86d6f1",
+        "18404fe3f4ef996544ea87c43da84ae911421ca3a8382b1ec3",
+    ];
+
+    /// Issue 16.6: the envelope version byte is authenticated from version
+    /// 2 on; version-1 envelopes still open; changing the byte either way
+    /// fails to open.
+    #[test]
+    fn version_byte_flips_fail_both_ways_and_version_1_still_opens() {
+        use crate::crypto::keys::{MasterKey, Purpose};
+
+        let vault = Id([0x11; 16]);
+        let master = MasterKey::new(SymmetricKey::from_bytes([0x22; 32]), vault);
+        let key = master.subkey(Purpose::Settings).unwrap();
+        let b = settings_binding(&vault);
+        let v1 = hex::decode(SETTINGS_V1.concat()).unwrap();
+        let old: Settings = open_value(&key, &b, &v1).unwrap();
+        assert_eq!(old.name.as_deref(), Some("Test"));
+        let mut v1_as_v2 = v1.clone();
+        v1_as_v2[0] = 2;
+        assert!(matches!(
+            open_value::<Settings>(&key, &b, &v1_as_v2),
+            Err(CryptoError::Unauthentic)
+        ));
+        let v2 = seal_value(&key, &b, &old).unwrap();
+        assert_eq!(v2[0], 2);
+        assert!(open_value::<Settings>(&key, &b, &v2).is_ok());
+        let mut v2_as_v1 = v2.clone();
+        v2_as_v1[0] = 1;
+        assert!(matches!(
+            open_value::<Settings>(&key, &b, &v2_as_v1),
+            Err(CryptoError::Unauthentic)
+        ));
+        // The same through the in-place path that evidence chunks use.
+        let mut chunk = Vec::new();
+        seal_raw_into(&key, b"ad", b"chunk", &mut chunk).unwrap();
+        chunk[0] = 1;
+        let mut out = Vec::new();
+        assert!(open_raw_into(&key, b"ad", &chunk, &mut out).is_err());
+        assert!(open_raw(&key, b"ad", &chunk).is_err());
     }
 }

@@ -214,3 +214,26 @@ fn to_key(bytes: &[u8]) -> Result<[u8; 32]> {
         .try_into()
         .map_err(|_| Error::Integrity("a wrapped master key has the wrong length".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `docs/format.md`: the recovery slot's wrapping key for the recovery
+    /// key vector of `crypto::recovery` and salt `55` × 16.
+    #[test]
+    fn recovery_wrap_key_matches_format_vector() {
+        let secret: [u8; crate::crypto::recovery::SECRET_LEN] = std::array::from_fn(|i| i as u8);
+        let key = crate::crypto::recovery::RecoveryKey::parse(
+            "000G-40R4-0M30-E209-185G-R38E-1W81-24GK-T1JZ",
+        )
+        .unwrap();
+        assert_eq!(key.secret(), &secret);
+        // The derivation the recovery slot uses.
+        let wrap = recovery_wrap_key(&key, &[0x55; 16]).unwrap();
+        assert_eq!(
+            hex::encode(wrap.expose()),
+            "5c39c9ac3d22d84366917ad1de0a15fec8b699726c1bbc7efd0afaa0ac68e6cb"
+        );
+    }
+}

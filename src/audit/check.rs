@@ -15,13 +15,15 @@ use std::io;
 
 use serde::Serialize;
 
-use super::state::{VaultState, USER_KIND, VAULT_KIND};
-use super::{chain, open_event, Action, KeyDirectory, GENESIS};
+use crate::custody::state::{self, VaultState};
+use crate::custody::{chain, open_event, Action, Event, GENESIS, LOG_HEAD_REBUILT};
+use crate::vault::users::KeyDirectory;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::evidence::with_reader;
 use crate::records::statement::open_search_text;
-use crate::records::{open_field, Kind};
+use crate::format::Kind;
+use crate::vault::sealed::open_field;
 use crate::store::records as rows;
 use crate::store::rows::{slots, SlotKind};
 use crate::vault::{KeyLimit, Session, Unlocked, Vault};
@@ -110,7 +112,7 @@ impl CheckReport {
 struct RecordChain {
     /// The record's first event in this vault (an import, for a record
     /// that came with an earlier history).
-    first: Option<super::Event>,
+    first: Option<Event>,
     /// Vault position of its last event seen so far.
     last_position: u64,
     count: u64,
@@ -226,8 +228,8 @@ impl Vault<Unlocked> {
         let vault_id = self.id();
         let events_key = &self.keys().events;
         let conn = self.store().conn();
-        let state = match super::state::stored(conn, &vault_id, events_key)? {
-            super::state::Stored::Found(s) => *s,
+        let state = match state::stored(conn, &vault_id, events_key)? {
+            state::Stored::Found(s) => *s,
             // Reported with the rest of the state by `check_state`.
             _ => return Ok(()),
         };
@@ -352,7 +354,7 @@ fn check_imported_histories(
             );
             continue;
         };
-        let history = match chain::imported_history(conn, session, &id) {
+        let history = match crate::records::imported::imported_history(conn, session, &id) {
             Ok(Some(h)) => h,
             Ok(None) => continue,
             Err(Error::Integrity(why)) => {
@@ -446,7 +448,7 @@ fn check_events(
             }
         };
         let rec = event.record.clone();
-        if event.details.get(super::LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
+        if event.details.get(LOG_HEAD_REBUILT) == Some(&serde_json::Value::Bool(true)) {
             report.rebuilt_mark(&rec, position, format!(
                 "custody event {position} was written while the log's sealed head was missing or damaged: \
                  events may have been cut from the log's end before it"
@@ -554,7 +556,7 @@ fn check_events(
 }
 
 /// Why `event` may not be signed with a key of `limit`, if so.
-pub fn limit_problem(limit: &KeyLimit, event: &super::Event) -> Option<String> {
+pub fn limit_problem(limit: &KeyLimit, event: &Event) -> Option<String> {
     let position = event.position;
     if let Some(until) = limit.until_position {
         if position > until {
@@ -594,9 +596,9 @@ fn check_state(
     report: &mut CheckReport,
 ) -> Result<VaultState> {
     let legacy = rows::legacy_head_count(conn)?;
-    let stored = match super::state::stored(conn, &session.vault_id, &session.keys.events)? {
-        super::state::Stored::Found(s) => *s,
-        super::state::Stored::Missing => {
+    let stored = match state::stored(conn, &session.vault_id, &session.keys.events)? {
+        state::Stored::Found(s) => *s,
+        state::Stored::Missing => {
             if legacy > 0 {
                 report.warnings.push(
                     "this vault was made by version 1 and is migrated at its next unlock".into(),
@@ -610,7 +612,7 @@ fn check_state(
             }
             return Ok(folded.clone());
         }
-        super::state::Stored::Unreadable => {
+        state::Stored::Unreadable => {
             report.problem(
                 None,
                 None,
@@ -717,7 +719,7 @@ fn check_records(
                 && !chains[*id]
                     .first
                     .as_ref()
-                    .is_some_and(|e| matches!(e.record_kind.as_str(), USER_KIND | VAULT_KIND))
+                    .is_some_and(|e| Kind::from_stored(&e.record_kind).is_some_and(|k| !k.is_record()))
         }))
         .filter(|id| !present.contains(*id))
         .collect();
@@ -951,9 +953,9 @@ fn data_version(conn: &rusqlite::Connection) -> Result<i64> {
 mod tests {
     use super::*;
 
-    fn event_at(position: u64, time: &str) -> super::super::Event {
-        super::super::Event {
-            event_type: super::super::EVENT_TYPE.into(),
+    fn event_at(position: u64, time: &str) -> super::Event {
+        super::Event {
+            event_type: crate::custody::EVENT_TYPE.into(),
             vault: "v".into(),
             position,
             record: "r".into(),

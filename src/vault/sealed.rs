@@ -1,0 +1,137 @@
+//! The sealed-field layer: how a field of a record version is sealed in
+//! its place (its [`Binding`]: vault, kind, record, version, field) and
+//! opened again, and how a user-typed id or prefix resolves to a record.
+//!
+//! It owns no rule about what a record holds (see [`crate::records`]) and
+//! writes no custody event (see [`crate::custody`]); it is the one place
+//! where a record field meets the AEAD.
+
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::crypto::aead::{open_value, seal_value};
+use crate::crypto::keys::SymmetricKey;
+use crate::error::{Error, Result};
+use crate::format::{normalize_id_prefix, Binding, Id, Kind};
+use crate::store::records as rows;
+
+/// Resolves a user-typed id or unique prefix (6+ hex characters) to a record
+/// of the expected kind, as git does for commits.
+pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
+    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
+    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
+    match matches.as_slice() {
+        [] => Err(Error::NotFound(format!(
+            "no {} with an id starting {prefix:?}",
+            kind.as_str()
+        ))),
+        [one] => {
+            if one.kind == kind.as_str() {
+                Ok(one.id)
+            } else {
+                let other = Kind::record_from_stored(&one.kind).map_or("another kind", Kind::article);
+                Err(Error::NotFound(format!(
+                    "{prefix} is {other}, not {}",
+                    kind.article()
+                )))
+            }
+        }
+        many => {
+            let same: Vec<_> = many.iter().filter(|r| r.kind == kind.as_str()).collect();
+            if same.len() == 1 && prefix.len() == 32 {
+                return Ok(same[0].id);
+            }
+            let list: Vec<String> = many
+                .iter()
+                .map(|r| format!("{} ({})", r.id.short(), r.kind))
+                .collect();
+            Err(Error::NotFound(format!(
+                "the id prefix {prefix:?} is ambiguous: it matches {}; give more characters",
+                list.join(", ")
+            )))
+        }
+    }
+}
+
+/// Resolves an id or unique prefix to a record of any kind.
+pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
+    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
+    let matches = rows::records_with_prefix(conn, &prefix, 10)?;
+    match matches.as_slice() {
+        [] => Err(Error::NotFound(format!(
+            "no record with an id starting {prefix:?}"
+        ))),
+        [one] => Ok((
+            one.id,
+            Kind::record_from_stored(&one.kind).ok_or_else(|| {
+                Error::Integrity(format!("record {} has an unknown kind", one.id))
+            })?,
+        )),
+        many => Err(Error::NotFound(format!(
+            "the id prefix {prefix:?} is ambiguous: it matches {} records; give more characters",
+            many.len()
+        ))),
+    }
+}
+
+/// The binding of a record field.
+pub fn record_binding<'a>(
+    vault_id: &'a Id,
+    kind: Kind,
+    record: &'a str,
+    version: u64,
+    field: &'a str,
+) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: kind.as_str(),
+        record,
+        version,
+        field,
+    }
+}
+
+/// Seals one field of a record version.
+pub fn seal_field<T: Serialize + ?Sized>(
+    key: &SymmetricKey,
+    vault_id: &Id,
+    kind: Kind,
+    id: &Id,
+    version: u64,
+    field: &str,
+    value: &T,
+) -> Result<Vec<u8>> {
+    let record = id.to_hex();
+    Ok(seal_value(
+        key,
+        &record_binding(vault_id, kind, &record, version, field),
+        value,
+    )?)
+}
+
+/// Opens one field of a record version, naming the record if it fails.
+pub fn open_field<T: DeserializeOwned>(
+    key: &SymmetricKey,
+    vault_id: &Id,
+    kind: Kind,
+    id: &Id,
+    version: u64,
+    field: &str,
+    sealed: &[u8],
+) -> Result<T> {
+    let record = id.to_hex();
+    open_value(
+        key,
+        &record_binding(vault_id, kind, &record, version, field),
+        sealed,
+    )
+    .map_err(|_| {
+        Error::Integrity(format!(
+            "{} {}: version {version} field {field:?} does not authenticate (damaged, altered or moved)",
+            kind.as_str(),
+            record
+        ))
+    })
+}
+

@@ -2,7 +2,6 @@
 //! record brought from its earlier vault (sealed beside it), and the check
 //! of every chain a bundle is about to carry.
 
-
 use crate::custody::chain::verify_events;
 use crate::custody::{Event, SignedEvent, GENESIS, LOG_HEAD_REBUILT};
 use crate::error::{Error, Result};

@@ -17,15 +17,15 @@ use serde::Serialize;
 
 use crate::custody::state::{self, VaultState};
 use crate::custody::{chain, open_event, Action, Event, GENESIS, LOG_HEAD_REBUILT};
-use crate::vault::users::KeyDirectory;
 use crate::error::{Error, Result};
 use crate::format::Id;
+use crate::format::Kind;
 use crate::records::evidence::with_reader;
 use crate::records::statement::open_search_text;
-use crate::format::Kind;
-use crate::vault::sealed::open_field;
 use crate::store::records as rows;
 use crate::store::rows::{slots, SlotKind};
+use crate::vault::sealed::open_field;
+use crate::vault::users::KeyDirectory;
 use crate::vault::{KeyLimit, Session, Unlocked, Vault};
 
 /// One problem found.
@@ -716,10 +716,9 @@ fn check_records(
         .map(|(id, _)| id)
         .chain(chains.keys().filter(|id| {
             !state.chains.contains_key(*id)
-                && !chains[*id]
-                    .first
-                    .as_ref()
-                    .is_some_and(|e| Kind::from_stored(&e.record_kind).is_some_and(|k| !k.is_record()))
+                && !chains[*id].first.as_ref().is_some_and(|e| {
+                    Kind::from_stored(&e.record_kind).is_some_and(|k| !k.is_record())
+                })
         }))
         .filter(|id| !present.contains(*id))
         .collect();

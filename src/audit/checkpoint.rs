@@ -184,4 +184,3 @@ fn parse_state(text: &str) -> Option<(u64, String)> {
     let head = parts.next()?.to_owned();
     Some((count, head))
 }
-

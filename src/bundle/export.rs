@@ -20,24 +20,27 @@ use super::layout::*;
 use super::redact::NameShield;
 use super::report::{render, ReportInput};
 use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
-use crate::crypto::minisign::{self, PublicKey};
-use crate::custody::chain::{
-    brought_history, check_handover, readable_events,
-};
 use crate::audit::chains::verify_before_export;
-use crate::records::imported::imported_history;
+use crate::audit::check::CheckReport;
 use crate::audit::checkpoint::{current_state, sign_checkpoint};
+use crate::crypto::minisign::{self, PublicKey};
+use crate::custody::chain::{brought_history, check_handover, readable_events};
+use crate::custody::Event;
 use crate::custody::{self, Action};
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Id;
-use crate::records::case::find_case;
-use crate::records::evidence::{self, reader_error, with_context, with_reader};
-use crate::records::statement::{self, read_version};
 use crate::format::Kind;
-use crate::vault::sealed::resolve;
+use crate::records::case::find_case;
+use crate::records::case::Case;
+use crate::records::evidence::{self, reader_error, with_context, with_reader};
+use crate::records::imported::imported_history;
+use crate::records::statement::{self, read_version};
 use crate::stream::write_behind;
-use crate::vault::{Unlocked, Vault};
+use crate::vault::sealed::resolve;
+use crate::vault::users::KeyDirectory;
+use crate::vault::{KeyLimit, Session, Unlocked, Vault};
+use rusqlite::Connection;
 
 /// How the bundle is protected in transit.
 pub enum Encryption {
@@ -224,7 +227,11 @@ pub(crate) fn refuse_unless_clean(
 }
 
 impl Vault<Unlocked> {
-    /// Exports a sealed bundle (SPEC §5).
+    /// Exports a sealed bundle (SPEC §5), in four steps: [`select`] the
+    /// records, [`record_export`] the export events (in the same
+    /// transaction, so the bundle carries them), [`build_bag`] the bag's
+    /// files, and [`write_bundle`] them through tar and age. The output
+    /// appears under its name only once the events are committed.
     pub fn export(
         &mut self,
         opts: &ExportOptions,
@@ -233,6 +240,73 @@ impl Vault<Unlocked> {
         if opts.out.exists() && !opts.force {
             return Err(Error::AlreadyExists(opts.out.clone()));
         }
+        let exporter = self.exporter(opts)?;
+        remove_leftovers(&opts.out);
+        let (tmp_path, file) = create_temp_beside(&opts.out)?;
+        let recorded = self.write(|tx, session| {
+            let selection = select(tx, session, opts)?;
+            let mut files = Files::new();
+            let (mut shield, names_unknown) = protected_names(tx, session, opts, &selection)?;
+            let mut docs = Documents::default();
+            let case_doc = case_document(&selection, &mut shield, &mut docs, &mut files)?;
+            statement_documents(
+                tx, session, opts, &selection, &shield, &mut docs, &mut files,
+            )?;
+            evidence_documents(tx, session, &selection, &shield, &mut docs, &mut files)?;
+            refuse_unless_clean(&exporter.audit, Some(&selection.hex_ids()), "exported")?;
+            record_export(tx, session, opts, &exporter, &selection, &docs)?;
+            let custody = custody_files(tx, session, &exporter, &selection, &mut files)?;
+            let bag = build_bag(
+                tx, session, &exporter, &selection, &case_doc, &docs, &custody, files,
+            )?;
+            // The bundle's last bytes wait for the commit of the export
+            // events: a kill before it leaves no complete bundle (issue 17).
+            let mut held = write_bundle(
+                tx,
+                session,
+                bag.entries,
+                HoldBack::new(file),
+                &opts.encryption,
+                &exporter.recipients,
+                progress,
+                &opts.out,
+            )?;
+            // Room for the held bytes before the commit: a full disk fails
+            // here, with the export events rolled back.
+            held.reserve()
+                .map_err(|e| Error::io(format!("cannot write {}", opts.out.display()), e))?;
+            let summary = ExportSummary {
+                out: opts.out.clone(),
+                bag: bag.name,
+                statements: selection.statements.len(),
+                versions: docs.versions_total,
+                evidence: selection.evidence.len(),
+                payload_bytes: docs.payload_bytes,
+                signer_key_id: exporter.key.key_id_hex(),
+                signer_fingerprint: exporter.key.fingerprint(),
+                recipients: exporter.fingerprints.clone(),
+                name_warnings: docs.warnings,
+                metadata_redactions: docs.metadata_redactions,
+                names_unknown,
+            };
+            Ok((summary, held))
+        });
+        // Committed: now the bundle may become complete.
+        let mut open_file = None;
+        let completed = recorded.and_then(|(summary, held)| {
+            open_file = Some(release_held(held, &opts.out)?);
+            Ok(summary)
+        });
+        let placed = finish_temp(completed, &tmp_path, &opts.out, opts.force);
+        // Closed (unlocked) only once renamed: see `remove_leftovers`.
+        drop(open_file);
+        placed
+    }
+
+    /// Everything the export needs before its transaction: the recipients
+    /// (checked), the vault's audit (one verification serves `check` and
+    /// `export`), the key directory and the exporter's keys.
+    fn exporter(&mut self, opts: &ExportOptions) -> Result<Exporter> {
         let recipients = match &opts.encryption {
             Encryption::Recipients(list) => {
                 if list.is_empty() {
@@ -257,503 +331,599 @@ impl Vault<Unlocked> {
             Encryption::Passphrase(_) => "age-passphrase",
             Encryption::None => "none",
         };
-        // One verification serves `check` and `export`: a vault that
-        // `check` would call tampered (a deleted version or record, a
-        // restored slot, a broken chain…) exports nothing.
+        // A vault that `check` would call tampered (a deleted version or
+        // record, a restored slot, a broken chain…) exports nothing.
         let audit = self.audit(None)?;
         // Every problem blocks, but the marks left after a rebuilt state,
-        // which block only the records they concern (checked below).
+        // which block only the records they concern (checked in the
+        // transaction, once the selection is known).
         refuse_unless_clean(&audit, Some(&[]), "exported")?;
-        let directory = self.key_directory()?;
-        let removed = self.key_limits()?;
-        let vault_hex = self.id().to_hex();
-        let exporter_key = PublicKey::new(self.signing_key().verifying_key());
-        let exporter_name = self.user().name.clone();
-        let signing = self.signing_key().dalek().clone();
+        Ok(Exporter {
+            recipients,
+            fingerprints,
+            encryption_label,
+            audit,
+            directory: self.key_directory()?,
+            limits: self.key_limits()?,
+            vault_hex: self.id().to_hex(),
+            key: PublicKey::new(self.signing_key().verifying_key()),
+            name: self.user().name.clone(),
+            signing: self.signing_key().dalek().clone(),
+        })
+    }
+}
 
-        remove_leftovers(&opts.out);
-        let (tmp_path, file) = create_temp_beside(&opts.out)?;
-        let recorded = self.write(|tx, session| {
-            let case = find_case(tx, session, &opts.case)?;
-            let case_hex = case.id.to_hex();
-            // Selection.
-            let whole_case = opts.statements.is_empty() && opts.evidence.is_empty();
-            let mut statement_ids = Vec::new();
-            let mut evidence_ids = Vec::new();
-            if whole_case {
-                let (statements, bad_s) = statement::summaries(tx, session, Some(&case.id))?;
-                let (items, bad_e) = evidence::summaries(tx, session, Some(&case.id))?;
-                let damaged: Vec<Id> = bad_s.iter().chain(&bad_e).copied().collect();
-                if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
-                    // A court bundle must never silently miss a record.
-                    return Err(Error::Integrity(format!(
-                        "record {bad} of this case is damaged, so the case cannot be exported \
-                         whole; run `custodia check`"
-                    )));
-                }
-                statement_ids.extend(statements.iter().map(|s| s.id));
-                evidence_ids.extend(items.iter().map(|e| e.id));
+/// What the export knows before its transaction starts.
+struct Exporter {
+    recipients: Vec<age::x25519::Recipient>,
+    fingerprints: Vec<String>,
+    encryption_label: &'static str,
+    audit: CheckReport,
+    directory: KeyDirectory,
+    limits: HashMap<String, KeyLimit>,
+    vault_hex: String,
+    key: PublicKey,
+    name: String,
+    signing: ed25519_dalek::SigningKey,
+}
+
+/// The records an export carries.
+struct Selection {
+    case: Case,
+    case_hex: String,
+    statements: Vec<Id>,
+    evidence: Vec<Id>,
+}
+
+impl Selection {
+    /// The case, then the statements, then the exhibits.
+    fn ids(&self) -> impl Iterator<Item = &Id> {
+        std::iter::once(&self.case.id)
+            .chain(&self.statements)
+            .chain(&self.evidence)
+    }
+
+    fn hex_ids(&self) -> Vec<String> {
+        self.ids().map(Id::to_hex).collect()
+    }
+}
+
+/// The bag's payload files by path: size, SHA-256 and where the bytes come
+/// from.
+type Files = BTreeMap<String, (u64, [u8; 32], Source)>;
+
+fn add_bytes(files: &mut Files, path: String, bytes: Vec<u8>) {
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    files.insert(path, (bytes.len() as u64, digest, Source::Bytes(bytes)));
+}
+
+/// Step 1: the case, and its statements and exhibits (all of them, or
+/// those named; a record named twice is exported, and recorded, once).
+fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Result<Selection> {
+    let case = find_case(tx, session, &opts.case)?;
+    let case_hex = case.id.to_hex();
+    let mut statements = Vec::new();
+    let mut evidence = Vec::new();
+    if opts.statements.is_empty() && opts.evidence.is_empty() {
+        let (in_case, bad_s) = statement::summaries(tx, session, Some(&case.id))?;
+        let (items, bad_e) = evidence::summaries(tx, session, Some(&case.id))?;
+        let damaged: Vec<Id> = bad_s.iter().chain(&bad_e).copied().collect();
+        if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
+            // A court bundle must never silently miss a record.
+            return Err(Error::Integrity(format!(
+                "record {bad} of this case is damaged, so the case cannot be exported \
+                 whole; run `custodia check`"
+            )));
+        }
+        statements.extend(in_case.iter().map(|s| s.id));
+        evidence.extend(items.iter().map(|e| e.id));
+    } else {
+        for s in &opts.statements {
+            let id = resolve(tx, Kind::Statement, s)?;
+            if !statements.contains(&id) {
+                statements.push(id);
+            }
+        }
+        for e in &opts.evidence {
+            let id = resolve(tx, Kind::Evidence, e)?;
+            if !evidence.contains(&id) {
+                evidence.push(id);
+            }
+        }
+    }
+    Ok(Selection {
+        case,
+        case_hex,
+        statements,
+        evidence,
+    })
+}
+
+/// Every protected witness of the case, in every version, unless
+/// identities are revealed: their names are kept out of all metadata, and
+/// replaced (or, with --keep-names-in-text, counted) in the texts. Also
+/// the selected statements whose protected witness had no name to look
+/// for.
+fn protected_names(
+    tx: &Connection,
+    session: &Session<'_>,
+    opts: &ExportOptions,
+    selection: &Selection,
+) -> Result<(NameShield, Vec<String>)> {
+    let mut shield = NameShield::new();
+    let mut unknown_names = Vec::new();
+    if opts.reveal_protected {
+        return Ok((shield, unknown_names));
+    }
+    let case = &selection.case;
+    let (in_case, damaged) = statement::summaries(tx, session, Some(&case.id))?;
+    if let Some(bad) = damaged_in_case(tx, session, &damaged, &selection.case_hex)?.first() {
+        // Its witness may be protected: we could not keep their name out
+        // of the bundle.
+        return Err(Error::Integrity(format!(
+            "statement {bad} of this case is damaged, so its protected witness's \
+             name cannot be kept out of the bundle; run `custodia check`"
+        )));
+    }
+    for summary in &in_case {
+        for o in statement::history(tx, session, &summary.id)? {
+            let f = &o.fields;
+            let hex = summary.id.to_hex();
+            if f.protected
+                && !shield.add(&f.witness, f.public_name())
+                && selection.statements.contains(&summary.id)
+                && !unknown_names.contains(&hex)
+            {
+                unknown_names.push(hex);
+            }
+        }
+    }
+    Ok((shield, unknown_names))
+}
+
+/// The documents of the bag (what the report and the summary show).
+#[derive(Default)]
+struct Documents {
+    statements: Vec<(StatementDoc, String)>,
+    redacted_copies: HashMap<Id, Vec<(u64, String)>>,
+    warnings: Vec<NameWarning>,
+    versions_total: usize,
+    evidence: Vec<EvidenceDoc>,
+    payload_bytes: u64,
+    metadata_redactions: usize,
+}
+
+fn case_document(
+    selection: &Selection,
+    shield: &mut NameShield,
+    docs: &mut Documents,
+    files: &mut Files,
+) -> Result<CaseDoc> {
+    let case = &selection.case;
+    let m = &mut docs.metadata_redactions;
+    let case_doc = CaseDoc {
+        id: selection.case_hex.clone(),
+        reference: case.data.reference.clone(),
+        title: shield.field(&case.data.title, m),
+        description: shield.optional(&case.data.description, m),
+        tags: case.data.tags.iter().map(|t| shield.field(t, m)).collect(),
+        created_at: case.data.created_at.clone(),
+        created_by: case.data.created_by.clone(),
+    };
+    add_bytes(files, CASE_JSON.into(), json_bytes(&case_doc)?);
+    Ok(case_doc)
+}
+
+/// Every version of every selected statement: its JSON document and its
+/// text, protected names replaced by default.
+fn statement_documents(
+    tx: &Connection,
+    session: &Session<'_>,
+    opts: &ExportOptions,
+    selection: &Selection,
+    shield: &NameShield,
+    docs: &mut Documents,
+    files: &mut Files,
+) -> Result<()> {
+    for id in &selection.statements {
+        let latest = read_version(tx, session, id, None)?;
+        if latest.overview.case != selection.case_hex {
+            return Err(Error::Invalid(format!(
+                "statement {} belongs to another case",
+                id.short()
+            )));
+        }
+        for v in 1..=latest.versions {
+            let shown = read_version(tx, session, id, Some(v))?;
+            let f = &shown.overview.fields;
+            let withhold = f.protected && !opts.reveal_protected;
+            // The testimony itself: protected names replaced by default (a
+            // redacted copy), kept only on request.
+            let redact = !opts.keep_names_in_text;
+            let (text, count) = if redact {
+                shield.replace(&shown.body)
             } else {
-                // A record named twice (by id and by prefix, say) is
-                // exported, and recorded, once.
-                for s in &opts.statements {
-                    let id = resolve(tx, Kind::Statement, s)?;
-                    if !statement_ids.contains(&id) {
-                        statement_ids.push(id);
-                    }
-                }
-                for e in &opts.evidence {
-                    let id = resolve(tx, Kind::Evidence, e)?;
-                    if !evidence_ids.contains(&id) {
-                        evidence_ids.push(id);
-                    }
-                }
-            }
-            let mut files: BTreeMap<String, (u64, [u8; 32], Source)> = BTreeMap::new();
-            let add_bytes = |files: &mut BTreeMap<String, (u64, [u8; 32], Source)>,
-                             path: String,
-                             bytes: Vec<u8>| {
-                let digest: [u8; 32] = Sha256::digest(&bytes).into();
-                files.insert(path, (bytes.len() as u64, digest, Source::Bytes(bytes)));
+                (shown.body.clone(), shield.count(&shown.body))
             };
-
-            // Every protected witness of the case, in every version, unless
-            // identities are revealed: their names are kept out of all
-            // metadata, and replaced (or, with --keep-names-in-text, counted) in
-            // the texts.
-            let mut shield = NameShield::new();
-            let mut unknown_names = Vec::new();
-            if !opts.reveal_protected {
-                let (in_case, damaged) = statement::summaries(tx, session, Some(&case.id))?;
-                if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
-                    // Its witness may be protected: we could not keep their
-                    // name out of the bundle.
-                    return Err(Error::Integrity(format!(
-                        "statement {bad} of this case is damaged, so its protected witness's \
-                         name cannot be kept out of the bundle; run `custodia check`"
-                    )));
-                }
-                for summary in &in_case {
-                    for o in statement::history(tx, session, &summary.id)? {
-                        let f = &o.fields;
-                        let hex = summary.id.to_hex();
-                        if f.protected
-                            && !shield.add(&f.witness, f.public_name())
-                            && statement_ids.contains(&summary.id)
-                            && !unknown_names.contains(&hex)
-                        {
-                            unknown_names.push(hex);
-                        }
-                    }
-                }
-            }
-            let mut metadata_redactions = 0usize;
-            let m = &mut metadata_redactions;
-            let case_doc = CaseDoc {
-                id: case_hex.clone(),
-                reference: case.data.reference.clone(),
-                title: shield.field(&case.data.title, m),
-                description: shield.optional(&case.data.description, m),
-                tags: case.data.tags.iter().map(|t| shield.field(t, m)).collect(),
-                created_at: case.data.created_at.clone(),
-                created_by: case.data.created_by.clone(),
-            };
-            add_bytes(&mut files, CASE_JSON.into(), json_bytes(&case_doc)?);
-
-            // Statements: every version.
-            let mut report_statements = Vec::new();
-            let mut redacted_copies: HashMap<Id, Vec<(u64, String)>> = HashMap::new();
-            let mut warnings = Vec::new();
-            let mut versions_total = 0;
-            for id in &statement_ids {
-                let latest = read_version(tx, session, id, None)?;
-                if latest.overview.case != case_hex {
-                    return Err(Error::Invalid(format!(
-                        "statement {} belongs to another case",
-                        id.short()
-                    )));
-                }
-                for v in 1..=latest.versions {
-                    let shown = read_version(tx, session, id, Some(v))?;
-                    let f = &shown.overview.fields;
-                    let withhold = f.protected && !opts.reveal_protected;
-                    // The testimony itself: protected names replaced by
-                    // default (a redacted copy), kept only on request.
-                    let redact = !opts.keep_names_in_text;
-                    let (text, count) = if redact {
-                        shield.replace(&shown.body)
-                    } else {
-                        (shown.body.clone(), shield.count(&shown.body))
-                    };
-                    if count > 0 {
-                        warnings.push(NameWarning {
-                            statement: id.to_hex(),
-                            version: v,
-                            occurrences: count,
-                            redacted: redact,
-                        });
-                    }
-                    let redactions = if redact { count } else { 0 };
-                    // Metadata (the amendment reason included): always.
-                    let m = &mut metadata_redactions;
-                    let reason = shield.optional(&shown.overview.reason, m);
-                    let text_sha = hex::encode(Sha256::digest(text.as_bytes()));
-                    let doc = StatementDoc {
-                        id: id.to_hex(),
-                        version: v,
-                        versions: latest.versions,
-                        witness: if withhold {
-                            f.public_name().to_owned()
-                        } else {
-                            f.witness.clone()
-                        },
-                        identity_withheld: withhold,
-                        pseudonym: if f.protected {
-                            Some(f.public_name().to_owned())
-                        } else {
-                            None
-                        },
-                        protected: f.protected,
-                        language: shield.optional(&f.language, m),
-                        taken_at: f.taken_at.clone(),
-                        place: shield.optional(&f.place, m),
-                        interviewer: shield.optional(&f.interviewer, m),
-                        interpreter: shield.optional(&f.interpreter, m),
-                        consent: shield.optional(&f.consent, m),
-                        source: shield.optional(&f.source, m),
-                        reason,
-                        created_at: shown.overview.created_at.clone(),
-                        created_by: shown.overview.created_by.clone(),
-                        sealed: shown.sealed,
-                        text_sha256: text_sha,
-                        original_sha256: shown.overview.body_sha256.clone(),
-                        redactions,
-                    };
-                    add_bytes(
-                        &mut files,
-                        statement_json_path(&doc.id, v),
-                        json_bytes(&doc)?,
-                    );
-                    if redactions > 0 {
-                        redacted_copies
-                            .entry(*id)
-                            .or_default()
-                            .push((v, doc.text_sha256.clone()));
-                    }
-                    add_bytes(
-                        &mut files,
-                        statement_text_path(&doc.id, v),
-                        text.clone().into_bytes(),
-                    );
-                    report_statements.push((doc, text));
-                    versions_total += 1;
-                }
-            }
-
-            // Evidence: metadata now, bytes streamed later.
-            let mut overviews = Vec::new();
-            for id in &evidence_ids {
-                let o = evidence::overview(tx, session, id)?;
-                if o.case != case_hex {
-                    return Err(Error::Invalid(format!(
-                        "evidence {} belongs to another case",
-                        id.short()
-                    )));
-                }
-                overviews.push((*id, o));
-            }
-            let m = &mut metadata_redactions;
-            let shown_names: Vec<String> = overviews
-                .iter()
-                .map(|(_, o)| shield.field(&o.original_name, m))
-                .collect();
-            let names: Vec<String> = shown_names.iter().map(|n| sanitize_file_name(n)).collect();
-            let names = dedupe_names(&names);
-            let mut evidence_docs = Vec::new();
-            let mut payload_bytes = 0u64;
-            for (((id, o), name), shown_name) in overviews.iter().zip(names).zip(shown_names) {
-                let path = format!("{EVIDENCE_DIR}{name}");
-                let digest: [u8; 32] = hex::decode(&o.sha256)
-                    .ok()
-                    .and_then(|d| d.try_into().ok())
-                    .ok_or_else(|| Error::Integrity(format!("evidence {id}: malformed SHA-256")))?;
-                files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
-                payload_bytes += o.size;
-                evidence_docs.push(EvidenceDoc {
-                    id: id.to_hex(),
-                    path,
-                    original_name: shown_name,
-                    media_type: o.media_type.clone(),
-                    size: o.size,
-                    sha256: o.sha256.clone(),
-                    statement: o.statement.clone(),
-                    description: shield.optional(&o.description, &mut metadata_redactions),
-                    source: shield.optional(&o.source, &mut metadata_redactions),
-                    acquired_at: o.acquired_at.clone(),
-                    acquired_by: shield.optional(&o.acquired_by, &mut metadata_redactions),
-                    added_at: o.added_at.clone(),
-                    added_by: o.added_by.clone(),
+            if count > 0 {
+                docs.warnings.push(NameWarning {
+                    statement: id.to_hex(),
+                    version: v,
+                    occurrences: count,
+                    redacted: redact,
                 });
             }
+            let redactions = if redact { count } else { 0 };
+            // Metadata (the amendment reason included): always.
+            let m = &mut docs.metadata_redactions;
+            let reason = shield.optional(&shown.overview.reason, m);
+            let text_sha = hex::encode(Sha256::digest(text.as_bytes()));
+            let doc = StatementDoc {
+                id: id.to_hex(),
+                version: v,
+                versions: latest.versions,
+                witness: if withhold {
+                    f.public_name().to_owned()
+                } else {
+                    f.witness.clone()
+                },
+                identity_withheld: withhold,
+                pseudonym: if f.protected {
+                    Some(f.public_name().to_owned())
+                } else {
+                    None
+                },
+                protected: f.protected,
+                language: shield.optional(&f.language, m),
+                taken_at: f.taken_at.clone(),
+                place: shield.optional(&f.place, m),
+                interviewer: shield.optional(&f.interviewer, m),
+                interpreter: shield.optional(&f.interpreter, m),
+                consent: shield.optional(&f.consent, m),
+                source: shield.optional(&f.source, m),
+                reason,
+                created_at: shown.overview.created_at.clone(),
+                created_by: shown.overview.created_by.clone(),
+                sealed: shown.sealed,
+                text_sha256: text_sha,
+                original_sha256: shown.overview.body_sha256.clone(),
+                redactions,
+            };
+            add_bytes(files, statement_json_path(&doc.id, v), json_bytes(&doc)?);
+            if redactions > 0 {
+                docs.redacted_copies
+                    .entry(*id)
+                    .or_default()
+                    .push((v, doc.text_sha256.clone()));
+            }
             add_bytes(
-                &mut files,
-                EVIDENCE_JSON.into(),
-                json_bytes(&evidence_docs)?,
+                files,
+                statement_text_path(&doc.id, v),
+                text.clone().into_bytes(),
             );
+            docs.statements.push((doc, text));
+            docs.versions_total += 1;
+        }
+    }
+    Ok(())
+}
 
-            let selected: Vec<String> = std::iter::once(&case.id)
-                .chain(&statement_ids)
-                .chain(&evidence_ids)
-                .map(|id| id.to_hex())
-                .collect();
-            refuse_unless_clean(&audit, Some(&selected), "exported")?;
-            // Export events, in this transaction, before the custody logs
-            // are read, so the bundle carries them. A statement's event
-            // records the SHA-256 of each redacted copy it exports.
-            let details = serde_json::json!({
-                "encryption": encryption_label,
-                "recipients": fingerprints,
-                "reveal_protected": opts.reveal_protected,
-                "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
-                "keep_names_in_text": opts.keep_names_in_text,
-            });
-            session.append(tx, Kind::Case, &case.id, Action::Export, details.clone())?;
-            for id in &statement_ids {
-                let mut d = details.clone();
-                if let Some(copies) = redacted_copies.get(id) {
-                    d[REDACTED_SHA256] = copies
-                        .iter()
-                        .map(|(v, sha)| (v.to_string(), serde_json::json!(sha)))
-                        .collect::<serde_json::Map<_, _>>()
-                        .into();
-                }
-                session.append(tx, Kind::Statement, id, Action::Export, d)?;
-            }
-            for id in &evidence_ids {
-                session.append(tx, Kind::Evidence, id, Action::Export, details.clone())?;
-            }
+/// The selected exhibits: metadata now, bytes streamed by [`write_bundle`].
+fn evidence_documents(
+    tx: &Connection,
+    session: &Session<'_>,
+    selection: &Selection,
+    shield: &NameShield,
+    docs: &mut Documents,
+    files: &mut Files,
+) -> Result<()> {
+    let mut overviews = Vec::new();
+    for id in &selection.evidence {
+        let o = evidence::overview(tx, session, id)?;
+        if o.case != selection.case_hex {
+            return Err(Error::Invalid(format!(
+                "evidence {} belongs to another case",
+                id.short()
+            )));
+        }
+        overviews.push((*id, o));
+    }
+    let m = &mut docs.metadata_redactions;
+    let shown_names: Vec<String> = overviews
+        .iter()
+        .map(|(_, o)| shield.field(&o.original_name, m))
+        .collect();
+    let names: Vec<String> = shown_names.iter().map(|n| sanitize_file_name(n)).collect();
+    let names = dedupe_names(&names);
+    for (((id, o), name), shown_name) in overviews.iter().zip(names).zip(shown_names) {
+        let path = format!("{EVIDENCE_DIR}{name}");
+        let digest: [u8; 32] = hex::decode(&o.sha256)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| Error::Integrity(format!("evidence {id}: malformed SHA-256")))?;
+        files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
+        docs.payload_bytes += o.size;
+        let m = &mut docs.metadata_redactions;
+        docs.evidence.push(EvidenceDoc {
+            id: id.to_hex(),
+            path,
+            original_name: shown_name,
+            media_type: o.media_type.clone(),
+            size: o.size,
+            sha256: o.sha256.clone(),
+            statement: o.statement.clone(),
+            description: shield.optional(&o.description, m),
+            source: shield.optional(&o.source, m),
+            acquired_at: o.acquired_at.clone(),
+            acquired_by: shield.optional(&o.acquired_by, m),
+            added_at: o.added_at.clone(),
+            added_by: o.added_by.clone(),
+        });
+    }
+    add_bytes(files, EVIDENCE_JSON.into(), json_bytes(&docs.evidence)?);
+    Ok(())
+}
 
-            // Custody: every event of every exported record, and their signers.
-            let mut exported: Vec<Id> = vec![case.id];
-            exported.extend(&statement_ids);
-            exported.extend(&evidence_ids);
-            let mut signers: BTreeMap<String, PublicKey> = BTreeMap::new();
-            signers.insert(exporter_key.key_id_hex(), exporter_key.clone());
-            let mut report_events = Vec::new();
-            let mut prior_events = Vec::new();
-            let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
-            // Parsed once; each exported record's events found by index.
-            let events = verify_before_export(
-                &all,
-                &vault_hex,
-                &exported,
-                &directory,
-                &removed,
-            )?;
-            let mut by_record: HashMap<&str, Vec<usize>> = HashMap::new();
-            for (i, event) in events.iter().enumerate() {
-                by_record.entry(event.record.as_str()).or_default().push(i);
+/// Step 2: the export events, in the export's transaction and before the
+/// custody logs are read, so the bundle carries them. A statement's event
+/// records the SHA-256 of each redacted copy it exports.
+fn record_export(
+    tx: &Connection,
+    session: &Session<'_>,
+    opts: &ExportOptions,
+    exporter: &Exporter,
+    selection: &Selection,
+    docs: &Documents,
+) -> Result<()> {
+    let details = serde_json::json!({
+        "encryption": exporter.encryption_label,
+        "recipients": exporter.fingerprints,
+        "reveal_protected": opts.reveal_protected,
+        "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
+        "keep_names_in_text": opts.keep_names_in_text,
+    });
+    session.append(
+        tx,
+        Kind::Case,
+        &selection.case.id,
+        Action::Export,
+        details.clone(),
+    )?;
+    for id in &selection.statements {
+        let mut d = details.clone();
+        if let Some(copies) = docs.redacted_copies.get(id) {
+            d[REDACTED_SHA256] = copies
+                .iter()
+                .map(|(v, sha)| (v.to_string(), serde_json::json!(sha)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        session.append(tx, Kind::Statement, id, Action::Export, d)?;
+    }
+    for id in &selection.evidence {
+        session.append(tx, Kind::Evidence, id, Action::Export, details.clone())?;
+    }
+    Ok(())
+}
+
+/// The custody the bag carries: its events (for the report), the events of
+/// earlier vaults, and every key that signed one.
+struct Custody {
+    events: Vec<Event>,
+    prior_events: Vec<Event>,
+    signers: BTreeMap<String, PublicKey>,
+}
+
+/// Every event of every exported record (checked whole first), and the
+/// chains an imported record brought from earlier vaults, as files.
+fn custody_files(
+    tx: &Connection,
+    session: &Session<'_>,
+    exporter: &Exporter,
+    selection: &Selection,
+    files: &mut Files,
+) -> Result<Custody> {
+    let exported: Vec<Id> = selection.ids().copied().collect();
+    let mut signers: BTreeMap<String, PublicKey> = BTreeMap::new();
+    signers.insert(exporter.key.key_id_hex(), exporter.key.clone());
+    let mut report_events = Vec::new();
+    let mut prior_events = Vec::new();
+    let all = custody::all_events(tx, &session.vault_id, &session.keys.events)?;
+    // Parsed once; each exported record's events found by index.
+    let events = verify_before_export(
+        &all,
+        &exporter.vault_hex,
+        &exported,
+        &exporter.directory,
+        &exporter.limits,
+    )?;
+    let mut by_record: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        by_record.entry(event.record.as_str()).or_default().push(i);
+    }
+    for id in &exported {
+        let hex_id = id.to_hex();
+        let mine = by_record
+            .get(hex_id.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let mut lines = Vec::new();
+        for &i in mine {
+            let event = &events[i];
+            if let Some((_, key)) = exporter.directory.get(&event.key_id) {
+                signers.insert(event.key_id.clone(), PublicKey::new(*key));
             }
-            for id in &exported {
-                let hex_id = id.to_hex();
-                let mine = by_record.get(hex_id.as_str()).map_or(&[][..], Vec::as_slice);
-                let mut lines = Vec::new();
-                for &i in mine {
-                    let event = &events[i];
-                    if let Some((_, key)) = directory.get(&event.key_id) {
-                        signers.insert(event.key_id.clone(), PublicKey::new(*key));
-                    }
-                    lines.extend(
-                        serde_json::to_vec(&all[i]).map_err(|e| Error::Invalid(e.to_string()))?,
-                    );
-                    lines.push(b'\n');
-                    report_events.push(event.clone());
-                }
-                add_bytes(&mut files, custody_path(&hex_id), lines);
-                // An imported record's chains from earlier vaults, as signed
-                // there, with the keys that signed them. A broken one is not
-                // sent to a court: `check` names it.
-                let history = imported_history(tx, session, id)?;
-                let first = mine.first().map(|&i| events[i].clone());
-                if history.is_none() && first.as_ref().is_some_and(brought_history) {
+            lines.extend(serde_json::to_vec(&all[i]).map_err(|e| Error::Invalid(e.to_string()))?);
+            lines.push(b'\n');
+            report_events.push(event.clone());
+        }
+        add_bytes(files, custody_path(&hex_id), lines);
+        // An imported record's chains from earlier vaults, as signed there,
+        // with the keys that signed them. A broken one is not sent to a
+        // court: `check` names it.
+        let history = imported_history(tx, session, id)?;
+        let first = mine.first().map(|&i| events[i].clone());
+        if history.is_none() && first.as_ref().is_some_and(brought_history) {
+            return Err(Error::Integrity(format!(
+                "record {} was imported with an earlier custody history, which is missing; run `custodia check`",
+                id.short()
+            )));
+        }
+        let Some(history) = history else {
+            continue;
+        };
+        let verified_all = history.verify(&hex_id);
+        for (n, (chain, verified)) in history.chains.iter().zip(verified_all).enumerate() {
+            // Whole up to the import that followed it (the next earlier
+            // chain, or this vault's own).
+            let next = match history.chains.get(n + 1) {
+                Some(text) => readable_events(text).into_iter().next(),
+                None => first.clone(),
+            };
+            if verified.is_intact() {
+                if let Some(why) = check_handover(&verified, next.as_ref()) {
                     return Err(Error::Integrity(format!(
-                        "record {} was imported with an earlier custody history, which is missing; run `custodia check`",
+                        "the custody history record {} brought from an earlier vault was cut short or padded ({why}); run `custodia check`",
                         id.short()
                     )));
                 }
-                if let Some(history) = history {
-                    let verified_all = history.verify(&hex_id);
-                    for (n, (chain, verified)) in
-                        history.chains.iter().zip(verified_all).enumerate()
-                    {
-                        // Whole up to the import that followed it (the next
-                        // earlier chain, or this vault's own).
-                        let next = match history.chains.get(n + 1) {
-                            Some(text) => readable_events(text).into_iter().next(),
-                            None => first.clone(),
-                        };
-                        if verified.is_intact() {
-                            if let Some(why) = check_handover(&verified, next.as_ref()) {
-                                return Err(Error::Integrity(format!(
-                                    "the custody history record {} brought from an earlier vault was cut short or padded ({why}); run `custodia check`",
-                                    id.short()
-                                )));
-                            }
-                        }
-                        if let Some((pos, why)) = verified.broken {
-                            return Err(Error::Integrity(format!(
-                                "the custody history record {} brought from an earlier vault is broken at event {pos} ({why}); run `custodia check`",
-                                id.short()
-                            )));
-                        }
-                        for event in verified.events {
-                            if let Some(key) = history.key(&event.key_id) {
-                                signers.insert(event.key_id.clone(), PublicKey::new(key));
-                            }
-                            prior_events.push(event);
-                        }
-                        add_bytes(
-                            &mut files,
-                            prior_custody_path(&hex_id, n + 1),
-                            chain.as_bytes().to_vec(),
-                        );
-                    }
+            }
+            if let Some((pos, why)) = verified.broken {
+                return Err(Error::Integrity(format!(
+                    "the custody history record {} brought from an earlier vault is broken at event {pos} ({why}); run `custodia check`",
+                    id.short()
+                )));
+            }
+            for event in verified.events {
+                if let Some(key) = history.key(&event.key_id) {
+                    signers.insert(event.key_id.clone(), PublicKey::new(key));
                 }
+                prior_events.push(event);
             }
-            report_events.sort_by_key(|e| e.position);
-            for (key_id, key) in &signers {
-                let comment = format!("custodia signing key {key_id}");
-                add_bytes(
-                    &mut files,
-                    signer_path(key_id),
-                    key.to_file_string(&comment).into_bytes(),
-                );
-            }
-            let (count, head) = current_state(tx, session)?;
-            let receipt = sign_checkpoint(session, count, &head).receipt();
-            let date = time::OffsetDateTime::now_utc().date();
-            let date_text = format!(
-                "{:04}-{:02}-{:02}",
-                date.year(),
-                u8::from(date.month()),
-                date.day()
+            add_bytes(
+                files,
+                prior_custody_path(&hex_id, n + 1),
+                chain.as_bytes().to_vec(),
             );
-            let exporter_label = format!(
-                "{}, fingerprint {}",
-                exporter_key.key_id_hex(),
-                exporter_key.fingerprint()
-            );
-            let report = render(&ReportInput {
-                case: &case_doc,
-                statements: &report_statements,
-                evidence: &evidence_docs,
-                events: &report_events,
-                prior_events: &prior_events,
-                exporter: (&exporter_name, &exporter_label),
-                date: &date_text,
-                checkpoint: &receipt,
-            });
-            add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
-
-            // Tag files.
-            let payload: Vec<PayloadEntry> = files
-                .iter()
-                .map(|(path, (size, digest, _))| PayloadEntry {
-                    path: path.clone(),
-                    size: *size,
-                    sha256: *digest,
-                })
-                .collect();
-            let info = BagInfo {
-                fields: vec![
-                    ("Source-Organization".into(), "Custodia".into()),
-                    (INFO_CASE.into(), case.data.reference.clone()),
-                    (INFO_EXPORTER.into(), exporter_name.clone()),
-                    (INFO_EXPORTER_KEY.into(), exporter_key.key_id_hex()),
-                    (INFO_CHECKPOINT.into(), receipt.clone()),
-                ],
-            };
-            let text =
-                write_bag_text(&payload, &info, date).map_err(|e| Error::Invalid(e.to_string()))?;
-            let tagman = tag_manifest(&[
-                ("bagit.txt", text.bagit_txt.as_bytes()),
-                ("bag-info.txt", text.bag_info_txt.as_bytes()),
-                (MANIFEST_NAME, text.manifest_sha256_txt.as_bytes()),
-            ])
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-            let signature = minisign::sign(
-                &signing,
-                tagman.as_bytes(),
-                &format!(
-                    "custodia bundle signed by key {}",
-                    exporter_key.key_id_hex()
-                ),
-                &format!(
-                    "custodia bundle: case {} exported by {}",
-                    sanitize_comment(&case.data.reference),
-                    sanitize_comment(&exporter_name)
-                ),
-            )
-            .map_err(|e| Error::Invalid(format!("cannot sign the bundle: {e}")))?;
-
-            // Write: everything sorted by path under the bag directory.
-            let bag = bag_name(&case.data.reference);
-            let mut entries: BTreeMap<String, Source> = BTreeMap::new();
-            for (path, (_, _, source)) in files {
-                entries.insert(format!("{bag}/{path}"), source);
-            }
-            for (name, bytes) in [
-                ("bagit.txt", text.bagit_txt.into_bytes()),
-                ("bag-info.txt", text.bag_info_txt.into_bytes()),
-                (MANIFEST_NAME, text.manifest_sha256_txt.into_bytes()),
-                (TAG_MANIFEST_NAME, tagman.into_bytes()),
-                (SIGNATURE_NAME, signature.into_bytes()),
-            ] {
-                entries.insert(format!("{bag}/{name}"), Source::Bytes(bytes));
-            }
-            // The bundle's last bytes wait for the commit of the export
-            // events: a kill before it leaves no complete bundle (issue 17).
-            let mut held = write_bundle(
-                tx,
-                session,
-                entries,
-                HoldBack::new(file),
-                &opts.encryption,
-                &recipients,
-                progress,
-                &opts.out,
-            )?;
-            // Room for the held bytes before the commit: a full disk fails
-            // here, with the export events rolled back.
-            held.reserve()
-                .map_err(|e| Error::io(format!("cannot write {}", opts.out.display()), e))?;
-            let summary = ExportSummary {
-                out: opts.out.clone(),
-                bag,
-                statements: statement_ids.len(),
-                versions: versions_total,
-                evidence: evidence_ids.len(),
-                payload_bytes,
-                signer_key_id: exporter_key.key_id_hex(),
-                signer_fingerprint: exporter_key.fingerprint(),
-                recipients: fingerprints.clone(),
-                name_warnings: warnings,
-                metadata_redactions,
-                names_unknown: unknown_names,
-            };
-            Ok((summary, held))
-        });
-        // Committed: now the bundle may become complete.
-        let mut open_file = None;
-        let completed = recorded.and_then(|(summary, held)| {
-            open_file = Some(release_held(held, &opts.out)?);
-            Ok(summary)
-        });
-        let placed = finish_temp(completed, &tmp_path, &opts.out, opts.force);
-        // Closed (unlocked) only once renamed: see `remove_leftovers`.
-        drop(open_file);
-        placed
+        }
     }
+    report_events.sort_by_key(|e| e.position);
+    Ok(Custody {
+        events: report_events,
+        prior_events,
+        signers,
+    })
+}
+
+/// A bag ready to write: its directory name and every entry by path.
+struct Bag {
+    name: String,
+    entries: BTreeMap<String, Source>,
+}
+
+/// Step 3: the signers' keys, the checkpoint, the report, the tag files
+/// and the minisign signature over the tag manifest.
+#[allow(clippy::too_many_arguments)]
+fn build_bag(
+    tx: &Connection,
+    session: &Session<'_>,
+    exporter: &Exporter,
+    selection: &Selection,
+    case_doc: &CaseDoc,
+    docs: &Documents,
+    custody: &Custody,
+    mut files: Files,
+) -> Result<Bag> {
+    let case = &selection.case;
+    for (key_id, key) in &custody.signers {
+        let comment = format!("custodia signing key {key_id}");
+        add_bytes(
+            &mut files,
+            signer_path(key_id),
+            key.to_file_string(&comment).into_bytes(),
+        );
+    }
+    let (count, head) = current_state(tx, session)?;
+    let receipt = sign_checkpoint(session, count, &head).receipt();
+    let date = time::OffsetDateTime::now_utc().date();
+    let date_text = format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    );
+    let exporter_label = format!(
+        "{}, fingerprint {}",
+        exporter.key.key_id_hex(),
+        exporter.key.fingerprint()
+    );
+    let report = render(&ReportInput {
+        case: case_doc,
+        statements: &docs.statements,
+        evidence: &docs.evidence,
+        events: &custody.events,
+        prior_events: &custody.prior_events,
+        exporter: (&exporter.name, &exporter_label),
+        date: &date_text,
+        checkpoint: &receipt,
+    });
+    add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
+
+    // Tag files.
+    let payload: Vec<PayloadEntry> = files
+        .iter()
+        .map(|(path, (size, digest, _))| PayloadEntry {
+            path: path.clone(),
+            size: *size,
+            sha256: *digest,
+        })
+        .collect();
+    let info = BagInfo {
+        fields: vec![
+            ("Source-Organization".into(), "Custodia".into()),
+            (INFO_CASE.into(), case.data.reference.clone()),
+            (INFO_EXPORTER.into(), exporter.name.clone()),
+            (INFO_EXPORTER_KEY.into(), exporter.key.key_id_hex()),
+            (INFO_CHECKPOINT.into(), receipt.clone()),
+        ],
+    };
+    let text = write_bag_text(&payload, &info, date).map_err(|e| Error::Invalid(e.to_string()))?;
+    let tagman = tag_manifest(&[
+        ("bagit.txt", text.bagit_txt.as_bytes()),
+        ("bag-info.txt", text.bag_info_txt.as_bytes()),
+        (MANIFEST_NAME, text.manifest_sha256_txt.as_bytes()),
+    ])
+    .map_err(|e| Error::Invalid(e.to_string()))?;
+    let signature = minisign::sign(
+        &exporter.signing,
+        tagman.as_bytes(),
+        &format!(
+            "custodia bundle signed by key {}",
+            exporter.key.key_id_hex()
+        ),
+        &format!(
+            "custodia bundle: case {} exported by {}",
+            sanitize_comment(&case.data.reference),
+            sanitize_comment(&exporter.name)
+        ),
+    )
+    .map_err(|e| Error::Invalid(format!("cannot sign the bundle: {e}")))?;
+
+    // Everything sorted by path under the bag directory.
+    let name = bag_name(&case.data.reference);
+    let mut entries: BTreeMap<String, Source> = BTreeMap::new();
+    for (path, (_, _, source)) in files {
+        entries.insert(format!("{name}/{path}"), source);
+    }
+    for (tag, bytes) in [
+        ("bagit.txt", text.bagit_txt.into_bytes()),
+        ("bag-info.txt", text.bag_info_txt.into_bytes()),
+        (MANIFEST_NAME, text.manifest_sha256_txt.into_bytes()),
+        (TAG_MANIFEST_NAME, tagman.into_bytes()),
+        (SIGNATURE_NAME, signature.into_bytes()),
+    ] {
+        entries.insert(format!("{name}/{tag}"), Source::Bytes(bytes));
+    }
+    Ok(Bag { name, entries })
 }
 
 fn sanitize_comment(s: &str) -> String {

@@ -24,14 +24,14 @@ use super::tarball::TarError;
 use super::verify::{check_bag, hash_reader, open_tar, walk_bundle, TrustSource, Unlock, Verdict};
 use crate::crypto::minisign::PublicKey;
 use crate::custody::chain::ImportedHistory;
+use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
+use crate::format::Kind;
 use crate::records::case::{all_cases, find_case, same_reference};
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{self, StatementFields, StatementOverview};
-use crate::format::Kind;
-use crate::custody::now_utc;
 use crate::vault::{Unlocked, Vault};
 
 /// What an import brought in.

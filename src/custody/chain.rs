@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-
 use super::{Event, SignedEvent, GENESIS};
 use crate::crypto::minisign::PublicKey;
 

@@ -8,15 +8,14 @@
 //! where the signature is Ed25519, base64, over everything before the last
 //! `:` (the prefix through the key id).
 
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
-use ed25519_dalek::VerifyingKey;
 use crate::crypto::signing::verify;
 use crate::error::{Error, Result};
+use ed25519_dalek::VerifyingKey;
 
 const PREFIX: &str = "custodia-checkpoint:1";
 

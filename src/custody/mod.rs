@@ -17,7 +17,6 @@ pub mod chain;
 pub mod checkpoint;
 pub mod state;
 
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -26,12 +25,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::aead::open_value;
+use crate::crypto::keys::SymmetricKey;
 use crate::crypto::signing::{verify as verify_signature, UserSigningKey};
 use crate::error::{Error, Result};
+use crate::format::Kind;
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
-use crate::crypto::keys::SymmetricKey;
-use crate::format::Kind;
 use state::Loaded;
 
 /// The `type` of every event this version writes.
@@ -416,4 +415,3 @@ pub fn record_events(
     }
     Ok(out)
 }
-

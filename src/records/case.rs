@@ -5,13 +5,13 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::{check_text, open_or_note};
-use crate::format::Kind;
-use crate::vault::sealed::{open_field, resolve};
+use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
+use crate::format::Kind;
 use crate::store::records as rows;
-use crate::custody::now_utc;
+use crate::vault::sealed::{open_field, resolve};
 use crate::vault::{Session, Unlocked, Vault};
 
 /// What `case new` takes.
@@ -181,7 +181,13 @@ impl Vault<Unlocked> {
     pub fn show_case(&mut self, reference: &str) -> Result<Case> {
         self.write(|tx, session| {
             let case = find_case(tx, session, reference)?;
-            session.append(tx, Kind::Case, &case.id, Action::View, serde_json::json!({}))?;
+            session.append(
+                tx,
+                Kind::Case,
+                &case.id,
+                Action::View,
+                serde_json::json!({}),
+            )?;
             Ok(case)
         })
     }

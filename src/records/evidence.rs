@@ -27,17 +27,17 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{check_date, check_optional, latest_overviews_in, InCase};
-use crate::format::Kind;
-use crate::vault::sealed::{open_field, resolve};
 use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
+use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
+use crate::format::Kind;
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
 use crate::store::records as rows;
 use crate::stream::{write_behind, ParallelHasher};
-use crate::custody::now_utc;
+use crate::vault::sealed::{open_field, resolve};
 use crate::vault::{Session, Unlocked, Vault};
 
 /// Plaintext bytes per chunk.
@@ -745,12 +745,18 @@ impl Vault<Unlocked> {
                 chunk_count,
             };
             super::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
-            session.append(tx, Kind::Evidence, &id, Action::Create, serde_json::json!({
+            session.append(
+                tx,
+                Kind::Evidence,
+                &id,
+                Action::Create,
+                serde_json::json!({
                     "sha256": overview.sha256,
                     "size": size,
                     "case": overview.case,
                     "chunks": chunk_count,
-                }))?;
+                }),
+            )?;
             Ok(EvidenceSummary {
                 id,
                 case_reference: case.data.reference,
@@ -830,7 +836,13 @@ impl Vault<Unlocked> {
                 |mut held| held.reserve().map(|()| held),
             )
             .map_err(|e| with_context(e, out))?;
-            session.append(tx, Kind::Evidence, &id, Action::Extract, serde_json::json!({ "sha256": overview.sha256, "size": overview.size }))?;
+            session.append(
+                tx,
+                Kind::Evidence,
+                &id,
+                Action::Extract,
+                serde_json::json!({ "sha256": overview.sha256, "size": overview.size }),
+            )?;
             let case_reference = all_cases(tx, session)?
                 .into_iter()
                 .find(|c| c.id.to_hex() == overview.case)

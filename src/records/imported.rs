@@ -67,4 +67,3 @@ pub fn imported_history(
         ))
     })
 }
-

@@ -7,10 +7,10 @@
 use serde::Serialize;
 
 use super::case::{all_cases, find_case};
-use super::statement::{open_search_text, read_version, searchable_text};
 use super::open_or_note;
-use crate::format::Kind;
+use super::statement::{open_search_text, read_version, searchable_text};
 use crate::custody::Action;
+use crate::format::Kind;
 use std::sync::mpsc::sync_channel;
 
 use rusqlite::Connection;
@@ -194,7 +194,13 @@ impl Vault<Unlocked> {
                 });
             }
             for hit in &hits {
-                session.append(tx, Kind::Statement, &hit.id, Action::View, serde_json::json!({ "version": hit.version, "via": "search" }))?;
+                session.append(
+                    tx,
+                    Kind::Statement,
+                    &hit.id,
+                    Action::View,
+                    serde_json::json!({ "version": hit.version, "via": "search" }),
+                )?;
             }
             Ok((hits, damaged))
         })

@@ -9,15 +9,15 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{check_date, check_optional, check_text, expect_record, latest_overviews_in, InCase};
-use crate::format::Kind;
-use crate::vault::sealed::{open_field, resolve, seal_field};
 use crate::crypto::aead::{open_bytes, seal_bytes};
+use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
+use crate::format::Kind;
 use crate::search::fold;
 use crate::store::records::{self as rows, VersionRow};
-use crate::custody::now_utc;
+use crate::vault::sealed::{open_field, resolve, seal_field};
 use crate::vault::{Session, Unlocked, Vault};
 
 /// Largest statement body accepted (larger material belongs in evidence).
@@ -260,7 +260,13 @@ fn write_search_text(
     let record = id.to_hex();
     let sealed = seal_bytes(
         &session.keys.records,
-        &crate::vault::sealed::record_binding(&session.vault_id, Kind::Statement, &record, v, "search"),
+        &crate::vault::sealed::record_binding(
+            &session.vault_id,
+            Kind::Statement,
+            &record,
+            v,
+            "search",
+        ),
         folded.as_bytes(),
     )?;
     rows::set_search_text(conn, id, v, &sealed)
@@ -296,11 +302,17 @@ impl Vault<Unlocked> {
                 write_search_text(tx, session, &id, o.version, &o.fields, &latest.body)?;
                 refolded += 1;
             }
-            session.append(tx, Kind::Vault, &vault_id, Action::Refold, serde_json::json!({
+            session.append(
+                tx,
+                Kind::Vault,
+                &vault_id,
+                Action::Refold,
+                serde_json::json!({
                     "fold_version": crate::search::FOLD_VERSION,
                     "from_fold_version": from,
                     "statements": refolded,
-                }))?;
+                }),
+            )?;
             Ok(Some(refolded))
         })
     }
@@ -503,7 +515,13 @@ impl Vault<Unlocked> {
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
             let shown = read_version(tx, session, &id, version)?;
-            session.append(tx, Kind::Statement, &id, Action::View, serde_json::json!({ "version": shown.overview.version }))?;
+            session.append(
+                tx,
+                Kind::Statement,
+                &id,
+                Action::View,
+                serde_json::json!({ "version": shown.overview.version }),
+            )?;
             Ok(shown)
         })
     }
@@ -514,7 +532,13 @@ impl Vault<Unlocked> {
             let id = resolve(tx, Kind::Statement, id)?;
             let versions = history(tx, session, &id)?;
             let sealed = rows::seal(tx, &id)?.is_some();
-            session.append(tx, Kind::Statement, &id, Action::View, serde_json::json!({ "history": true }))?;
+            session.append(
+                tx,
+                Kind::Statement,
+                &id,
+                Action::View,
+                serde_json::json!({ "history": true }),
+            )?;
             Ok((id, versions, sealed))
         })
     }
@@ -545,13 +569,18 @@ impl Vault<Unlocked> {
                 ..current.overview
             };
             write_version(tx, session, &id, &overview, body)?;
-            session.append(tx, Kind::Statement, &id, Action::Amend, // The reason is free text that may name a protected witness; the
+            session.append(
+                tx,
+                Kind::Statement,
+                &id,
+                Action::Amend, // The reason is free text that may name a protected witness; the
                 // signed event carries its hash, the sealed version the text.
                 serde_json::json!({
                     "version": version,
                     "reason_sha256": hex::encode(Sha256::digest(reason.as_bytes())),
                     "body_sha256": overview.body_sha256
-                }))?;
+                }),
+            )?;
             Ok((id, version))
         })
     }
@@ -591,7 +620,13 @@ pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
         &mark,
     )?;
     rows::insert_seal(conn, id, &sealed)?;
-    session.append(conn, Kind::Statement, id, Action::Seal, serde_json::json!({ "version": version }))?;
+    session.append(
+        conn,
+        Kind::Statement,
+        id,
+        Action::Seal,
+        serde_json::json!({ "version": version }),
+    )?;
     Ok(version)
 }
 

@@ -6,9 +6,9 @@
 //! the master key and the acting user's signing key, and is what records,
 //! custody and bundles are built on. Dropping it wipes the keys.
 
+pub mod sealed;
 pub mod signers;
 pub mod slots;
-pub mod sealed;
 pub mod users;
 
 use std::collections::HashMap;
@@ -358,12 +358,24 @@ impl Vault<Locked> {
                 state: VaultState::empty(),
                 ..Loaded::default()
             });
-            session.append(tx, Kind::Vault, &vault_id, Action::Create, serde_json::json!({
+            session.append(
+                tx,
+                Kind::Vault,
+                &vault_id,
+                Action::Create,
+                serde_json::json!({
                     "recovery_slots": [rec_slot.slot_id.to_hex()],
                     "recovery_slot_sha256": recovery_digests([&rec_slot]),
                     "fold_version": crate::search::FOLD_VERSION,
-                }))?;
-            session.append(tx, Kind::User, &user_id, Action::UserAdd, user_details(1, &pass_slot, &user.signing))?;
+                }),
+            )?;
+            session.append(
+                tx,
+                Kind::User,
+                &user_id,
+                Action::UserAdd,
+                user_details(1, &pass_slot, &user.signing),
+            )?;
             session.flush(tx)
         })?;
         Ok(Created {
@@ -524,12 +536,18 @@ impl Vault<Locked> {
             profile: acting,
         };
         let session = Session::new(self.row.vault_id, keys, &user).with_state(loaded);
-        let event = session.append(&tx, Kind::Vault, &self.row.vault_id, Action::Migrate, serde_json::json!({
+        let event = session.append(
+            &tx,
+            Kind::Vault,
+            &self.row.vault_id,
+            Action::Migrate,
+            serde_json::json!({
                 "from_format": 1,
                 "users": users_json,
                 "recovery_slots": recovery.iter().map(|s| s.slot_id.to_hex()).collect::<Vec<_>>(),
                 "recovery_slot_sha256": recovery_digests(&recovery),
-            }))?;
+            }),
+        )?;
         session.flush(&tx)?;
         rows_records::clear_legacy_heads(&tx)?;
         tx.commit()?;
@@ -599,7 +617,13 @@ impl Vault<Locked> {
             profile: profile.clone(),
         };
         let session = Session::new(self.row.vault_id, &keys, &acting).with_state(loaded);
-        let event = session.append(&tx, Kind::User, &user_id, Action::Recover, user_details(version, &slot, &acting.signing))?;
+        let event = session.append(
+            &tx,
+            Kind::User,
+            &user_id,
+            Action::Recover,
+            user_details(version, &slot, &acting.signing),
+        )?;
         profile.rotate_signing_key(&acting.signing, &now_utc(), event.position);
         if let (Some(at), Some(new_key)) = (migrated_at, profile.keys.last_mut()) {
             new_key.created_at_position = Some(at);
@@ -953,7 +977,13 @@ impl Vault<Unlocked> {
             if taken(&profiles) {
                 return Err(Error::UserExists(name.to_owned()));
             }
-            let event = session.append(tx, Kind::User, &user_id, Action::UserAdd, user_details(1, &slot, &signing))?;
+            let event = session.append(
+                tx,
+                Kind::User,
+                &user_id,
+                Action::UserAdd,
+                user_details(1, &slot, &signing),
+            )?;
             let profile = UserProfile::new(name, &signing, &event.time, event.position);
             let profile_blob = users::seal_profile(master, &user_id, 1, &profile)?;
             let position = rows::next_user_position(tx)?;
@@ -1011,7 +1041,13 @@ impl Vault<Unlocked> {
                 .user(&user_id.to_hex())
                 .map(|u| u.profile_version + 1)
                 .unwrap_or(1);
-            let event = session.append(tx, Kind::User, user_id, Action::UserRemove, serde_json::json!({ "profile_version": version }))?;
+            let event = session.append(
+                tx,
+                Kind::User,
+                user_id,
+                Action::UserRemove,
+                serde_json::json!({ "profile_version": version }),
+            )?;
             let mut profile = profile.clone();
             profile.removed_at = Some(event.time.clone());
             profile.removed_at_position = Some(event.position);
@@ -1045,7 +1081,13 @@ impl Vault<Unlocked> {
                 .user(&user_id.to_hex())
                 .map(|u| u.profile_version + 1)
                 .unwrap_or(1);
-            let event = session.append(tx, Kind::User, &user_id, Action::PassphraseChange, user_details(version, &slot, &signing))?;
+            let event = session.append(
+                tx,
+                Kind::User,
+                &user_id,
+                Action::PassphraseChange,
+                user_details(version, &slot, &signing),
+            )?;
             profile.rotate_signing_key(&signing, &event.time, event.position);
             let blob = users::seal_profile(master, &user_id, version, &profile)?;
             rows::delete_user_slots(tx, &user_id)?;
@@ -1108,11 +1150,17 @@ impl Vault<Unlocked> {
                     "a signer named {name:?} is pinned already"
                 )));
             }
-            session.append(tx, Kind::Vault, &vault_id, Action::SignerAdd, serde_json::json!({
+            session.append(
+                tx,
+                Kind::Vault,
+                &vault_id,
+                Action::SignerAdd,
+                serde_json::json!({
                     "name": name,
                     "public_key": key.base64(),
                     "fingerprint": key.fingerprint(),
-                }))?;
+                }),
+            )?;
             let pinned = signers::pinned(&session.state(tx)?.state)?;
             pinned
                 .into_iter()

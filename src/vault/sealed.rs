@@ -30,7 +30,8 @@ pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
             if one.kind == kind.as_str() {
                 Ok(one.id)
             } else {
-                let other = Kind::record_from_stored(&one.kind).map_or("another kind", Kind::article);
+                let other =
+                    Kind::record_from_stored(&one.kind).map_or("another kind", Kind::article);
                 Err(Error::NotFound(format!(
                     "{prefix} is {other}, not {}",
                     kind.article()
@@ -134,4 +135,3 @@ pub fn open_field<T: DeserializeOwned>(
         ))
     })
 }
-

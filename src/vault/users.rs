@@ -332,4 +332,3 @@ pub fn check_signing_key(profile: &UserProfile, signing: &UserSigningKey) -> Res
 /// Public keys by minisign key id, for every key any user of the vault has
 /// ever had, with the owner's name.
 pub type KeyDirectory = std::collections::HashMap<String, (String, ed25519_dalek::VerifyingKey)>;
-

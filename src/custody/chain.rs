@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use rusqlite::Connection;
 
 use super::{Event, SignedEvent, GENESIS};
-use crate::crypto::minisign::PublicKey;
 use crate::error::{Error, Result};
 use crate::format::Id;
+use crate::formats::minisign::PublicKey;
 use crate::records::{open_field, Kind};
 use crate::store::records as rows;
 use crate::vault::Session;

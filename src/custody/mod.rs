@@ -78,7 +78,7 @@ pub enum Action {
     #[serde(rename = "migrate")]
     Migrate,
     /// The statements' search texts were folded again by a newer
-    /// [`crate::search::FOLD_VERSION`].
+    /// [`crate::formats::search::FOLD_VERSION`].
     #[serde(rename = "refold")]
     Refold,
 }

@@ -16,7 +16,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::search::{snippet, Query, Snippet};
+use crate::formats::search::{snippet, Query, Snippet};
 use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 

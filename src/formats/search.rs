@@ -2,7 +2,8 @@
 //! query parsing, matching, ranking and snippet extraction.
 //!
 //! This module owns only the *text* side of search. It does NOT read storage,
-//! decrypt records or keep an index: callers hand it plaintext (or text they
+//! decrypt records or keep an index (running a search over a vault's
+//! records is `records::search`): callers hand it plaintext (or text they
 //! folded earlier with [`fold`]) and get back booleans, scores, byte ranges and
 //! display snippets. Nothing here allocates per character in the hot matching
 //! path and nothing here panics on any input.

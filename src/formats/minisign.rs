@@ -171,6 +171,13 @@
 //! This module does not read or write minisign secret key files. Custodia
 //! keeps its own Ed25519 signing key; only the public key file and the
 //! signature files are exchanged.
+//!
+//! # What this module does not own
+//!
+//! It signs with a key it is handed ([`sign`]) and does no I/O beyond the
+//! `Read` of the signed data: it never loads keys from the vault, never
+//! decides which keys are trusted (that is the bundle verifier's job with
+//! the vault's signers), and knows nothing of SQLite or custody.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -20,7 +20,7 @@ use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 
 /// Whether the receipt is signed by the key its key id names in `directory`.
-pub fn signed_in(receipt: &Checkpoint, directory: &KeyDirectory) -> bool {
+pub(crate) fn signed_in(receipt: &Checkpoint, directory: &KeyDirectory) -> bool {
     directory
         .get(&receipt.key_id)
         .is_some_and(|(_, key)| receipt.signed_by(key))

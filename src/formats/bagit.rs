@@ -44,13 +44,13 @@ use sha2::{Digest, Sha256};
 use crate::formats::paths::{check_chars, check_components, Forbidden, PathProblem};
 
 /// The exact contents of `bagit.txt` written by [`write_bag_text`].
-pub const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
+pub(crate) const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
 
 /// File name of the payload manifest written by this module.
-pub const MANIFEST_NAME: &str = "manifest-sha256.txt";
+pub(crate) const MANIFEST_NAME: &str = "manifest-sha256.txt";
 
 /// File name of the tag manifest written by this module.
-pub const TAG_MANIFEST_NAME: &str = "tagmanifest-sha256.txt";
+pub(crate) const TAG_MANIFEST_NAME: &str = "tagmanifest-sha256.txt";
 
 const BAG_INFO_NAME: &str = "bag-info.txt";
 const BAGIT_TXT_NAME: &str = "bagit.txt";

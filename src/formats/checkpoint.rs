@@ -42,7 +42,7 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The signed message for (`vault`, `count`, `head`, `key_id`): the
     /// receipt without its last `:` and signature.
-    pub fn signed_part(vault: &str, count: u64, head: &str, key_id: &str) -> String {
+    pub(crate) fn signed_part(vault: &str, count: u64, head: &str, key_id: &str) -> String {
         format!("{PREFIX}:{vault}:{count}:{head}:{key_id}")
     }
 
@@ -90,7 +90,7 @@ impl Checkpoint {
 
     /// Whether the signature is `key`'s over [`Checkpoint::signed_part`]
     /// (strict Ed25519, as everywhere in Custodia).
-    pub fn signed_by(&self, key: &VerifyingKey) -> bool {
+    pub(crate) fn signed_by(&self, key: &VerifyingKey) -> bool {
         let Ok(bytes) = B64.decode(&self.signature) else {
             return false;
         };

@@ -826,7 +826,7 @@ impl Snippet {
     /// Render with the highlights wrapped in `open`/`close` (e.g.
     /// `"\x1b[1;33m"` and `"\x1b[0m"` on a terminal, or `"["` `"]"` on a
     /// pipe). Invalid or overlapping highlight ranges are ignored.
-    pub fn render(&self, open: &str, close: &str) -> String {
+    pub(crate) fn render(&self, open: &str, close: &str) -> String {
         let mut out = String::with_capacity(
             self.text.len() + self.highlights.len() * (open.len() + close.len()),
         );

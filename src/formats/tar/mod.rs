@@ -27,11 +27,10 @@ mod write;
 use std::io;
 
 use crate::formats::paths::PathProblem;
-pub use names::{dedupe_names, name_fold_key, sanitize_file_name, MAX_FILE_NAME_LEN};
+pub use names::{dedupe_names, name_fold_key, sanitize_file_name};
 pub use read::{for_each_entry, ReadLimits};
-pub use write::{
-    DeterministicTar, DIR_MODE, FILE_MODE, MAX_WRITE_PATH_LEN, MTIME, PAX_HEADER_NAME,
-};
+pub use write::DeterministicTar;
+use write::MAX_WRITE_PATH_LEN;
 
 /// Size of a tar block.
 const BLOCK: u64 = 512;

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 /// Longest name, in bytes, [`sanitize_file_name`] and [`dedupe_names`] produce.
-pub const MAX_FILE_NAME_LEN: usize = 200;
+pub(crate) const MAX_FILE_NAME_LEN: usize = 200;
 /// Longest suffix after the last '.' that counts as an extension.
 const MAX_EXTENSION_LEN: usize = 32;
 

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::process::Command;
 
+use super::names::MAX_FILE_NAME_LEN;
 use super::write::{ascii_stand_in, pax_record, MAX_OCTAL_SIZE};
 use super::*;
 

@@ -22,15 +22,15 @@ use super::{TarError, BLOCK, USTAR_NAME_LEN};
 use crate::formats::paths::{check_chars, check_components, Forbidden, PathProblem};
 
 /// Modification time written in every header: 0 (1970-01-01T00:00:00Z).
-pub const MTIME: u64 = 0;
+pub(crate) const MTIME: u64 = 0;
 /// Permission bits written for regular files.
-pub const FILE_MODE: u32 = 0o644;
+pub(crate) const FILE_MODE: u32 = 0o644;
 /// Permission bits written for directories.
-pub const DIR_MODE: u32 = 0o755;
+pub(crate) const DIR_MODE: u32 = 0o755;
 /// Name field of the pax extended headers the writer emits.
-pub const PAX_HEADER_NAME: &str = "././@PaxHeader";
+pub(crate) const PAX_HEADER_NAME: &str = "././@PaxHeader";
 /// Longest path, in bytes, the writer accepts (the reader's default limit).
-pub const MAX_WRITE_PATH_LEN: usize = 4096;
+pub(crate) const MAX_WRITE_PATH_LEN: usize = 4096;
 
 /// Largest size the 11-digit octal ustar size field can hold (8 GiB - 1).
 pub(super) const MAX_OCTAL_SIZE: u64 = 0o777_7777_7777;

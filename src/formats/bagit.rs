@@ -81,7 +81,7 @@ pub struct BagInfo {
 /// The three tag files produced by [`write_bag_text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BagText {
-    /// Contents of `bagit.txt` (always [`BAGIT_TXT`]).
+    /// Contents of `bagit.txt` (always `BAGIT_TXT`).
     pub bagit_txt: String,
     /// Contents of `bag-info.txt`: the caller's fields, then `Payload-Oxum`, then `Bagging-Date`.
     pub bag_info_txt: String,

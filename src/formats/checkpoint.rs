@@ -4,7 +4,7 @@
 //! Receipt text (one line):
 //! `custodia-checkpoint:1:<vault id>:<count>:<head hash>:<key id>:<signature>`
 //! where the signature is Ed25519, base64, over everything before the last
-//! `:` (the prefix through the key id, [`Checkpoint::signed_part`]).
+//! `:` (the prefix through the key id, `Checkpoint::signed_part`).
 //!
 //! This module owns parsing and writing that line and checking its
 //! signature against a public key it is handed. It does not own signing

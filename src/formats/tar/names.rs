@@ -25,7 +25,7 @@ const MAX_EXTENSION_LEN: usize = 32;
 /// trailing dots and spaces, so `report.` would become `report`); prefixes
 /// `_` to a Windows device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`,
 /// `LPT0`–`LPT9`, also with an extension, as `con.txt`); keeps all other
-/// Unicode, and caps the result at [`MAX_FILE_NAME_LEN`] bytes on a
+/// Unicode, and caps the result at `MAX_FILE_NAME_LEN` (200) bytes on a
 /// character boundary, keeping an extension of up to 32 bytes. An empty
 /// result becomes `"unnamed"`.
 pub fn sanitize_file_name(name: &str) -> String {
@@ -96,7 +96,7 @@ pub fn name_fold_key(name: &str) -> String {
 /// The first occurrence of a name keeps it; each later one becomes
 /// `stem (n).ext` with the smallest `n >= 2` that collides with no input
 /// name and no name already produced. Results stay within
-/// [`MAX_FILE_NAME_LEN`] bytes by shortening the stem. Expects names already
+/// `MAX_FILE_NAME_LEN` (200) bytes by shortening the stem. Expects names already
 /// passed through [`sanitize_file_name`].
 pub fn dedupe_names(names: &[String]) -> Vec<String> {
     let mut taken: HashSet<String> = names.iter().map(|n| name_fold_key(n)).collect();

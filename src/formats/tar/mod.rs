@@ -9,6 +9,9 @@
 //!   directory or exhaust memory.
 //! * `names`: [`sanitize_file_name`], [`name_fold_key`] and [`dedupe_names`].
 //!
+//! The writer's exact byte format and the reader's rules are spelled out at
+//! the top of `write.rs` and `read.rs`.
+//!
 //! Entry paths are checked with the rules of [`crate::formats::paths`],
 //! which BagIt manifests share.
 //!

@@ -16,21 +16,21 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
-use custodia::bundle::bagit;
-use custodia::bundle::tarball::{for_each_entry, ReadLimits, TarError};
 use custodia::bundle::verify::{check_bag, hash_reader, walk_bundle, Status, Verdict};
 use custodia::crypto::aead::{open_raw, open_value, seal_raw};
 use custodia::crypto::kdf::{self, KdfParams};
 use custodia::crypto::keys::{hkdf_derive, SymmetricKey};
-use custodia::crypto::minisign::{PublicKey, SignatureFile};
 use custodia::crypto::recovery::RecoveryKey;
 use custodia::custody::chain::{readable_events, verify_chain, ImportedHistory};
-use custodia::custody::checkpoint::Checkpoint;
 use custodia::custody::state::VaultState;
 use custodia::custody::SignedEvent;
 use custodia::format::{unpad, Binding, Envelope, Id};
+use custodia::formats::bagit;
+use custodia::formats::checkpoint::Checkpoint;
+use custodia::formats::minisign::{PublicKey, SignatureFile};
+use custodia::formats::search::{Folded, Query};
+use custodia::formats::tar::{for_each_entry, ReadLimits, TarError};
 use custodia::records::statement::StatementFields;
-use custodia::search::{Folded, Query};
 use custodia::vault::Settings;
 
 /// A fuzz target: arbitrary bytes in, nothing out; must not panic.
@@ -298,7 +298,7 @@ const HAYSTACK: &str = "Témoignage recueilli à Astana : « Je suis réfugié �
 /// input itself.
 pub fn search_query(data: &[u8]) {
     let t = text(data);
-    let _ = custodia::search::fold(&t);
+    let _ = custodia::formats::search::fold(&t);
     let folded_input = Folded::new(&t);
     let len = folded_input.text.len();
     let _ = folded_input.original_range(0..len, &t);

@@ -11,13 +11,17 @@
 //! cli (binary only) → bundle → records, custody → vault → store → crypto → format
 //! ```
 //!
+//! [`formats`] sits beside that stack, below everything that uses it: pure
+//! byte and text formats (tar, BagIt, minisign, checkpoint receipts, search
+//! folding and matching) that import nothing else from the crate.
+//!
 //! * [`format`]: byte layouts (ids, associated data, envelopes, padding).
 //! * [`crypto`]: KDF, key hierarchy, AEAD sealing, recovery and signing keys.
 //! * [`store`]: the SQLite file, schema, migrations, transactions.
 //! * [`vault`]: creating, unlocking, users and key slots.
 //! * [`records`]: cases, statements, evidence, search execution.
 //! * [`custody`]: signed hash-chained events, `check`, checkpoints.
-//! * [`search`]: text folding, query parsing, matching, snippets.
+//! * [`formats`]: tar, BagIt, minisign, checkpoint receipts, search text.
 //!
 //! See `docs/format.md` for the on-disk format and `SECURITY.md` for the
 //! threat model.
@@ -31,8 +35,8 @@ pub mod custody;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod formats;
 pub mod records;
-pub mod search;
 pub mod store;
 pub mod stream;
 pub mod vault;

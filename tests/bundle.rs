@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use common::bag::{all_text, expect_exit, files_under, rebag};
 use common::{arg, parse_json, run_command, TestVault};
 use custodia::bundle::layout::html_escape;
-use custodia::bundle::tarball::DeterministicTar;
-use custodia::crypto::minisign::PublicKey;
+use custodia::formats::minisign::PublicKey;
+use custodia::formats::tar::DeterministicTar;
 use sha2::{Digest, Sha256};
 
 // ------------------------------------------------------------ testimony
@@ -2399,7 +2399,7 @@ fn resign_as_exporter(bag: &Path, v: &TestVault) {
         .unlock(Some(common::OWNER), common::OWNER_PASS)
         .unwrap();
     let tagman = fs::read(bag.join("tagmanifest-sha256.txt")).unwrap();
-    let sig = custodia::crypto::minisign::sign(
+    let sig = custodia::formats::minisign::sign(
         vault.signing_key().dalek(),
         &tagman[..],
         "signature from the exporter's key",

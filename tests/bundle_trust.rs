@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use common::bag::{expect_exit, files_under, rebag};
 use common::{arg, parse_json, run_command, sha256_hex, TestVault, OWNER, OWNER_PASS};
-use custodia::bundle::tarball::{name_fold_key, DeterministicTar};
 use custodia::bundle::verify::{verify_bundle, Status, TrustSource, TrustedKey, Unlock};
-use custodia::crypto::minisign::{self, PublicKey, SignatureFile};
+use custodia::formats::minisign::{self, PublicKey, SignatureFile};
+use custodia::formats::tar::{name_fold_key, DeterministicTar};
 use ed25519_dalek::{Signer, SigningKey};
 
 const CASE: &str = "KZ-2026-014";
@@ -991,7 +991,7 @@ fn an_amend_after_a_seal_never_reaches_a_court_as_valid() {
 
 #[test]
 fn reader_rules_crlf_bagit_txt_and_one_space_manifest_separator_are_accepted() {
-    use custodia::bundle::bagit::{parse_bagit_txt, parse_manifest};
+    use custodia::formats::bagit::{parse_bagit_txt, parse_manifest};
     let (version, encoding) =
         parse_bagit_txt("BagIt-Version: 1.0\r\nTag-File-Character-Encoding: UTF-8\r\n").unwrap();
     assert_eq!((version.as_str(), encoding.as_str()), ("1.0", "UTF-8"));

@@ -682,11 +682,11 @@ enum ClaimedKey {
 /// honestly be built. Returns the new event's position.
 fn forge_event_in_owners_name(vault: &Path, record: &str, claimed: ClaimedKey) -> u64 {
     use custodia::crypto::aead::seal_bytes;
-    use custodia::crypto::minisign::PublicKey;
     use custodia::crypto::signing::UserSigningKey;
     use custodia::custody::state::event_hash;
     use custodia::custody::{Action, Event, SignedEvent, EVENT_SIZE_CLASS, EVENT_TYPE};
     use custodia::format::Binding;
+    use custodia::formats::minisign::PublicKey;
     use custodia::store::records as rows;
 
     // The owner's key id, as found on any of the owner's events.

@@ -1,6 +1,6 @@
 //! Search folding is a stored format (issue 17): the vault keeps folded
 //! texts, sealed, so what `fold` produces must not change without
-//! `custodia::search::FOLD_VERSION` moving (which makes vaults re-fold their
+//! `custodia::formats::search::FOLD_VERSION` moving (which makes vaults re-fold their
 //! texts at the next unlock). `tests/vectors/fold.tsv` pins the output for
 //! French, Cyrillic, Arabic, Devanagari, CJK and the awkward invisibles:
 //! each line is the fold version, the input and the expected fold, as JSON
@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use custodia::search::{fold, FOLD_VERSION};
+use custodia::formats::search::{fold, FOLD_VERSION};
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")

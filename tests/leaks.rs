@@ -72,7 +72,7 @@ fn needles() -> Vec<String> {
         set.insert(c.to_owned());
         set.insert(c.nfc().collect::<String>());
         set.insert(c.nfd().collect::<String>());
-        set.insert(custodia::search::fold(c));
+        set.insert(custodia::formats::search::fold(c));
     }
     set.into_iter().filter(|s| s.chars().count() >= 5).collect()
 }
@@ -480,7 +480,13 @@ fn a_whole_session_leaves_no_canary_on_disk_and_no_passphrase_in_messages() {
     // Messages: no passphrase, in any form, on stdout or stderr.
     let secrets: Vec<String> = [PASS, PASS2]
         .iter()
-        .flat_map(|p| [p.to_string(), p.nfd().collect(), custodia::search::fold(p)])
+        .flat_map(|p| {
+            [
+                p.to_string(),
+                p.nfd().collect(),
+                custodia::formats::search::fold(p),
+            ]
+        })
         .collect();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     for out in &s.outputs {

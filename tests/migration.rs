@@ -56,7 +56,7 @@ fn a_version_1_vault_is_migrated_once_and_checks_clean() {
     assert_eq!(refolds.len(), 1, "{log}");
     assert_eq!(
         refolds[0]["event"]["details"]["fold_version"],
-        custodia::search::FOLD_VERSION
+        custodia::formats::search::FOLD_VERSION
     );
     assert_eq!(refolds[0]["event"]["details"]["from_fold_version"], 1);
     assert_eq!(refolds[0]["event"]["details"]["statements"], 2);

@@ -25,7 +25,7 @@ use std::io::Cursor;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use custodia::crypto::minisign::{self, PublicKey, SignatureFile, ALG_ED25519};
+use custodia::formats::minisign::{self, PublicKey, SignatureFile, ALG_ED25519};
 use ed25519_dalek::{Signer, SigningKey};
 
 /// Cases per kind (x 10 kinds).

@@ -2,7 +2,7 @@
 //! `bagit`, the Library of Congress implementation a court would use), and
 //! with GNU `tar`.
 //!
-//! A sealed-bundle-shaped bag is built with `bagit` + `tarball`, unpacked with
+//! A sealed-bundle-shaped bag is built with `formats::bagit` + `formats::tar`, unpacked with
 //! `tar -x`, and must pass `bagit.py --validate`; changing one payload byte
 //! (or one tag-file byte) must make the stock tool fail. These tests fail,
 //! rather than skip, when `bagit.py` or GNU tar is missing: install with
@@ -13,12 +13,12 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use custodia::bundle::bagit::{
+use custodia::formats::bagit::{
     parse_bag_info, parse_bagit_txt, parse_manifest, parse_payload_oxum, parse_tag_manifest,
     tag_manifest, write_bag_text, BagInfo, PayloadEntry,
 };
-use custodia::bundle::tarball::{
-    dedupe_names, for_each_entry, sanitize_file_name, DeterministicTar, ReadLimits,
+use custodia::formats::tar::{
+    dedupe_names, for_each_entry, sanitize_file_name, DeterministicTar, ReadLimits, TarError,
 };
 use sha2::{Digest, Sha256};
 
@@ -261,7 +261,7 @@ fn our_reader_and_parsers_verify_the_bundle() {
         let mut content = Vec::new();
         data.read_to_end(&mut content)?;
         files.push((path.to_owned(), size, sha256(&content), content));
-        Ok(())
+        Ok::<(), TarError>(())
     })
     .unwrap();
     let find = |name: &str| -> &[u8] {

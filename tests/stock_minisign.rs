@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use custodia::crypto::minisign::{
+use custodia::formats::minisign::{
     self, MinisignError, PublicKey, SignatureFile, MAX_TRUSTED_COMMENT_LEN,
     MAX_UNTRUSTED_COMMENT_LEN,
 };

@@ -1,15 +1,16 @@
 //! Checkpoints against this vault: signing a receipt of its custody state,
 //! checking that it contains and extends a receipt it is shown, and the
-//! last-seen state kept beside the vault (SPEC §4).
+//! last-seen state kept beside the vault (SPEC §4). The receipt's text
+//! format is [`crate::formats::checkpoint`].
 
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use crate::custody::checkpoint::Checkpoint;
 use crate::custody::{open_event, GENESIS};
 use crate::error::{Error, Result};
+use crate::formats::checkpoint::Checkpoint;
 use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 
@@ -82,7 +83,10 @@ impl Vault<Unlocked> {
             )));
         }
         let directory = self.key_directory()?;
-        if !receipt.verify_signature(|id| directory.get(id).map(|(_, key)| key)) {
+        let signed = directory
+            .get(&receipt.key_id)
+            .is_some_and(|(_, key)| receipt.signed_by(key));
+        if !signed {
             return Ok(Some(
                 "the receipt's signature does not verify with any key of this vault".into(),
             ));

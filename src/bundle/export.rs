@@ -13,17 +13,12 @@ use secrecy::SecretString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::bagit::{
-    tag_manifest, write_bag_text, BagInfo, PayloadEntry, MANIFEST_NAME, TAG_MANIFEST_NAME,
-};
 use super::layout::*;
 use super::redact::NameShield;
 use super::report::{render, ReportInput};
-use super::tarball::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::audit::chains::verify_before_export;
 use crate::audit::check::CheckReport;
 use crate::audit::checkpoint::{current_state, sign_checkpoint};
-use crate::crypto::minisign::{self, PublicKey};
 use crate::custody::chain::{brought_history, check_handover, readable_events};
 use crate::custody::Event;
 use crate::custody::{self, Action};
@@ -31,6 +26,11 @@ use crate::error::{Error, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Id;
 use crate::format::Kind;
+use crate::formats::bagit::{
+    tag_manifest, write_bag_text, BagInfo, PayloadEntry, MANIFEST_NAME, TAG_MANIFEST_NAME,
+};
+use crate::formats::minisign::{self, PublicKey};
+use crate::formats::tar::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::records::case::find_case;
 use crate::records::case::Case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
@@ -1005,9 +1005,9 @@ fn write_bundle(
 
 /// A tar failure while writing `path`: an exhibit that failed its checks is
 /// an integrity problem; anything else is an I/O or format failure.
-fn tar_error(e: super::tarball::TarError, path: &str) -> Error {
+fn tar_error(e: crate::formats::tar::TarError, path: &str) -> Error {
     match e {
-        super::tarball::TarError::Io(io) => {
+        crate::formats::tar::TarError::Io(io) => {
             reader_error(io, &format!("cannot write {path} into the bundle"))
         }
         other => Error::Invalid(format!("cannot write {path} into the bundle: {other}")),

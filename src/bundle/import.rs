@@ -20,15 +20,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::layout::*;
-use super::tarball::TarError;
 use super::verify::{check_bag, hash_reader, open_tar, walk_bundle, TrustSource, Unlock, Verdict};
-use crate::crypto::minisign::PublicKey;
 use crate::custody::chain::ImportedHistory;
 use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Result};
-use crate::format::Id;
-use crate::format::Kind;
+use crate::format::{Id, Kind};
+use crate::formats::minisign::PublicKey;
+use crate::formats::tar::TarError;
 use crate::records::case::{all_cases, find_case, same_reference};
 use crate::records::evidence::{write_chunks_serial, EvidenceOverview, CHUNK_SIZE};
 use crate::records::statement::{self, StatementFields, StatementOverview};

@@ -2,14 +2,12 @@
 //! its tag manifest signed with minisign, packed in a deterministic tar and
 //! encrypted with age; and the reader that verifies and imports them.
 //!
-//! [`bagit`] and [`tarball`] are pure format code; [`export`], [`verify`]
-//! and [`import`] tie them to the vault.
+//! The pure formats (BagIt text, tar, minisign) are in [`crate::formats`];
+//! [`export`], [`verify`] and [`import`] tie them to the vault.
 
-pub mod bagit;
 pub mod export;
 pub mod import;
 pub mod layout;
 pub mod redact;
 pub mod report;
-pub mod tarball;
 pub mod verify;

@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use crate::search::{fold, Folded, Query};
+use crate::formats::search::{fold, Folded, Query};
 
 /// One protected witness: the queries that find their name, and the
 /// pseudonym that replaces it.

@@ -14,16 +14,16 @@ use secrecy::SecretString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::bagit::{
-    parse_bag_info, parse_bagit_txt, parse_manifest, parse_payload_oxum, parse_tag_manifest,
-    MANIFEST_NAME, TAG_MANIFEST_NAME,
-};
 use super::layout::*;
-use super::tarball::{for_each_entry, ReadLimits, TarError};
-use crate::crypto::minisign::{self, PublicKey, SignatureFile};
 use crate::custody::chain::{brought_history, check_handover, readable_events, verify_chain};
 use crate::custody::{Action, Event};
 use crate::error::{Error, Result};
+use crate::formats::bagit::{
+    parse_bag_info, parse_bagit_txt, parse_manifest, parse_payload_oxum, parse_tag_manifest,
+    MANIFEST_NAME, TAG_MANIFEST_NAME,
+};
+use crate::formats::minisign::{self, PublicKey, SignatureFile};
+use crate::formats::tar::{for_each_entry, ReadLimits, TarError};
 use crate::vault::{Unlocked, Vault};
 
 /// Most bytes of non-evidence files (metadata, texts, custody logs, the
@@ -760,7 +760,7 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         v.problem("bag-info.txt has no vault checkpoint");
         return;
     }
-    let receipt = match crate::custody::checkpoint::Checkpoint::parse(&v.checkpoint) {
+    let receipt = match crate::formats::checkpoint::Checkpoint::parse(&v.checkpoint) {
         Ok(r) => r,
         Err(e) => {
             v.problem(format!(
@@ -770,11 +770,7 @@ fn check_checkpoint(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
         }
     };
     let key = text(files, &signer_path(&receipt.key_id)).and_then(|t| PublicKey::parse(t).ok());
-    let mut directory = crate::vault::users::KeyDirectory::new();
-    if let Some(k) = key {
-        directory.insert(receipt.key_id.clone(), (String::new(), k.key));
-    }
-    let ok = receipt.verify_signature(|id| directory.get(id).map(|(_, key)| key));
+    let ok = key.is_some_and(|k| receipt.signed_by(&k.key));
     v.source_vault = receipt.vault.clone();
     v.item(
         "checkpoint",
@@ -823,7 +819,7 @@ fn rebuilt_at(events: &[Event]) -> Option<u64> {
 /// receipt of their own: only `--signer` (or the signer's key obtained
 /// elsewhere) tells that bundle from the exporter's.
 fn check_checkpoint_matches_export(v: &mut Verdict, export_events: &[Event]) {
-    let Ok(receipt) = crate::custody::checkpoint::Checkpoint::parse(&v.checkpoint) else {
+    let Ok(receipt) = crate::formats::checkpoint::Checkpoint::parse(&v.checkpoint) else {
         return; // reported by check_checkpoint
     };
     let Some(newest) = export_events.iter().max_by_key(|e| e.position) else {

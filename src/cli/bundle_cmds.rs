@@ -11,7 +11,7 @@ use custodia::bundle::import::ImportOptions;
 use custodia::bundle::verify::{
     identities_from_file, verify_bundle, Status, TrustedKey, Unlock, Verdict,
 };
-use custodia::crypto::minisign::PublicKey;
+use custodia::formats::minisign::PublicKey;
 use custodia::Error;
 
 use super::open::{progress_bar, OpenVault};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use custodia::custody::checkpoint::Checkpoint;
+use custodia::formats::checkpoint::Checkpoint;
 use custodia::Vault;
 
 use super::open::{progress_bar, OpenVault};
@@ -126,7 +126,9 @@ pub fn checkpoint(g: &Global, out: &Output) -> Result<(), Failure> {
 
 pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
     let expected = match &args.expect_checkpoint {
-        Some(text) => Some(Checkpoint::parse(text)?),
+        Some(text) => {
+            Some(Checkpoint::parse(text).map_err(|e| custodia::Error::Invalid(e.to_string()))?)
+        }
         None => None,
     };
     let mut vault = OpenVault::unlock(g, out)?;

@@ -51,7 +51,7 @@ pub fn signer(g: &Global, out: &Output, cmd: SignerCommand) -> Result<(), Failur
                 for p in &pinned {
                     out.line(format!(
                         "{}  {}  pinned {} by {}",
-                        custodia::crypto::minisign::short_fingerprint(&p.fingerprint),
+                        custodia::formats::minisign::short_fingerprint(&p.fingerprint),
                         terminal_safe(&p.name),
                         p.pinned_at,
                         terminal_safe(&p.pinned_by)

@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use custodia::crypto::kdf::KdfParams;
-use custodia::crypto::minisign::PublicKey;
 use custodia::crypto::recovery::RecoveryKey;
 use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
+use custodia::formats::minisign::PublicKey;
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
 use super::secrets::{

@@ -9,7 +9,6 @@
 pub mod aead;
 pub mod kdf;
 pub mod keys;
-pub mod minisign;
 pub mod recovery;
 pub mod signing;
 pub mod strength;

@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, SignedEvent, GENESIS};
-use crate::crypto::minisign::PublicKey;
+use crate::formats::minisign::PublicKey;
 
 /// The outcome of verifying one record's chain.
 #[derive(Clone, Debug, Default)]

@@ -14,7 +14,6 @@
 //! whole vault lives in [`check`]; checkpoints in [`checkpoint`].
 
 pub mod chain;
-pub mod checkpoint;
 pub mod state;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -77,7 +76,7 @@ pub enum Action {
     #[serde(rename = "migrate")]
     Migrate,
     /// The statements' search texts were folded again by a newer
-    /// [`crate::search::FOLD_VERSION`].
+    /// [`crate::formats::search::FOLD_VERSION`].
     #[serde(rename = "refold")]
     Refold,
 }

@@ -133,7 +133,7 @@ pub struct VaultState {
     pub signers: Vec<SignerState>,
     /// Every chain by its record id (hex).
     pub chains: BTreeMap<String, ChainState>,
-    /// The [`crate::search::FOLD_VERSION`] the stored search texts were
+    /// The [`crate::formats::search::FOLD_VERSION`] the stored search texts were
     /// folded with (1 for vaults from before it was recorded): set by the
     /// vault's `create` event and by every `refold` event.
     #[serde(default = "legacy_fold_version")]

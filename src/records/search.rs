@@ -1,5 +1,5 @@
 //! Running a search over the vault: decrypt each statement's sealed folded
-//! search text in memory, match and rank with [`crate::search`], then
+//! search text in memory, match and rank with [`crate::formats::search`], then
 //! decrypt only the bodies of the hits shown, for snippets. Nothing
 //! decrypted is written anywhere; each hit shown is logged as a view of its
 //! statement (the snippet is testimony).
@@ -17,7 +17,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::search::{snippet, Query, Snippet};
+use crate::formats::search::{snippet, Query, Snippet};
 use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 

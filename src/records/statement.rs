@@ -15,7 +15,7 @@ use crate::custody::Action;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::format::Kind;
-use crate::search::fold;
+use crate::formats::search::fold;
 use crate::store::records::{self as rows, VersionRow};
 use crate::vault::sealed::{open_field, resolve, seal_field};
 use crate::vault::{Session, Unlocked, Vault};
@@ -274,7 +274,7 @@ fn write_search_text(
 
 impl Vault<Unlocked> {
     /// Folds every statement's search text again when the vault's texts
-    /// were folded by an older [`crate::search::FOLD_VERSION`] (a change of
+    /// were folded by an older [`crate::formats::search::FOLD_VERSION`] (a change of
     /// folding rules or of the Unicode tables), so a new query never
     /// silently misses an old text. Runs at unlock, once per fold version,
     /// in one write transaction ending with a signed `refold` event.
@@ -282,13 +282,13 @@ impl Vault<Unlocked> {
     /// it). Returns how many texts were folded again, if it ran.
     pub fn refold_if_needed(&mut self) -> Result<Option<u64>> {
         let current = self.read(|tx, session| Ok(session.state(tx)?.state.fold_version))?;
-        if current == crate::search::FOLD_VERSION {
+        if current == crate::formats::search::FOLD_VERSION {
             return Ok(None);
         }
         let vault_id = self.id();
         self.write(|tx, session| {
             let from = session.state(tx)?.state.fold_version;
-            if from == crate::search::FOLD_VERSION {
+            if from == crate::formats::search::FOLD_VERSION {
                 return Ok(None); // another process did it meanwhile
             }
             let mut refolded = 0u64;
@@ -308,7 +308,7 @@ impl Vault<Unlocked> {
                 &vault_id,
                 Action::Refold,
                 serde_json::json!({
-                    "fold_version": crate::search::FOLD_VERSION,
+                    "fold_version": crate::formats::search::FOLD_VERSION,
                     "from_fold_version": from,
                     "statements": refolded,
                 }),

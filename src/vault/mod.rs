@@ -87,7 +87,7 @@ impl<'a> Session<'a> {
             vault_id,
             keys,
             user,
-            key_id: crate::crypto::minisign::PublicKey::new(user.signing.verifying_key())
+            key_id: crate::formats::minisign::PublicKey::new(user.signing.verifying_key())
                 .key_id_hex(),
             state: Mutex::new(Loaded::default()),
         }
@@ -366,7 +366,7 @@ impl Vault<Locked> {
                 serde_json::json!({
                     "recovery_slots": [rec_slot.slot_id.to_hex()],
                     "recovery_slot_sha256": recovery_digests([&rec_slot]),
-                    "fold_version": crate::search::FOLD_VERSION,
+                    "fold_version": crate::formats::search::FOLD_VERSION,
                 }),
             )?;
             session.append(
@@ -649,7 +649,7 @@ fn user_details(
     slot: &rows::SlotRow,
     signing: &UserSigningKey,
 ) -> serde_json::Value {
-    let key = crate::crypto::minisign::PublicKey::new(signing.verifying_key());
+    let key = crate::formats::minisign::PublicKey::new(signing.verifying_key());
     serde_json::json!({
         "profile_version": profile_version,
         "slot": slot.slot_id.to_hex(),
@@ -872,7 +872,7 @@ impl Vault<Unlocked> {
         let mut out = users::KeyDirectory::new();
         for (_, profile) in self.profiles()? {
             for key in profile.all_keys()? {
-                let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
+                let id = crate::formats::minisign::PublicKey::new(key).key_id_hex();
                 out.insert(id, (profile.name.clone(), key));
             }
         }
@@ -887,7 +887,7 @@ impl Vault<Unlocked> {
         let mut out = HashMap::new();
         for (_, profile) in self.profiles()? {
             for (key, record) in profile.keys_with_records()? {
-                let id = crate::crypto::minisign::PublicKey::new(key).key_id_hex();
+                let id = crate::formats::minisign::PublicKey::new(key).key_id_hex();
                 let until = match (record.retired_at_position, profile.removed_at_position) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -1127,7 +1127,7 @@ impl Vault<Unlocked> {
     pub fn pin_signer(
         &mut self,
         name: &str,
-        key: &crate::crypto::minisign::PublicKey,
+        key: &crate::formats::minisign::PublicKey,
     ) -> Result<signers::PinnedSigner> {
         signers::validate_name(name)?;
         let name = users::normalize_user_name(name);

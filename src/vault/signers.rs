@@ -6,9 +6,9 @@
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
-use crate::crypto::minisign::PublicKey;
 use crate::custody::state::VaultState;
 use crate::error::{Error, Result};
+use crate::formats::minisign::PublicKey;
 
 /// One pinned signer.
 #[derive(Clone, Debug, Serialize)]

@@ -171,6 +171,13 @@
 //! This module does not read or write minisign secret key files. Custodia
 //! keeps its own Ed25519 signing key; only the public key file and the
 //! signature files are exchanged.
+//!
+//! # What this module does not own
+//!
+//! It signs with a key it is handed ([`sign`]) and does no I/O beyond the
+//! `Read` of the signed data: it never loads keys from the vault, never
+//! decides which keys are trusted (that is the bundle verifier's job with
+//! the vault's signers), and knows nothing of SQLite or custody.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -266,13 +273,13 @@ pub const ALG_ED25519: [u8; 2] = *b"Ed";
 
 /// Algorithm bytes of a signature over the BLAKE2b-512 digest of the data
 /// (what [`sign`] writes): ASCII `ED`.
-pub const ALG_ED25519_PREHASHED: [u8; 2] = *b"ED";
+pub(crate) const ALG_ED25519_PREHASHED: [u8; 2] = *b"ED";
 
 /// Prefix of the first line of public key and signature files.
-pub const UNTRUSTED_COMMENT_PREFIX: &str = "untrusted comment: ";
+pub(crate) const UNTRUSTED_COMMENT_PREFIX: &str = "untrusted comment: ";
 
 /// Prefix of the third line of a signature file.
-pub const TRUSTED_COMMENT_PREFIX: &str = "trusted comment: ";
+pub(crate) const TRUSTED_COMMENT_PREFIX: &str = "trusted comment: ";
 
 /// Longest untrusted comment, in bytes, that stock minisign reads back
 /// (its line buffer is 1024 bytes including prefix, line feed and the C
@@ -320,7 +327,7 @@ pub fn key_id_for(key: &VerifyingKey) -> [u8; KEY_ID_LEN] {
 /// Formats a key id the way minisign prints it: the 8 stored bytes read as a
 /// little-endian `u64`, as 16 upper-case hex digits (i.e. bytes reversed;
 /// minisign 0.11 omits leading zeros, newer versions pad to 16 digits).
-pub fn key_id_to_hex(key_id: &[u8; KEY_ID_LEN]) -> String {
+pub(crate) fn key_id_to_hex(key_id: &[u8; KEY_ID_LEN]) -> String {
     format!("{:016X}", u64::from_le_bytes(*key_id))
 }
 
@@ -499,7 +506,7 @@ impl PublicKey {
 
 /// SHA-256 of the 32 raw key bytes, lowercase hex (see
 /// [`PublicKey::fingerprint`]).
-pub fn fingerprint_of(key: &VerifyingKey) -> String {
+pub(crate) fn fingerprint_of(key: &VerifyingKey) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(key.as_bytes()))
 }
@@ -737,7 +744,7 @@ impl SignatureFile {
     }
 
     /// `true` if the signature is over the BLAKE2b-512 digest (`ED`).
-    pub fn is_prehashed(&self) -> bool {
+    pub(crate) fn is_prehashed(&self) -> bool {
         self.algorithm == ALG_ED25519_PREHASHED
     }
 

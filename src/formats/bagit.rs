@@ -5,8 +5,11 @@
 //! from already-computed payload sizes and digests and parsing them strictly
 //! for a verifier. It is pure: it never touches the file system, never reads
 //! payload bytes and never decides where a bag lives. Hashing payload files,
-//! laying the bag out on disk or in a tar (see the `tarball` module), and
-//! deciding which bag-info fields a bundle carries belong to the caller.
+//! laying the bag out on disk or in a tar (see [`crate::formats::tar`]), and
+//! deciding which bag-info fields a bundle carries belong to the caller; so
+//! do signing the tag manifest ([`crate::formats::minisign`]), keys and the
+//! vault. Path rules shared with the tar reader live in
+//! [`crate::formats::paths`].
 //!
 //! # Conformance notes
 //!
@@ -17,7 +20,7 @@
 //!   `bagit.py` (1.9.0, issue LibraryOfCongress/bagit-python#157) decodes
 //!   only `%0D`/`%0A` and *not* `%25`, so a payload path containing `%`
 //!   produces a bag that is RFC-valid but that `bagit.py --validate` rejects.
-//!   Keep `%` out of payload names (`tarball::sanitize_file_name` does).
+//!   Keep `%` out of payload names (`formats::tar::sanitize_file_name` does).
 //! * The writer refuses paths that end in whitespace: they are legal in the
 //!   RFC but common validators (`bagit.py` included) strip line ends and
 //!   would then look for a different file.
@@ -38,14 +41,16 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::formats::paths::{check_chars, check_components, Forbidden, PathProblem};
+
 /// The exact contents of `bagit.txt` written by [`write_bag_text`].
-pub const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
+pub(crate) const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
 
 /// File name of the payload manifest written by this module.
-pub const MANIFEST_NAME: &str = "manifest-sha256.txt";
+pub(crate) const MANIFEST_NAME: &str = "manifest-sha256.txt";
 
 /// File name of the tag manifest written by this module.
-pub const TAG_MANIFEST_NAME: &str = "tagmanifest-sha256.txt";
+pub(crate) const TAG_MANIFEST_NAME: &str = "tagmanifest-sha256.txt";
 
 const BAG_INFO_NAME: &str = "bag-info.txt";
 const BAGIT_TXT_NAME: &str = "bagit.txt";
@@ -76,56 +81,12 @@ pub struct BagInfo {
 /// The three tag files produced by [`write_bag_text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BagText {
-    /// Contents of `bagit.txt` (always [`BAGIT_TXT`]).
+    /// Contents of `bagit.txt` (always `BAGIT_TXT`).
     pub bagit_txt: String,
     /// Contents of `bag-info.txt`: the caller's fields, then `Payload-Oxum`, then `Bagging-Date`.
     pub bag_info_txt: String,
     /// Contents of `manifest-sha256.txt`, one line per payload file, sorted by path.
     pub manifest_sha256_txt: String,
-}
-
-/// Why a path is not acceptable in a manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathProblem {
-    /// The path is empty.
-    Empty,
-    /// A payload path does not start with `data/`.
-    NotUnderData,
-    /// A tag file path lies under `data/` (that is the payload directory).
-    UnderData,
-    /// The path starts with `/`.
-    Absolute,
-    /// The path contains a backslash.
-    Backslash,
-    /// The path contains a NUL character.
-    Nul,
-    /// The path has an empty component (`a//b`, a trailing `/`, or just `data/`).
-    EmptyComponent,
-    /// The path has a `.` component.
-    DotComponent,
-    /// The path has a `..` component.
-    DotDotComponent,
-    /// The path ends with whitespace, which common validators strip.
-    TrailingWhitespace,
-}
-
-impl fmt::Display for PathProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PathProblem::Empty => "path is empty",
-            PathProblem::NotUnderData => "payload path must start with \"data/\"",
-            PathProblem::UnderData => "tag file path must not be under \"data/\"",
-            PathProblem::Absolute => "path is absolute",
-            PathProblem::Backslash => "path contains a backslash",
-            PathProblem::Nul => "path contains a NUL character",
-            PathProblem::EmptyComponent => "path has an empty component",
-            PathProblem::DotComponent => "path has a \".\" component",
-            PathProblem::DotDotComponent => "path has a \"..\" component",
-            PathProblem::TrailingWhitespace => {
-                "path ends with whitespace (validators such as bagit.py strip it)"
-            }
-        })
-    }
 }
 
 /// Why a bag-info label is not acceptable.
@@ -790,27 +751,8 @@ fn check_value(value: &str) -> Result<(), ValueProblem> {
 // Paths
 
 fn check_relative_path(path: &str) -> Result<(), PathProblem> {
-    if path.is_empty() {
-        return Err(PathProblem::Empty);
-    }
-    if path.starts_with('/') {
-        return Err(PathProblem::Absolute);
-    }
-    if path.contains('\\') {
-        return Err(PathProblem::Backslash);
-    }
-    if path.contains('\0') {
-        return Err(PathProblem::Nul);
-    }
-    for component in path.split('/') {
-        match component {
-            "" => return Err(PathProblem::EmptyComponent),
-            "." => return Err(PathProblem::DotComponent),
-            ".." => return Err(PathProblem::DotDotComponent),
-            _ => {}
-        }
-    }
-    Ok(())
+    check_chars(path, Forbidden::Nul)?;
+    check_components(path)
 }
 
 fn check_payload_path_parsed(path: &str) -> Result<(), PathProblem> {
@@ -1223,8 +1165,8 @@ mod tests {
             ("data", PathProblem::NotUnderData),
             ("data/", PathProblem::EmptyComponent),
             ("/data/x", PathProblem::Absolute),
-            ("data/../x", PathProblem::DotDotComponent),
-            ("data/./x", PathProblem::DotComponent),
+            ("data/../x", PathProblem::ParentComponent),
+            ("data/./x", PathProblem::CurrentComponent),
             ("data//x", PathProblem::EmptyComponent),
             ("data/x/", PathProblem::EmptyComponent),
             ("data\\x", PathProblem::Backslash),
@@ -1319,7 +1261,7 @@ mod tests {
         );
         for (name, want) in [
             ("data/x", PathProblem::UnderData),
-            ("../x", PathProblem::DotDotComponent),
+            ("../x", PathProblem::ParentComponent),
             ("/x", PathProblem::Absolute),
             ("", PathProblem::Empty),
         ] {
@@ -1391,7 +1333,7 @@ mod tests {
                 format!("{HELLO_SHA}  data/../../etc/passwd"),
                 SyntaxProblem::BadPath {
                     path: "data/../../etc/passwd".into(),
-                    problem: PathProblem::DotDotComponent,
+                    problem: PathProblem::ParentComponent,
                 },
             ),
             (

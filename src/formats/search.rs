@@ -2,7 +2,8 @@
 //! query parsing, matching, ranking and snippet extraction.
 //!
 //! This module owns only the *text* side of search. It does NOT read storage,
-//! decrypt records or keep an index: callers hand it plaintext (or text they
+//! decrypt records or keep an index (running a search over a vault's
+//! records is `records::search`): callers hand it plaintext (or text they
 //! folded earlier with [`fold`]) and get back booleans, scores, byte ranges and
 //! display snippets. Nothing here allocates per character in the hot matching
 //! path and nothing here panics on any input.
@@ -825,7 +826,7 @@ impl Snippet {
     /// Render with the highlights wrapped in `open`/`close` (e.g.
     /// `"\x1b[1;33m"` and `"\x1b[0m"` on a terminal, or `"["` `"]"` on a
     /// pipe). Invalid or overlapping highlight ranges are ignored.
-    pub fn render(&self, open: &str, close: &str) -> String {
+    pub(crate) fn render(&self, open: &str, close: &str) -> String {
         let mut out = String::with_capacity(
             self.text.len() + self.highlights.len() * (open.len() + close.len()),
         );

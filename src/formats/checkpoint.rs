@@ -1,23 +1,28 @@
-//! Checkpoints: a short signed receipt of the vault's custody state
-//! (vault id, event count, hash of the last event). A copy of the vault that
-//! does not contain and extend a receipt it is shown has been rolled back
-//! or forked.
+//! The text of a checkpoint receipt: a short signed statement of a vault's
+//! custody state (vault id, event count, hash of the last event).
 //!
 //! Receipt text (one line):
 //! `custodia-checkpoint:1:<vault id>:<count>:<head hash>:<key id>:<signature>`
 //! where the signature is Ed25519, base64, over everything before the last
-//! `:` (the prefix through the key id).
+//! `:` (the prefix through the key id, `Checkpoint::signed_part`).
+//!
+//! This module owns parsing and writing that line and checking its
+//! signature against a public key it is handed. It does not own signing
+//! (the signer's key is the vault's), finding the key for a key id, or
+//! comparing a receipt with a vault's events: those are `custody`'s. No
+//! I/O, no SQLite, no vault keys.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::Serialize;
 
-use crate::crypto::signing::verify;
-use crate::error::{Error, Result};
-use ed25519_dalek::VerifyingKey;
-
 const PREFIX: &str = "custodia-checkpoint:1";
+
+/// Why a text is not a checkpoint receipt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a custodia checkpoint receipt: {0}")]
+pub struct ReceiptError(&'static str);
 
 /// A checkpoint of the custody state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,7 +31,7 @@ pub struct Checkpoint {
     pub vault: String,
     /// Number of events.
     pub count: u64,
-    /// Hash of event `count` ([`GENESIS`] when there are none).
+    /// Hash of event `count` (the genesis hash when there are none).
     pub head: String,
     /// Key id of the signer.
     pub key_id: String,
@@ -35,6 +40,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The signed message for (`vault`, `count`, `head`, `key_id`): the
+    /// receipt without its last `:` and signature.
     pub(crate) fn signed_part(vault: &str, count: u64, head: &str, key_id: &str) -> String {
         format!("{PREFIX}:{vault}:{count}:{head}:{key_id}")
     }
@@ -50,23 +57,28 @@ impl Checkpoint {
 
     /// Parses a receipt (whitespace anywhere is ignored, so a receipt copied
     /// across lines still reads).
-    pub fn parse(text: &str) -> Result<Checkpoint> {
+    ///
+    /// # Errors
+    /// Text that is not a receipt: wrong prefix, wrong number of fields, a
+    /// malformed vault id, head hash or count. The signature is not checked.
+    pub fn parse(text: &str) -> Result<Checkpoint, ReceiptError> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let bad = |why: &str| Error::Invalid(format!("not a custodia checkpoint receipt: {why}"));
         let rest = compact
             .strip_prefix(&format!("{PREFIX}:"))
-            .ok_or_else(|| bad("it does not start with custodia-checkpoint:1"))?;
+            .ok_or(ReceiptError("it does not start with custodia-checkpoint:1"))?;
         let parts: Vec<&str> = rest.split(':').collect();
         let [vault, count, head, key_id, signature] = parts.as_slice() else {
-            return Err(bad("it does not have the five fields after the prefix"));
+            return Err(ReceiptError(
+                "it does not have the five fields after the prefix",
+            ));
         };
         let hexy = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !hexy(vault, 32) || !hexy(head, 64) {
-            return Err(bad("the vault id or head hash is malformed"));
+            return Err(ReceiptError("the vault id or head hash is malformed"));
         }
         let count: u64 = count
             .parse()
-            .map_err(|_| bad("the event count is not a number"))?;
+            .map_err(|_| ReceiptError("the event count is not a number"))?;
         Ok(Checkpoint {
             vault: vault.to_ascii_lowercase(),
             count,
@@ -76,15 +88,9 @@ impl Checkpoint {
         })
     }
 
-    /// Checks the receipt's signature with the key its key id names
-    /// (`key_for` looks a key id up; `None` means no such key).
-    pub fn verify_signature<'k>(
-        &self,
-        key_for: impl FnOnce(&str) -> Option<&'k VerifyingKey>,
-    ) -> bool {
-        let Some(key) = key_for(&self.key_id) else {
-            return false;
-        };
+    /// Whether the signature is `key`'s over [`Checkpoint::signed_part`]
+    /// (strict Ed25519, as everywhere in Custodia).
+    pub(crate) fn signed_by(&self, key: &VerifyingKey) -> bool {
         let Ok(bytes) = B64.decode(&self.signature) else {
             return false;
         };
@@ -92,11 +98,12 @@ impl Checkpoint {
             return false;
         };
         let msg = Checkpoint::signed_part(&self.vault, self.count, &self.head, &self.key_id);
-        verify(key, msg.as_bytes(), &sig)
+        key.verify_strict(msg.as_bytes(), &sig).is_ok() && key.verify(msg.as_bytes(), &sig).is_ok()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -115,5 +122,25 @@ mod tests {
         assert_eq!(Checkpoint::parse(&wrapped).unwrap(), cp);
         assert!(Checkpoint::parse("custodia-checkpoint:1:zz").is_err());
         assert!(Checkpoint::parse("hello").is_err());
+    }
+
+    #[test]
+    fn signature_is_checked_against_the_key() {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let vault = "0".repeat(32);
+        let head = "a".repeat(64);
+        let msg = Checkpoint::signed_part(&vault, 3, &head, "K");
+        let cp = Checkpoint {
+            vault,
+            count: 3,
+            head,
+            key_id: "K".into(),
+            signature: B64.encode(ed25519_dalek::Signer::sign(&sk, msg.as_bytes()).to_bytes()),
+        };
+        assert!(cp.signed_by(&sk.verifying_key()));
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+        assert!(!cp.signed_by(&other.verifying_key()));
+        let moved = Checkpoint { count: 4, ..cp };
+        assert!(!moved.signed_by(&sk.verifying_key()));
     }
 }

@@ -5,23 +5,36 @@
 //! with XChaCha20-Poly1305 under keys derived from a random master key,
 //! itself wrapped in per-user Argon2id key slots and a recovery slot.
 //!
-//! Layers, each depending only on those below it:
+//! Layers, each naming only those below it (`tests/layers.rs` reads the
+//! sources and fails on any path that goes up or sideways):
 //!
 //! ```text
-//! cli (binary only) → bundle → records, custody → vault → store → crypto → format
+//! cli (binary only)
+//!  → bundle    sealed bundles: export, verify, import, redaction, report
+//!  → audit     check, the readable log, checkpoints (records joined with custody)
+//!  → records   cases, statements, evidence, search execution, imported histories
+//!  → vault     create, unlock, users, key slots, signers; the session and sealed fields
+//!  → custody   signed hash-chained events, the vault state they fold into
+//!  → store     the SQLite file, schema, migrations, rows (bytes, not meaning)
+//!  → files     private files, temporary names, held-back output
+//!  → error     the library's typed errors
+//!  → crypto    KDF, key hierarchy, AEAD sealing, recovery and signing keys
+//!  → format, formats, stream
+//!              vault byte layouts (ids, associated data, envelopes, kinds);
+//!              pure interchange formats (tar, BagIt, minisign, checkpoint
+//!              receipts, search folding); bounded streaming helpers
 //! ```
 //!
-//! [`formats`] sits beside that stack, below everything that uses it: pure
-//! byte and text formats (tar, BagIt, minisign, checkpoint receipts, search
-//! folding and matching) that import nothing else from the crate.
-//!
-//! * [`format`]: byte layouts (ids, associated data, envelopes, padding).
+//! * [`format`]: byte layouts of the vault (ids, [`format::Kind`], associated data, envelopes, padding).
+//! * [`formats`]: tar, BagIt, minisign, checkpoint receipts, search text; no I/O, no keys.
 //! * [`crypto`]: KDF, key hierarchy, AEAD sealing, recovery and signing keys.
 //! * [`store`]: the SQLite file, schema, migrations, transactions.
-//! * [`vault`]: creating, unlocking, users and key slots.
+//! * [`custody`]: signed events, their chains and the vault state; knows no vault type.
+//! * [`vault`]: creating, unlocking, users and key slots, the [`vault::Session`] a
+//!   transaction acts in, and the sealed-field layer ([`vault::sealed`]).
 //! * [`records`]: cases, statements, evidence, search execution.
-//! * [`custody`]: signed hash-chained events, `check`, checkpoints.
-//! * [`formats`]: tar, BagIt, minisign, checkpoint receipts, search text.
+//! * [`audit`]: `check`, `log` and checkpoints, above records and custody.
+//! * [`bundle`]: export, verify and import of sealed bundles.
 //!
 //! See `docs/format.md` for the on-disk format and `SECURITY.md` for the
 //! threat model.

@@ -909,7 +909,7 @@ fn check_version(session: &Session<'_>, kind: Kind, id: &Id, v: &rows::VersionRo
         let body: String = match &v.body {
             Some(b) => open_field(key, &session.vault_id, kind, id, v.version, "body", b)?,
             None => {
-                return Err(crate::Error::Integrity(format!(
+                return Err(crate::error::Error::Integrity(format!(
                     "statement {id}: version {} has no body",
                     v.version
                 )))
@@ -918,7 +918,7 @@ fn check_version(session: &Session<'_>, kind: Kind, id: &Id, v: &rows::VersionRo
         use sha2::{Digest, Sha256};
         let digest = hex::encode(Sha256::digest(body.as_bytes()));
         if overview.get("body_sha256").and_then(|x| x.as_str()) != Some(digest.as_str()) {
-            return Err(crate::Error::Integrity(format!(
+            return Err(crate::error::Error::Integrity(format!(
                 "statement {id}: version {} body does not match its recorded SHA-256",
                 v.version
             )));

@@ -10,8 +10,12 @@
 //! contents are as sensitive as the records); in a bundle it is exported as
 //! is, and anyone with the signers' public keys can check it.
 //!
-//! This module owns event encoding, appending and reading. Verification of a
-//! whole vault lives in [`check`]; checkpoints in [`checkpoint`].
+//! This module owns event encoding, appending ([`append`], given the log's
+//! keys and an [`Author`]) and reading, the portable chains ([`chain`]) and
+//! the vault state the chain folds into ([`state`]). It knows no vault
+//! type: `vault::Session::append` is how the rest of the crate writes an
+//! event. Verification of a whole vault (`check`), the readable log and
+//! checkpoints are in [`crate::audit`], above records and custody.
 
 pub mod chain;
 pub mod state;

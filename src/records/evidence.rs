@@ -899,6 +899,12 @@ pub fn copy_with_progress(
     }
 }
 
+/// How many sealed chunks the vault holds for item `id` (what an import
+/// event records as `chunks`).
+pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
+    rows::chunk_count(conn, id)
+}
+
 #[cfg(test)]
 mod padding_tests {
     use super::*;
@@ -970,10 +976,4 @@ mod padding_tests {
             );
         }
     }
-}
-
-/// How many sealed chunks the vault holds for item `id` (what an import
-/// event records as `chunks`).
-pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
-    rows::chunk_count(conn, id)
 }

@@ -6,7 +6,9 @@
 //! versions. A statement version keeps a small sealed *overview* (metadata)
 //! apart from its sealed *body* and its sealed folded *search* text, so
 //! listing never decrypts bodies. Every change appends a custody event in
-//! the same transaction (see [`crate::custody`]).
+//! the same transaction (see [`crate::vault::Session::append`]); every
+//! record, typed in or imported from a bundle, is created through
+//! [`new_record`]. Fields are sealed by [`crate::vault::sealed`].
 
 pub mod case;
 pub mod evidence;

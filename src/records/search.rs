@@ -132,7 +132,7 @@ impl Vault<Unlocked> {
         case: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<SearchHit>, Vec<Id>)> {
-        let query = Query::parse(query).map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        let query = Query::parse(query).map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
         // A write transaction: every hit shown (its snippet is testimony)
         // is logged as a view of that statement, with the results.
         self.write(|tx, session| {

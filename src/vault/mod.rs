@@ -4,7 +4,13 @@
 //! The state is a type: a [`Vault<Locked>`] can only report what the file
 //! shows anyone (format, KDF parameters, counts); a [`Vault<Unlocked>`] holds
 //! the master key and the acting user's signing key, and is what records,
-//! custody and bundles are built on. Dropping it wipes the keys.
+//! audits and bundles are built on. Dropping it wipes the keys.
+//!
+//! A write or read runs in a [`Session`]: the purpose subkeys, the acting
+//! user, and the vault state as the transaction sees it; it appends custody
+//! events ([`Session::append`]) and seals record fields ([`sealed`]). User
+//! management (add, remove, passphrase change, recovery, pinned signers) is
+//! here too, each change a signed event through [`crate::custody`].
 
 pub mod sealed;
 pub mod signers;

@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +17,7 @@ use base64::Engine;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-use common::{
+use crate::common::{
     arg, expect_code, expect_success, is_record_id, parse_json, sha256_hex, TestVault, OWNER,
     SECOND, SECOND_PASS,
 };

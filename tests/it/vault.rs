@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     arg, assert_no_panic, find_any, find_recovery_key, is_recovery_key, parse_json, read_or_empty,
     run_command, TestVault, OWNER, OWNER_PASS, RECOVERY_ALPHABET, SECOND, SECOND_PASS, VAULT_NAME,
 };
@@ -806,7 +806,7 @@ fn the_vault_file_and_its_journal_contain_no_names_or_passphrases() {
         "secrets seen while commands ran: {leaks:?}"
     );
     // (A vault keeps a rollback journal only during a write, so the poller
-    // above is what sees it; tests/records.rs inspects a hot journal left
+    // above is what sees it; tests/it/records.rs inspects a hot journal left
     // by a killed intake.)
 }
 
@@ -1298,7 +1298,7 @@ fn odd_inputs_never_panic_and_exit_with_an_error_code() {
 // ---------------------------------------------------------------- default KDF
 
 /// Slow (calibrates Argon2id to about a second per unlock, with at least
-/// 64 MiB): run with `cargo test --test vault -- --ignored`.
+/// 64 MiB): run with `cargo test --test it vault:: -- --ignored`.
 #[test]
 #[ignore = "slow: uses the default calibrated KDF"]
 fn the_default_kdf_is_at_least_rfc_9106_second_recommendation() {

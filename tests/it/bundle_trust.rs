@@ -9,8 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
@@ -18,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::bag::{expect_exit, files_under, rebag};
-use common::{arg, parse_json, run_command, sha256_hex, TestVault, OWNER, OWNER_PASS};
+use crate::common::bag::{expect_exit, files_under, rebag};
+use crate::common::{arg, parse_json, run_command, sha256_hex, TestVault, OWNER, OWNER_PASS};
 use custodia::bundle::tarball::{name_fold_key, DeterministicTar};
 use custodia::bundle::verify::{verify_bundle, Status, TrustSource, TrustedKey, Unlock};
 use custodia::crypto::minisign::{self, PublicKey, SignatureFile};

@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use custodia::records::evidence::{padded_stream_len, stored_chunk_count, CHUNK_SIZE};
 use rusqlite::Connection;
 use serde_json::Value;

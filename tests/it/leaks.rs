@@ -12,13 +12,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 use unicode_normalization::UnicodeNormalization;
 
 const PASS: &str = "Canari-phrase «Qwelmdor» été 2026 n°9";

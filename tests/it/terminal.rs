@@ -7,12 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{arg, expect_code, parse_json, run_command, TestVault};
+use crate::common::{arg, expect_code, parse_json, run_command, TestVault};
 
 const CASE: &str = "KZ-2026-014";
 const TITLE: &str = "Évgueni K. — déserteur";

@@ -3,7 +3,7 @@
 //! and always within bounded memory. Every command's peak resident set
 //! size is measured (`/usr/bin/time -f %M` when present, else by polling
 //! `VmHWM` in `/proc/PID/status`) and must stay under [`MAX_RSS_MIB`]; the
-//! figures are printed (`cargo test --test limits -- --nocapture`).
+//! figures are printed (`cargo test --test it limits:: -- --nocapture`).
 //!
 //! * a 0-byte exhibit: added, extracted, exported and verified;
 //! * a 10 MB single-line statement: accepted (the limit is 16 MiB), found
@@ -17,7 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -25,7 +25,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{arg, assert_no_panic, clean_env, TestVault};
+use crate::common::{arg, assert_no_panic, clean_env, TestVault};
 
 /// Peak RSS allowed for any single command here.
 const MAX_RSS_MIB: u64 = 150;

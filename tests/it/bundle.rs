@@ -16,7 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bag::{all_text, expect_exit, files_under, rebag};
-use common::{arg, parse_json, run_command, TestVault};
+use crate::common::bag::{all_text, expect_exit, files_under, rebag};
+use crate::common::{arg, parse_json, run_command, TestVault};
 use custodia::bundle::layout::html_escape;
 use custodia::bundle::tarball::DeterministicTar;
 use custodia::crypto::minisign::PublicKey;
@@ -1308,7 +1308,7 @@ fn protected_witness_name_is_withheld_from_metadata_by_default_with_a_warning() 
     }
     let fx = Fixture::new();
     // Texts keep the name only on request (by default they are redacted
-    // copies: see tests/bundle_trust.rs); metadata never does.
+    // copies: see tests/it/bundle_trust.rs); metadata never does.
     let (tar, run) = fx.export_run("bundle.tar", &["--no-encrypt", "--keep-names-in-text"]);
     let stderr = expect_exit(&run, 0, "export");
     assert!(

@@ -6,7 +6,7 @@
 //! each line is the fold version, the input and the expected fold, as JSON
 //! strings separated by tabs.
 //!
-//! `FOLD_VECTORS_WRITE=1 cargo test --test fold_vectors` rewrites the file
+//! `FOLD_VECTORS_WRITE=1 cargo test --test it fold_vectors::` rewrites the file
 //! from `tests/vectors/fold-inputs.txt` (after a deliberate change of
 //! folding, together with a new `FOLD_VERSION`).
 

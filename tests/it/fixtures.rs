@@ -7,16 +7,14 @@
 //!
 //! Each fixture is opened on a copy in a temporary directory (the first
 //! unlock may write). To accept a deliberate change, rerun with
-//! `UPDATE_SNAPSHOTS=1 cargo test --test fixtures` and review the diff.
+//! `UPDATE_SNAPSHOTS=1 cargo test --test it fixtures::` and review the diff.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,13 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{arg, expect_code, find_any, is_record_id, parse_json, sha256_hex, TestVault};
+use crate::common::{arg, expect_code, find_any, is_record_id, parse_json, sha256_hex, TestVault};
 use serde_json::Value;
 
 // ---------------------------------------------------------------- testimony

@@ -1518,6 +1518,21 @@ fn ram_dev_shm() -> bool {
         .any(|l| l.split_whitespace().nth(1) == Some("/dev/shm") && l.contains("tmpfs"))
 }
 
+/// The `--editor` tests need a RAM `/dev/shm` (the editor's file must
+/// never touch a disk, so `--editor` refuses without one) and `/bin/sh`
+/// with `stat` and `cp` (the editor is [`editor_script`]). Skips where
+/// they are missing, except under `CUSTODIA_REQUIRE_TOOLS` or `CI`.
+fn needs_ram_dev_shm(test: &str) -> bool {
+    let sh = Path::new("/bin/sh").exists();
+    common::needs(test, sh, "/bin/sh is missing", "install a POSIX shell")
+        && common::needs(
+            test,
+            ram_dev_shm(),
+            "/dev/shm is not a tmpfs (RAM) file system here",
+            "mount one: mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm (.ci/run does)",
+        )
+}
+
 fn run_with_editor(v: &TestVault, pass: &Path, script: &Path, args: &[&str]) -> Output {
     let mut cmd = v.command_with(pass);
     cmd.env_remove("VISUAL").env("EDITOR", script).args(args);
@@ -1526,8 +1541,7 @@ fn run_with_editor(v: &TestVault, pass: &Path, script: &Path, args: &[&str]) -> 
 
 #[test]
 fn statement_add_with_editor_uses_a_private_ram_file_and_wipes_it() {
-    if !ram_dev_shm() {
-        eprintln!("skipped: /dev/shm is not tmpfs here");
+    if !needs_ram_dev_shm("statement_add_with_editor_uses_a_private_ram_file_and_wipes_it") {
         return;
     }
     let v = TestVault::new();
@@ -1610,8 +1624,9 @@ fn editor_does_not_open_before_the_passphrase_and_case_are_checked() {
 
 #[test]
 fn amend_with_editor_starts_from_the_latest_text_and_refuses_sealed_or_unchanged() {
-    if !ram_dev_shm() {
-        eprintln!("skipped: /dev/shm is not tmpfs here");
+    if !needs_ram_dev_shm(
+        "amend_with_editor_starts_from_the_latest_text_and_refuses_sealed_or_unchanged",
+    ) {
         return;
     }
     let v = TestVault::new();

@@ -410,3 +410,30 @@ pub fn find_any<'a>(haystack: &[u8], needles: &[&'a str]) -> Option<&'a str> {
         !n.is_empty() && haystack.windows(n.len()).any(|w| w == n)
     })
 }
+
+/// Whether a missing outside tool must fail a test instead of skipping
+/// it: `.ci/run` exports `CUSTODIA_REQUIRE_TOOLS=1` (and CI services set
+/// `CI`). On a developer's machine neither is set, and such tests print
+/// `SKIPPED …` and pass.
+pub fn tools_required() -> bool {
+    std::env::var_os("CUSTODIA_REQUIRE_TOOLS").is_some_and(|v| !v.is_empty() && v != "0")
+        || std::env::var_os("CI").is_some()
+}
+
+/// For a test that needs something this machine may lack (`what`): true
+/// when `available`; otherwise fails the test where tools are required
+/// ([`tools_required`]) with `remedy` in the message, and elsewhere prints
+/// why the test is skipped and returns false (the test then returns).
+pub fn needs(test: &str, available: bool, what: &str, remedy: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(
+        !tools_required(),
+        "{test}: {what}, and CUSTODIA_REQUIRE_TOOLS (or CI) is set, so this test may not skip: {remedy}"
+    );
+    eprintln!(
+        "SKIPPED {test}: {what} ({remedy}; set CUSTODIA_REQUIRE_TOOLS=1 to make this a failure)"
+    );
+    false
+}

@@ -9,7 +9,7 @@
 //! Run one module with a filter: `cargo test --test it bundle::` (module
 //! paths prefix the test names, so names never collide across modules).
 //! Shared helpers are in [`common`]; fixtures stay in `tests/data/` and
-//! `tests/vectors/`.
+//! `tests/vectors/`; the CLI snapshots are `tests/cmd/` (see [`snapshots`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,6 +29,7 @@ mod limits;
 mod migration;
 mod minisign_differential;
 mod records;
+mod snapshots;
 mod stock_bagit;
 mod stock_minisign;
 mod tamper;

@@ -1,7 +1,7 @@
 //! The fuzz target bodies, in ONE place (issue 17).
 //!
 //! Included with `#[path]` by every `fuzz/fuzz_targets/*.rs` (libFuzzer,
-//! `cargo fuzz run NAME`) and by `tests/fuzz_replay.rs` (stable `cargo test`:
+//! `cargo fuzz run NAME`) and by `tests/it/fuzz_replay.rs` (stable `cargo test`:
 //! the committed corpus plus seeded mutations, under `catch_unwind`). Each
 //! function takes arbitrary bytes and feeds them to a parser of untrusted
 //! input; the only property checked is "no panic, no unbounded allocation"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kills, crash loops and concurrency (issue 17; SECURITY.md, "Kills, crash
-# loops and concurrency"): runs tests/crash.rs with its figures printed.
+# loops and concurrency"): runs tests/it/crash.rs with its figures printed.
 #
 #   scripts/crash-loop.sh            # the CI sizes: 50 kills, 6 processes for 12 s
 #   scripts/crash-loop.sh --long     # release checklist: 1000 kills, 8 processes for 120 s
@@ -38,4 +38,4 @@ if [ -n "$seed" ]; then
 fi
 echo "== crash loop: $kills kills; concurrency: $processes processes for $seconds s"
 # One test at a time, so the concurrency test has the machine to itself.
-exec "${CARGO:-cargo}" test "${cargo_args[@]}" --test crash -- --nocapture --test-threads=1
+exec "${CARGO:-cargo}" test "${cargo_args[@]}" --test it crash:: -- --nocapture --test-threads=1

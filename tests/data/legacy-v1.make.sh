@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # How tests/data/legacy-v1.custodia was made: with the build of commit
 # 30b61f1 (envelope version 1, only the last evidence chunk padded), so that
-# tests/hardening.rs can check that vaults written then still read.
+# tests/it/hardening.rs can check that vaults written then still read.
 #   bash tests/data/legacy-v1.make.sh /path/to/custodia-built-at-30b61f1
-# Passphrase: tests/common OWNER_PASS. Exhibits: small.txt (14 bytes),
+# Passphrase: tests/it/common OWNER_PASS. Exhibits: small.txt (14 bytes),
 # empty.bin (0 bytes), big.bin (1 048 676 bytes, byte i = i mod 251;
 # SHA-256 51a6eef4…c347a7).
 set -euo pipefail

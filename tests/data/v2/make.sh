@@ -5,11 +5,11 @@
 #
 #   usage: bash tests/data/v2/make.sh PATH/TO/custodia   (from anywhere)
 #
-# The committed files are what tests/fixtures.rs opens: it asserts `check
+# The committed files are what tests/it/fixtures.rs opens: it asserts `check
 # --json` and `bundle verify --json` on them against tests/data/v2/expected/.
 # Rerunning this script gives new random ids, keys and nonces, so after a
 # rebuild the snapshots must be regenerated (UPDATE_SNAPSHOTS=1 cargo test
-# --test fixtures) and the diff reviewed: a rebuild is a format event.
+# --test it fixtures::) and the diff reviewed: a rebuild is a format event.
 # A new format version gets its own tests/data/vN/ (with this script
 # adapted); never rebuild v2 with a later build: every later build must
 # still open the files written by this one.

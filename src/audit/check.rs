@@ -742,6 +742,28 @@ fn check_records(
             continue;
         };
         let versions = rows::versions(conn, &id)?;
+        if state
+            .chain(&hex)
+            .is_some_and(|c| c.destroyed && c.kind == kind.as_str())
+        {
+            // Destroyed: its id, kind and events stay; nothing else may.
+            let leftovers = versions.len() as u64
+                + u64::from(rows::search_text(conn, &id)?.is_some())
+                + u64::from(rows::seal(conn, &id)?.is_some())
+                + rows::chunk_count(conn, &id)?;
+            if leftovers > 0 {
+                report.problem(
+                    Some(&hex),
+                    None,
+                    format!(
+                        "{} {hex} was destroyed (its custody chain says so) but the file still \
+                         holds {leftovers} row(s) of its content: they were put back",
+                        kind.as_str()
+                    ),
+                );
+            }
+            continue;
+        }
         if versions.is_empty() {
             report.problem(
                 Some(&hex),

@@ -36,6 +36,7 @@ use crate::records::case::Case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::imported::imported_history;
 use crate::records::statement::{self, read_version};
+use crate::records::{expect_record, refuse_withdrawn, Scope};
 use crate::stream::write_behind;
 use crate::vault::sealed::resolve;
 use crate::vault::users::KeyDirectory;
@@ -405,7 +406,7 @@ fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Resul
     let mut statements = Vec::new();
     let mut evidence = Vec::new();
     if opts.statements.is_empty() && opts.evidence.is_empty() {
-        let (in_case, bad_s) = statement::summaries(tx, session, Some(&case.id))?;
+        let (in_case, bad_s) = statement::summaries(tx, session, Some(&case.id), Scope::Active)?;
         let (items, bad_e) = evidence::summaries(tx, session, Some(&case.id))?;
         let damaged: Vec<Id> = bad_s.iter().chain(&bad_e).copied().collect();
         if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
@@ -420,12 +421,16 @@ fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Resul
     } else {
         for s in &opts.statements {
             let id = resolve(tx, Kind::Statement, s)?;
+            let chain = expect_record(tx, session, &id, Kind::Statement)?;
+            refuse_withdrawn(&chain, Kind::Statement, &id, "exported")?;
             if !statements.contains(&id) {
                 statements.push(id);
             }
         }
         for e in &opts.evidence {
             let id = resolve(tx, Kind::Evidence, e)?;
+            let chain = expect_record(tx, session, &id, Kind::Evidence)?;
+            refuse_withdrawn(&chain, Kind::Evidence, &id, "exported")?;
             if !evidence.contains(&id) {
                 evidence.push(id);
             }
@@ -456,7 +461,9 @@ fn protected_names(
         return Ok((shield, unknown_names));
     }
     let case = &selection.case;
-    let (in_case, damaged) = statement::summaries(tx, session, Some(&case.id))?;
+    // Withdrawn statements too: their witnesses may be named elsewhere.
+    let (in_case, damaged) =
+        statement::summaries(tx, session, Some(&case.id), Scope::WithWithdrawn)?;
     if let Some(bad) = damaged_in_case(tx, session, &damaged, &selection.case_hex)?.first() {
         // Its witness may be protected: we could not keep their name out
         // of the bundle.

@@ -479,6 +479,9 @@ fn import_records(
                 tags: case_doc.tags.clone(),
                 created_at: case_doc.created_at.clone(),
                 created_by: case_doc.created_by.clone(),
+                reason: None,
+                amended_at: None,
+                amended_by: None,
             };
             crate::records::new_record(tx, Kind::Case, &id)?;
             crate::records::insert_first_overview(tx, session, Kind::Case, &id, &data)?;

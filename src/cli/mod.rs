@@ -93,7 +93,7 @@ pub enum Command {
     /// Pin or list the signers whose bundles this vault trusts
     #[command(subcommand)]
     Signer(signer_cmds::SignerCommand),
-    /// Create, list and show cases
+    /// Create, list, show and amend cases
     #[command(subcommand)]
     Case(record_cmds::CaseCommand),
     /// Add, import, list, show, amend and seal witness statements
@@ -102,6 +102,9 @@ pub enum Command {
     /// Add, list, show and extract evidence files
     #[command(subcommand)]
     Evidence(record_cmds::EvidenceCommand),
+    /// Withdraw or destroy a statement or exhibit
+    #[command(subcommand)]
+    Record(record_cmds::RecordCommand),
     /// Search statements (accent-, case- and script-insensitive)
     Search(record_cmds::SearchArgs),
     /// Show the custody log (of one record, or of the whole vault)
@@ -148,6 +151,7 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Case(cmd) => record_cmds::case(g, &out, cmd),
         Command::Statement(cmd) => record_cmds::statement(g, &out, cmd),
         Command::Evidence(cmd) => record_cmds::evidence(g, &out, cmd),
+        Command::Record(cmd) => record_cmds::record(g, &out, cmd),
         Command::Search(args) => record_cmds::search(g, &out, args),
         Command::Log(args) => custody_cmds::log(g, &out, args),
         Command::Checkpoint => custody_cmds::checkpoint(g, &out),

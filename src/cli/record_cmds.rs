@@ -40,6 +40,86 @@ pub enum CaseCommand {
         /// Case reference or id prefix
         reference: String,
     },
+    /// Correct a case's title, description or tags: a new version, with a reason
+    #[command(
+        after_help = "Examples:\n  custodia case amend KZ-2026-014 --title \"Kharkiv, March 2026\" --reason \"place was wrong\"\n  custodia case amend KZ-2026-014 --tag detention --tag kharkiv --reason \"tags agreed with the team\""
+    )]
+    Amend {
+        /// Case reference or id prefix
+        reference: String,
+        /// New title
+        #[arg(long)]
+        title: Option<String>,
+        /// New description ("" removes it)
+        #[arg(long)]
+        description: Option<String>,
+        /// New tags, replacing the old ones (repeat for several)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Why (kept in the sealed version; the custody event holds its hash)
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `custodia record …`: the end of a statement's or exhibit's life.
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Withdraw a statement or exhibit (consent withdrawn): it stays sealed in
+    /// the vault but is never exported, searched, extracted or amended again
+    #[command(
+        after_help = "Example:\n  custodia record withdraw 3f2a9c --reason \"the witness withdrew consent on 2026-12-01\""
+    )]
+    Withdraw {
+        /// Statement or evidence id (or unique prefix)
+        id: String,
+        /// Why (recorded in the custody event, which never leaves the vault)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Erase a statement's or exhibit's content for good (entered by
+    /// mistake, or ordered erased); its custody events and hashes stay
+    #[command(
+        after_help = "Example:\n  custodia record destroy 3f2a9c --reason \"entered in the wrong vault\" --confirm 3f2a9c0b…(the full id)\n\nThe content is erased from the vault file and the file is compacted. Copies\nmade before (backups, exported bundles) still hold it; see SECURITY.md."
+    )]
+    Destroy {
+        /// Statement or evidence id (or unique prefix)
+        id: String,
+        /// Why (recorded in the custody event)
+        #[arg(long)]
+        reason: String,
+        /// The record's full id (32 hex digits), typed again
+        #[arg(long, value_name = "FULL_ID")]
+        confirm: String,
+    },
+}
+
+/// `custodia record withdraw|destroy`.
+pub fn record(g: &Global, out: &Output, cmd: RecordCommand) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    let (done, retired) = match cmd {
+        RecordCommand::Withdraw { id, reason } => {
+            ("withdrawn", vault.withdraw_record(&id, &reason)?)
+        }
+        RecordCommand::Destroy {
+            id,
+            reason,
+            confirm,
+        } => ("destroyed", vault.destroy_record(&id, &reason, &confirm)?),
+    };
+    out.either(&retired, || {
+        out.line(format!(
+            "{} {} {done} (custody event {})",
+            retired.kind, retired.id, retired.event
+        ))?;
+        if let Some((before, after)) = retired.file_bytes {
+            out.line(format!(
+                "Its content was erased and the vault compacted ({before} → {after} bytes). \
+                 Backups and bundles made before still hold it."
+            ))?;
+        }
+        Ok(())
+    })
 }
 
 /// Where a statement's text comes from.
@@ -275,6 +355,23 @@ pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
                 || out.line(id.to_hex()),
             )
         }
+        CaseCommand::Amend {
+            reference,
+            title,
+            description,
+            tags,
+            reason,
+        } => {
+            let changes = custodia::records::lifecycle::CaseChanges {
+                title,
+                description,
+                tags: (!tags.is_empty()).then_some(tags),
+            };
+            let (id, version) = vault.amend_case(&reference, &changes, &reason)?;
+            out.either(&json!({ "id": id.to_hex(), "version": version }), || {
+                out.line(format!("case {} amended: version {version}", id.short()))
+            })
+        }
         CaseCommand::List => {
             let (cases, damaged) = vault.cases()?;
             warn_damaged(out, "case", &damaged);
@@ -312,6 +409,13 @@ pub fn case(g: &Global, out: &Output, cmd: CaseCommand) -> Result<(), Failure> {
                         "Created      {} by {}",
                         case.data.created_at, case.data.created_by
                     ))?;
+                    if let (Some(reason), Some(at), Some(by)) = (
+                        &case.data.reason,
+                        &case.data.amended_at,
+                        &case.data.amended_by,
+                    ) {
+                        out.line(format!("Amended      {at} by {by}: {reason}"))?;
+                    }
                     out.line(format!("Statements   {}", statements.len()))?;
                     for s in &statements {
                         out.line(format!(

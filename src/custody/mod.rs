@@ -61,6 +61,12 @@ pub enum Action {
     Import,
     /// The record was deleted.
     Delete,
+    /// Consent was withdrawn (or the record is to be kept back): it stays
+    /// sealed in the vault but leaves no more (no export, no search, no
+    /// extract, no amendment).
+    Withdraw,
+    /// The record's content was erased; its chain and hashes stay.
+    Destroy,
     /// A user was added (the event's record is the user).
     #[serde(rename = "user-add")]
     UserAdd,
@@ -97,6 +103,8 @@ impl Action {
             Action::Export => "export",
             Action::Import => "import",
             Action::Delete => "delete",
+            Action::Withdraw => "withdraw",
+            Action::Destroy => "destroy",
             Action::UserAdd => "user-add",
             Action::UserRemove => "user-remove",
             Action::PassphraseChange => "passphrase-change",

@@ -69,6 +69,21 @@ pub struct ChainState {
     /// Whether the chain has sealed the record.
     #[serde(rename = "s", default, skip_serializing_if = "is_false")]
     pub sealed: bool,
+    /// Whether the record was withdrawn (kept, but never exported,
+    /// searched, extracted or amended again).
+    #[serde(rename = "w", default, skip_serializing_if = "is_false")]
+    pub withdrawn: bool,
+    /// Whether the record's content was destroyed: the file holds its
+    /// `records` row and its events, no version, chunk, search text or seal.
+    #[serde(rename = "d", default, skip_serializing_if = "is_false")]
+    pub destroyed: bool,
+}
+
+impl ChainState {
+    /// Withdrawn or destroyed: the record takes part in nothing any more.
+    pub fn retired(&self) -> bool {
+        self.withdrawn || self.destroyed
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -231,7 +246,38 @@ impl VaultState {
 
     fn apply_record(chain: &mut ChainState, event: &Event) -> std::result::Result<(), String> {
         let at = event.position;
+        if chain.destroyed {
+            return Err(format!(
+                "event {at} ({}) concerns record {}, whose content was destroyed",
+                event.action.as_str(),
+                event.record
+            ));
+        }
+        if chain.withdrawn
+            && matches!(
+                event.action,
+                Action::Amend | Action::Export | Action::Extract | Action::Seal | Action::Withdraw
+            )
+        {
+            return Err(format!(
+                "event {at} ({}) concerns record {}, which was withdrawn",
+                event.action.as_str(),
+                event.record
+            ));
+        }
         match event.action {
+            Action::Withdraw => {
+                if chain.kind == "case" {
+                    return Err(format!("event {at} withdraws a case"));
+                }
+                chain.withdrawn = true;
+            }
+            Action::Destroy => {
+                if chain.kind == "case" {
+                    return Err(format!("event {at} destroys a case"));
+                }
+                chain.destroyed = true;
+            }
             Action::Create => {
                 if chain.events != 1 {
                     return Err(format!("event {at} creates a record that already exists"));

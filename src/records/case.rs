@@ -42,6 +42,15 @@ pub struct CaseData {
     pub created_at: String,
     /// Who created it.
     pub created_by: String,
+    /// Why this version amended the case (versions 2 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When this version was made (versions 2 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amended_at: Option<String>,
+    /// By whom (versions 2 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amended_by: Option<String>,
 }
 
 /// A case with its id.
@@ -158,6 +167,9 @@ impl Vault<Unlocked> {
                 tags: input.tags.clone(),
                 created_at: now_utc(),
                 created_by: session.user.name.clone(),
+                reason: None,
+                amended_at: None,
+                amended_by: None,
             };
             crate::records::new_record(tx, Kind::Case, &id)?;
             super::insert_first_overview(tx, session, Kind::Case, &id, &data)?;

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, latest_overviews_in, InCase};
+use super::{check_date, check_optional, latest_overviews_in, refuse_withdrawn, InCase, Scope};
 use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::now_utc;
@@ -657,8 +657,13 @@ fn summaries_of(
     session: &Session<'_>,
     case: Option<&Id>,
 ) -> Result<(Vec<EvidenceSummary>, Vec<Id>)> {
-    let (found, damaged) =
-        latest_overviews_in::<EvidenceOverview>(conn, session, Kind::Evidence, case)?;
+    let (found, damaged) = latest_overviews_in::<EvidenceOverview>(
+        conn,
+        session,
+        Kind::Evidence,
+        case,
+        Scope::Active,
+    )?;
     let mut out = Vec::with_capacity(found.len());
     for (id, case_reference, overview) in found {
         out.push(EvidenceSummary {
@@ -818,6 +823,8 @@ impl Vault<Unlocked> {
         let (tmp_path, file) = create_temp_beside(out)?;
         let recorded = self.write(|tx, session| {
             let id = resolve(tx, Kind::Evidence, id)?;
+            let chain = super::expect_record(tx, session, &id, Kind::Evidence)?;
+            refuse_withdrawn(&chain, Kind::Evidence, &id, "extracted")?;
             let overview = overview(tx, session, &id)?;
             // Decrypt here; hash and write (then fsync) on the other cores.
             // The last bytes wait for the commit of the extract event: a

@@ -14,6 +14,7 @@ pub mod case;
 pub mod evidence;
 pub mod import;
 pub mod imported;
+pub mod lifecycle;
 pub mod search;
 pub mod statement;
 
@@ -52,6 +53,13 @@ pub fn expect_record(
         return Err(Error::Integrity(format!(
             "record {id} is stored as a {what} but its custody chain made a {}",
             chain.kind
+        )));
+    }
+    if chain.destroyed {
+        return Err(Error::NotFound(format!(
+            "{what} {id} was destroyed: its content is gone (its custody events remain; \
+             `custodia log {}` shows them)",
+            id.short()
         )));
     }
     let (count, highest) = rows::version_count(conn, id)?;
@@ -143,6 +151,28 @@ pub fn open_or_note<T>(opened: Result<T>, id: Id, damaged: &mut Vec<Id>) -> Resu
     }
 }
 
+/// Which records a listing covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Those that take part in exports and searches (not withdrawn).
+    Active,
+    /// Withdrawn ones too (to keep every protected witness's name out of
+    /// an export, say). Destroyed records have nothing left to list.
+    WithWithdrawn,
+}
+
+/// Refuses `doing` on a withdrawn record (see [`crate::custody::Action::Withdraw`]).
+pub fn refuse_withdrawn(chain: &ChainState, kind: Kind, id: &Id, doing: &str) -> Result<()> {
+    if chain.withdrawn {
+        return Err(Error::Invalid(format!(
+            "{} {} was withdrawn, so it cannot be {doing}",
+            kind.as_str(),
+            id.short()
+        )));
+    }
+    Ok(())
+}
+
 /// A record's id, its case's reference and its overview.
 pub type InCaseOverview<T> = (Id, String, T);
 
@@ -161,6 +191,7 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
     session: &Session<'_>,
     kind: Kind,
     case: Option<&Id>,
+    scope: Scope,
 ) -> Result<(Vec<InCaseOverview<T>>, Vec<Id>)> {
     let cases = case::all_cases(conn, session)?;
     let mut out = Vec::new();
@@ -171,7 +202,8 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
         .state(conn)?
         .state
         .record_ids()
-        .filter(|(_, c)| c.kind == kind.as_str())
+        .filter(|(_, c)| c.kind == kind.as_str() && !c.destroyed)
+        .filter(|(_, c)| scope == Scope::WithWithdrawn || !c.withdrawn)
         .map(|(id, c)| (id.clone(), c.versions))
         .collect();
     let stored = rows::latest_overviews(conn, kind.as_str())?;
@@ -182,7 +214,19 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
             }
         }
     }
+    let retired: std::collections::BTreeSet<String> = session
+        .state(conn)?
+        .state
+        .record_ids()
+        .filter(|(_, c)| c.destroyed || (scope == Scope::Active && c.withdrawn))
+        .map(|(id, _)| id.clone())
+        .collect();
     for (id, version, sealed) in stored {
+        if retired.contains(&id.to_hex()) {
+            // Withdrawn (left out unless asked for) or destroyed (a version
+            // row left behind is damage, which `check` names).
+            continue;
+        }
         if expected.get(&id.to_hex()) != Some(&version) {
             damaged.push(id);
             continue;

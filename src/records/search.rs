@@ -89,10 +89,21 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
                 Ok((scored, damaged))
             }));
         }
+        // Withdrawn (and destroyed) statements are never searched.
+        let retired: std::collections::HashSet<String> = session
+            .state(tx)?
+            .state
+            .record_ids()
+            .filter(|(_, c)| c.retired())
+            .map(|(id, _)| id.clone())
+            .collect();
         let stopped = || Error::Invalid("a search thread stopped early".into());
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let mut turn = 0;
         let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
+            if retired.contains(&id.to_hex()) {
+                return Ok(());
+            }
             batch.push((id, version, sealed.to_vec()));
             if batch.len() == BATCH_ROWS {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));

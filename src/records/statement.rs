@@ -8,7 +8,10 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
-use super::{check_date, check_optional, check_text, expect_record, latest_overviews_in, InCase};
+use super::{
+    check_date, check_optional, check_text, expect_record, latest_overviews_in, refuse_withdrawn,
+    InCase, Scope,
+};
 use crate::crypto::aead::{open_bytes, seal_bytes};
 use crate::custody::now_utc;
 use crate::custody::Action;
@@ -293,6 +296,14 @@ impl Vault<Unlocked> {
             }
             let mut refolded = 0u64;
             for id in rows::records_of_kind(tx, Kind::Statement.as_str())? {
+                let destroyed = session
+                    .state(tx)?
+                    .state
+                    .chain(&id.to_hex())
+                    .is_some_and(|c| c.destroyed);
+                if destroyed {
+                    continue; // nothing left to fold
+                }
                 let latest = match read_version(tx, session, &id, None) {
                     Ok(v) => v,
                     Err(Error::Integrity(_)) => continue,
@@ -445,13 +456,15 @@ fn case_reference(conn: &Connection, session: &Session<'_>, case_hex: &str) -> S
 /// Summaries of every statement (optionally of one case); bodies are not
 /// decrypted. Statements whose overview is damaged are left out and their
 /// ids returned, so one damaged record does not hide the others.
+/// Withdrawn statements are left out unless `scope` asks for them.
 pub fn summaries(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,
+    scope: Scope,
 ) -> Result<(Vec<StatementSummary>, Vec<Id>)> {
     let (found, damaged) =
-        latest_overviews_in::<StatementOverview>(conn, session, Kind::Statement, case)?;
+        latest_overviews_in::<StatementOverview>(conn, session, Kind::Statement, case, scope)?;
     let mut out = Vec::with_capacity(found.len());
     for (id, case_reference, overview) in found {
         out.push(StatementSummary {
@@ -506,7 +519,7 @@ impl Vault<Unlocked> {
                 Some(reference) => Some(find_case(tx, session, reference)?.id),
                 None => None,
             };
-            summaries(tx, session, case_id.as_ref())
+            summaries(tx, session, case_id.as_ref(), Scope::Active)
         })
     }
 
@@ -551,7 +564,9 @@ impl Vault<Unlocked> {
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
             // The chain, not the seal row, says whether it is sealed.
-            if expect_record(tx, session, &id, Kind::Statement)?.sealed {
+            let chain = expect_record(tx, session, &id, Kind::Statement)?;
+            refuse_withdrawn(&chain, Kind::Statement, &id, "amended")?;
+            if chain.sealed {
                 return Err(Error::Invalid(format!(
                     "statement {} is sealed and can no longer be amended",
                     id.short()

@@ -263,6 +263,13 @@ impl Store {
         result
     }
 
+    /// Rewrites the file without its free pages (`VACUUM`), so erased
+    /// content leaves no free page behind. Runs outside any transaction.
+    pub fn compact(&mut self) -> Result<()> {
+        self.conn.execute_batch("VACUUM")?;
+        Ok(())
+    }
+
     /// Size in bytes of the vault file.
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)

@@ -206,6 +206,24 @@ pub fn insert_seal(conn: &Connection, id: &Id, seal: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Erases everything a record holds but its `records` row (its id and
+/// kind) and its imported custody history: versions, search text, seal
+/// and evidence chunks. With `secure_delete` on, the freed pages are
+/// overwritten with zeros. Returns how many rows were deleted.
+pub fn erase_content(conn: &Connection, id: &Id) -> Result<usize> {
+    let hex = id.to_hex();
+    let mut deleted = 0;
+    for table in [
+        "record_versions",
+        "search_texts",
+        "record_seals",
+        "evidence_chunks",
+    ] {
+        deleted += conn.execute(&format!("DELETE FROM {table} WHERE record_id = ?1"), [&hex])?;
+    }
+    Ok(deleted)
+}
+
 /// Stores one evidence chunk.
 pub fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Result<()> {
     let mut stmt = conn.prepare_cached(

@@ -26,6 +26,7 @@ mod fuzz_replay;
 mod hardening;
 mod layers;
 mod leaks;
+mod lifecycle;
 mod limits;
 mod migration;
 mod minisign_differential;

@@ -54,5 +54,5 @@ pub mod store;
 pub mod stream;
 pub mod vault;
 
-pub use error::{Category, Error, Result};
+pub use error::{Category, Error, FieldProblem, Integrity, Invalid, Result};
 pub use vault::{CreateOptions, KdfChoice, Locked, Unlocked, Vault};

@@ -4,7 +4,7 @@
 
 use crate::custody::chain::verify_events;
 use crate::custody::{Event, SignedEvent, GENESIS, LOG_HEAD_REBUILT};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::Id;
 use crate::vault::users::KeyDirectory;
 use crate::vault::KeyLimit;
@@ -26,9 +26,9 @@ pub fn verify_before_export(
     limits: &std::collections::HashMap<String, KeyLimit>,
 ) -> Result<Vec<Event>> {
     let damaged = |why: String| {
-        Err(Error::Integrity(format!(
-            "{why}; nothing was exported (run `custodia check`)"
-        )))
+        Err(Error::Integrity(Integrity::Export {
+            problem: format!("{why}; nothing was exported (run `custodia check`)"),
+        }))
     };
     let mut prev = GENESIS.to_owned();
     let mut events = Vec::with_capacity(all.len());

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::custody::state::{self, VaultState};
 use crate::custody::{chain, open_event, Action, Event, GENESIS, LOG_HEAD_REBUILT};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::Id;
 use crate::format::Kind;
 use crate::records::evidence::with_reader;
@@ -358,7 +358,7 @@ fn check_imported_histories(
             Ok(Some(h)) => h,
             Ok(None) => continue,
             Err(Error::Integrity(why)) => {
-                report.problem(Some(&hex), None, why);
+                report.problem(Some(&hex), None, why.to_string());
                 continue;
             }
             Err(e) => return Err(e),
@@ -931,19 +931,22 @@ fn check_version(session: &Session<'_>, kind: Kind, id: &Id, v: &rows::VersionRo
         let body: String = match &v.body {
             Some(b) => open_field(key, &session.vault_id, kind, id, v.version, "body", b)?,
             None => {
-                return Err(crate::error::Error::Integrity(format!(
-                    "statement {id}: version {} has no body",
-                    v.version
-                )))
+                return Err(crate::error::Error::Integrity(Integrity::RecordDamaged {
+                    record: *id,
+                    problem: format!("statement {id}: version {} has no body", v.version),
+                }))
             }
         };
         use sha2::{Digest, Sha256};
         let digest = hex::encode(Sha256::digest(body.as_bytes()));
         if overview.get("body_sha256").and_then(|x| x.as_str()) != Some(digest.as_str()) {
-            return Err(crate::error::Error::Integrity(format!(
-                "statement {id}: version {} body does not match its recorded SHA-256",
-                v.version
-            )));
+            return Err(crate::error::Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!(
+                    "statement {id}: version {} body does not match its recorded SHA-256",
+                    v.version
+                ),
+            }));
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use crate::custody::{open_event, GENESIS};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::formats::checkpoint::Checkpoint;
 use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
@@ -62,11 +62,12 @@ impl Vault<Unlocked> {
             let head = session.log_head(tx)?;
             if head.rebuilt || head.rebuilt_at.is_some() {
                 // A receipt must not vouch for a log whose end may be cut.
-                return Err(Error::Integrity(
-                    "the custody log's sealed head is missing or damaged, so no checkpoint \
+                return Err(Error::Integrity(Integrity::LogHead {
+                    problem:
+                        "the custody log's sealed head is missing or damaged, so no checkpoint \
                      can vouch for it; run `custodia check`"
-                        .into(),
-                ));
+                            .into(),
+                }));
             }
             Ok(sign_checkpoint(session, head.count, &head.hash))
         })

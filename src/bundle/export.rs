@@ -22,7 +22,7 @@ use crate::audit::checkpoint::{current_state, sign_checkpoint};
 use crate::custody::chain::{brought_history, check_handover, readable_events};
 use crate::custody::Event;
 use crate::custody::{self, Action};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Id;
 use crate::format::Kind;
@@ -192,7 +192,7 @@ impl<W: Write> Sink<W> {
 
 fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let mut v = serde_json::to_vec_pretty(value)
-        .map_err(|e| Error::Invalid(format!("cannot encode bundle metadata: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot encode bundle metadata: {e}")))?;
     v.push(b'\n');
     Ok(v)
 }
@@ -218,12 +218,11 @@ pub(crate) fn refuse_unless_clean(
     let blocking: Vec<_> = report.blocking(records).collect();
     match blocking.first() {
         None => Ok(()),
-        Some(first) => Err(Error::Integrity(format!(
-            "the vault fails its check ({} problem(s); the first: {}); nothing was {what} \
-             (run `custodia check`)",
-            blocking.len(),
-            first.message
-        ))),
+        Some(first) => Err(Error::Integrity(Integrity::NotClean {
+            problems: blocking.len(),
+            first: first.message.clone(),
+            what: what.to_string(),
+        })),
     }
 }
 
@@ -311,12 +310,16 @@ impl Vault<Unlocked> {
         let recipients = match &opts.encryption {
             Encryption::Recipients(list) => {
                 if list.is_empty() {
-                    return Err(Error::Invalid("give at least one --recipient".into()));
+                    return Err(Error::Invalid(Invalid::Recipient {
+                        problem: "give at least one --recipient".into(),
+                    }));
                 }
                 list.iter()
                     .map(|r| {
                         age::x25519::Recipient::from_str(r.trim()).map_err(|_| {
-                            Error::Invalid(format!("{r:?} is not an age recipient (age1…)"))
+                            Error::Invalid(Invalid::Recipient {
+                                problem: format!("{r:?} is not an age recipient (age1…)"),
+                            })
                         })
                     })
                     .collect::<Result<Vec<_>>>()?
@@ -411,10 +414,12 @@ fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Resul
         let damaged: Vec<Id> = bad_s.iter().chain(&bad_e).copied().collect();
         if let Some(bad) = damaged_in_case(tx, session, &damaged, &case_hex)?.first() {
             // A court bundle must never silently miss a record.
-            return Err(Error::Integrity(format!(
-                "record {bad} of this case is damaged, so the case cannot be exported \
+            return Err(Error::Integrity(Integrity::Export {
+                problem: format!(
+                    "record {bad} of this case is damaged, so the case cannot be exported \
                  whole; run `custodia check`"
-            )));
+                ),
+            }));
         }
         statements.extend(in_case.iter().map(|s| s.id));
         evidence.extend(items.iter().map(|e| e.id));
@@ -467,10 +472,12 @@ fn protected_names(
     if let Some(bad) = damaged_in_case(tx, session, &damaged, &selection.case_hex)?.first() {
         // Its witness may be protected: we could not keep their name out
         // of the bundle.
-        return Err(Error::Integrity(format!(
-            "statement {bad} of this case is damaged, so its protected witness's \
+        return Err(Error::Integrity(Integrity::Export {
+            problem: format!(
+                "statement {bad} of this case is damaged, so its protected witness's \
              name cannot be kept out of the bundle; run `custodia check`"
-        )));
+            ),
+        }));
     }
     for summary in &in_case {
         for o in statement::history(tx, session, &summary.id)? {
@@ -535,10 +542,10 @@ fn statement_documents(
     for id in &selection.statements {
         let latest = read_version(tx, session, id, None)?;
         if latest.overview.case != selection.case_hex {
-            return Err(Error::Invalid(format!(
-                "statement {} belongs to another case",
-                id.short()
-            )));
+            return Err(Error::Invalid(Invalid::OtherCase {
+                kind: Kind::Statement,
+                record: *id,
+            }));
         }
         for v in 1..=latest.versions {
             let shown = read_version(tx, session, id, Some(v))?;
@@ -628,10 +635,10 @@ fn evidence_documents(
     for id in &selection.evidence {
         let o = evidence::overview(tx, session, id)?;
         if o.case != selection.case_hex {
-            return Err(Error::Invalid(format!(
-                "evidence {} belongs to another case",
-                id.short()
-            )));
+            return Err(Error::Invalid(Invalid::OtherCase {
+                kind: Kind::Evidence,
+                record: *id,
+            }));
         }
         overviews.push((*id, o));
     }
@@ -647,7 +654,12 @@ fn evidence_documents(
         let digest: [u8; 32] = hex::decode(&o.sha256)
             .ok()
             .and_then(|d| d.try_into().ok())
-            .ok_or_else(|| Error::Integrity(format!("evidence {id}: malformed SHA-256")))?;
+            .ok_or_else(|| {
+                Error::Integrity(Integrity::RecordDamaged {
+                    record: *id,
+                    problem: format!("evidence {id}: malformed SHA-256"),
+                })
+            })?;
         files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
         docs.payload_bytes += o.size;
         let m = &mut docs.metadata_redactions;
@@ -759,7 +771,7 @@ fn custody_files(
             if let Some((_, key)) = exporter.directory.get(&event.key_id) {
                 signers.insert(event.key_id.clone(), PublicKey::new(*key));
             }
-            lines.extend(serde_json::to_vec(&all[i]).map_err(|e| Error::Invalid(e.to_string()))?);
+            lines.extend(serde_json::to_vec(&all[i]).map_err(|e| Error::Internal(e.to_string()))?);
             lines.push(b'\n');
             report_events.push(event.clone());
         }
@@ -770,10 +782,10 @@ fn custody_files(
         let history = imported_history(tx, session, id)?;
         let first = mine.first().map(|&i| events[i].clone());
         if history.is_none() && first.as_ref().is_some_and(brought_history) {
-            return Err(Error::Integrity(format!(
+            return Err(Error::Integrity(Integrity::Export { problem: format!(
                 "record {} was imported with an earlier custody history, which is missing; run `custodia check`",
                 id.short()
-            )));
+            ) }));
         }
         let Some(history) = history else {
             continue;
@@ -788,17 +800,17 @@ fn custody_files(
             };
             if verified.is_intact() {
                 if let Some(why) = check_handover(&verified, next.as_ref()) {
-                    return Err(Error::Integrity(format!(
+                    return Err(Error::Integrity(Integrity::Export { problem: format!(
                         "the custody history record {} brought from an earlier vault was cut short or padded ({why}); run `custodia check`",
                         id.short()
-                    )));
+                    ) }));
                 }
             }
             if let Some((pos, why)) = verified.broken {
-                return Err(Error::Integrity(format!(
+                return Err(Error::Integrity(Integrity::Export { problem: format!(
                     "the custody history record {} brought from an earlier vault is broken at event {pos} ({why}); run `custodia check`",
                     id.short()
-                )));
+                ) }));
             }
             for event in verified.events {
                 if let Some(key) = history.key(&event.key_id) {
@@ -893,13 +905,13 @@ fn build_bag(
             (INFO_CHECKPOINT.into(), receipt.clone()),
         ],
     };
-    let text = write_bag_text(&payload, &info, date).map_err(|e| Error::Invalid(e.to_string()))?;
+    let text = write_bag_text(&payload, &info, date).map_err(|e| Error::Internal(e.to_string()))?;
     let tagman = tag_manifest(&[
         ("bagit.txt", text.bagit_txt.as_bytes()),
         ("bag-info.txt", text.bag_info_txt.as_bytes()),
         (MANIFEST_NAME, text.manifest_sha256_txt.as_bytes()),
     ])
-    .map_err(|e| Error::Invalid(e.to_string()))?;
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let signature = minisign::sign(
         &exporter.signing,
         tagman.as_bytes(),
@@ -913,7 +925,7 @@ fn build_bag(
             sanitize_comment(&exporter.name)
         ),
     )
-    .map_err(|e| Error::Invalid(format!("cannot sign the bundle: {e}")))?;
+    .map_err(|e| Error::Internal(format!("cannot sign the bundle: {e}")))?;
 
     // Everything sorted by path under the bag directory.
     let name = bag_name(&case.data.reference);
@@ -957,7 +969,7 @@ fn write_bundle(
             let enc = age::Encryptor::with_recipients(
                 recipients.iter().map(|r| r as &dyn age::Recipient),
             )
-            .map_err(|e| Error::Invalid(format!("cannot encrypt: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot encrypt: {e}")))?;
             Sink::Age(enc.wrap_output(buffered).map_err(io_err)?)
         }
         Encryption::Passphrase(p) => {
@@ -1017,7 +1029,7 @@ fn tar_error(e: crate::formats::tar::TarError, path: &str) -> Error {
         crate::formats::tar::TarError::Io(io) => {
             reader_error(io, &format!("cannot write {path} into the bundle"))
         }
-        other => Error::Invalid(format!("cannot write {path} into the bundle: {other}")),
+        other => Error::Internal(format!("cannot write {path} into the bundle: {other}")),
     }
 }
 

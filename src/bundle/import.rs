@@ -24,7 +24,7 @@ use super::verify::{check_bag, hash_reader, open_tar, walk_bundle, TrustSource, 
 use crate::custody::chain::ImportedHistory;
 use crate::custody::now_utc;
 use crate::custody::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{Id, Kind};
 use crate::formats::minisign::PublicKey;
 use crate::formats::tar::TarError;
@@ -78,8 +78,11 @@ struct Stored {
 }
 
 fn parse_id(text: &str) -> Result<Id> {
-    text.parse()
-        .map_err(|_| Error::Integrity(format!("the bundle has a malformed record id {text:?}")))
+    text.parse().map_err(|_| {
+        Error::Integrity(Integrity::Bundle {
+            problem: format!("the bundle has a malformed record id {text:?}"),
+        })
+    })
 }
 
 /// The entries of `evidence.json` by path, once it has been read; each id
@@ -88,16 +91,21 @@ fn listed_exhibits(
     tx: &rusqlite::Transaction<'_>,
     bytes: &[u8],
 ) -> Result<BTreeMap<String, EvidenceDoc>> {
-    let docs: Vec<EvidenceDoc> = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Integrity(format!("{EVIDENCE_JSON} is malformed: {e}")))?;
+    let docs: Vec<EvidenceDoc> = serde_json::from_slice(bytes).map_err(|e| {
+        Error::Integrity(Integrity::Bundle {
+            problem: format!("{EVIDENCE_JSON} is malformed: {e}"),
+        })
+    })?;
     let mut by_path = BTreeMap::new();
     for doc in docs {
         let id = parse_id(&doc.id)?;
         if crate::records::exists(tx, &id)? {
-            return Err(Error::Invalid(format!(
-                "evidence {} is already in this vault; nothing was imported",
-                id.short()
-            )));
+            return Err(Error::Invalid(Invalid::Bundle {
+                problem: format!(
+                    "evidence {} is already in this vault; nothing was imported",
+                    id.short()
+                ),
+            }));
         }
         by_path.insert(doc.path.clone(), doc);
     }
@@ -142,7 +150,7 @@ impl Spooled {
         let recipient = identity.to_public();
         let encryptor =
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-                .map_err(|e| Error::Invalid(format!("cannot encrypt the import spool: {e}")))?;
+                .map_err(|e| Error::Internal(format!("cannot encrypt the import spool: {e}")))?;
         let mut writer = encryptor
             .wrap_output(std::io::BufWriter::new(file))
             .map_err(|e| Error::io(context(), e))?;
@@ -179,11 +187,19 @@ impl Spooled {
 
     /// Reads the spool back (authenticated by age).
     fn reader(&self) -> Result<Box<dyn Read + '_>> {
-        let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(&self.file))
-            .map_err(|e| Error::Integrity(format!("the import spool does not decrypt: {e}")))?;
+        let decryptor =
+            age::Decryptor::new_buffered(std::io::BufReader::new(&self.file)).map_err(|e| {
+                Error::Integrity(Integrity::Bundle {
+                    problem: format!("the import spool does not decrypt: {e}"),
+                })
+            })?;
         let reader = decryptor
             .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
-            .map_err(|e| Error::Integrity(format!("the import spool does not decrypt: {e}")))?;
+            .map_err(|e| {
+                Error::Integrity(Integrity::Bundle {
+                    problem: format!("the import spool does not decrypt: {e}"),
+                })
+            })?;
         Ok(Box::new(reader))
     }
 }
@@ -248,10 +264,9 @@ impl Vault<Unlocked> {
                 if stored.contains_key(&doc.id) {
                     return Err(stop(
                         &mut failure,
-                        Error::Integrity(format!(
-                            "{EVIDENCE_JSON} gives evidence {} two files",
-                            doc.id
-                        )),
+                        Error::Integrity(Integrity::Bundle {
+                            problem: format!("{EVIDENCE_JSON} gives evidence {} two files", doc.id),
+                        }),
                     ));
                 }
                 let result = store_exhibit(tx, session, doc, r, progress);
@@ -266,9 +281,11 @@ impl Vault<Unlocked> {
             let walked = match (walked, failure) {
                 (_, Some(e)) => return Err(e),
                 (Err(e), None) => {
-                    return Err(Error::Integrity(format!(
+                    return Err(Error::Integrity(Integrity::Bundle {
+                        problem: format!(
                         "the bundle's archive is unsafe or malformed, nothing was imported: {e}"
-                    )))
+                    ),
+                    }))
                 }
                 (Ok(w), None) => w,
             };
@@ -295,10 +312,9 @@ impl Vault<Unlocked> {
             for (rel, spool) in &spooled {
                 let Some(doc) = listed.get(rel) else { continue };
                 if stored.contains_key(&doc.id) {
-                    return Err(Error::Integrity(format!(
-                        "{EVIDENCE_JSON} gives evidence {} two files",
-                        doc.id
-                    )));
+                    return Err(Error::Integrity(Integrity::Bundle {
+                        problem: format!("{EVIDENCE_JSON} gives evidence {} two files", doc.id),
+                    }));
                 }
                 let mut reader = spool.reader()?;
                 let (s, _) = store_exhibit(tx, session, doc, &mut reader, progress)?;
@@ -335,7 +351,7 @@ fn store_exhibit(
     let digest: [u8; 32] = hex::decode(&sha256)
         .ok()
         .and_then(|d| d.try_into().ok())
-        .ok_or_else(|| Error::Invalid("malformed SHA-256 from intake".into()))?;
+        .ok_or_else(|| Error::Internal("malformed SHA-256 from intake".into()))?;
     Ok((
         Stored {
             size,
@@ -364,10 +380,17 @@ fn import_records(
         files
             .get(name)
             .and_then(|e| e.bytes.as_deref())
-            .ok_or_else(|| Error::Integrity(format!("the bundle has no {name}")))
+            .ok_or_else(|| {
+                Error::Integrity(Integrity::Bundle {
+                    problem: format!("the bundle has no {name}"),
+                })
+            })
     };
-    let case_doc: CaseDoc = serde_json::from_slice(json(CASE_JSON)?)
-        .map_err(|e| Error::Integrity(format!("{CASE_JSON}: {e}")))?;
+    let case_doc: CaseDoc = serde_json::from_slice(json(CASE_JSON)?).map_err(|e| {
+        Error::Integrity(Integrity::Bundle {
+            problem: format!("{CASE_JSON}: {e}"),
+        })
+    })?;
     let mut statements: BTreeMap<String, Vec<(StatementDoc, String)>> = BTreeMap::new();
     for (p, entry) in files
         .iter()
@@ -377,12 +400,20 @@ fn import_records(
             .bytes
             .as_deref()
             .and_then(|b| serde_json::from_slice(b).ok())
-            .ok_or_else(|| Error::Integrity(format!("{p} is malformed")))?;
+            .ok_or_else(|| {
+                Error::Integrity(Integrity::Bundle {
+                    problem: format!("{p} is malformed"),
+                })
+            })?;
         let text = files
             .get(&statement_text_path(&doc.id, doc.version))
             .and_then(|e| e.bytes.clone())
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| Error::Integrity(format!("the text of {p} is missing or not UTF-8")))?;
+            .ok_or_else(|| {
+                Error::Integrity(Integrity::Bundle {
+                    problem: format!("the text of {p} is missing or not UTF-8"),
+                })
+            })?;
         statements
             .entry(doc.id.clone())
             .or_default()
@@ -454,7 +485,8 @@ fn import_records(
             (c.id, c.data.reference, false)
         }
         (None, Some(c)) => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Invalid(Invalid::Bundle {
+                problem: format!(
                 "this vault already has a case {:?} (id {}); the bundle's case {:?} comes from \
                  vault {source_vault}, signed by key fingerprint {}. Nothing was imported. To \
                  add its records to the existing case, repeat with --into-case {:?}",
@@ -463,14 +495,15 @@ fn import_records(
                 case_doc.reference,
                 verdict.signer_fingerprint_short,
                 c.data.reference
-            )))
+            ),
+            }))
         }
         (None, None) => {
             let id = parse_id(&case_doc.id)?;
             if crate::records::exists(tx, &id)? {
-                return Err(Error::Invalid(format!(
-                    "record {id} already exists in this vault"
-                )));
+                return Err(Error::Invalid(Invalid::Bundle {
+                    problem: format!("record {id} already exists in this vault"),
+                }));
             }
             let data = crate::records::case::CaseData {
                 reference: case_doc.reference.clone(),
@@ -496,21 +529,25 @@ fn import_records(
         versions.sort_by_key(|(d, _)| d.version);
         let id = parse_id(&sid)?;
         if crate::records::exists(tx, &id)? {
-            return Err(Error::Invalid(format!(
-                "statement {} is already in this vault; nothing was imported",
-                id.short()
-            )));
+            return Err(Error::Invalid(Invalid::Bundle {
+                problem: format!(
+                    "statement {} is already in this vault; nothing was imported",
+                    id.short()
+                ),
+            }));
         }
         crate::records::new_record(tx, Kind::Statement, &id)?;
         let count = versions.len() as u64;
         for (i, (doc, text)) in versions.iter().enumerate() {
             let v = i as u64 + 1;
             if doc.version != v || doc.versions != count {
-                return Err(Error::Integrity(format!(
-                    "statement {sid}: the bundle does not hold versions 1 to {} exactly once \
+                return Err(Error::Integrity(Integrity::Bundle {
+                    problem: format!(
+                        "statement {sid}: the bundle does not hold versions 1 to {} exactly once \
                      (found version {} where {v} belongs); nothing was imported",
-                    doc.versions, doc.version
-                )));
+                        doc.versions, doc.version
+                    ),
+                }));
             }
             // A protected witness keeps a pseudonym here too, even
             // when the bundle revealed their name.
@@ -534,9 +571,11 @@ fn import_records(
             // protected witness lands here: not damage, an older
             // form this vault cannot keep protected.)
             fields.validate().map_err(|e| {
-                Error::Invalid(format!(
-                    "statement {sid} version {v} in the bundle cannot be imported: {e}"
-                ))
+                Error::Invalid(Invalid::Bundle {
+                    problem: format!(
+                        "statement {sid} version {v} in the bundle cannot be imported: {e}"
+                    ),
+                })
             })?;
             let overview = StatementOverview {
                 case: case_id.to_hex(),
@@ -578,18 +617,22 @@ fn import_records(
     for doc in &evidence_docs {
         let id = parse_id(&doc.id)?;
         let Some(s) = stored.remove(&doc.id) else {
-            return Err(Error::Integrity(format!(
-                "{EVIDENCE_JSON} lists evidence {} ({}), but the bundle did not carry its \
+            return Err(Error::Integrity(Integrity::Bundle {
+                problem: format!(
+                    "{EVIDENCE_JSON} lists evidence {} ({}), but the bundle did not carry its \
                  file; nothing was imported",
-                id.short(),
-                doc.path
-            )));
+                    id.short(),
+                    doc.path
+                ),
+            }));
         };
         if s.sha256 != doc.sha256 || s.size != doc.size {
-            return Err(Error::Integrity(format!(
+            return Err(Error::Integrity(Integrity::Bundle {
+                problem: format!(
                 "{}: the bytes read are not the ones recorded (SHA-256 {}); nothing was imported",
                 doc.path, s.sha256
-            )));
+            ),
+            }));
         }
         let overview = EvidenceOverview {
             case: case_id.to_hex(),
@@ -621,9 +664,11 @@ fn import_records(
         evidence_stored += 1;
     }
     if let Some(extra) = stored.keys().next() {
-        return Err(Error::Integrity(format!(
-            "evidence {extra} was stored twice or is not listed; nothing was imported"
-        )));
+        return Err(Error::Integrity(Integrity::Bundle {
+            problem: format!(
+                "evidence {extra} was stored twice or is not listed; nothing was imported"
+            ),
+        }));
     }
     Ok(ImportSummary {
         case: case_ref,

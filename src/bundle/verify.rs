@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::layout::*;
 use crate::custody::chain::{brought_history, check_handover, readable_events, verify_chain};
 use crate::custody::{Action, Event};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::formats::bagit::{
     parse_bag_info, parse_bagit_txt, parse_manifest, parse_payload_oxum, parse_tag_manifest,
     MANIFEST_NAME, TAG_MANIFEST_NAME,
@@ -237,10 +237,10 @@ impl Verdict {
     pub fn refusal(&self) -> Option<Error> {
         match self.status() {
             Status::Valid => None,
-            Status::Invalid => Some(Error::Integrity(format!(
+            Status::Invalid => Some(Error::Integrity(Integrity::Bundle { problem: format!(
                 "the bundle failed verification, nothing was imported: {}",
                 self.problems.join("; ")
-            ))),
+            ) })),
             Status::Unauthenticated => Some(Error::Unauthenticated(format!(
                 "the bundle is intact, but its signer (key fingerprint {}) is not one you \
                  trust: nothing was imported; give the signer's key with --signer PUBKEY (or \
@@ -287,13 +287,19 @@ fn age_error(e: age::DecryptError, wrong_key: &str) -> Error {
         E::NoMatchingKeys | E::KeyDecryptionFailed | E::DecryptionFailed => {
             Error::CannotDecrypt(format!("{wrong_key} ({e})"))
         }
-        E::ExcessiveWork { .. } => Error::Invalid(format!(
-            "the bundle asks for too much work to decrypt ({e})"
-        )),
-        E::InvalidHeader | E::InvalidMac | E::UnknownFormat => Error::Integrity(format!(
+        E::ExcessiveWork { .. } => Error::Invalid(Invalid::Bundle {
+            problem: format!("the bundle asks for too much work to decrypt ({e})"),
+        }),
+        E::InvalidHeader | E::InvalidMac | E::UnknownFormat => {
+            Error::Integrity(Integrity::Bundle {
+                problem: format!(
             "the bundle's encryption does not authenticate: it was altered or damaged ({e})"
-        )),
-        other => Error::Integrity(format!("the bundle cannot be decrypted: {other}")),
+        ),
+            })
+        }
+        other => Error::Integrity(Integrity::Bundle {
+            problem: format!("the bundle cannot be decrypted: {other}"),
+        }),
     }
 }
 
@@ -307,9 +313,10 @@ pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
         .to_vec();
     if head.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
-        return Err(Error::Invalid(
-            "this bundle is ASCII-armored; run `age -d` on it first, then verify the tar".into(),
-        ));
+        return Err(Error::Invalid(Invalid::Bundle {
+            problem: "this bundle is ASCII-armored; run `age -d` on it first, then verify the tar"
+                .into(),
+        }));
     }
     if !head.starts_with(b"age-encryption.org/v1") {
         return Ok((Box::new(reader), false));

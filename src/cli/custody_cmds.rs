@@ -43,12 +43,11 @@ pub fn log(g: &Global, out: &Output, args: LogArgs) -> Result<(), Failure> {
     // Damage is reported after the readable events, which stay useful.
     let finish = || -> Result<(), Failure> {
         if !log.unreadable.is_empty() {
-            let positions: Vec<String> = log.unreadable.iter().map(u64::to_string).collect();
-            return Err(Failure::Lib(custodia::Error::Integrity(format!(
-                "custody event(s) {} cannot be read (damaged); they may belong to any record, \
-                 so this log may be incomplete; run `custodia check`",
-                positions.join(", ")
-            ))));
+            return Err(Failure::Lib(custodia::Error::Integrity(
+                custodia::Integrity::EventsUnreadable {
+                    positions: log.unreadable.clone(),
+                },
+            )));
         }
         if invalid {
             return Err(invalid_signatures());
@@ -104,7 +103,7 @@ fn prefix(text: &str, n: usize) -> String {
 
 fn invalid_signatures() -> Failure {
     Failure::Lib(custodia::Error::Integrity(
-        "some custody events have invalid signatures; run `custodia check`".into(),
+        custodia::Integrity::EventSignatures,
     ))
 }
 
@@ -126,9 +125,11 @@ pub fn checkpoint(g: &Global, out: &Output) -> Result<(), Failure> {
 
 pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
     let expected = match &args.expect_checkpoint {
-        Some(text) => {
-            Some(Checkpoint::parse(text).map_err(|e| custodia::Error::Invalid(e.to_string()))?)
-        }
+        Some(text) => Some(Checkpoint::parse(text).map_err(|e| {
+            custodia::Error::Invalid(custodia::Invalid::Checkpoint {
+                problem: e.to_string(),
+            })
+        })?),
         None => None,
     };
     let mut vault = OpenVault::unlock(g, out)?;

@@ -205,7 +205,9 @@ impl Failure {
 
     /// Invalid input (exit 1).
     pub fn invalid(msg: impl Into<String>) -> Failure {
-        Failure::Lib(Error::Invalid(msg.into()))
+        Failure::Lib(Error::Invalid(custodia::Invalid::Command {
+            problem: msg.into(),
+        }))
     }
 
     /// An I/O error with context (exit 1).

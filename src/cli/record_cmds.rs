@@ -589,10 +589,9 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                 let mut vault = OpenVault::unlock(g, out)?;
                 let current = vault.show_statement(&id, None)?;
                 if current.sealed {
-                    return Err(custodia::Error::Invalid(format!(
-                        "statement {} is sealed and can no longer be amended",
-                        current.id.short()
-                    ))
+                    return Err(custodia::Error::Invalid(custodia::Invalid::Sealed {
+                        record: current.id,
+                    })
                     .into());
                 }
                 let body = read_text(&text, &current.body)?;

@@ -192,9 +192,11 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
                 // back rather than leave it.
                 drop(vault);
                 remove_vault_files(&path);
-                return Err(Error::Invalid(format!(
-                    "{e}; the vault was not created (its recovery key could not be saved)"
-                ))
+                return Err(Error::Invalid(custodia::Invalid::Command {
+                    problem: format!(
+                        "{e}; the vault was not created (its recovery key could not be saved)"
+                    ),
+                })
                 .into());
             }
             Some(file.clone())

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::aead::open_value;
 use crate::crypto::keys::SymmetricKey;
 use crate::crypto::signing::{verify as verify_signature, UserSigningKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::Kind;
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
@@ -166,7 +166,7 @@ impl SignedEvent {
     /// Encodes `event` canonically and signs it with `key`.
     pub fn sign(event: &Event, key: &UserSigningKey) -> Result<SignedEvent> {
         let canonical = serde_json::to_string(event)
-            .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot encode a custody event: {e}")))?;
         let signature = B64.encode(key.sign(canonical.as_bytes()).to_bytes());
         Ok(SignedEvent {
             canonical,
@@ -182,14 +182,23 @@ impl SignedEvent {
     /// Parses the canonical text, checking that it is canonical (re-encoding
     /// gives the same bytes).
     pub fn event(&self) -> Result<Event> {
-        let event: Event = serde_json::from_str(&self.canonical)
-            .map_err(|e| Error::Integrity(format!("a custody event is malformed: {e}")))?;
-        let again = serde_json::to_string(&event)
-            .map_err(|e| Error::Integrity(format!("a custody event cannot be re-encoded: {e}")))?;
+        let event: Event = serde_json::from_str(&self.canonical).map_err(|e| {
+            Error::Integrity(Integrity::EventMalformed {
+                position: None,
+                problem: format!("is malformed: {e}"),
+            })
+        })?;
+        let again = serde_json::to_string(&event).map_err(|e| {
+            Error::Integrity(Integrity::EventMalformed {
+                position: None,
+                problem: format!("cannot be re-encoded: {e}"),
+            })
+        })?;
         if again != self.canonical {
-            return Err(Error::Integrity(
-                "a custody event's text is not in canonical form".into(),
-            ));
+            return Err(Error::Integrity(Integrity::EventMalformed {
+                position: None,
+                problem: "text is not in canonical form".into(),
+            }));
         }
         Ok(event)
     }
@@ -224,11 +233,8 @@ pub fn open_event(
     sealed: &[u8],
 ) -> Result<SignedEvent> {
     let pos = position.to_string();
-    open_value(key, &event_binding(session_vault, &pos), sealed).map_err(|_| {
-        Error::Integrity(format!(
-            "custody event {position} does not authenticate (altered or moved)"
-        ))
-    })
+    open_value(key, &event_binding(session_vault, &pos), sealed)
+        .map_err(|_| Error::Integrity(Integrity::EventUnauthentic { position }))
 }
 
 /// Sealed events are padded to a multiple of this many bytes (with JSON
@@ -245,7 +251,7 @@ fn seal_event(
 ) -> Result<Vec<u8>> {
     let mut json = zeroize::Zeroizing::new(
         serde_json::to_vec(signed)
-            .map_err(|e| Error::Invalid(format!("cannot encode a custody event: {e}")))?,
+            .map_err(|e| Error::Internal(format!("cannot encode a custody event: {e}")))?,
     );
     let size = json.len().div_ceil(EVENT_SIZE_CLASS).max(1) * EVENT_SIZE_CLASS;
     json.resize(size, b' ');
@@ -294,9 +300,9 @@ pub fn append(
     let vault_id = log_keys.vault_id;
     let events_key = log_keys.events;
     if loaded.needs_migration && action != Action::Migrate {
-        return Err(Error::Integrity(
-            "this version-1 vault has not been migrated yet; unlock it again".into(),
-        ));
+        return Err(Error::Integrity(Integrity::LogHead {
+            problem: "this version-1 vault has not been migrated yet; unlock it again".into(),
+        }));
     }
     let log = loaded.state.log.clone();
     let position = log.count + 1;
@@ -307,19 +313,16 @@ pub fn append(
         }
     }
     if rows::event_at(conn, position)?.is_some() {
-        return Err(Error::Integrity(format!(
-            "the custody log holds an event {position} beyond its sealed head (inserted); run `custodia check`"
-        )));
+        return Err(Error::Integrity(Integrity::EventInserted { position }));
     }
     let record_hex = record.to_hex();
     let (prev_record, record_position) = match loaded.state.chain(&record_hex) {
         Some(chain) => (
             state::event_hash(conn, &vault_id, events_key, chain.last).map_err(|_| {
-                Error::Integrity(format!(
-                    "the last custody event of record {} (event {}) is missing or damaged; run `custodia check`",
-                    record.short(),
-                    chain.last
-                ))
+                Error::Integrity(Integrity::LastEventDamaged {
+                    record: *record,
+                    position: chain.last,
+                })
             })?,
             chain.events + 1,
         ),
@@ -343,10 +346,11 @@ pub fn append(
     let signed = SignedEvent::sign(&event, author.signing)?;
     let sealed = seal_event(events_key, &vault_id, position, &signed)?;
     rows::insert_event(conn, position, &sealed)?;
-    loaded
-        .state
-        .apply(&event, &signed.hash())
-        .map_err(|why| Error::Integrity(format!("refused: {why}")))?;
+    loaded.state.apply(&event, &signed.hash()).map_err(|why| {
+        Error::Integrity(Integrity::StateRefused {
+            why: why.to_string(),
+        })
+    })?;
     if loaded.rebuilt {
         loaded.state.log.rebuilt_at.get_or_insert(position);
         loaded.rebuilt = false;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::{open_event, Action, Event, GENESIS};
 use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::keys::SymmetricKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
 
@@ -591,11 +591,8 @@ pub fn event_hash(
     key: &SymmetricKey,
     position: u64,
 ) -> Result<String> {
-    let sealed = rows::event_at(conn, position)?.ok_or_else(|| {
-        Error::Integrity(format!(
-            "custody event {position} is missing (deleted); run `custodia check`"
-        ))
-    })?;
+    let sealed = rows::event_at(conn, position)?
+        .ok_or_else(|| Error::Integrity(Integrity::EventMissing { position }))?;
     Ok(open_event(vault_id, key, position, &sealed)?.hash())
 }
 

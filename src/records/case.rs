@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_text, open_or_note};
 use crate::custody::now_utc;
 use crate::custody::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldProblem, Invalid, Result};
 use crate::format::Id;
 use crate::format::Kind;
 use crate::store::records as rows;
@@ -127,9 +127,10 @@ pub fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> R
 fn validate(input: &NewCase) -> Result<()> {
     check_text("the case reference", &input.reference, 200, false)?;
     if input.reference.trim() != input.reference {
-        return Err(Error::Invalid(
-            "the case reference must not start or end with spaces".into(),
-        ));
+        return Err(Error::Invalid(Invalid::Field {
+            label: "the case reference".into(),
+            problem: FieldProblem::OuterSpaces,
+        }));
     }
     check_text("the case title", &input.title, 1000, false)?;
     if let Some(d) = &input.description {
@@ -150,10 +151,9 @@ impl Vault<Unlocked> {
                 .iter()
                 .any(|c| same_reference(&c.data.reference, &input.reference));
             if exists {
-                return Err(Error::Invalid(format!(
-                    "a case \"{}\" already exists",
-                    input.reference
-                )));
+                return Err(Error::Invalid(Invalid::CaseExists {
+                    reference: input.reference.clone(),
+                }));
             }
             let id = crate::crypto::random_id()?;
             let data = CaseData {

@@ -31,7 +31,7 @@ use crate::crypto::aead::{open_raw_into, seal_raw_into};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::now_utc;
 use crate::custody::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Kind;
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
@@ -166,16 +166,16 @@ pub fn check_input_file(path: &Path) -> Result<u64> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if meta.is_dir() {
-        return Err(Error::Invalid(format!(
-            "{} is a directory, not a file",
-            path.display()
-        )));
+        return Err(Error::Invalid(Invalid::Path {
+            path: path.to_owned(),
+            problem: "is a directory, not a file".into(),
+        }));
     }
     if !meta.is_file() {
-        return Err(Error::Invalid(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
+        return Err(Error::Invalid(Invalid::Path {
+            path: path.to_owned(),
+            problem: "is not a regular file".into(),
+        }));
     }
     File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
     Ok(meta.len())
@@ -265,7 +265,7 @@ impl ChunkSource for ChannelSource<'_> {
         match self.full.recv() {
             Ok(Ok(chunk)) => Ok(chunk),
             Ok(Err(e)) => Err(Error::io(format!("cannot read {}", self.label), e)),
-            Err(_) => Err(Error::Invalid(format!("reading {} stopped", self.label))),
+            Err(_) => Err(Error::Internal(format!("reading {} stopped", self.label))),
         }
     }
     fn recycle(&mut self, buf: Buf) {
@@ -395,10 +395,12 @@ pub fn write_chunks<R: Read + Send>(
         drop(source);
         let (digest, size) = reading
             .join()
-            .map_err(|_| Error::Invalid(format!("reading {label} failed")))?;
+            .map_err(|_| Error::Internal(format!("reading {label} failed")))?;
         let (stored, count, media_type) = stored?;
         if size != stored {
-            return Err(Error::Invalid(format!("{label} changed while it was read")));
+            return Err(Error::Invalid(Invalid::SourceChanged {
+                label: label.to_string(),
+            }));
         }
         Ok((size, digest, count, media_type))
     })
@@ -592,9 +594,12 @@ impl Read for EvidenceReader<'_, '_> {
 pub fn overview(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<EvidenceOverview> {
     super::expect_record(conn, session, id, Kind::Evidence)?;
     let versions = rows::versions(conn, id)?;
-    let row = versions
-        .last()
-        .ok_or_else(|| Error::Integrity(format!("evidence {} has no metadata", id.to_hex())))?;
+    let row = versions.last().ok_or_else(|| {
+        Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!("evidence {} has no metadata", id.to_hex()),
+        })
+    })?;
     open_field(
         &session.keys.records,
         &session.vault_id,
@@ -616,10 +621,10 @@ pub fn with_reader<T>(
 ) -> Result<T> {
     let overview = overview(conn, session, id)?;
     if overview.chunk_count == 0 || overview.chunk_size != CHUNK_SIZE as u64 {
-        return Err(Error::Integrity(format!(
-            "evidence {}: unsupported chunk layout",
-            id.to_hex()
-        )));
+        return Err(Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!("evidence {}: unsupported chunk layout", id.to_hex()),
+        }));
     }
     let mut stmt = conn.prepare(
         "SELECT chunk_index, data FROM evidence_chunks WHERE record_id = ?1 ORDER BY chunk_index",
@@ -646,7 +651,9 @@ pub fn with_reader<T>(
 /// Maps a reader's `InvalidData` error back to an integrity error.
 pub fn reader_error(e: io::Error, context: &str) -> Error {
     if e.kind() == io::ErrorKind::InvalidData {
-        Error::Integrity(e.to_string())
+        Error::Integrity(Integrity::Content {
+            detail: e.to_string(),
+        })
     } else {
         Error::io(context.to_owned(), e)
     }
@@ -714,10 +721,10 @@ impl Vault<Unlocked> {
                     let sid = resolve(tx, Kind::Statement, s)?;
                     let st = super::statement::history(tx, session, &sid)?;
                     if st.first().is_some_and(|o| o.case != case.id.to_hex()) {
-                        return Err(Error::Invalid(format!(
-                            "statement {} belongs to another case",
-                            sid.short()
-                        )));
+                        return Err(Error::Invalid(Invalid::OtherCase {
+                            kind: Kind::Statement,
+                            record: sid,
+                        }));
                     }
                     Some(sid.to_hex())
                 }
@@ -811,10 +818,10 @@ impl Vault<Unlocked> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<EvidenceSummary> {
         if out.is_dir() {
-            return Err(Error::Invalid(format!(
-                "{} is a directory; give a file name",
-                out.display()
-            )));
+            return Err(Error::Invalid(Invalid::Path {
+                path: out.to_owned(),
+                problem: "is a directory; give a file name".into(),
+            }));
         }
         if out.exists() && !force {
             return Err(Error::AlreadyExists(out.to_owned()));

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::case::all_cases;
 use super::statement::{check_body, insert_statement, NewStatement, StatementFields};
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::format::Id;
 use crate::vault::{Unlocked, Vault};
 
@@ -121,17 +121,22 @@ impl Row {
 }
 
 fn row_error(row: usize, what: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("row {row}: {what}; nothing was imported"))
+    Error::Invalid(Invalid::ImportRow {
+        row,
+        problem: what.to_string(),
+    })
 }
 
 /// Parses every row (rows are numbered from 1, not counting a CSV header)
 /// and checks each, without touching the vault.
 pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
     let text = std::str::from_utf8(input).map_err(|e| {
-        Error::Invalid(format!(
-            "the import file is not valid UTF-8 (at byte {}); nothing was imported",
-            e.valid_up_to()
-        ))
+        Error::Invalid(Invalid::ImportFile {
+            problem: format!(
+                "the import file is not valid UTF-8 (at byte {}); nothing was imported",
+                e.valid_up_to()
+            ),
+        })
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
@@ -158,7 +163,9 @@ pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Invalid("the import file has no statements".into()));
+        return Err(Error::Invalid(Invalid::ImportFile {
+            problem: "the import file has no statements".into(),
+        }));
     }
     for (n, st) in &out {
         st.fields.validate().map_err(|e| row_error(*n, e))?;
@@ -172,17 +179,20 @@ pub fn read_file(path: &std::path::Path) -> Result<(ImportFormat, Vec<u8>)> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Invalid(format!("{} is a directory", path.display())));
+        return Err(Error::Invalid(Invalid::Path {
+            path: path.to_owned(),
+            problem: "is a directory".into(),
+        }));
     }
     let mut bytes = Vec::new();
     file.take(MAX_IMPORT_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if bytes.len() as u64 > MAX_IMPORT_BYTES {
-        return Err(Error::Invalid(format!(
-            "{} is too large to import",
-            path.display()
-        )));
+        return Err(Error::Invalid(Invalid::Path {
+            path: path.to_owned(),
+            problem: "is too large to import".into(),
+        }));
     }
     let name = path
         .file_name()

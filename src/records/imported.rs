@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 use crate::custody::chain::{ImportedHistory, IMPORTED_CUSTODY_FIELD};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::{Id, Kind};
 use crate::store::records as rows;
 use crate::vault::sealed::{open_field, seal_field};
@@ -45,10 +45,13 @@ pub fn imported_history(
         .as_deref()
         .and_then(Kind::from_stored)
         .ok_or_else(|| {
-            Error::Integrity(format!(
-                "record {} has an imported custody history but no known kind",
-                id.short()
-            ))
+            Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!(
+                    "record {} has an imported custody history but no known kind",
+                    id.short()
+                ),
+            })
         })?;
     open_field(
         &session.keys.events,
@@ -61,9 +64,9 @@ pub fn imported_history(
     )
     .map(Some)
     .map_err(|_| {
-        Error::Integrity(format!(
+        Error::Integrity(Integrity::RecordDamaged { record: *id, problem: format!(
             "the imported custody history of record {} does not authenticate (damaged, altered or moved)",
             id.short()
-        ))
+        ) })
     })
 }

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::case::{find_case, CaseData};
 use super::{check_text, expect_record};
 use crate::custody::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::format::{Id, Kind};
 use crate::store::records as rows;
 use crate::vault::sealed::{resolve_any, seal_field};
@@ -58,10 +58,12 @@ const MAX_REASON: usize = 10_000;
 
 fn retirable(id: &Id, kind: Kind) -> Result<()> {
     if kind == Kind::Case {
-        return Err(Error::Invalid(format!(
-            "{} is a case; withdraw or destroy its statements and exhibits one by one",
-            id.short()
-        )));
+        return Err(Error::Invalid(Invalid::Retire {
+            problem: format!(
+                "{} is a case; withdraw or destroy its statements and exhibits one by one",
+                id.short()
+            ),
+        }));
     }
     Ok(())
 }
@@ -76,11 +78,9 @@ impl Vault<Unlocked> {
             retirable(&id, kind)?;
             let chain = expect_record(tx, session, &id, kind)?;
             if chain.withdrawn {
-                return Err(Error::Invalid(format!(
-                    "{} {} is withdrawn already",
-                    kind.as_str(),
-                    id.short()
-                )));
+                return Err(Error::Invalid(Invalid::Retire {
+                    problem: format!("{} {} is withdrawn already", kind.as_str(), id.short()),
+                }));
             }
             // The events of a withdrawn record never leave the vault (it is
             // never exported), so the reason is kept in its event.
@@ -110,12 +110,14 @@ impl Vault<Unlocked> {
             let (id, kind) = resolve_any(tx, id)?;
             retirable(&id, kind)?;
             if !confirm.trim().eq_ignore_ascii_case(&id.to_hex()) {
-                return Err(Error::Invalid(format!(
-                    "to destroy {} {}, repeat its full id with --confirm {}",
-                    kind.as_str(),
-                    id.short(),
-                    id.to_hex()
-                )));
+                return Err(Error::Invalid(Invalid::Retire {
+                    problem: format!(
+                        "to destroy {} {}, repeat its full id with --confirm {}",
+                        kind.as_str(),
+                        id.short(),
+                        id.to_hex()
+                    ),
+                }));
             }
             expect_record(tx, session, &id, kind)?;
             let erased = rows::erase_content(tx, &id)?;
@@ -149,9 +151,9 @@ impl Vault<Unlocked> {
     ) -> Result<(Id, u64)> {
         check_text("the reason", reason, MAX_REASON, true)?;
         if changes.title.is_none() && changes.description.is_none() && changes.tags.is_none() {
-            return Err(Error::Invalid(
-                "nothing to amend: give --title, --description or --tag".into(),
-            ));
+            return Err(Error::Invalid(Invalid::CaseAmendment {
+                problem: "nothing to amend: give --title, --description or --tag".into(),
+            }));
         }
         if let Some(t) = &changes.title {
             check_text("the case title", t, 1000, false)?;
@@ -188,10 +190,12 @@ impl Vault<Unlocked> {
                 }
             }
             if changed.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "case {:?} already has these details; nothing was amended",
-                    data.reference
-                )));
+                return Err(Error::Invalid(Invalid::CaseAmendment {
+                    problem: format!(
+                        "case {:?} already has these details; nothing was amended",
+                        data.reference
+                    ),
+                }));
             }
             data.reason = Some(reason.to_owned());
             data.amended_at = Some(crate::custody::now_utc());

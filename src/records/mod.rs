@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::custody::state::ChainState;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldProblem, Integrity, Invalid, Result};
 use crate::format::{Id, Kind};
 use crate::store::records as rows;
 use crate::vault::sealed::{open_field, seal_field};
@@ -44,16 +44,17 @@ pub fn expect_record(
     let chain = session.state(conn)?.state.chain(&id.to_hex()).cloned();
     let what = kind.as_str();
     let Some(chain) = chain else {
-        return Err(Error::Integrity(format!(
-            "{what} {id} is in the file but its custody chain never created it: it was \
-             inserted or put back from an old copy"
-        )));
+        return Err(Error::Integrity(Integrity::RecordNotInChain {
+            kind,
+            record: *id,
+        }));
     };
     if chain.kind != what {
-        return Err(Error::Integrity(format!(
-            "record {id} is stored as a {what} but its custody chain made a {}",
-            chain.kind
-        )));
+        return Err(Error::Integrity(Integrity::RecordKindMismatch {
+            record: *id,
+            kind,
+            chain_kind: chain.kind.clone(),
+        }));
     }
     if chain.destroyed {
         return Err(Error::NotFound(format!(
@@ -64,25 +65,20 @@ pub fn expect_record(
     }
     let (count, highest) = rows::version_count(conn, id)?;
     if count != chain.versions || highest != chain.versions {
-        return Err(Error::Integrity(format!(
-            "{what} {id}: the file holds {count} version(s) but its custody chain records {}: \
-             versions were {} (tampering); run `custodia check`",
-            chain.versions,
-            if count < chain.versions {
-                "deleted"
-            } else {
-                "inserted or renumbered"
-            }
-        )));
+        return Err(Error::Integrity(Integrity::VersionCount {
+            kind,
+            record: *id,
+            found: count,
+            expected: chain.versions,
+        }));
     }
     let seal_row = rows::seal(conn, id)?.is_some();
     if seal_row != chain.sealed {
-        return Err(Error::Integrity(format!(
-            "{what} {id}: its custody chain says it is {}sealed but its seal row is {} \
-             (tampering); run `custodia check`",
-            if chain.sealed { "" } else { "not " },
-            if seal_row { "there" } else { "missing" }
-        )));
+        return Err(Error::Integrity(Integrity::SealRow {
+            kind,
+            record: *id,
+            chain_sealed: chain.sealed,
+        }));
     }
     Ok(chain)
 }
@@ -98,11 +94,10 @@ pub fn exists(conn: &Connection, id: &Id) -> Result<bool> {
 /// version and its custody event in the same transaction.
 pub fn new_record(conn: &Connection, kind: Kind, id: &Id) -> Result<()> {
     if rows::record_exists(conn, id)? {
-        return Err(Error::Invalid(format!(
-            "{} {} is already in this vault",
-            kind.as_str(),
-            id.short()
-        )));
+        return Err(Error::Invalid(Invalid::AlreadyInVault {
+            kind,
+            record: *id,
+        }));
     }
     rows::insert_record(conn, id, kind.as_str())
 }
@@ -162,13 +157,18 @@ pub enum Scope {
 }
 
 /// Refuses `doing` on a withdrawn record (see [`crate::custody::Action::Withdraw`]).
-pub fn refuse_withdrawn(chain: &ChainState, kind: Kind, id: &Id, doing: &str) -> Result<()> {
+pub fn refuse_withdrawn(
+    chain: &ChainState,
+    kind: Kind,
+    id: &Id,
+    doing: &'static str,
+) -> Result<()> {
     if chain.withdrawn {
-        return Err(Error::Invalid(format!(
-            "{} {} was withdrawn, so it cannot be {doing}",
-            kind.as_str(),
-            id.short()
-        )));
+        return Err(Error::Invalid(Invalid::Withdrawn {
+            kind,
+            record: *id,
+            doing,
+        }));
     }
     Ok(())
 }
@@ -260,21 +260,28 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
 /// other than newline and tab, at most `max` bytes.
 pub fn check_text(label: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
     if value.trim().is_empty() {
-        return Err(Error::Invalid(format!("{label} must not be empty")));
+        return Err(Error::Invalid(Invalid::Field {
+            label: label.to_owned(),
+            problem: FieldProblem::Empty,
+        }));
     }
     if value.len() > max {
-        return Err(Error::Invalid(format!(
-            "{label} is too long ({} bytes; at most {max})",
-            value.len()
-        )));
+        return Err(Error::Invalid(Invalid::Field {
+            label: label.to_owned(),
+            problem: FieldProblem::TooLong {
+                bytes: value.len(),
+                max,
+            },
+        }));
     }
     let bad = value
         .chars()
         .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
     if bad {
-        return Err(Error::Invalid(format!(
-            "{label} contains control characters"
-        )));
+        return Err(Error::Invalid(Invalid::Field {
+            label: label.to_owned(),
+            problem: FieldProblem::ControlCharacters,
+        }));
     }
     Ok(())
 }
@@ -308,8 +315,46 @@ pub fn check_date(label: &str, value: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "{label} {value:?} is not a date like 2026-03-14 or 2026-03-14T10:30"
-        )))
+        Err(Error::Invalid(Invalid::Field {
+            label: label.to_owned(),
+            problem: FieldProblem::NotADate {
+                value: value.to_owned(),
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_checks_name_the_field_and_the_problem() {
+        let field = |r: Result<()>| match r {
+            Err(Error::Invalid(Invalid::Field { label, problem })) => (label, problem),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(check_text("the case title", "  ", 10, false)),
+            ("the case title".into(), FieldProblem::Empty)
+        );
+        assert_eq!(
+            field(check_text("the place", "Almaty, Kazakhstan", 6, false)).1,
+            FieldProblem::TooLong { bytes: 18, max: 6 }
+        );
+        assert_eq!(
+            field(check_text("the place", "Alma\u{7}ty", 100, false)).1,
+            FieldProblem::ControlCharacters
+        );
+        assert!(check_text("the note", "a\nb", 100, true).is_ok());
+        let (label, problem) = field(check_date("the date taken", "14/03/2026"));
+        assert_eq!(label, "the date taken");
+        assert_eq!(
+            problem,
+            FieldProblem::NotADate {
+                value: "14/03/2026".into()
+            }
+        );
+        assert!(check_date("the date taken", "2026-03-14T10:30").is_ok());
     }
 }

@@ -97,7 +97,7 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
             .filter(|(_, c)| c.retired())
             .map(|(id, _)| id.clone())
             .collect();
-        let stopped = || Error::Invalid("a search thread stopped early".into());
+        let stopped = || Error::Internal("a search thread stopped early".into());
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let mut turn = 0;
         let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
@@ -121,7 +121,7 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
         for handle in handles {
             let (s, d) = handle
                 .join()
-                .map_err(|_| Error::Invalid("a search thread panicked".into()))??;
+                .map_err(|_| Error::Internal("a search thread panicked".into()))??;
             scored.extend(s);
             damaged.extend(d);
         }
@@ -143,7 +143,11 @@ impl Vault<Unlocked> {
         case: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<SearchHit>, Vec<Id>)> {
-        let query = Query::parse(query).map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
+        let query = Query::parse(query).map_err(|e| {
+            crate::error::Error::Invalid(crate::error::Invalid::Query {
+                problem: e.to_string(),
+            })
+        })?;
         // A write transaction: every hit shown (its snippet is testimony)
         // is logged as a view of that statement, with the results.
         self.write(|tx, session| {

@@ -15,7 +15,7 @@ use super::{
 use crate::crypto::aead::{open_bytes, seal_bytes};
 use crate::custody::now_utc;
 use crate::custody::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::Id;
 use crate::format::Kind;
 use crate::formats::search::fold;
@@ -75,9 +75,10 @@ impl StatementFields {
             check_date("the date taken", d)?;
         }
         if self.protected && self.pseudonym.is_none() {
-            return Err(Error::Invalid(
-                "a protected witness needs a pseudonym (the name shown instead of theirs)".into(),
-            ));
+            return Err(Error::Invalid(Invalid::Statement {
+                problem: "a protected witness needs a pseudonym (the name shown instead of theirs)"
+                    .into(),
+            }));
         }
         Ok(())
     }
@@ -168,14 +169,18 @@ struct SealMark {
 /// Checks a body: not empty, not too large. (It is already valid UTF-8.)
 pub fn check_body(body: &str) -> Result<()> {
     if body.trim().is_empty() {
-        return Err(Error::Invalid("the statement text is empty".into()));
+        return Err(Error::Invalid(Invalid::Statement {
+            problem: "the statement text is empty".into(),
+        }));
     }
     if body.len() > MAX_BODY_BYTES {
-        return Err(Error::Invalid(format!(
-            "the statement text is {} bytes, more than {} MiB; add it as evidence instead",
-            body.len(),
-            MAX_BODY_BYTES / (1024 * 1024)
-        )));
+        return Err(Error::Invalid(Invalid::Statement {
+            problem: format!(
+                "the statement text is {} bytes, more than {} MiB; add it as evidence instead",
+                body.len(),
+                MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        }));
     }
     Ok(())
 }
@@ -340,20 +345,32 @@ pub fn open_search_text(
     let record = id.to_hex();
     let mut bytes = open_bytes(
         &session.keys.records,
-        &crate::vault::sealed::record_binding(&session.vault_id, Kind::Statement, &record, version, "search"),
+        &crate::vault::sealed::record_binding(
+            &session.vault_id,
+            Kind::Statement,
+            &record,
+            version,
+            "search",
+        ),
         sealed,
     )
     .map_err(|_| {
-        Error::Integrity(format!(
-            "statement {record}: version {version} field \"search\" does not authenticate (damaged, altered or moved)"
-        ))
+        Error::Integrity(Integrity::FieldUnauthentic {
+            kind: Kind::Statement,
+            record: *id,
+            version,
+            field: "search".into(),
+        })
     })?;
     // Moved, not copied, so the only plaintext copy stays zeroized.
     String::from_utf8(std::mem::take(&mut *bytes))
         .map(Zeroizing::new)
         .map_err(|e| {
             drop(Zeroizing::new(e.into_bytes()));
-            Error::Integrity(format!("statement {record}: its search text is not UTF-8"))
+            Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!("statement {record}: its search text is not UTF-8"),
+            })
         })
 }
 
@@ -400,7 +417,10 @@ pub fn read_version(
             "statement {} has no version {n} (it has {count})",
             id.short()
         )),
-        None => Error::Integrity(format!("statement {} has no versions", id.to_hex())),
+        None => Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!("statement {} has no versions", id.to_hex()),
+        }),
     })?;
     let key = &session.keys.records;
     let overview: StatementOverview = open_field(
@@ -412,10 +432,12 @@ pub fn read_version(
         "overview",
         &row.overview,
     )?;
-    let sealed_body = row
-        .body
-        .as_ref()
-        .ok_or_else(|| Error::Integrity(format!("statement {} has no body", id.to_hex())))?;
+    let sealed_body = row.body.as_ref().ok_or_else(|| {
+        Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!("statement {} has no body", id.to_hex()),
+        })
+    })?;
     let body: String = open_field(
         key,
         &session.vault_id,
@@ -428,11 +450,14 @@ pub fn read_version(
     if hex::encode(Sha256::digest(body.as_bytes())) != overview.body_sha256
         || overview.version != row.version
     {
-        return Err(Error::Integrity(format!(
-            "statement {} version {}: the body does not match its recorded SHA-256",
-            id.to_hex(),
-            row.version
-        )));
+        return Err(Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!(
+                "statement {} version {}: the body does not match its recorded SHA-256",
+                id.to_hex(),
+                row.version
+            ),
+        }));
     }
     let case_reference = case_reference(conn, session, &overview.case);
     Ok(StatementVersion {
@@ -567,10 +592,7 @@ impl Vault<Unlocked> {
             let chain = expect_record(tx, session, &id, Kind::Statement)?;
             refuse_withdrawn(&chain, Kind::Statement, &id, "amended")?;
             if chain.sealed {
-                return Err(Error::Invalid(format!(
-                    "statement {} is sealed and can no longer be amended",
-                    id.short()
-                )));
+                return Err(Error::Invalid(Invalid::Sealed { record: id }));
             }
             let current = read_version(tx, session, &id, None)?;
             let version = current.versions + 1;
@@ -614,10 +636,7 @@ impl Vault<Unlocked> {
 /// the version sealed.
 pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
     if expect_record(conn, session, id, Kind::Statement)?.sealed {
-        return Err(Error::Invalid(format!(
-            "statement {} is already sealed",
-            id.short()
-        )));
+        return Err(Error::Invalid(Invalid::AlreadySealed { record: *id }));
     }
     let version = rows::versions(conn, id)?.len() as u64;
     let mark = SealMark {

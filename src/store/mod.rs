@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{Id, SQLITE_APPLICATION_ID};
 
 /// How long a command waits for another process's write to finish.
@@ -47,10 +47,10 @@ impl Store {
             return Err(Error::AlreadyExists(path.to_owned()));
         }
         if path.is_dir() {
-            return Err(Error::Invalid(format!(
-                "{} is a directory, not a vault file",
-                path.display()
-            )));
+            return Err(Error::Invalid(Invalid::Path {
+                path: path.to_owned(),
+                problem: "is a directory, not a vault file".into(),
+            }));
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -133,11 +133,10 @@ impl Store {
             if is_busy(&e) {
                 return Error::Busy;
             }
-            Error::Integrity(format!(
-                "{} is a Custodia vault but cannot be read: it is damaged or incomplete \
-                 (a truncated or half-copied file?): {e}",
-                path.display()
-            ))
+            Error::Integrity(Integrity::Unreadable {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })
         };
         let not_a_vault = |e: rusqlite::Error| {
             if is_busy(&e) {
@@ -232,9 +231,12 @@ impl Store {
         };
         let tag = hex::encode(crate::crypto::random_bytes::<6>()?);
         let tmp = dir.join(format!(".custodia-backup-{tag}"));
-        let tmp_text = tmp
-            .to_str()
-            .ok_or_else(|| Error::Invalid("the backup path is not valid UTF-8".into()))?;
+        let tmp_text = tmp.to_str().ok_or_else(|| {
+            Error::Invalid(Invalid::Path {
+                path: tmp.clone(),
+                problem: "is not valid UTF-8 (the backup path)".into(),
+            })
+        })?;
         // Created empty and private first (VACUUM INTO fills an empty file),
         // and removed if we are interrupted.
         let mut tmp_journal = tmp.as_os_str().to_owned();
@@ -317,7 +319,7 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = TRUNCATE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("truncate") {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Internal(format!(
             "the vault could not be switched to its journal mode (got {mode})"
         )));
     }
@@ -359,11 +361,7 @@ pub fn check_schema(conn: &Connection) -> Result<()> {
             differences.push(format!("{} is missing", describe(e)));
         }
     }
-    Err(Error::Integrity(format!(
-        "the vault's database schema was tampered with: {}; it must be exactly the schema \
-         Custodia creates (restore the vault from a backup)",
-        differences.join("; ")
-    )))
+    Err(Error::Integrity(Integrity::Schema { differences }))
 }
 
 fn migrate(conn: &mut Connection, from: i64) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::Id;
 
 /// A row of `records`.
@@ -168,7 +168,10 @@ pub fn for_each_search_text(
         let id = parse_id(&row.get::<_, String>(0)?)?;
         let version = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
         let sealed = row.get_ref(2)?.as_blob().map_err(|_| {
-            Error::Integrity(format!("statement {id}: its search text is not a blob"))
+            Error::Integrity(Integrity::RecordDamaged {
+                record: id,
+                problem: format!("statement {id}: its search text is not a blob"),
+            })
         })?;
         visit(id, version, sealed)?;
     }
@@ -256,7 +259,10 @@ pub fn for_each_chunk(
     while let Some(row) = rows.next()? {
         let index: i64 = row.get(0)?;
         let data = row.get_ref(1)?.as_blob().map_err(|_| {
-            Error::Integrity(format!("evidence {}: a chunk is not a blob", id.short()))
+            Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!("evidence {}: a chunk is not a blob", id.short()),
+            })
         })?;
         visit(u64::try_from(index).unwrap_or(u64::MAX), data)?;
     }
@@ -276,10 +282,10 @@ pub fn insert_event(conn: &Connection, position: u64, sealed: &[u8]) -> Result<(
 /// means something in the file (a trigger, say) interfered.
 fn exactly_one(changed: usize, what: &str) -> Result<()> {
     if changed != 1 {
-        return Err(Error::Integrity(format!(
-            "writing {what} changed {changed} rows instead of one: something in the vault \
-             file interferes with its writes (tampering); nothing was saved"
-        )));
+        return Err(Error::Integrity(Integrity::WriteInterfered {
+            what: what.to_owned(),
+            changed,
+        }));
     }
     Ok(())
 }
@@ -374,10 +380,12 @@ pub fn for_each_event(
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let p: i64 = row.get(0)?;
-        let data = row
-            .get_ref(1)?
-            .as_blob()
-            .map_err(|_| Error::Integrity(format!("custody event {p} is not a blob")))?;
+        let data = row.get_ref(1)?.as_blob().map_err(|_| {
+            Error::Integrity(Integrity::EventMalformed {
+                position: Some(u64::try_from(p).unwrap_or(0)),
+                problem: "is not a blob".into(),
+            })
+        })?;
         visit(u64::try_from(p).unwrap_or(0), data)?;
     }
     Ok(())

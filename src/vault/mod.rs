@@ -32,7 +32,7 @@ use crate::crypto::recovery::RecoveryKey;
 use crate::crypto::signing::UserSigningKey;
 use crate::custody::state::{self, Loaded, UserState, VaultState};
 use crate::custody::{self, now_utc, Action, Author, Event, LogHead, LogKeys};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{Binding, Id, Kind};
 use crate::store::records as rows_records;
 use crate::store::rows::{self, SlotKind, VaultRow};
@@ -110,7 +110,7 @@ impl<'a> Session<'a> {
         let mut slot = self
             .state
             .try_lock()
-            .map_err(|_| Error::Invalid("the vault state is already in use".into()))?;
+            .map_err(|_| Error::Internal("the vault state is already in use".into()))?;
         if !slot.ready {
             *slot = state::load(conn, &self.vault_id, &self.keys.events)?;
         }
@@ -168,7 +168,7 @@ impl<'a> Session<'a> {
         let mut loaded = self
             .state
             .try_lock()
-            .map_err(|_| Error::Invalid("the vault state is already in use".into()))?;
+            .map_err(|_| Error::Internal("the vault state is already in use".into()))?;
         if loaded.ready && loaded.dirty {
             state::save(conn, &self.vault_id, &self.keys.events, &loaded.state)?;
             loaded.dirty = false;
@@ -424,11 +424,9 @@ impl Vault<Locked> {
             // tampering half-way through.
             let tx = self.store.read()?;
             if !rows::slot_exists(&tx, &slot.slot_id)? {
-                return Err(Error::Invalid(
-                    "your key slot was replaced while unlocking (a passphrase change in another \
+                return Err(Error::Invalid(Invalid::User { problem: "your key slot was replaced while unlocking (a passphrase change in another \
                      process?); try again"
-                        .into(),
-                ));
+                        .into() }));
             }
             let loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
             let vault_state = &loaded.state;
@@ -460,17 +458,20 @@ impl Vault<Locked> {
             return Ok(vault);
         }
         if other_user_opened {
-            return Err(Error::Invalid(
-                "this passphrase belongs to another user of the vault than the default one: \
+            return Err(Error::Invalid(Invalid::User {
+                problem:
+                    "this passphrase belongs to another user of the vault than the default one: \
                  name them with --user"
-                    .into(),
-            ));
+                        .into(),
+            }));
         }
         if !notes.is_empty() {
-            return Err(Error::Integrity(format!(
-                "no key slot opened with this passphrase, and {}",
-                notes.join("; ")
-            )));
+            return Err(Error::Integrity(Integrity::Access {
+                problem: format!(
+                    "no key slot opened with this passphrase, and {}",
+                    notes.join("; ")
+                ),
+            }));
         }
         Err(Error::WrongPassphrase)
     }
@@ -493,12 +494,18 @@ impl Vault<Locked> {
             .iter()
             .find(|(id, _)| id == user_id)
             .map(|(_, p)| p.clone())
-            .ok_or_else(|| Error::Integrity("a key slot points to a missing user".into()))?;
+            .ok_or_else(|| {
+                Error::Integrity(Integrity::Access {
+                    problem: "a key slot points to a missing user".into(),
+                })
+            })?;
         if acting.removed_at.is_some() {
-            return Err(Error::Integrity(format!(
-                "user {:?} was removed, yet a key slot of theirs is still in the file",
-                acting.name
-            )));
+            return Err(Error::Integrity(Integrity::Access {
+                problem: format!(
+                    "user {:?} was removed, yet a key slot of theirs is still in the file",
+                    acting.name
+                ),
+            }));
         }
         let slot_rows = rows::slots(&tx, SlotKind::Passphrase)?;
         let recovery = rows::slots(&tx, SlotKind::Recovery)?;
@@ -573,11 +580,11 @@ impl Vault<Locked> {
     ) -> Result<Vault<Unlocked>> {
         let rec_slots = rows::slots(self.store.conn(), SlotKind::Recovery)?;
         if rec_slots.is_empty() {
-            return Err(Error::Integrity(
-                "this vault has no recovery slot any more: it was deleted from the file \
+            return Err(Error::Integrity(Integrity::Access {
+                problem: "this vault has no recovery slot any more: it was deleted from the file \
                  (tampering); restore the vault from a backup"
                     .into(),
-            ));
+            }));
         }
         let (slot_id, master) = rec_slots
             .iter()
@@ -602,11 +609,12 @@ impl Vault<Locked> {
         let tx = self.store.write()?;
         let loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
         if !loaded.state.recovery_slots.contains(&slot_id.to_hex()) {
-            return Err(Error::Integrity(
-                "the recovery slot that opened is not the vault's: it was put back from an old \
+            return Err(Error::Integrity(Integrity::Access {
+                problem:
+                    "the recovery slot that opened is not the vault's: it was put back from an old \
                  copy (tampering)"
-                    .into(),
-            ));
+                        .into(),
+            }));
         }
         let profiles = users::profiles_in(&tx, &master, &loaded.state)?;
         let (user_id, mut profile) = users::find_user(profiles, user)?;
@@ -680,26 +688,32 @@ fn recovery_digests<'a>(slots: impl IntoIterator<Item = &'a rows::SlotRow>) -> s
 fn authorize_slot<'s>(state: &'s VaultState, user_id: &Id, slot_id: &Id) -> Result<&'s UserState> {
     let hex = user_id.to_hex();
     let Some(user) = state.user(&hex) else {
-        return Err(Error::Integrity(format!(
-            "a key slot opened for user {}, whom the vault's sealed state does not list: the \
+        return Err(Error::Integrity(Integrity::Access {
+            problem: format!(
+                "a key slot opened for user {}, whom the vault's sealed state does not list: the \
              slot or user was inserted or put back from an old copy (tampering)",
-            user_id.short()
-        )));
+                user_id.short()
+            ),
+        }));
     };
     if let Some(at) = user.removed_at {
-        return Err(Error::Integrity(format!(
-            "a key slot opened for user {}, who was removed at custody event {at}: the slot \
+        return Err(Error::Integrity(Integrity::Access {
+            problem: format!(
+                "a key slot opened for user {}, who was removed at custody event {at}: the slot \
              was put back from an old copy (tampering)",
-            user_id.short()
-        )));
+                user_id.short()
+            ),
+        }));
     }
     if user.slot.as_deref() != Some(slot_id.to_hex().as_str()) {
-        return Err(Error::Integrity(format!(
-            "a key slot of user {} opened, but it is not the one the vault's sealed state \
+        return Err(Error::Integrity(Integrity::Access {
+            problem: format!(
+                "a key slot of user {} opened, but it is not the one the vault's sealed state \
              lists: it was replaced (passphrase change or recovery) and put back from an old \
              copy (tampering)",
-            user_id.short()
-        )));
+                user_id.short()
+            ),
+        }));
     }
     Ok(user)
 }
@@ -712,12 +726,13 @@ fn check_user_rows(conn: &rusqlite::Connection, state: &VaultState) -> Result<()
         .collect();
     let in_state: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
     if in_table != in_state {
-        return Err(Error::Integrity(
-            "the users table does not list the vault's users in the order its sealed state \
+        return Err(Error::Integrity(Integrity::Access {
+            problem:
+                "the users table does not list the vault's users in the order its sealed state \
              does: rows were reordered, inserted or deleted (tampering); no one can unlock it \
              until the file is restored from a backup"
-                .into(),
-        ));
+                    .into(),
+        }));
     }
     Ok(())
 }
@@ -1027,9 +1042,9 @@ impl Vault<Unlocked> {
                     .filter(|(_, p)| p.name == name)
                     .find_map(|(_, p)| p.removed_at.as_ref())
                 {
-                    return Err(Error::Invalid(format!(
-                        "user \"{name}\" was already removed (at {at})"
-                    )));
+                    return Err(Error::Invalid(Invalid::User {
+                        problem: format!("user \"{name}\" was already removed (at {at})"),
+                    }));
                 }
                 return Err(Error::UnknownUser(name.to_owned()));
             };
@@ -1039,9 +1054,9 @@ impl Vault<Unlocked> {
                 .count()
                 <= 1
             {
-                return Err(Error::Invalid(format!(
-                    "\"{name}\" is the only user; a vault must keep at least one"
-                )));
+                return Err(Error::Invalid(Invalid::User {
+                    problem: format!("\"{name}\" is the only user; a vault must keep at least one"),
+                }));
             }
             let version = vault_state
                 .user(&user_id.to_hex())
@@ -1138,23 +1153,22 @@ impl Vault<Unlocked> {
         signers::validate_name(name)?;
         let name = users::normalize_user_name(name);
         if self.key_directory()?.contains_key(&key.key_id_hex()) {
-            return Err(Error::Invalid(
-                "this key belongs to a user of this vault; it is trusted already".into(),
-            ));
+            return Err(Error::Invalid(Invalid::Signer {
+                problem: "this key belongs to a user of this vault; it is trusted already".into(),
+            }));
         }
         let vault_id = self.row.vault_id;
         self.write(|tx, session| {
             let pinned = signers::pinned(&session.state(tx)?.state)?;
             if let Some(p) = pinned.iter().find(|p| p.fingerprint == key.fingerprint()) {
-                return Err(Error::Invalid(format!(
-                    "this key is pinned already, as {:?}",
-                    p.name
-                )));
+                return Err(Error::Invalid(Invalid::Signer {
+                    problem: format!("this key is pinned already, as {:?}", p.name),
+                }));
             }
             if pinned.iter().any(|p| p.name == name) {
-                return Err(Error::Invalid(format!(
-                    "a signer named {name:?} is pinned already"
-                )));
+                return Err(Error::Invalid(Invalid::Signer {
+                    problem: format!("a signer named {name:?} is pinned already"),
+                }));
             }
             session.append(
                 tx,
@@ -1171,7 +1185,7 @@ impl Vault<Unlocked> {
             pinned
                 .into_iter()
                 .find(|p| p.fingerprint == key.fingerprint())
-                .ok_or_else(|| Error::Invalid("the pinned signer was not recorded".into()))
+                .ok_or_else(|| Error::Internal("the pinned signer was not recorded".into()))
         })
     }
 }
@@ -1215,14 +1229,18 @@ fn authenticated_kdf(master: &MasterKey, row: &VaultRow) -> Result<KdfParams> {
         &settings_binding(&row.vault_id),
         &row.settings,
     )
-    .map_err(|_| Error::Integrity("the vault settings do not authenticate".into()))?;
+    .map_err(|_| {
+        Error::Integrity(Integrity::Settings {
+            problem: "the vault settings do not authenticate".into(),
+        })
+    })?;
     settings.kdf.validate()?;
     if settings.kdf != row.kdf_default {
-        return Err(Error::Integrity(
-            "the plaintext KDF parameters of the vault differ from its sealed settings: \
+        return Err(Error::Integrity(Integrity::Settings {
+            problem: "the plaintext KDF parameters of the vault differ from its sealed settings: \
              the file was tampered with"
                 .into(),
-        ));
+        }));
     }
     Ok(settings.kdf)
 }

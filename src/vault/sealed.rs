@@ -12,14 +12,18 @@ use serde::Serialize;
 
 use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::keys::SymmetricKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{normalize_id_prefix, Binding, Id, Kind};
 use crate::store::records as rows;
 
 /// Resolves a user-typed id or unique prefix (6+ hex characters) to a record
 /// of the expected kind, as git does for commits.
 pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
-    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
+    let prefix = normalize_id_prefix(text).map_err(|e| {
+        Error::Invalid(Invalid::IdPrefix {
+            problem: e.to_string(),
+        })
+    })?;
     let matches = rows::records_with_prefix(conn, &prefix, 10)?;
     match matches.as_slice() {
         [] => Err(Error::NotFound(format!(
@@ -57,7 +61,11 @@ pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
 
 /// Resolves an id or unique prefix to a record of any kind.
 pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
-    let prefix = normalize_id_prefix(text).map_err(|e| Error::Invalid(e.to_string()))?;
+    let prefix = normalize_id_prefix(text).map_err(|e| {
+        Error::Invalid(Invalid::IdPrefix {
+            problem: e.to_string(),
+        })
+    })?;
     let matches = rows::records_with_prefix(conn, &prefix, 10)?;
     match matches.as_slice() {
         [] => Err(Error::NotFound(format!(
@@ -66,7 +74,10 @@ pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
         [one] => Ok((
             one.id,
             Kind::record_from_stored(&one.kind).ok_or_else(|| {
-                Error::Integrity(format!("record {} has an unknown kind", one.id))
+                Error::Integrity(Integrity::RecordDamaged {
+                    record: one.id,
+                    problem: format!("record {} has an unknown kind", one.id),
+                })
             })?,
         )),
         many => Err(Error::NotFound(format!(
@@ -128,10 +139,11 @@ pub fn open_field<T: DeserializeOwned>(
         sealed,
     )
     .map_err(|_| {
-        Error::Integrity(format!(
-            "{} {}: version {version} field {field:?} does not authenticate (damaged, altered or moved)",
-            kind.as_str(),
-            record
-        ))
+        Error::Integrity(Integrity::FieldUnauthentic {
+            kind,
+            record: *id,
+            version,
+            field: field.to_owned(),
+        })
     })
 }

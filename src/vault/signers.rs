@@ -7,7 +7,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use crate::custody::state::VaultState;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::formats::minisign::PublicKey;
 
 /// One pinned signer.
@@ -33,7 +33,9 @@ pub fn pinned(state: &VaultState) -> Result<Vec<PinnedSigner>> {
         .iter()
         .map(|s| {
             let key = PublicKey::parse(&s.public_key).map_err(|e| {
-                Error::Integrity(format!("the pinned signer {:?} has a bad key: {e}", s.name))
+                Error::Integrity(Integrity::Access {
+                    problem: format!("the pinned signer {:?} has a bad key: {e}", s.name),
+                })
             })?;
             Ok(PinnedSigner {
                 name: s.name.clone(),
@@ -49,10 +51,12 @@ pub fn pinned(state: &VaultState) -> Result<Vec<PinnedSigner>> {
 /// A signer's name: 1–64 characters, printable, as user names.
 pub fn validate_name(name: &str) -> Result<()> {
     crate::vault::users::validate_user_name(name).map_err(|_| {
-        Error::Invalid(format!(
-            "a signer name must have 1 to {} characters, without control or \
+        Error::Invalid(Invalid::Signer {
+            problem: format!(
+                "a signer name must have 1 to {} characters, without control or \
              bidirectional-text characters, nor start or end with a space",
-            crate::vault::users::MAX_USER_NAME
-        ))
+                crate::vault::users::MAX_USER_NAME
+            ),
+        })
     })
 }

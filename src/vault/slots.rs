@@ -7,7 +7,7 @@ use crate::crypto::keys::{hkdf_derive, MasterKey, PassphraseKeys, SymmetricKey};
 use crate::crypto::recovery::RecoveryKey;
 use crate::crypto::signing::UserSigningKey;
 use crate::crypto::{random_bytes, random_id, CryptoError};
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Result};
 use crate::format::{Binding, Id};
 use crate::store::rows::{SlotKind, SlotRow};
 
@@ -125,15 +125,17 @@ pub fn open_passphrase_slot(
     slot: &SlotRow,
     passphrase: &str,
 ) -> Result<Option<(MasterKey, UserSigningKey)>> {
-    let params = slot
-        .kdf
-        .ok_or_else(|| Error::Integrity("a passphrase slot has no KDF parameters".into()))?;
+    let params = slot.kdf.ok_or_else(|| {
+        Error::Integrity(Integrity::Access {
+            problem: "a passphrase slot has no KDF parameters".into(),
+        })
+    })?;
     params.validate()?;
-    let salt: [u8; SALT_LEN] = slot
-        .salt
-        .as_slice()
-        .try_into()
-        .map_err(|_| Error::Integrity("a key slot's salt has the wrong length".into()))?;
+    let salt: [u8; SALT_LEN] = slot.salt.as_slice().try_into().map_err(|_| {
+        Error::Integrity(Integrity::Access {
+            problem: "a key slot's salt has the wrong length".into(),
+        })
+    })?;
     let stretched = kdf::derive(passphrase, &salt, &params)?;
     let keys = PassphraseKeys::from_stretched(&stretched)?;
     let record = slot_record(&slot.slot_id, slot.user_id.as_ref());
@@ -147,16 +149,21 @@ pub fn open_passphrase_slot(
         Err(e) => return Err(e.into()),
     };
     let master = MasterKey::new(SymmetricKey::from_bytes(to_key(&master_bytes)?), *vault_id);
-    let wrapped_signing = slot
-        .wrapped_signing_key
-        .as_ref()
-        .ok_or_else(|| Error::Integrity("a passphrase slot has no signing key".into()))?;
+    let wrapped_signing = slot.wrapped_signing_key.as_ref().ok_or_else(|| {
+        Error::Integrity(Integrity::Access {
+            problem: "a passphrase slot has no signing key".into(),
+        })
+    })?;
     let secret = open_raw(
         &keys.signing_wrap,
         &slot_binding(vault_id, &record, "signing-key").associated_data(),
         wrapped_signing,
     )
-    .map_err(|_| Error::Integrity("a user's wrapped signing key does not authenticate".into()))?;
+    .map_err(|_| {
+        Error::Integrity(Integrity::Access {
+            problem: "a user's wrapped signing key does not authenticate".into(),
+        })
+    })?;
     let signing = UserSigningKey::from_secret(&secret)?;
     Ok(Some((master, signing)))
 }
@@ -210,9 +217,11 @@ pub fn open_recovery_slot(
 }
 
 fn to_key(bytes: &[u8]) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| Error::Integrity("a wrapped master key has the wrong length".into()))
+    bytes.try_into().map_err(|_| {
+        Error::Integrity(Integrity::Access {
+            problem: "a wrapped master key has the wrong length".into(),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::crypto::aead::{open_value, seal_value};
 use crate::crypto::keys::{MasterKey, Purpose};
 use crate::crypto::signing::{verifying_key_from_bytes, UserSigningKey};
 use crate::custody::state::VaultState;
-use crate::error::{Error, Result};
+use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{Binding, Id};
 use crate::store::rows;
 
@@ -74,10 +74,11 @@ impl UserProfile {
 
     /// The current public key.
     pub fn current_key(&self) -> Result<VerifyingKey> {
-        let last = self
-            .keys
-            .last()
-            .ok_or_else(|| Error::Integrity(format!("user {:?} has no signing key", self.name)))?;
+        let last = self.keys.last().ok_or_else(|| {
+            Error::Integrity(Integrity::Access {
+                problem: format!("user {:?} has no signing key", self.name),
+            })
+        })?;
         decode_key(&last.public_key)
     }
 
@@ -115,9 +116,11 @@ impl UserProfile {
 }
 
 fn decode_key(b64: &str) -> Result<VerifyingKey> {
-    let bytes = B64
-        .decode(b64)
-        .map_err(|_| Error::Integrity("a stored public key is not valid base64".into()))?;
+    let bytes = B64.decode(b64).map_err(|_| {
+        Error::Integrity(Integrity::Access {
+            problem: "a stored public key is not valid base64".into(),
+        })
+    })?;
     Ok(verifying_key_from_bytes(&bytes)?)
 }
 
@@ -167,16 +170,17 @@ pub fn normalize_user_name(name: &str) -> String {
 /// leading/trailing space.
 pub fn validate_user_name(name: &str) -> Result<()> {
     if name.is_empty() || name.chars().count() > MAX_USER_NAME {
-        return Err(Error::Invalid(format!(
-            "a user name must have 1 to {MAX_USER_NAME} characters"
-        )));
+        return Err(Error::Invalid(Invalid::User {
+            problem: format!("a user name must have 1 to {MAX_USER_NAME} characters"),
+        }));
     }
     if name.chars().any(is_forbidden_in_name) || name.trim() != name {
-        return Err(Error::Invalid(
-            "a user name must not contain control characters, line or paragraph separators or \
+        return Err(Error::Invalid(Invalid::User {
+            problem:
+                "a user name must not contain control characters, line or paragraph separators or \
              bidirectional-text controls, nor start or end with a space"
-                .into(),
-        ));
+                    .into(),
+        }));
     }
     Ok(())
 }
@@ -226,11 +230,13 @@ fn open_profile(master: &MasterKey, row: &rows::UserRow, version: u64) -> Result
         &row.profile,
     )
     .map_err(|_| {
-        Error::Integrity(format!(
+        Error::Integrity(Integrity::Access {
+            problem: format!(
             "the profile of user {} is not the one the vault's state expects (version {version}): \
              it was altered or put back from an old copy",
             row.user_id.short()
-        ))
+        ),
+        })
     })
 }
 
@@ -242,10 +248,12 @@ pub fn load_profile(
     version: u64,
 ) -> Result<UserProfile> {
     let row = rows::user(conn, user_id)?.ok_or_else(|| {
-        Error::Integrity(format!(
-            "user {} is missing from the users table (deleted)",
-            user_id.short()
-        ))
+        Error::Integrity(Integrity::Access {
+            problem: format!(
+                "user {} is missing from the users table (deleted)",
+                user_id.short()
+            ),
+        })
     })?;
     open_profile(master, &row, version)
 }
@@ -262,10 +270,9 @@ pub fn profiles_in(
         .iter()
         .map(|u| {
             let id: Id = u.id.parse().map_err(|_| {
-                Error::Integrity(format!(
-                    "the vault state names a malformed user id {:?}",
-                    u.id
-                ))
+                Error::Integrity(Integrity::Access {
+                    problem: format!("the vault state names a malformed user id {:?}", u.id),
+                })
             })?;
             Ok((id, load_profile(conn, master, &id, u.profile_version)?))
         })
@@ -321,10 +328,12 @@ pub fn list(profiles: Vec<(Id, UserProfile)>) -> Result<Vec<UserSummary>> {
 /// Checks that an unwrapped signing key is the profile's current key.
 pub fn check_signing_key(profile: &UserProfile, signing: &UserSigningKey) -> Result<()> {
     if profile.current_key()? != signing.verifying_key() {
-        return Err(Error::Integrity(format!(
-            "the signing key in {:?}'s slot does not match their profile",
-            profile.name
-        )));
+        return Err(Error::Integrity(Integrity::Access {
+            problem: format!(
+                "the signing key in {:?}'s slot does not match their profile",
+                profile.name
+            ),
+        }));
     }
     Ok(())
 }

@@ -154,6 +154,13 @@ fn a_write_that_a_trigger_swallows_is_refused_not_half_done() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("changed 0 rows"), "{err}");
+    assert!(
+        matches!(
+            &err,
+            custodia::Error::Integrity(custodia::Integrity::WriteInterfered { changed: 0, .. })
+        ),
+        "{err:?}"
+    );
     assert!(matches!(err.category(), custodia::Category::Integrity));
 }
 
@@ -655,4 +662,174 @@ fn a_damaged_recovery_slot_or_colleagues_slot_is_named_by_check() {
         report.contains("key slot") && report.contains("altered"),
         "{report}"
     );
+}
+
+// ------------------------------------------------ typed errors (library)
+
+/// A vault made through the library with case `KZ` and one statement,
+/// amended once (two versions); returns the vault file's directory, its
+/// path and the statement's id.
+fn library_vault() -> (tempfile::TempDir, PathBuf, custodia::format::Id) {
+    use custodia::records::case::NewCase;
+    use custodia::records::statement::{NewStatement, StatementFields};
+    use custodia::{CreateOptions, KdfChoice, Vault};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.custodia");
+    let mut vault = Vault::create(
+        &path,
+        OWNER_PASS,
+        &CreateOptions {
+            name: None,
+            user: OWNER.into(),
+            kdf: KdfChoice::InsecureFast,
+            force: false,
+        },
+    )
+    .unwrap()
+    .vault;
+    vault
+        .create_case(&NewCase {
+            reference: KZ.into(),
+            title: "t".into(),
+            description: None,
+            tags: vec![],
+        })
+        .unwrap();
+    let id = vault
+        .add_statement(&NewStatement {
+            case: KZ.into(),
+            fields: StatementFields {
+                witness: "Évgueni".into(),
+                ..StatementFields::default()
+            },
+            body: "J'ai déserté en septembre 2022.".into(),
+        })
+        .unwrap();
+    vault
+        .amend_statement(&id.to_hex(), "J'ai déserté le 23 septembre 2022.", "date")
+        .unwrap();
+    (dir, path, id)
+}
+
+fn library_unlock(path: &Path) -> custodia::Result<custodia::Vault<custodia::Unlocked>> {
+    custodia::Vault::open(path)?.unlock(None, OWNER_PASS)
+}
+
+#[test]
+fn a_deleted_statement_version_is_a_version_count_error() {
+    use custodia::{Error, Integrity};
+    let (_dir, path, id) = library_vault();
+    sql(
+        &path,
+        &format!("DELETE FROM record_versions WHERE record_id = '{id}' AND version = 2;"),
+    );
+    let err = library_unlock(&path)
+        .unwrap()
+        .show_statement(&id.to_hex(), None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Integrity(Integrity::VersionCount { record, found: 1, expected: 2, .. })
+                if *record == id
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("versions were deleted"), "{err}");
+}
+
+#[test]
+fn a_field_moved_between_versions_is_a_field_unauthentic_error() {
+    use custodia::format::Kind;
+    use custodia::{Error, Integrity};
+    let (_dir, path, id) = library_vault();
+    sql(
+        &path,
+        &format!(
+            "UPDATE record_versions SET overview = (SELECT overview FROM record_versions \
+             WHERE record_id = '{id}' AND version = 2) WHERE record_id = '{id}' AND version = 1;"
+        ),
+    );
+    let err = library_unlock(&path)
+        .unwrap()
+        .show_statement(&id.to_hex(), Some(1))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Integrity(Integrity::FieldUnauthentic {
+                kind: Kind::Statement,
+                record,
+                version: 1,
+                field,
+            }) if *record == id && field == "overview"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.category(), custodia::Category::Integrity);
+}
+
+#[test]
+fn a_deleted_seal_row_is_a_seal_row_error() {
+    use custodia::{Error, Integrity};
+    let (_dir, path, id) = library_vault();
+    library_unlock(&path)
+        .unwrap()
+        .seal_statement(&id.to_hex())
+        .unwrap();
+    sql(&path, "DELETE FROM record_seals;");
+    let err = library_unlock(&path)
+        .unwrap()
+        .amend_statement(&id.to_hex(), "Texte modifié après le scellé.", "après")
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Integrity(Integrity::SealRow { record, chain_sealed: true, .. }) if *record == id
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_deleted_custody_event_is_named_by_its_position() {
+    use custodia::{Error, Integrity};
+    let (_dir, path, id) = library_vault();
+    // The statement's last event (its amendment) is the newest in the log.
+    let last: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(position) FROM events", [], |r| r.get(0))
+        .unwrap();
+    sql(
+        &path,
+        &format!("DELETE FROM events WHERE position = {last};"),
+    );
+    let err = library_unlock(&path)
+        .and_then(|mut v| v.amend_statement(&id.to_hex(), "Encore.", "encore"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Integrity(Integrity::LastEventDamaged { record, position })
+                if *record == id && *position == last as u64
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_added_schema_object_is_a_schema_error() {
+    use custodia::{Error, Integrity};
+    let (_dir, path, _id) = library_vault();
+    sql(&path, "CREATE INDEX extra ON events (sealed);");
+    let err = library_unlock(&path).err().unwrap();
+    match &err {
+        Error::Integrity(Integrity::Schema { differences }) => assert!(
+            differences
+                .iter()
+                .any(|d| d.contains("extra") && d.contains("added")),
+            "{differences:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

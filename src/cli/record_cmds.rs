@@ -277,7 +277,16 @@ pub struct SearchArgs {
     /// Only this case
     #[arg(long)]
     case: Option<String>,
-    /// At most this many results (at least 1)
+    /// Only statements of this witness (name or pseudonym; every word must match)
+    #[arg(long)]
+    witness: Option<String>,
+    /// Only statements taken (exhibits acquired) on or after this day, e.g. 2026-03-01
+    #[arg(long, value_name = "DAY")]
+    from: Option<String>,
+    /// Only statements taken (exhibits acquired) on or before this day
+    #[arg(long, value_name = "DAY")]
+    to: Option<String>,
+    /// At most this many statements and this many exhibits (at least 1)
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     limit: u32,
 }
@@ -764,16 +773,22 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
 
 pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure> {
     let mut vault = OpenVault::unlock(g, out)?;
-    let query = args.query.join(" ");
-    let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
-    let (hits, damaged) = vault.search(&query, args.case.as_deref(), limit)?;
-    warn_damaged(out, "statement", &damaged);
-    out.either(&hits, || {
-        if hits.is_empty() {
-            out.note("No statement matches.");
+    let request = custodia::records::search::SearchRequest {
+        query: args.query.join(" "),
+        case: args.case,
+        witness: args.witness,
+        from: args.from,
+        to: args.to,
+        limit: usize::try_from(args.limit).unwrap_or(usize::MAX),
+    };
+    let found = vault.search(&request)?;
+    warn_damaged(out, "statement", &found.damaged);
+    out.either(&found, || {
+        if found.statements.is_empty() && found.exhibits.is_empty() {
+            out.note("Nothing matches.");
         }
         let colour = std::io::stdout().is_terminal();
-        for h in &hits {
+        for h in &found.statements {
             out.line(format!(
                 "{}  {}  v{}  {}",
                 h.id.short(),
@@ -788,6 +803,33 @@ pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure>
                 pieces.push(Piece::Data(&h.snippet));
             }
             out.styled_line(&pieces)?;
+        }
+        if found.more_statements > 0 {
+            out.note(format!(
+                "{} more statement(s) match; narrow the search or raise --limit",
+                found.more_statements
+            ));
+        }
+        if !found.exhibits.is_empty() {
+            out.line("Exhibits")?;
+        }
+        for e in &found.exhibits {
+            out.line(format!(
+                "{}  {}  {}{}",
+                e.id.short(),
+                e.case_reference,
+                e.name,
+                e.description
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
+                    .unwrap_or_default()
+            ))?;
+        }
+        if found.more_exhibits > 0 {
+            out.note(format!(
+                "{} more exhibit(s) match; narrow the search or raise --limit",
+                found.more_exhibits
+            ));
         }
         Ok(())
     })

@@ -67,6 +67,9 @@ pub enum Action {
     Withdraw,
     /// The record's content was erased; its chain and hashes stay.
     Destroy,
+    /// A search was run (on the vault's own chain: the query, the filters,
+    /// the ids shown, the counts).
+    Search,
     /// A user was added (the event's record is the user).
     #[serde(rename = "user-add")]
     UserAdd,
@@ -105,6 +108,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Withdraw => "withdraw",
             Action::Destroy => "destroy",
+            Action::Search => "search",
             Action::UserAdd => "user-add",
             Action::UserRemove => "user-remove",
             Action::PassphraseChange => "passphrase-change",

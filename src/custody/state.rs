@@ -395,6 +395,8 @@ impl VaultState {
                 self.fold_version = fold_version(event).unwrap_or(legacy_fold_version());
                 Ok(())
             }
+            // A search changes nothing the state tracks.
+            Action::Search => Ok(()),
             Action::Refold => match fold_version(event) {
                 Some(v) => {
                     self.fold_version = v;

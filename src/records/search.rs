@@ -1,8 +1,9 @@
 //! Running a search over the vault: decrypt each statement's sealed folded
 //! search text in memory, match and rank with [`crate::formats::search`], then
-//! decrypt only the bodies of the hits shown, for snippets. Nothing
-//! decrypted is written anywhere; each hit shown is logged as a view of its
-//! statement (the snippet is testimony).
+//! decrypt only the bodies of the hits shown, for snippets; exhibits are
+//! matched on their names, descriptions and sources. Nothing decrypted is
+//! written anywhere; one `search` event is logged per search (not one per
+//! hit, which buried the log), and opening a hit logs its view.
 
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::format::Id;
-use crate::formats::search::{snippet, Query, Snippet};
+use crate::formats::search::{fold, snippet, Query, Snippet};
 use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 
@@ -134,24 +135,109 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
 /// Snippet width in characters.
 const SNIPPET_WIDTH: usize = 120;
 
+/// What to search for, and where.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// Words (all must match) and "quoted phrases".
+    pub query: String,
+    /// Only this case (reference or id prefix).
+    pub case: Option<String>,
+    /// Only statements of this witness (their name or pseudonym, matched
+    /// as the query is: folded, every word).
+    pub witness: Option<String>,
+    /// Only records dated (statement taken, exhibit acquired) on or after
+    /// this day (`YYYY-MM-DD`); undated records are then left out.
+    pub from: Option<String>,
+    /// Only records dated on or before this day.
+    pub to: Option<String>,
+    /// At most this many statements and this many exhibits shown.
+    pub limit: usize,
+}
+
+impl SearchRequest {
+    fn dated(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
+    /// Whether a record dated `date` (RFC 3339 or a day) is in the range.
+    fn in_range(&self, date: Option<&str>) -> bool {
+        if !self.dated() {
+            return true;
+        }
+        let Some(day) = date.and_then(|d| d.get(..10)) else {
+            return false;
+        };
+        let day_of = |d: &str| d.get(..10).unwrap_or(d).to_owned();
+        self.from
+            .as_deref()
+            .is_none_or(|f| day >= day_of(f).as_str())
+            && self.to.as_deref().is_none_or(|t| day <= day_of(t).as_str())
+    }
+}
+
+/// An exhibit whose name, description or source matches.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExhibitHit {
+    /// Exhibit id.
+    #[serde(serialize_with = "crate::vault::users::ser_id")]
+    pub id: Id,
+    /// The case's reference.
+    pub case_reference: String,
+    /// The file's original name.
+    pub name: String,
+    /// Its description, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Rank score (higher first).
+    pub score: f64,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResults {
+    /// The statements shown, best first.
+    pub statements: Vec<SearchHit>,
+    /// How many more statements match than are shown.
+    pub more_statements: usize,
+    /// The exhibits shown, best first.
+    pub exhibits: Vec<ExhibitHit>,
+    /// How many more exhibits match than are shown.
+    pub more_exhibits: usize,
+    /// Statements left out because they are damaged.
+    #[serde(skip)]
+    pub damaged: Vec<Id>,
+}
+
 impl Vault<Unlocked> {
-    /// Searches the latest version of every statement (optionally in one
-    /// case). All words must match; "quoted phrases" match in order.
-    pub fn search(
-        &mut self,
-        query: &str,
-        case: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<SearchHit>, Vec<Id>)> {
-        let query = Query::parse(query).map_err(|e| {
+    /// Searches the latest version of every statement that is not
+    /// withdrawn, and the names, descriptions and sources of the exhibits.
+    /// All words must match; "quoted phrases" match in order. One `search`
+    /// event is logged on the vault's own chain (the query, the filters,
+    /// the ids shown and the counts; sealed like every event, and never in
+    /// a bundle); opening a hit afterwards logs its view.
+    pub fn search(&mut self, request: &SearchRequest) -> Result<SearchResults> {
+        let query = Query::parse(&request.query).map_err(|e| {
             crate::error::Error::Invalid(crate::error::Invalid::Query {
                 problem: e.to_string(),
             })
         })?;
-        // A write transaction: every hit shown (its snippet is testimony)
-        // is logged as a view of that statement, with the results.
+        for (label, day) in [("--from", &request.from), ("--to", &request.to)] {
+            if let Some(day) = day {
+                super::check_date(label, day)?;
+            }
+        }
+        let witness = match &request.witness {
+            Some(w) => Some(Query::parse(w).map_err(|e| {
+                crate::error::Error::Invalid(crate::error::Invalid::Query {
+                    problem: format!("--witness: {e}"),
+                })
+            })?),
+            None => None,
+        };
+        let limit = request.limit.max(1);
+        let vault_id = self.id();
         self.write(|tx, session| {
-            let case_filter = match case {
+            let case_filter = match &request.case {
                 Some(reference) => Some(find_case(tx, session, reference)?.id.to_hex()),
                 None => None,
             };
@@ -159,10 +245,42 @@ impl Vault<Unlocked> {
             // bodies), decrypted in memory, matched and scored on every core.
             let (mut scored, mut damaged) = score_all(tx, session, &query)?;
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            // Pass 2: only the best ones are opened further (metadata for the
-            // case filter, the body for the snippet).
+            // Pass 2: the filters, on the overviews of the matches only.
+            if case_filter.is_some() || witness.is_some() || request.dated() {
+                let mut kept = Vec::with_capacity(scored.len());
+                for (score, id, version) in scored {
+                    let Some(o) =
+                        open_or_note(overview_at(tx, session, &id, version), id, &mut damaged)?
+                    else {
+                        continue;
+                    };
+                    let case_ok = case_filter.as_ref().is_none_or(|c| *c == o.case);
+                    let witness_ok = witness.as_ref().is_none_or(|w| {
+                        let names = format!(
+                            "{} {}",
+                            o.fields.witness,
+                            o.fields.pseudonym.as_deref().unwrap_or("")
+                        );
+                        w.score(&fold(&names)).is_some()
+                    });
+                    if case_ok && witness_ok && request.in_range(o.fields.taken_at.as_deref()) {
+                        kept.push((score, id, version));
+                    }
+                }
+                scored = kept;
+            }
+            // Pass 3: only those shown are opened further (the body, for
+            // the snippet).
             let cases = all_cases(tx, session)?;
+            let reference_of = |case_hex: &str| {
+                cases
+                    .iter()
+                    .find(|c| c.id.to_hex() == case_hex)
+                    .map(|c| c.data.reference.clone())
+                    .unwrap_or_default()
+            };
             let mut hits = Vec::with_capacity(limit.min(scored.len()));
+            let mut matched = scored.len();
             for (score, id, version) in scored {
                 if hits.len() >= limit {
                     break;
@@ -173,12 +291,10 @@ impl Vault<Unlocked> {
                     &mut damaged,
                 )?
                 else {
+                    matched -= 1;
                     continue;
                 };
                 let overview = &shown.overview;
-                if case_filter.as_ref().is_some_and(|c| *c != overview.case) {
-                    continue;
-                }
                 // Prefer an excerpt of the testimony itself; fall back to the
                 // metadata when only a name or place matched.
                 let snip = snippet(&shown.body, &query, SNIPPET_WIDTH)
@@ -193,14 +309,9 @@ impl Vault<Unlocked> {
                         text: String::new(),
                         highlights: Vec::new(),
                     });
-                let case_reference = cases
-                    .iter()
-                    .find(|c| c.id.to_hex() == overview.case)
-                    .map(|c| c.data.reference.clone())
-                    .unwrap_or_default();
                 hits.push(SearchHit {
                     id,
-                    case_reference,
+                    case_reference: reference_of(&overview.case),
                     version,
                     witness: overview.fields.witness.clone(),
                     score,
@@ -208,16 +319,95 @@ impl Vault<Unlocked> {
                     highlights: snip.highlights,
                 });
             }
-            for hit in &hits {
-                session.append(
-                    tx,
-                    Kind::Statement,
-                    &hit.id,
-                    Action::View,
-                    serde_json::json!({ "version": hit.version, "via": "search" }),
-                )?;
+            // Exhibits: their names, descriptions and sources (no witness).
+            let mut exhibit_hits = Vec::new();
+            if witness.is_none() {
+                let case_id = case_filter.as_ref().and_then(|c| c.parse::<Id>().ok());
+                let (items, bad) = super::evidence::summaries(tx, session, case_id.as_ref())?;
+                damaged.extend(bad);
+                for item in items {
+                    let o = &item.overview;
+                    let text = format!(
+                        "{} {} {}",
+                        o.original_name,
+                        o.description.as_deref().unwrap_or(""),
+                        o.source.as_deref().unwrap_or("")
+                    );
+                    if !request.in_range(o.acquired_at.as_deref()) {
+                        continue;
+                    }
+                    if let Some(score) = query.score(&fold(&text)) {
+                        exhibit_hits.push(ExhibitHit {
+                            id: item.id,
+                            case_reference: item.case_reference.clone(),
+                            name: o.original_name.clone(),
+                            description: o.description.clone(),
+                            score,
+                        });
+                    }
+                }
+                exhibit_hits
+                    .sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
             }
-            Ok((hits, damaged))
+            let exhibits_matched = exhibit_hits.len();
+            exhibit_hits.truncate(limit);
+            let results = SearchResults {
+                more_statements: matched.saturating_sub(hits.len()),
+                more_exhibits: exhibits_matched - exhibit_hits.len(),
+                statements: hits,
+                exhibits: exhibit_hits,
+                damaged: Vec::new(),
+            };
+            let shown: Vec<String> = results
+                .statements
+                .iter()
+                .map(|h| h.id.to_hex())
+                .chain(results.exhibits.iter().map(|h| h.id.to_hex()))
+                .collect();
+            session.append(
+                tx,
+                Kind::Vault,
+                &vault_id,
+                Action::Search,
+                serde_json::json!({
+                    "query": request.query,
+                    "case": case_filter,
+                    "witness": request.witness,
+                    "from": request.from,
+                    "to": request.to,
+                    "shown": shown,
+                    "statements": matched,
+                    "exhibits": exhibits_matched,
+                }),
+            )?;
+            damaged.sort();
+            damaged.dedup();
+            Ok(SearchResults { damaged, ..results })
         })
     }
+}
+
+/// The overview of one version of a statement (no body opened).
+fn overview_at(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    version: u64,
+) -> Result<super::statement::StatementOverview> {
+    super::expect_record(conn, session, id, Kind::Statement)?;
+    let row = rows::versions(conn, id)?
+        .into_iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| {
+            Error::NotFound(format!("statement {} has no version {version}", id.short()))
+        })?;
+    crate::vault::sealed::open_field(
+        &session.keys.records,
+        &session.vault_id,
+        Kind::Statement,
+        id,
+        version,
+        "overview",
+        &row.overview,
+    )
 }

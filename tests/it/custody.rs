@@ -1256,28 +1256,40 @@ fn export_refuses_a_case_whose_custody_lost_an_event() {
 }
 
 #[test]
-fn a_search_hit_shown_is_logged_as_a_view_of_its_statement() {
+fn a_search_logs_one_search_event_not_a_view_per_hit() {
     let s = scene();
     let before = log_json(&s.v, Some(&s.ru)).len();
-    let hits = parse_json(&s.v.ok(&["search", "дезертир", "--json"]));
-    let ids: Vec<&str> = hits
+    let total = log_json(&s.v, None).len();
+    let found = parse_json(&s.v.ok(&["search", "дезертир", "--json"]));
+    let ids: Vec<&str> = found["statements"]
         .as_array()
         .unwrap()
         .iter()
         .map(|h| h["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [s.ru.as_str()]);
+    // The statement's own chain is untouched: showing a snippet is not
+    // opening the record.
+    assert_eq!(log_json(&s.v, Some(&s.ru)).len(), before);
+    // One event for the whole search, on the vault's chain, with the
+    // query, the ids shown and the count.
+    let all = log_json(&s.v, None);
+    assert_eq!(all.len(), total + 1);
+    let last = &all.last().unwrap()["event"];
+    assert_eq!(last["action"], "search");
+    assert_eq!(last["record_kind"], "vault");
+    assert_eq!(last["details"]["shown"], serde_json::json!([s.ru]));
+    assert_eq!(last["details"]["statements"], 1);
+    assert_eq!(last["details"]["query"], "дезертир");
+    // Opening the hit is what logs a view.
+    s.v.ok(&["statement", "show", &s.ru]);
     let after = log_json(&s.v, Some(&s.ru));
     assert_eq!(after.len(), before + 1);
-    let last = &after.last().unwrap()["event"];
-    assert_eq!(last["action"], "view");
-    assert_eq!(last["details"]["via"], "search");
-    // The query itself is not written into the log.
-    assert!(!last.to_string().contains("дезертир"), "{last}");
-    // A search that finds nothing logs nothing.
-    let total = log_json(&s.v, None).len();
+    assert_eq!(after.last().unwrap()["event"]["action"], "view");
+    // A search that finds nothing is logged too (what was looked for is
+    // custody information), once.
     s.v.ok(&["search", "zzzzqqqq"]);
-    assert_eq!(log_json(&s.v, None).len(), total);
+    assert_eq!(log_json(&s.v, None).len(), total + 3);
 }
 
 #[test]

@@ -158,7 +158,10 @@ fn ids_of(list: &Value) -> Vec<String> {
 fn search(v: &TestVault, query: &str, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["search", query, "--json"];
     args.extend_from_slice(extra);
-    parse_json(&v.ok(&args)).as_array().unwrap().clone()
+    parse_json(&v.ok(&args))["statements"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// The ids of the hits of `search QUERY` (plus `extra`).
@@ -1040,7 +1043,8 @@ fn search_requires_every_word_to_match() {
     assert!(search_ids(&v, "evgueni журналисту", &[]).is_empty());
     assert!(search_ids(&v, "evgueni kyiv", &[]).is_empty());
     // Words given as separate arguments (no quotes) mean the same.
-    let separate = parse_json(&v.ok(&["search", "evgueni", "astana", "--json"]));
+    let separate =
+        parse_json(&v.ok(&["search", "evgueni", "astana", "--json"]))["statements"].clone();
     assert_eq!(separate[0]["id"], fr.as_str());
     assert_eq!(separate.as_array().unwrap().len(), 1);
     v.fails_with(&["search", "evgueni", "--limit", "0"], 2);

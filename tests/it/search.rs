@@ -74,7 +74,7 @@ fn search_says_how_many_more_match_and_filters_by_witness_and_date() {
     assert!(said.contains("3 more statement(s) match"), "{said}");
     // By witness (folded: case and accents do not matter).
     let found = search(&v, &["guards", "--witness", "nour"]);
-    assert_eq!(ids(&found, "statements"), [nour.clone()]);
+    assert_eq!(ids(&found, "statements"), std::slice::from_ref(&nour));
     assert_eq!(found["more_statements"], 0);
     // By date taken, both ends included.
     let found = search(

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::layout::*;
 use super::redact::NameShield;
-use super::report::{render, ReportInput};
+use super::report::{render, Protection, ReportInput, Signer};
 use crate::audit::chains::verify_before_export;
 use crate::audit::check::CheckReport;
 use crate::audit::checkpoint::{current_state, sign_checkpoint};
@@ -256,8 +256,18 @@ impl Vault<Unlocked> {
             refuse_unless_clean(&exporter.audit, Some(&selection.hex_ids()), "exported")?;
             record_export(tx, session, opts, &exporter, &selection, &docs)?;
             let custody = custody_files(tx, session, &exporter, &selection, &mut files)?;
+            let bundle_file = report_file_name(opts, &shield);
             let bag = build_bag(
-                tx, session, &exporter, &selection, &case_doc, &docs, &custody, files,
+                tx,
+                session,
+                opts,
+                &bundle_file,
+                &exporter,
+                &selection,
+                &case_doc,
+                &docs,
+                &custody,
+                files,
             )?;
             // The bundle's last bytes wait for the commit of the export
             // events: a kill before it leaves no complete bundle (issue 17).
@@ -833,6 +843,28 @@ fn custody_files(
     })
 }
 
+/// The bundle's file name as the report's instructions give it: `--out`
+/// without its folder, or `bundle.age` (`bundle.tar` unencrypted) when
+/// that name holds a protected witness's name, which must not enter the bag.
+fn report_file_name(opts: &ExportOptions, shield: &NameShield) -> String {
+    let generic = match opts.encryption {
+        Encryption::None => "bundle.tar",
+        _ => "bundle.age",
+    };
+    let Some(name) = opts
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        return generic.into();
+    };
+    let mut replaced = 0;
+    if shield.field(&name, &mut replaced) != name || replaced > 0 {
+        return generic.into();
+    }
+    name
+}
+
 /// A bag ready to write: its directory name and every entry by path.
 struct Bag {
     name: String,
@@ -845,6 +877,8 @@ struct Bag {
 fn build_bag(
     tx: &Connection,
     session: &Session<'_>,
+    opts: &ExportOptions,
+    bundle_file: &str,
     exporter: &Exporter,
     selection: &Selection,
     case_doc: &CaseDoc,
@@ -870,20 +904,30 @@ fn build_bag(
         u8::from(date.month()),
         date.day()
     );
-    let exporter_label = format!(
-        "{}, fingerprint {}",
-        exporter.key.key_id_hex(),
-        exporter.key.fingerprint()
-    );
+    let name = bag_name(&case.data.reference);
+    let protection = match &opts.encryption {
+        Encryption::Recipients(list) => Protection::Recipients(list.len()),
+        Encryption::Passphrase(_) => Protection::Passphrase,
+        Encryption::None => Protection::None,
+    };
+    let key_id = exporter.key.key_id_hex();
+    let fingerprint = exporter.key.fingerprint();
     let report = render(&ReportInput {
         case: case_doc,
         statements: &docs.statements,
         evidence: &docs.evidence,
         events: &custody.events,
         prior_events: &custody.prior_events,
-        exporter: (&exporter.name, &exporter_label),
+        signer: Signer {
+            name: &exporter.name,
+            key_id: &key_id,
+            fingerprint: &fingerprint,
+        },
         date: &date_text,
         checkpoint: &receipt,
+        bag: &name,
+        bundle_file,
+        protection,
     });
     add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
 
@@ -928,7 +972,6 @@ fn build_bag(
     .map_err(|e| Error::Internal(format!("cannot sign the bundle: {e}")))?;
 
     // Everything sorted by path under the bag directory.
-    let name = bag_name(&case.data.reference);
     let mut entries: BTreeMap<String, Source> = BTreeMap::new();
     for (path, (_, _, source)) in files {
         entries.insert(format!("{name}/{path}"), source);

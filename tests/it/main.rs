@@ -31,6 +31,7 @@ mod limits;
 mod migration;
 mod minisign_differential;
 mod records;
+mod report_page;
 mod search;
 mod snapshots;
 mod stock_bagit;

@@ -11,16 +11,12 @@
 //! `pdftotext`, `pdftoppm`. When one is missing the test prints `SKIPPED`
 //! and returns, unless `CUSTODIA_REQUIRE_TOOLS` is set (CI), where it fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{arg, parse_json, TestVault};
+use crate::common::{arg, parse_json, TestVault};
 
 const CASE: &str = "AR-2026-007";
 const CASE_TITLE: &str = "شهادات حول احتجاز المدنيين";
@@ -315,7 +311,7 @@ fn arabic_case_report_is_right_to_left_shows_the_amendment_and_its_instructions_
         "{timeline}"
     );
     assert!(timeline.contains(&format!("({WITNESS_1})")), "{timeline}");
-    assert!(timeline.contains(common::OWNER));
+    assert!(timeline.contains(crate::common::OWNER));
     assert!(timeline.contains("exported in a bundle (encrypted with age to 1 recipient)"));
     let body = &html[html.find("<body>").unwrap()..];
     for raw in ["{", "\"ts\":", "\"action\":", "&quot;version&quot;"] {
@@ -352,7 +348,11 @@ fn arabic_case_report_is_right_to_left_shows_the_amendment_and_its_instructions_
         format!("untrusted comment: key\n{key_line}\n"),
     )
     .unwrap();
-    let verify = cmds[5].replacen("custodia", &common::binary().display().to_string(), 1);
+    let verify = cmds[5].replacen(
+        "custodia",
+        &crate::common::binary().display().to_string(),
+        1,
+    );
     run_ok(&court, "sh", &["-c", &verify]);
 }
 

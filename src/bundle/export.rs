@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::layout::*;
-use super::redact::NameShield;
+use super::redact::{InContext, NameShield};
 use super::report::{render, ReportInput};
 use crate::audit::chains::verify_before_export;
 use crate::audit::check::CheckReport;
@@ -119,6 +119,9 @@ pub struct ExportSummary {
     /// not hold (imported with the identity withheld): their texts could
     /// not be checked for it.
     pub names_unknown: Vec<String>,
+    /// How many aliases of protected witnesses were looked for (besides
+    /// their whole names). Redaction covers those names and aliases only.
+    pub aliases: usize,
 }
 
 /// A file of the bag: bytes held in memory, or an evidence item streamed.
@@ -247,7 +250,10 @@ impl Vault<Unlocked> {
             let selection = select(tx, session, opts)?;
             let mut files = Files::new();
             let (mut shield, names_unknown) = protected_names(tx, session, opts, &selection)?;
-            let mut docs = Documents::default();
+            let mut docs = Documents {
+                aliases: shield.alias_count(),
+                ..Documents::default()
+            };
             let case_doc = case_document(&selection, &mut shield, &mut docs, &mut files)?;
             statement_documents(
                 tx, session, opts, &selection, &shield, &mut docs, &mut files,
@@ -288,6 +294,7 @@ impl Vault<Unlocked> {
                 name_warnings: docs.warnings,
                 metadata_redactions: docs.metadata_redactions,
                 names_unknown,
+                aliases: docs.aliases,
             };
             Ok((summary, held))
         });
@@ -466,7 +473,19 @@ fn protected_names(
         )));
     }
     for summary in &in_case {
-        for o in statement::history(tx, session, &summary.id)? {
+        // Newest first: a name found in several versions gets the latest
+        // pseudonym, and the latest version's aliases are the ones looked
+        // for (an amendment's list replaces the earlier one).
+        let mut history = statement::history(tx, session, &summary.id)?;
+        history.reverse();
+        if let Some(latest) = history.first().map(|o| &o.fields) {
+            if latest.protected {
+                for alias in &latest.aliases {
+                    shield.add_alias(alias, latest.public_name());
+                }
+            }
+        }
+        for o in &history {
             let f = &o.fields;
             let hex = summary.id.to_hex();
             if f.protected
@@ -491,6 +510,8 @@ struct Documents {
     evidence: Vec<EvidenceDoc>,
     payload_bytes: u64,
     metadata_redactions: usize,
+    /// Aliases looked for (their count only is recorded).
+    aliases: usize,
 }
 
 fn case_document(
@@ -664,6 +685,185 @@ fn evidence_documents(
     Ok(())
 }
 
+/// One replacement an export would make, as `export --preview` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviewItem {
+    /// The record: `case`, `statement` or `evidence`.
+    pub kind: &'static str,
+    /// The record's id (hex).
+    pub id: String,
+    /// The statement version (statements only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Where: `text` (the testimony), `witness` (the name field, withheld),
+    /// or the metadata field's name.
+    pub field: &'static str,
+    /// The name in its context, and what replaces it.
+    #[serde(flatten)]
+    pub context: InContext,
+    /// False where the export would keep the name (`--keep-names-in-text`,
+    /// statement texts only).
+    pub replaced: bool,
+}
+
+/// What `export --preview` shows: every replacement the export would
+/// make, in context. Nothing is written but one `view` event on each record
+/// whose content it shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportPreview {
+    /// The case's reference.
+    pub case: String,
+    /// Every replacement, in the order of the bundle (case, statements and
+    /// their versions, exhibits).
+    pub replacements: Vec<PreviewItem>,
+    /// How many aliases are looked for.
+    pub aliases: usize,
+    /// Statements whose protected witness's real name this vault does not
+    /// hold (see [`ExportSummary::names_unknown`]).
+    pub names_unknown: Vec<String>,
+}
+
+fn preview_field(
+    items: &mut Vec<PreviewItem>,
+    shield: &NameShield,
+    (kind, id, version): (&'static str, &Id, Option<u64>),
+    field: &'static str,
+    text: Option<&str>,
+    replaced: bool,
+) {
+    let Some(text) = text else { return };
+    for context in shield.in_context(text) {
+        items.push(PreviewItem {
+            kind,
+            id: id.to_hex(),
+            version,
+            field,
+            context,
+            replaced,
+        });
+    }
+}
+
+impl Vault<Unlocked> {
+    /// `export --preview`: the replacements the export `opts` describes
+    /// would make (its encryption, output and `--force` are not used), with
+    /// the original names in context, for the user to judge before
+    /// anything is written. Writes no file and no `export` event; since it
+    /// shows testimony and protected names, it appends a `view` event (SPEC
+    /// §4) to each record whose content it shows, recording the count of
+    /// replacements shown, never the names.
+    pub fn preview_export(&mut self, opts: &ExportOptions) -> Result<ExportPreview> {
+        self.write(|tx, session| {
+            let selection = select(tx, session, opts)?;
+            let (shield, names_unknown) = protected_names(tx, session, opts, &selection)?;
+            let mut items = Vec::new();
+            let case = &selection.case;
+            let at = ("case", &case.id, None);
+            preview_field(
+                &mut items,
+                &shield,
+                at,
+                "title",
+                Some(&case.data.title),
+                true,
+            );
+            let description = case.data.description.as_deref();
+            preview_field(&mut items, &shield, at, "description", description, true);
+            for tag in &case.data.tags {
+                preview_field(&mut items, &shield, at, "tag", Some(tag), true);
+            }
+            for id in &selection.statements {
+                let latest = read_version(tx, session, id, None)?;
+                if latest.overview.case != selection.case_hex {
+                    return Err(Error::Invalid(format!(
+                        "statement {} belongs to another case",
+                        id.short()
+                    )));
+                }
+                for v in 1..=latest.versions {
+                    let shown = read_version(tx, session, id, Some(v))?;
+                    let f = &shown.overview.fields;
+                    let at = ("statement", id, Some(v));
+                    if f.protected && !opts.reveal_protected && f.witness != f.public_name() {
+                        items.push(PreviewItem {
+                            kind: "statement",
+                            id: id.to_hex(),
+                            version: Some(v),
+                            field: "witness",
+                            context: InContext {
+                                before: String::new(),
+                                name: f.witness.clone(),
+                                pseudonym: f.public_name().to_owned(),
+                                after: String::new(),
+                            },
+                            replaced: true,
+                        });
+                    }
+                    let in_text = !opts.keep_names_in_text;
+                    preview_field(&mut items, &shield, at, "text", Some(&shown.body), in_text);
+                    for (field, value) in [
+                        ("reason", &shown.overview.reason),
+                        ("language", &f.language),
+                        ("place", &f.place),
+                        ("interviewer", &f.interviewer),
+                        ("interpreter", &f.interpreter),
+                        ("consent", &f.consent),
+                        ("source", &f.source),
+                    ] {
+                        preview_field(&mut items, &shield, at, field, value.as_deref(), true);
+                    }
+                }
+            }
+            for id in &selection.evidence {
+                let o = evidence::overview(tx, session, id)?;
+                if o.case != selection.case_hex {
+                    return Err(Error::Invalid(format!(
+                        "evidence {} belongs to another case",
+                        id.short()
+                    )));
+                }
+                let at = ("evidence", id, None);
+                let name = Some(o.original_name.as_str());
+                preview_field(&mut items, &shield, at, "original_name", name, true);
+                for (field, value) in [
+                    ("description", &o.description),
+                    ("source", &o.source),
+                    ("acquired_by", &o.acquired_by),
+                ] {
+                    preview_field(&mut items, &shield, at, field, value.as_deref(), true);
+                }
+            }
+            // What was shown of each record is logged as a view of it.
+            let mut shown: Vec<(Kind, Id, usize)> = Vec::new();
+            for (kind, id) in std::iter::once((Kind::Case, case.id))
+                .chain(selection.statements.iter().map(|i| (Kind::Statement, *i)))
+                .chain(selection.evidence.iter().map(|i| (Kind::Evidence, *i)))
+            {
+                let hex = id.to_hex();
+                let n = items.iter().filter(|i| i.id == hex).count();
+                if n > 0 {
+                    shown.push((kind, id, n));
+                }
+            }
+            for (kind, id, n) in shown {
+                session.append(
+                    tx,
+                    kind,
+                    &id,
+                    Action::View,
+                    serde_json::json!({ "export_preview": true, "replacements": n }),
+                )?;
+            }
+            Ok(ExportPreview {
+                case: case.data.reference.clone(),
+                replacements: items,
+                aliases: shield.alias_count(),
+                names_unknown,
+            })
+        })
+    }
+}
+
 /// Step 2: the export events, in the export's transaction and before the
 /// custody logs are read, so the bundle carries them. A statement's event
 /// records the SHA-256 of each redacted copy it exports.
@@ -681,6 +881,9 @@ fn record_export(
         "reveal_protected": opts.reveal_protected,
         "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
         "keep_names_in_text": opts.keep_names_in_text,
+        // How many aliases were looked for; never their text (they are
+        // names of protected witnesses).
+        "aliases": docs.aliases,
     });
     session.append(
         tx,

@@ -432,3 +432,68 @@ fn an_alias_without_a_letter_is_refused() {
     );
     assert!(err.contains("no letter or digit"), "{err}");
 }
+
+#[test]
+fn a_witness_can_be_made_protected_by_amendment_but_needs_a_pseudonym() {
+    let v = TestVault::new();
+    v.ok(&["case", "new", CASE, "--title", "t"]);
+    let text = v.file("s.txt");
+    fs::write(&text, TEXT).unwrap();
+    let id = v
+        .ok(&[
+            "statement",
+            "add",
+            "--case",
+            CASE,
+            "--witness",
+            WITNESS,
+            "--file",
+            arg(&text),
+        ])
+        .trim()
+        .to_owned();
+    let err = v.fails_with(
+        &["statement", "amend", &id, "--reason", "danger", "--protect"],
+        1,
+    );
+    assert!(err.contains("needs a pseudonym"), "{err}");
+    v.ok(&[
+        "statement",
+        "amend",
+        &id,
+        "--reason",
+        "Menaces reçues",
+        "--protect",
+        "--pseudonym",
+        PSEUDONYM,
+        "--alias",
+        "Yevgeny",
+    ]);
+    let amend = log(&v)
+        .into_iter()
+        .find(|e| e["action"] == "amend")
+        .unwrap();
+    assert_eq!(
+        amend["details"]["fields"],
+        serde_json::json!(["pseudonym", "protected", "aliases"])
+    );
+    // From now on every version's text is redacted, the first one included.
+    let tar = export(&v, "b.tar");
+    let files = bag_files(&tar);
+    for n in [1, 2] {
+        let text =
+            String::from_utf8(files[&format!("data/statements/{id}/v{n}.txt")].clone()).unwrap();
+        assert!(
+            !text.contains("Evgeny Ivanov") && !text.contains("Yevgeny"),
+            "{text}"
+        );
+        assert!(text.contains("mon cousin Evgueni"), "{text}");
+        // Version 1 was taken unprotected; it is withheld all the same.
+        let meta: Value =
+            serde_json::from_slice(&files[&format!("data/statements/{id}/v{n}.json")]).unwrap();
+        assert_eq!(meta["witness"], PSEUDONYM, "{meta}");
+        assert_eq!(meta["identity_withheld"], true, "{meta}");
+        assert!(!meta.to_string().contains("Ivanov"), "{meta}");
+    }
+    expect_exit(&verify(&v, &tar), 0, "bundle verify");
+}

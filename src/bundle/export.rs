@@ -35,7 +35,7 @@ use crate::records::case::find_case;
 use crate::records::case::Case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::imported::imported_history;
-use crate::records::statement::{self, read_version};
+use crate::records::statement::{self, read_version, StatementFields};
 use crate::stream::write_behind;
 use crate::vault::sealed::resolve;
 use crate::vault::users::KeyDirectory;
@@ -478,18 +478,20 @@ fn protected_names(
         // for (an amendment's list replaces the earlier one).
         let mut history = statement::history(tx, session, &summary.id)?;
         history.reverse();
-        if let Some(latest) = history.first().map(|o| &o.fields) {
-            if latest.protected {
-                for alias in &latest.aliases {
-                    shield.add_alias(alias, latest.public_name());
-                }
+        let Some(latest) = history.first().map(|o| o.fields.clone()) else {
+            continue;
+        };
+        if latest.protected {
+            for alias in &latest.aliases {
+                shield.add_alias(alias, latest.public_name());
             }
         }
         for o in &history {
             let f = &o.fields;
             let hex = summary.id.to_hex();
-            if f.protected
-                && !shield.add(&f.witness, f.public_name())
+            let (protected, pseudonym) = withheld_as(f, &latest);
+            if protected
+                && !shield.add(&f.witness, pseudonym)
                 && selection.statements.contains(&summary.id)
                 && !unknown_names.contains(&hex)
             {
@@ -498,6 +500,21 @@ fn protected_names(
         }
     }
     Ok((shield, unknown_names))
+}
+
+/// Whether version `f` of a statement is exported as protected, and the
+/// pseudonym it shows: a version is protected when it or the latest version
+/// is (a witness made protected by an amendment is withheld in every
+/// version, the earlier ones included; no amendment makes one unprotected),
+/// under its own pseudonym, else the latest one's.
+fn withheld_as<'a>(f: &'a StatementFields, latest: &'a StatementFields) -> (bool, &'a str) {
+    if f.protected {
+        (true, f.public_name())
+    } else if latest.protected {
+        (true, latest.public_name())
+    } else {
+        (false, f.public_name())
+    }
 }
 
 /// The documents of the bag (what the report and the summary show).
@@ -557,7 +574,8 @@ fn statement_documents(
         for v in 1..=latest.versions {
             let shown = read_version(tx, session, id, Some(v))?;
             let f = &shown.overview.fields;
-            let withhold = f.protected && !opts.reveal_protected;
+            let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
+            let withhold = protected && !opts.reveal_protected;
             // The testimony itself: protected names replaced by default (a
             // redacted copy), kept only on request.
             let redact = !opts.keep_names_in_text;
@@ -584,17 +602,17 @@ fn statement_documents(
                 version: v,
                 versions: latest.versions,
                 witness: if withhold {
-                    f.public_name().to_owned()
+                    pseudonym.to_owned()
                 } else {
                     f.witness.clone()
                 },
                 identity_withheld: withhold,
-                pseudonym: if f.protected {
-                    Some(f.public_name().to_owned())
+                pseudonym: if protected {
+                    Some(pseudonym.to_owned())
                 } else {
                     None
                 },
-                protected: f.protected,
+                protected,
                 language: shield.optional(&f.language, m),
                 taken_at: f.taken_at.clone(),
                 place: shield.optional(&f.place, m),
@@ -784,7 +802,8 @@ impl Vault<Unlocked> {
                     let shown = read_version(tx, session, id, Some(v))?;
                     let f = &shown.overview.fields;
                     let at = ("statement", id, Some(v));
-                    if f.protected && !opts.reveal_protected && f.witness != f.public_name() {
+                    let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
+                    if protected && !opts.reveal_protected && f.witness != pseudonym {
                         items.push(PreviewItem {
                             kind: "statement",
                             id: id.to_hex(),
@@ -793,7 +812,7 @@ impl Vault<Unlocked> {
                             context: InContext {
                                 before: String::new(),
                                 name: f.witness.clone(),
-                                pseudonym: f.public_name().to_owned(),
+                                pseudonym: pseudonym.to_owned(),
                                 after: String::new(),
                             },
                             replaced: true,

@@ -787,6 +787,42 @@ mod search_text_tests {
     use super::*;
 
     #[test]
+    fn field_changes_name_only_the_fields_whose_value_changed() {
+        let fields = StatementFields {
+            witness: "Evgeny Ivanov".into(),
+            place: Some("Astana".into()),
+            aliases: vec!["Yevgeny".into()],
+            ..StatementFields::default()
+        };
+        let changes = FieldChanges {
+            place: Some("Astana".into()),
+            taken_at: Some("2026-03-15".into()),
+            aliases: Some(vec!["Евгений".into()]),
+            protect: true,
+            pseudonym: Some("Témoin A".into()),
+            ..FieldChanges::default()
+        };
+        let (new, changed) = changes.apply(&fields);
+        assert_eq!(changed, ["pseudonym", "protected", "taken_at", "aliases"]);
+        assert_eq!(new.place.as_deref(), Some("Astana"));
+        assert_eq!(new.aliases, ["Евгений"]);
+        assert!(new.protected);
+        assert!(new.validate().is_ok());
+        let (_, none) = FieldChanges::default().apply(&new);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn older_versions_without_aliases_still_read() {
+        let old = r#"{"witness":"W","pseudonym":null,"protected":false,"language":null,"taken_at":null,"place":null,"interviewer":null,"interpreter":null,"consent":null,"source":null}"#;
+        let f: StatementFields = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(f.witness, "W");
+        assert!(f.aliases.is_empty());
+        // And an empty list is not written, so such a version stays as it was.
+        assert_eq!(serde_json::to_string(&f).ok().as_deref(), Some(old));
+    }
+
+    #[test]
     fn search_source_is_an_exactly_sized_zeroizing_buffer() {
         let fields = StatementFields {
             witness: "Évgueni Ivanov".into(),

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::layout::*;
-use super::redact::NameShield;
+use super::redact::{InContext, NameShield};
 use super::report::{render, Protection, ReportInput, Signer};
 use crate::audit::chains::verify_before_export;
 use crate::audit::check::CheckReport;
@@ -35,7 +35,7 @@ use crate::records::case::find_case;
 use crate::records::case::Case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::imported::imported_history;
-use crate::records::statement::{self, read_version};
+use crate::records::statement::{self, read_version, StatementFields};
 use crate::records::{expect_record, refuse_withdrawn, Scope};
 use crate::stream::write_behind;
 use crate::vault::sealed::resolve;
@@ -102,7 +102,8 @@ pub struct ExportSummary {
     pub versions: usize,
     /// Evidence items exported.
     pub evidence: usize,
-    /// Payload bytes.
+    /// Bytes of the bag's payload (every file under `data/`: texts,
+    /// exhibits, custody logs, keys, the report).
     pub payload_bytes: u64,
     /// Exporter key id (minisign label).
     pub signer_key_id: String,
@@ -120,6 +121,9 @@ pub struct ExportSummary {
     /// not hold (imported with the identity withheld): their texts could
     /// not be checked for it.
     pub names_unknown: Vec<String>,
+    /// How many aliases of protected witnesses were looked for (besides
+    /// their whole names). Redaction covers those names and aliases only.
+    pub aliases: usize,
 }
 
 /// A file of the bag: bytes held in memory, or an evidence item streamed.
@@ -247,14 +251,20 @@ impl Vault<Unlocked> {
             let selection = select(tx, session, opts)?;
             let mut files = Files::new();
             let (mut shield, names_unknown) = protected_names(tx, session, opts, &selection)?;
-            let mut docs = Documents::default();
+            let mut docs = Documents {
+                aliases: shield.alias_count(),
+                ..Documents::default()
+            };
             let case_doc = case_document(&selection, &mut shield, &mut docs, &mut files)?;
             statement_documents(
                 tx, session, opts, &selection, &shield, &mut docs, &mut files,
             )?;
             evidence_documents(tx, session, &selection, &shield, &mut docs, &mut files)?;
             refuse_unless_clean(&exporter.audit, Some(&selection.hex_ids()), "exported")?;
-            record_export(tx, session, opts, &exporter, &selection, &docs)?;
+            // Every file of the bundle is dated with the export event's
+            // time: a clerk unpacks files dated the day of the export, and
+            // the bytes stay reproducible from the signed event.
+            let exported_at = record_export(tx, session, opts, &exporter, &selection, &docs)?;
             let custody = custody_files(tx, session, &exporter, &selection, &mut files)?;
             let bundle_file = report_file_name(opts, &shield);
             let bag = build_bag(
@@ -275,6 +285,7 @@ impl Vault<Unlocked> {
                 tx,
                 session,
                 bag.entries,
+                exported_at,
                 HoldBack::new(file),
                 &opts.encryption,
                 &exporter.recipients,
@@ -291,13 +302,14 @@ impl Vault<Unlocked> {
                 statements: selection.statements.len(),
                 versions: docs.versions_total,
                 evidence: selection.evidence.len(),
-                payload_bytes: docs.payload_bytes,
+                payload_bytes: bag.payload_bytes,
                 signer_key_id: exporter.key.key_id_hex(),
                 signer_fingerprint: exporter.key.fingerprint(),
                 recipients: exporter.fingerprints.clone(),
                 name_warnings: docs.warnings,
                 metadata_redactions: docs.metadata_redactions,
                 names_unknown,
+                aliases: docs.aliases,
             };
             Ok((summary, held))
         });
@@ -490,11 +502,25 @@ fn protected_names(
         }));
     }
     for summary in &in_case {
-        for o in statement::history(tx, session, &summary.id)? {
+        // Newest first: a name found in several versions gets the latest
+        // pseudonym, and the latest version's aliases are the ones looked
+        // for (an amendment's list replaces the earlier one).
+        let mut history = statement::history(tx, session, &summary.id)?;
+        history.reverse();
+        let Some(latest) = history.first().map(|o| o.fields.clone()) else {
+            continue;
+        };
+        if latest.protected {
+            for alias in &latest.aliases {
+                shield.add_alias(alias, latest.public_name());
+            }
+        }
+        for o in &history {
             let f = &o.fields;
             let hex = summary.id.to_hex();
-            if f.protected
-                && !shield.add(&f.witness, f.public_name())
+            let (protected, pseudonym) = withheld_as(f, &latest);
+            if protected
+                && !shield.add(&f.witness, pseudonym)
                 && selection.statements.contains(&summary.id)
                 && !unknown_names.contains(&hex)
             {
@@ -505,6 +531,21 @@ fn protected_names(
     Ok((shield, unknown_names))
 }
 
+/// Whether version `f` of a statement is exported as protected, and the
+/// pseudonym it shows: a version is protected when it or the latest version
+/// is (a witness made protected by an amendment is withheld in every
+/// version, the earlier ones included; no amendment makes one unprotected),
+/// under its own pseudonym, else the latest one's.
+fn withheld_as<'a>(f: &'a StatementFields, latest: &'a StatementFields) -> (bool, &'a str) {
+    if f.protected {
+        (true, f.public_name())
+    } else if latest.protected {
+        (true, latest.public_name())
+    } else {
+        (false, f.public_name())
+    }
+}
+
 /// The documents of the bag (what the report and the summary show).
 #[derive(Default)]
 struct Documents {
@@ -513,8 +554,9 @@ struct Documents {
     warnings: Vec<NameWarning>,
     versions_total: usize,
     evidence: Vec<EvidenceDoc>,
-    payload_bytes: u64,
     metadata_redactions: usize,
+    /// Aliases looked for (their count only is recorded).
+    aliases: usize,
 }
 
 fn case_document(
@@ -560,7 +602,8 @@ fn statement_documents(
         for v in 1..=latest.versions {
             let shown = read_version(tx, session, id, Some(v))?;
             let f = &shown.overview.fields;
-            let withhold = f.protected && !opts.reveal_protected;
+            let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
+            let withhold = protected && !opts.reveal_protected;
             // The testimony itself: protected names replaced by default (a
             // redacted copy), kept only on request.
             let redact = !opts.keep_names_in_text;
@@ -587,17 +630,17 @@ fn statement_documents(
                 version: v,
                 versions: latest.versions,
                 witness: if withhold {
-                    f.public_name().to_owned()
+                    pseudonym.to_owned()
                 } else {
                     f.witness.clone()
                 },
                 identity_withheld: withhold,
-                pseudonym: if f.protected {
-                    Some(f.public_name().to_owned())
+                pseudonym: if protected {
+                    Some(pseudonym.to_owned())
                 } else {
                     None
                 },
-                protected: f.protected,
+                protected,
                 language: shield.optional(&f.language, m),
                 taken_at: f.taken_at.clone(),
                 place: shield.optional(&f.place, m),
@@ -671,7 +714,6 @@ fn evidence_documents(
                 })
             })?;
         files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
-        docs.payload_bytes += o.size;
         let m = &mut docs.metadata_redactions;
         docs.evidence.push(EvidenceDoc {
             id: id.to_hex(),
@@ -693,6 +735,186 @@ fn evidence_documents(
     Ok(())
 }
 
+/// One replacement an export would make, as `export --preview` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviewItem {
+    /// The record: `case`, `statement` or `evidence`.
+    pub kind: &'static str,
+    /// The record's id (hex).
+    pub id: String,
+    /// The statement version (statements only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// Where: `text` (the testimony), `witness` (the name field, withheld),
+    /// or the metadata field's name.
+    pub field: &'static str,
+    /// The name in its context, and what replaces it.
+    #[serde(flatten)]
+    pub context: InContext,
+    /// False where the export would keep the name (`--keep-names-in-text`,
+    /// statement texts only).
+    pub replaced: bool,
+}
+
+/// What `export --preview` shows: every replacement the export would
+/// make, in context. Nothing is written but one `view` event on each record
+/// whose content it shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportPreview {
+    /// The case's reference.
+    pub case: String,
+    /// Every replacement, in the order of the bundle (case, statements and
+    /// their versions, exhibits).
+    pub replacements: Vec<PreviewItem>,
+    /// How many aliases are looked for.
+    pub aliases: usize,
+    /// Statements whose protected witness's real name this vault does not
+    /// hold (see [`ExportSummary::names_unknown`]).
+    pub names_unknown: Vec<String>,
+}
+
+fn preview_field(
+    items: &mut Vec<PreviewItem>,
+    shield: &NameShield,
+    (kind, id, version): (&'static str, &Id, Option<u64>),
+    field: &'static str,
+    text: Option<&str>,
+    replaced: bool,
+) {
+    let Some(text) = text else { return };
+    for context in shield.in_context(text) {
+        items.push(PreviewItem {
+            kind,
+            id: id.to_hex(),
+            version,
+            field,
+            context,
+            replaced,
+        });
+    }
+}
+
+impl Vault<Unlocked> {
+    /// `export --preview`: the replacements the export `opts` describes
+    /// would make (its encryption, output and `--force` are not used), with
+    /// the original names in context, for the user to judge before
+    /// anything is written. Writes no file and no `export` event; since it
+    /// shows testimony and protected names, it appends a `view` event (SPEC
+    /// §4) to each record whose content it shows, recording the count of
+    /// replacements shown, never the names.
+    pub fn preview_export(&mut self, opts: &ExportOptions) -> Result<ExportPreview> {
+        self.write(|tx, session| {
+            let selection = select(tx, session, opts)?;
+            let (shield, names_unknown) = protected_names(tx, session, opts, &selection)?;
+            let mut items = Vec::new();
+            let case = &selection.case;
+            let at = ("case", &case.id, None);
+            preview_field(
+                &mut items,
+                &shield,
+                at,
+                "title",
+                Some(&case.data.title),
+                true,
+            );
+            let description = case.data.description.as_deref();
+            preview_field(&mut items, &shield, at, "description", description, true);
+            for tag in &case.data.tags {
+                preview_field(&mut items, &shield, at, "tag", Some(tag), true);
+            }
+            for id in &selection.statements {
+                let latest = read_version(tx, session, id, None)?;
+                if latest.overview.case != selection.case_hex {
+                    return Err(Error::Invalid(Invalid::OtherCase {
+                        kind: Kind::Statement,
+                        record: *id,
+                    }));
+                }
+                for v in 1..=latest.versions {
+                    let shown = read_version(tx, session, id, Some(v))?;
+                    let f = &shown.overview.fields;
+                    let at = ("statement", id, Some(v));
+                    let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
+                    if protected && !opts.reveal_protected && f.witness != pseudonym {
+                        items.push(PreviewItem {
+                            kind: "statement",
+                            id: id.to_hex(),
+                            version: Some(v),
+                            field: "witness",
+                            context: InContext {
+                                before: String::new(),
+                                name: f.witness.clone(),
+                                pseudonym: pseudonym.to_owned(),
+                                after: String::new(),
+                            },
+                            replaced: true,
+                        });
+                    }
+                    let in_text = !opts.keep_names_in_text;
+                    preview_field(&mut items, &shield, at, "text", Some(&shown.body), in_text);
+                    for (field, value) in [
+                        ("reason", &shown.overview.reason),
+                        ("language", &f.language),
+                        ("place", &f.place),
+                        ("interviewer", &f.interviewer),
+                        ("interpreter", &f.interpreter),
+                        ("consent", &f.consent),
+                        ("source", &f.source),
+                    ] {
+                        preview_field(&mut items, &shield, at, field, value.as_deref(), true);
+                    }
+                }
+            }
+            for id in &selection.evidence {
+                let o = evidence::overview(tx, session, id)?;
+                if o.case != selection.case_hex {
+                    return Err(Error::Invalid(Invalid::OtherCase {
+                        kind: Kind::Evidence,
+                        record: *id,
+                    }));
+                }
+                let at = ("evidence", id, None);
+                let name = Some(o.original_name.as_str());
+                preview_field(&mut items, &shield, at, "original_name", name, true);
+                for (field, value) in [
+                    ("description", &o.description),
+                    ("source", &o.source),
+                    ("acquired_by", &o.acquired_by),
+                ] {
+                    preview_field(&mut items, &shield, at, field, value.as_deref(), true);
+                }
+            }
+            // What was shown of each record is logged as a view of it.
+            let mut shown: Vec<(Kind, Id, usize)> = Vec::new();
+            for (kind, id) in std::iter::once((Kind::Case, case.id))
+                .chain(selection.statements.iter().map(|i| (Kind::Statement, *i)))
+                .chain(selection.evidence.iter().map(|i| (Kind::Evidence, *i)))
+            {
+                let hex = id.to_hex();
+                let n = items.iter().filter(|i| i.id == hex).count();
+                if n > 0 {
+                    shown.push((kind, id, n));
+                }
+            }
+            for (kind, id, n) in shown {
+                session.append(
+                    tx,
+                    kind,
+                    &id,
+                    Action::View,
+                    serde_json::json!({ "export_preview": true, "replacements": n }),
+                )?;
+            }
+            Ok(ExportPreview {
+                case: case.data.reference.clone(),
+                replacements: items,
+                aliases: shield.alias_count(),
+                names_unknown,
+            })
+        })
+    }
+}
+
 /// Step 2: the export events, in the export's transaction and before the
 /// custody logs are read, so the bundle carries them. A statement's event
 /// records the SHA-256 of each redacted copy it exports.
@@ -703,15 +925,18 @@ fn record_export(
     exporter: &Exporter,
     selection: &Selection,
     docs: &Documents,
-) -> Result<()> {
+) -> Result<u64> {
     let details = serde_json::json!({
         "encryption": exporter.encryption_label,
         "recipients": exporter.fingerprints,
         "reveal_protected": opts.reveal_protected,
         "redact_names": !opts.keep_names_in_text && !opts.reveal_protected,
         "keep_names_in_text": opts.keep_names_in_text,
+        // How many aliases were looked for; never their text (they are
+        // names of protected witnesses).
+        "aliases": docs.aliases,
     });
-    session.append(
+    let event = session.append(
         tx,
         Kind::Case,
         &selection.case.id,
@@ -732,7 +957,12 @@ fn record_export(
     for id in &selection.evidence {
         session.append(tx, Kind::Evidence, id, Action::Export, details.clone())?;
     }
-    Ok(())
+    // The time of the case's export event, as seconds since the epoch.
+    let at =
+        time::OffsetDateTime::parse(&event.time, &time::format_description::well_known::Rfc3339)
+            .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0))
+            .unwrap_or(0);
+    Ok(at)
 }
 
 /// The custody the bag carries: its events (for the report), the events of
@@ -868,6 +1098,9 @@ fn report_file_name(opts: &ExportOptions, shield: &NameShield) -> String {
 /// A bag ready to write: its directory name and every entry by path.
 struct Bag {
     name: String,
+    /// Bytes of every payload file (`data/…`: statements, exhibits,
+    /// custody logs, keys, the report), as the manifest lists them.
+    payload_bytes: u64,
     entries: BTreeMap<String, Source>,
 }
 
@@ -932,6 +1165,7 @@ fn build_bag(
     add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
 
     // Tag files.
+    let payload_bytes = files.values().map(|(size, _, _)| *size).sum();
     let payload: Vec<PayloadEntry> = files
         .iter()
         .map(|(path, (size, digest, _))| PayloadEntry {
@@ -985,7 +1219,11 @@ fn build_bag(
     ] {
         entries.insert(format!("{name}/{tag}"), Source::Bytes(bytes));
     }
-    Ok(Bag { name, entries })
+    Ok(Bag {
+        name,
+        payload_bytes,
+        entries,
+    })
 }
 
 fn sanitize_comment(s: &str) -> String {
@@ -999,6 +1237,7 @@ fn write_bundle(
     conn: &rusqlite::Connection,
     session: &crate::vault::Session<'_>,
     entries: BTreeMap<String, Source>,
+    mtime: u64,
     file: HoldBack<std::fs::File>,
     encryption: &Encryption,
     recipients: &[age::x25519::Recipient],
@@ -1027,7 +1266,7 @@ fn write_bundle(
     let ((), held) = write_behind(
         sink,
         |out| -> Result<()> {
-            let mut tar = DeterministicTar::new(out);
+            let mut tar = DeterministicTar::new(out).with_mtime(mtime);
             let mut done = 0u64;
             for (path, source) in entries {
                 match source {

@@ -566,6 +566,8 @@ fn import_records(
                 interpreter: doc.interpreter.clone(),
                 consent: doc.consent.clone(),
                 source: doc.source.clone(),
+                // A bundle never carries aliases (they are names).
+                aliases: Vec::new(),
             };
             // (A bundle from before the `pseudonym` field that reveals a
             // protected witness lands here: not damage, an older

@@ -1205,8 +1205,9 @@ fn check_custody_and_records(v: &mut Verdict, files: &BTreeMap<String, Entry>) {
             "the text is not the redacted copy its export event recorded".to_owned()
         } else if redacted.is_some() {
             format!(
-                "redacted copy of version {version} ({} replacement(s) of protected names), \
-                 SHA-256 {sha} as recorded by its export; original SHA-256 {}",
+                "redacted copy of version {version} ({} replacement(s) of the protected \
+                 witnesses' names and aliases the exporter listed; other spellings are not \
+                 covered), SHA-256 {sha} as recorded by its export; original SHA-256 {}",
                 doc.redactions, doc.original_sha256
             )
         } else {

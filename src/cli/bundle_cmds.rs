@@ -20,7 +20,7 @@ use super::{Failure, Global, Output};
 
 /// `custodia export`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("protection").required(true).args(["recipient", "passphrase", "no_encrypt"])))]
+#[command(group(ArgGroup::new("protection").args(["recipient", "passphrase", "no_encrypt"])))]
 pub struct ExportArgs {
     /// The case to export (reference or id)
     #[arg(long)]
@@ -60,8 +60,14 @@ pub struct ExportArgs {
     #[arg(long, conflicts_with = "reveal_protected", hide = true)]
     redact_names: bool,
     /// The bundle file to write
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "preview")]
+    out: Option<PathBuf>,
+    /// Show every replacement of a protected name the export would make, in
+    /// context (the original name shown, for you to judge), and write
+    /// nothing: no bundle, no export event (a view of each record shown is
+    /// logged). Protection and --out may be given or not
+    #[arg(long)]
+    preview: bool,
 }
 
 /// `custodia bundle …`.
@@ -183,9 +189,82 @@ fn looks_like_path(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
+/// `export --preview`: every replacement, in context; nothing written.
+fn export_preview(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure> {
+    let mut vault = OpenVault::unlock(g, out)?;
+    let opts = ExportOptions {
+        case: args.case,
+        statements: args.statements,
+        evidence: args.evidence,
+        encryption: Encryption::None,
+        reveal_protected: args.reveal_protected,
+        keep_names_in_text: args.keep_names_in_text,
+        out: PathBuf::new(),
+        force: false,
+    };
+    let preview = vault.preview_export(&opts)?;
+    out.either(&preview, || {
+        out.note(format!(
+            "Preview of the export of case {}: nothing was written. Shown here with the real \
+             names, for you only: [name → pseudonym].",
+            preview.case
+        ));
+        for item in &preview.replacements {
+            let at = match item.version {
+                Some(v) => format!(
+                    "{} {} v{v}",
+                    item.kind,
+                    item.id.get(..12).unwrap_or(&item.id)
+                ),
+                None => format!("{} {}", item.kind, item.id.get(..12).unwrap_or(&item.id)),
+            };
+            out.line(format!(
+                "{at} {}{}: {}",
+                item.field,
+                if item.replaced {
+                    ""
+                } else {
+                    " (kept: --keep-names-in-text)"
+                },
+                item.context.marked()
+            ))?;
+        }
+        for id in &preview.names_unknown {
+            out.warn(format!(
+                "statement {}: its protected witness was imported with the identity withheld, \
+                 so this vault does not know the real name and cannot look for it",
+                id.get(..12).unwrap_or(id)
+            ));
+        }
+        out.note(format!(
+            "{} replacement(s). Only the protected witnesses' whole names and their {} listed \
+             alias(es) are looked for: a spelling not listed (another script, a nickname, a \
+             surname alone) stays in the text. Add one with `statement amend ID --reason … \
+             --alias NAME` (the list replaces the old one).",
+            preview.replacements.len(),
+            preview.aliases
+        ));
+        Ok(())
+    })
+}
+
 pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure> {
-    if args.out.exists() && !g.force {
-        return Err(Error::AlreadyExists(args.out.clone()).into());
+    if args.preview {
+        return export_preview(g, out, args);
+    }
+    let Some(out_path) = args.out.clone() else {
+        return Err(Failure::usage(
+            "--out FILE is required (the bundle to write)",
+        ));
+    };
+    if args.recipient.is_empty() && !args.passphrase && !args.no_encrypt {
+        return Err(Failure::usage(
+            "say how the bundle is protected: --recipient AGE_PUBKEY, --passphrase or \
+             --no-encrypt",
+        ));
+    }
+    if out_path.exists() && !g.force {
+        return Err(Error::AlreadyExists(out_path).into());
     }
     let mut strength = None;
     let encryption = if !args.recipient.is_empty() {
@@ -219,7 +298,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         encryption,
         reveal_protected: args.reveal_protected,
         keep_names_in_text: args.keep_names_in_text,
-        out: args.out.clone(),
+        out: out_path,
         force: g.force,
     };
     let summary = vault.export(&opts, &mut |n| {
@@ -248,6 +327,14 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
             "statement {}: its protected witness was imported with the identity withheld, so \
              this vault does not know the real name and cannot check the text for it",
             id.get(..12).unwrap_or(id)
+        ));
+    }
+    if !args.reveal_protected {
+        out.note(format!(
+            "Redaction covers the protected witnesses' whole names and {} listed alias(es) \
+             only; other spellings were not looked for (`export --preview` shows every \
+             replacement).",
+            summary.aliases
         ));
     }
     if summary.metadata_redactions > 0 {

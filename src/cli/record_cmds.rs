@@ -9,7 +9,9 @@ use serde_json::json;
 use custodia::records::case::NewCase;
 use custodia::records::evidence::{check_input_file, NewEvidence};
 use custodia::records::import::{parse, read_file};
-use custodia::records::statement::{NewStatement, StatementFields, MAX_BODY_BYTES};
+use custodia::records::statement::{
+    Amendment, FieldChanges, NewStatement, StatementFields, MAX_BODY_BYTES,
+};
 
 use super::editor::edit_in_ram;
 use super::open::{progress_bar, OpenVault};
@@ -137,6 +139,92 @@ pub struct TextSource {
     editor: bool,
 }
 
+/// Where an amended statement's new text comes from (none: unchanged).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("new_text").args(["file", "stdin", "editor"])))]
+pub struct AmendText {
+    /// Read the new text from this file (UTF-8)
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Read the new text from standard input
+    #[arg(long)]
+    stdin: bool,
+    /// Write the new text in $EDITOR, on a file in RAM (/dev/shm) that is wiped afterwards
+    #[arg(long)]
+    editor: bool,
+}
+
+impl AmendText {
+    fn given(&self) -> Option<TextSource> {
+        (self.file.is_some() || self.stdin || self.editor).then(|| TextSource {
+            file: self.file.clone(),
+            stdin: self.stdin,
+            editor: self.editor,
+        })
+    }
+}
+
+/// A statement's own fields, as `statement amend` changes them.
+#[derive(Debug, Args)]
+pub struct AmendFields {
+    /// New pseudonym
+    #[arg(long)]
+    pseudonym: Option<String>,
+    /// Make the witness protected (needs a pseudonym)
+    #[arg(long)]
+    protect: bool,
+    /// New language
+    #[arg(long)]
+    language: Option<String>,
+    /// New date taken (2026-03-14 or 2026-03-14T10:30)
+    #[arg(long, value_name = "DATE")]
+    taken_at: Option<String>,
+    /// New place
+    #[arg(long)]
+    place: Option<String>,
+    /// New interviewer
+    #[arg(long)]
+    interviewer: Option<String>,
+    /// New interpreter
+    #[arg(long)]
+    interpreter: Option<String>,
+    /// New consent note
+    #[arg(long)]
+    consent: Option<String>,
+    /// New source
+    #[arg(long)]
+    source: Option<String>,
+    /// The witness's aliases: the list given replaces the old one (repeat)
+    #[arg(long = "alias", value_name = "NAME", conflicts_with = "clear_aliases")]
+    aliases: Vec<String>,
+    /// Remove every alias
+    #[arg(long)]
+    clear_aliases: bool,
+}
+
+impl AmendFields {
+    fn changes(self) -> FieldChanges {
+        FieldChanges {
+            pseudonym: self.pseudonym,
+            protect: self.protect,
+            language: self.language,
+            taken_at: self.taken_at,
+            place: self.place,
+            interviewer: self.interviewer,
+            interpreter: self.interpreter,
+            consent: self.consent,
+            source: self.source,
+            aliases: if self.clear_aliases {
+                Some(Vec::new())
+            } else if self.aliases.is_empty() {
+                None
+            } else {
+                Some(self.aliases)
+            },
+        }
+    }
+}
+
 /// `custodia statement …`.
 #[derive(Debug, Subcommand)]
 pub enum StatementCommand {
@@ -175,6 +263,11 @@ pub enum StatementCommand {
         /// Source: a URL or citation
         #[arg(long)]
         source: Option<String>,
+        /// Another spelling of the witness's name, replaced like the name
+        /// when the witness is protected (repeat: "Yevgeny", "Евгений", a
+        /// surname alone). Only the whole name and these are redacted
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
         #[command(flatten)]
         text: TextSource,
     },
@@ -202,7 +295,13 @@ pub enum StatementCommand {
         /// Statement id or unique prefix
         id: String,
     },
-    /// Add a new version of a statement (the old ones stay readable)
+    /// Add a new version of a statement (the old ones stay readable): a new
+    /// text, new values of its own fields, or both
+    ///
+    /// Without --file, --stdin or --editor the text stays as it is. The
+    /// amend event names the fields that changed, never their values. A
+    /// protected witness cannot be made unprotected (use --reveal-protected
+    /// on one export where a court must see the name).
     Amend {
         /// Statement id or unique prefix
         id: String,
@@ -210,7 +309,9 @@ pub enum StatementCommand {
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        text: TextSource,
+        text: AmendText,
+        #[command(flatten)]
+        fields: AmendFields,
     },
     /// Seal a statement: it can no longer be amended
     Seal {
@@ -464,6 +565,7 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
             interpreter,
             consent,
             source,
+            aliases,
             text,
         } => {
             if text.stdin && g.passphrase_file.as_deref() == Some(Path::new("-")) {
@@ -482,6 +584,7 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                 interpreter,
                 consent,
                 source,
+                aliases,
             };
             fields.validate()?;
             // Typed testimony must not be lost to a wrong passphrase or an
@@ -562,6 +665,9 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                         out.line(format!("{label:<13}{v}"))?;
                     }
                 }
+                if !f.aliases.is_empty() {
+                    out.line(format!("Aliases      {}", f.aliases.join("; ")))?;
+                }
                 out.line(format!("Recorded     {} by {}", o.created_at, o.created_by))?;
                 out.line(format!("SHA-256      {}", o.body_sha256))?;
                 out.line("")?;
@@ -591,30 +697,46 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
                 },
             )
         }
-        StatementCommand::Amend { id, reason, text } => {
-            let (mut vault, body) = if text.editor {
-                // Unlock and check first; the editor starts from the latest
-                // text (reading it is logged as a view).
-                let mut vault = OpenVault::unlock(g, out)?;
-                let current = vault.show_statement(&id, None)?;
-                if current.sealed {
-                    return Err(custodia::Error::Invalid(custodia::Invalid::Sealed {
-                        record: current.id,
-                    })
-                    .into());
+        StatementCommand::Amend {
+            id,
+            reason,
+            text,
+            fields,
+        } => {
+            let changes = fields.changes();
+            let (mut vault, body) = match text.given() {
+                Some(text) if text.editor => {
+                    // Unlock and check first; the editor starts from the
+                    // latest text (reading it is logged as a view).
+                    let mut vault = OpenVault::unlock(g, out)?;
+                    let current = vault.show_statement(&id, None)?;
+                    if current.sealed {
+                        return Err(custodia::Error::Invalid(custodia::Invalid::Sealed {
+                            record: current.id,
+                        })
+                        .into());
+                    }
+                    let body = read_text(&text, &current.body)?;
+                    let (_, changed) = changes.apply(&current.overview.fields);
+                    if body == current.body && changed.is_empty() {
+                        return Err(Failure::invalid(
+                            "the text was not changed; no new version was made",
+                        ));
+                    }
+                    (vault, Some(body))
                 }
-                let body = read_text(&text, &current.body)?;
-                if body == current.body {
-                    return Err(Failure::invalid(
-                        "the text was not changed; no new version was made",
-                    ));
+                Some(text) => {
+                    let body = read_text(&text, "")?;
+                    (OpenVault::unlock(g, out)?, Some(body))
                 }
-                (vault, body)
-            } else {
-                let body = read_text(&text, "")?;
-                (OpenVault::unlock(g, out)?, body)
+                None => (OpenVault::unlock(g, out)?, None),
             };
-            let (id, version) = vault.amend_statement(&id, &body, &reason)?;
+            let amendment = Amendment {
+                body,
+                reason,
+                changes,
+            };
+            let (id, version) = vault.amend(&id, &amendment)?;
             out.either(&json!({ "id": id.to_hex(), "version": version }), || {
                 out.note(format!(
                     "Statement {} is now at version {version}.",

@@ -114,6 +114,7 @@ impl Row {
                 interpreter: empty_to_none(self.interpreter),
                 consent: empty_to_none(self.consent),
                 source: empty_to_none(self.source),
+                aliases: Vec::new(),
             },
             body: self.body,
         }

@@ -26,6 +26,8 @@ use crate::vault::{Session, Unlocked, Vault};
 /// Largest statement body accepted (larger material belongs in evidence).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const MAX_FIELD: usize = 4096;
+/// Most aliases one witness may carry.
+pub const MAX_ALIASES: usize = 100;
 
 /// The descriptive fields of a statement (SPEC §3).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +52,13 @@ pub struct StatementFields {
     pub consent: Option<String>,
     /// Source: a URL or citation.
     pub source: Option<String>,
+    /// Other spellings of the witness's name (transliterations, other
+    /// scripts, a surname used alone…). A protected witness's aliases are
+    /// replaced by the pseudonym on export, as the whole name is (and only
+    /// these: see `bundle::redact`). Never written into a bundle. Absent
+    /// from versions written before aliases existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 impl InCase for StatementOverview {
@@ -68,6 +77,23 @@ impl StatementFields {
         check_optional("the interviewer", &self.interviewer, MAX_FIELD)?;
         check_optional("the interpreter", &self.interpreter, MAX_FIELD)?;
         check_optional("the source", &self.source, MAX_FIELD)?;
+        if self.aliases.len() > MAX_ALIASES {
+            return Err(Error::Invalid(Invalid::Statement {
+                problem: format!("a witness can have at most {MAX_ALIASES} aliases"),
+            }));
+        }
+        for alias in &self.aliases {
+            check_text("an alias", alias, MAX_FIELD, false)?;
+            // An alias with no letter or digit would match nothing: refused
+            // rather than silently not redacted.
+            if !alias.chars().any(char::is_alphanumeric) {
+                return Err(Error::Invalid(Invalid::Statement {
+                    problem: format!(
+                        "the alias {alias:?} has no letter or digit, so it could never be found"
+                    ),
+                }));
+            }
+        }
         if let Some(c) = &self.consent {
             check_text("the consent note", c, 100_000, true)?;
         }
@@ -157,6 +183,103 @@ pub struct NewStatement {
     pub fields: StatementFields,
     /// The text.
     pub body: String,
+}
+
+/// An amendment: a new text or new field values (or both), and why.
+#[derive(Clone, Debug, Default)]
+pub struct Amendment {
+    /// The new text; `None` keeps the current one.
+    pub body: Option<String>,
+    /// Why the statement is amended (required).
+    pub reason: String,
+    /// The statement's own fields to change.
+    pub changes: FieldChanges,
+}
+
+/// New values for a statement's own fields (`None`: unchanged).
+///
+/// There is deliberately no way to make a protected witness unprotected:
+/// an amendment that would expose an identity on every later export is
+/// refused by construction. `--reveal-protected` on one export is the way
+/// to show a name where a court must see it (docs/bundle.md §4).
+#[derive(Clone, Debug, Default)]
+pub struct FieldChanges {
+    /// New pseudonym.
+    pub pseudonym: Option<String>,
+    /// Make the witness protected (needs a pseudonym).
+    pub protect: bool,
+    /// New language.
+    pub language: Option<String>,
+    /// New date taken.
+    pub taken_at: Option<String>,
+    /// New place.
+    pub place: Option<String>,
+    /// New interviewer.
+    pub interviewer: Option<String>,
+    /// New interpreter.
+    pub interpreter: Option<String>,
+    /// New consent note.
+    pub consent: Option<String>,
+    /// New source.
+    pub source: Option<String>,
+    /// A new list of aliases, replacing the old one (`Some(vec![])` clears it).
+    pub aliases: Option<Vec<String>>,
+}
+
+impl FieldChanges {
+    /// `fields` with these changes, and the names of the fields whose value
+    /// actually changed (in `StatementFields` order).
+    pub fn apply(&self, fields: &StatementFields) -> (StatementFields, Vec<&'static str>) {
+        let mut out = fields.clone();
+        let mut changed = Vec::new();
+        fn set(
+            slot: &mut Option<String>,
+            new: &Option<String>,
+            name: &'static str,
+            changed: &mut Vec<&'static str>,
+        ) {
+            if let Some(v) = new {
+                if slot.as_deref() != Some(v.as_str()) {
+                    *slot = Some(v.clone());
+                    changed.push(name);
+                }
+            }
+        }
+        set(
+            &mut out.pseudonym,
+            &self.pseudonym,
+            "pseudonym",
+            &mut changed,
+        );
+        if self.protect && !out.protected {
+            out.protected = true;
+            changed.push("protected");
+        }
+        set(&mut out.language, &self.language, "language", &mut changed);
+        set(&mut out.taken_at, &self.taken_at, "taken_at", &mut changed);
+        set(&mut out.place, &self.place, "place", &mut changed);
+        set(
+            &mut out.interviewer,
+            &self.interviewer,
+            "interviewer",
+            &mut changed,
+        );
+        set(
+            &mut out.interpreter,
+            &self.interpreter,
+            "interpreter",
+            &mut changed,
+        );
+        set(&mut out.consent, &self.consent, "consent", &mut changed);
+        set(&mut out.source, &self.source, "source", &mut changed);
+        if let Some(aliases) = &self.aliases {
+            if *aliases != out.aliases {
+                out.aliases = aliases.clone();
+                changed.push("aliases");
+            }
+        }
+        (out, changed)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -584,7 +707,26 @@ impl Vault<Unlocked> {
     /// Amends a statement: a new version with a new body and a reason.
     /// Refused when the statement is sealed. Returns the new version number.
     pub fn amend_statement(&mut self, id: &str, body: &str, reason: &str) -> Result<(Id, u64)> {
-        check_body(body)?;
+        self.amend(
+            id,
+            &Amendment {
+                body: Some(body.to_owned()),
+                reason: reason.to_owned(),
+                changes: FieldChanges::default(),
+            },
+        )
+    }
+
+    /// Amends a statement: a new version with a new text, new field
+    /// values, or both, and a reason (the text stays the same when none is
+    /// given). Refused when the statement is sealed, and when neither the
+    /// text nor any field is given. The `amend` event names the fields that
+    /// changed (never their values). Returns the new version number.
+    pub fn amend(&mut self, id: &str, amendment: &Amendment) -> Result<(Id, u64)> {
+        if let Some(body) = &amendment.body {
+            check_body(body)?;
+        }
+        let reason = amendment.reason.as_str();
         check_text("the reason", reason, 10_000, true)?;
         self.write(|tx, session| {
             let id = resolve(tx, Kind::Statement, id)?;
@@ -595,8 +737,19 @@ impl Vault<Unlocked> {
                 return Err(Error::Invalid(Invalid::Sealed { record: id }));
             }
             let current = read_version(tx, session, &id, None)?;
+            let (fields, changed) = amendment.changes.apply(&current.overview.fields);
+            if amendment.body.is_none() && changed.is_empty() {
+                return Err(Error::Invalid(Invalid::Statement {
+                    problem: "nothing to change: give a new text or a field whose value \
+                              differs; no new version was made"
+                        .into(),
+                }));
+            }
+            fields.validate()?;
+            let body = amendment.body.as_deref().unwrap_or(&current.body);
             let version = current.versions + 1;
             let overview = StatementOverview {
+                fields,
                 version,
                 reason: Some(reason.to_owned()),
                 created_at: now_utc(),
@@ -606,18 +759,19 @@ impl Vault<Unlocked> {
                 ..current.overview
             };
             write_version(tx, session, &id, &overview, body)?;
-            session.append(
-                tx,
-                Kind::Statement,
-                &id,
-                Action::Amend, // The reason is free text that may name a protected witness; the
-                // signed event carries its hash, the sealed version the text.
-                serde_json::json!({
-                    "version": version,
-                    "reason_sha256": hex::encode(Sha256::digest(reason.as_bytes())),
-                    "body_sha256": overview.body_sha256
-                }),
-            )?;
+            // The reason is free text that may name a protected witness;
+            // the signed event carries its hash, the sealed version the
+            // text. Changed fields are named, their values never written
+            // (a place or an alias can identify a witness).
+            let mut details = serde_json::json!({
+                "version": version,
+                "reason_sha256": hex::encode(Sha256::digest(reason.as_bytes())),
+                "body_sha256": overview.body_sha256
+            });
+            if !changed.is_empty() {
+                details["fields"] = serde_json::json!(changed);
+            }
+            session.append(tx, Kind::Statement, &id, Action::Amend, details)?;
             Ok((id, version))
         })
     }
@@ -667,6 +821,42 @@ pub fn seal(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<u64> {
 #[cfg(test)]
 mod search_text_tests {
     use super::*;
+
+    #[test]
+    fn field_changes_name_only_the_fields_whose_value_changed() {
+        let fields = StatementFields {
+            witness: "Evgeny Ivanov".into(),
+            place: Some("Astana".into()),
+            aliases: vec!["Yevgeny".into()],
+            ..StatementFields::default()
+        };
+        let changes = FieldChanges {
+            place: Some("Astana".into()),
+            taken_at: Some("2026-03-15".into()),
+            aliases: Some(vec!["Евгений".into()]),
+            protect: true,
+            pseudonym: Some("Témoin A".into()),
+            ..FieldChanges::default()
+        };
+        let (new, changed) = changes.apply(&fields);
+        assert_eq!(changed, ["pseudonym", "protected", "taken_at", "aliases"]);
+        assert_eq!(new.place.as_deref(), Some("Astana"));
+        assert_eq!(new.aliases, ["Евгений"]);
+        assert!(new.protected);
+        assert!(new.validate().is_ok());
+        let (_, none) = FieldChanges::default().apply(&new);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn older_versions_without_aliases_still_read() {
+        let old = r#"{"witness":"W","pseudonym":null,"protected":false,"language":null,"taken_at":null,"place":null,"interviewer":null,"interpreter":null,"consent":null,"source":null}"#;
+        let f: StatementFields = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(f.witness, "W");
+        assert!(f.aliases.is_empty());
+        // And an empty list is not written, so such a version stays as it was.
+        assert_eq!(serde_json::to_string(&f).ok().as_deref(), Some(old));
+    }
 
     #[test]
     fn search_source_is_an_exactly_sized_zeroizing_buffer() {

@@ -45,7 +45,8 @@ const CASE_DESCRIPTION: &str =
 
 /// The protected witness's real name: must not leave the vault by default.
 const PROTECTED_NAME: &str = "Évgueni Ivanov";
-/// Parts of the protected name that `--redact-names` also replaces.
+/// Parts of the protected name, listed as the witness's aliases, so the
+/// export replaces them too (a part alone is replaced only when listed).
 const PROTECTED_PARTS: [&str; 2] = ["Évgueni", "Ivanov"];
 const PSEUDONYM: &str = "Témoin A";
 
@@ -420,6 +421,10 @@ impl Fixture {
                 "--pseudonym",
                 PSEUDONYM,
                 "--protected",
+                "--alias",
+                PROTECTED_PARTS[0],
+                "--alias",
+                PROTECTED_PARTS[1],
                 "--language",
                 "fr",
                 "--taken-at",
@@ -2130,6 +2135,10 @@ fn a_protected_name_in_any_metadata_field_is_replaced_by_default() {
             "--pseudonym",
             PSEUDONYM,
             "--protected",
+            "--alias",
+            "Évgueni",
+            "--alias",
+            "Ivanov",
             "--place",
             "Chez Ivanov, Astana",
             "--interviewer",

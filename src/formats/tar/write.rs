@@ -1,7 +1,10 @@
 //! The deterministic tar writer.
 //!
 //! # Format
-//! Every entry is a ustar header with mtime [`MTIME`] (0, the Unix epoch),
+//! Every entry is a ustar header with one mtime for the whole archive
+//! ([`MTIME`], the Unix epoch, unless [`DeterministicTar::with_mtime`] gives
+//! another, e.g. the time of the export event, so files unpack with a
+//! meaningful date and the bytes stay reproducible from that event),
 //! uid/gid 0, empty uname/gname, device numbers left zero, mode
 //! [`FILE_MODE`] for files and [`DIR_MODE`] for directories. A path longer
 //! than the 100-byte ustar name field, or containing non-ASCII characters, is
@@ -21,7 +24,8 @@ use std::io::{self, Read, Write};
 use super::{TarError, BLOCK, USTAR_NAME_LEN};
 use crate::formats::paths::{check_chars, check_components, Forbidden, PathProblem};
 
-/// Modification time written in every header: 0 (1970-01-01T00:00:00Z).
+/// Modification time written in every header unless another is given: 0
+/// (1970-01-01T00:00:00Z).
 pub(crate) const MTIME: u64 = 0;
 /// Permission bits written for regular files.
 pub(crate) const FILE_MODE: u32 = 0o644;
@@ -45,6 +49,7 @@ pub struct DeterministicTar<W: Write> {
     out: W,
     last: Option<String>,
     poisoned: bool,
+    mtime: u64,
 }
 
 impl<W: Write> DeterministicTar<W> {
@@ -54,7 +59,15 @@ impl<W: Write> DeterministicTar<W> {
             out,
             last: None,
             poisoned: false,
+            mtime: MTIME,
         }
+    }
+
+    /// The same archive with every entry dated `mtime` (seconds since the
+    /// Unix epoch; clamped to what the 11-digit octal field holds).
+    pub fn with_mtime(mut self, mtime: u64) -> Self {
+        self.mtime = mtime.min(MAX_OCTAL_SIZE);
+        self
     }
 
     /// Adds a directory entry. `path` is relative, `/`-separated, without a trailing `/`.
@@ -176,6 +189,7 @@ impl<W: Write> DeterministicTar<W> {
                 tar::EntryType::XHeader,
                 FILE_MODE,
                 len,
+                self.mtime,
             );
             self.out.write_all(header.as_bytes())?;
             self.out.write_all(&records)?;
@@ -188,7 +202,7 @@ impl<W: Write> DeterministicTar<W> {
         } else {
             name
         };
-        let header = ustar_header(ustar_name.as_bytes(), kind, mode, size);
+        let header = ustar_header(ustar_name.as_bytes(), kind, mode, size, self.mtime);
         self.out.write_all(header.as_bytes())?;
         Ok(())
     }
@@ -204,7 +218,13 @@ impl<W: Write> DeterministicTar<W> {
 }
 
 /// Builds a ustar header; `name` must be at most 100 bytes.
-fn ustar_header(name: &[u8], kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+fn ustar_header(
+    name: &[u8],
+    kind: tar::EntryType,
+    mode: u32,
+    size: u64,
+    mtime: u64,
+) -> tar::Header {
     let mut header = tar::Header::new_ustar();
     let field = &mut header.as_old_mut().name;
     let len = name.len().min(field.len());
@@ -212,7 +232,7 @@ fn ustar_header(name: &[u8], kind: tar::EntryType, mode: u32, size: u64) -> tar:
     header.set_mode(mode);
     header.set_uid(0);
     header.set_gid(0);
-    header.set_mtime(MTIME);
+    header.set_mtime(mtime);
     header.set_size(size);
     header.set_entry_type(kind);
     header.set_cksum();

@@ -511,7 +511,9 @@ fn statements(h: &mut String, statements: &[(StatementDoc, String)]) {
                 "Redacted copy",
                 &format!(
                     "This text is a redacted copy of version {} of statement {}: {} occurrence(s) \
-                     of protected names replaced by pseudonyms. Its SHA-256 (above) is recorded \
+                     of protected names replaced by pseudonyms. The redaction covers the \
+                     protected witnesses' whole names and the aliases the exporter listed only; \
+                     other spellings were not looked for. Its SHA-256 (above) is recorded \
                      in the statement's export event; the original version's SHA-256 is {}",
                     doc.version,
                     short(&doc.id),

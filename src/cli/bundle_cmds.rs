@@ -55,6 +55,11 @@ pub struct ExportArgs {
     /// unchanged). This opt-out is recorded in the export event.
     #[arg(long, conflicts_with = "redact_names")]
     keep_names_in_text: bool,
+    /// Export each exhibit's stripped copy (made by `custodia evidence
+    /// strip`) in place of the original, where it has one; the export event
+    /// records which copy stood in for which original
+    #[arg(long)]
+    stripped: bool,
     /// No longer needed: names in statement texts are redacted by default
     /// (kept as an alias; see --keep-names-in-text)
     #[arg(long, conflicts_with = "reveal_protected", hide = true)]
@@ -221,6 +226,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         keep_names_in_text: args.keep_names_in_text,
         out: args.out.clone(),
         force: g.force,
+        stripped: args.stripped,
     };
     let summary = vault.export(&opts, &mut |n| {
         if let Some(b) = &bar {
@@ -248,6 +254,14 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
             "statement {}: its protected witness was imported with the identity withheld, so \
              this vault does not know the real name and cannot check the text for it",
             id.get(..12).unwrap_or(id)
+        ));
+    }
+    for w in &summary.metadata_warnings {
+        out.warn(format!(
+            "{} ({}) carries identifying metadata: {}",
+            w.path,
+            w.evidence.get(..12).unwrap_or(&w.evidence),
+            custodia::formats::metadata::describe(&w.kinds)
         ));
     }
     if summary.metadata_redactions > 0 {

@@ -787,6 +787,12 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
                         e.overview.media_type,
                         e.overview.original_name
                     ))?;
+                    if let Some(original) = &e.overview.stripped_from {
+                        out.line(format!(
+                            "        stripped copy of {}",
+                            original.get(..12).unwrap_or(original)
+                        ))?;
+                    }
                 }
                 Ok(())
             })

@@ -6,7 +6,7 @@
 //! The scan sees the bytes as they stream into the vault, with bounded
 //! memory: [`MetadataScanner`] keeps the first [`HEAD_LEN`] and the last
 //! [`TAIL_LEN`] bytes of a file and nothing else. EXIF is looked for in the
-//! head (a JPEG's APP1 segment sits in its first 64 KiB; a TIFF's or a
+//! head (a JPEG's APP1 segment sits at its start, at most 64 KiB long; a TIFF's or a
 //! HEIC's EXIF block usually near the start); a PDF's Info dictionary in the
 //! head and tail (a bounded byte scan for `/Author`, `/Creator`; `/Producer`
 //! names software, not a person, and is not reported); an Office file's
@@ -149,8 +149,10 @@ fn scan_parts(head: &[u8], tail: &[u8], total: u64) -> Vec<MetadataKind> {
     found
 }
 
-/// Where a JPEG's EXIF lives: its APP1 segment, in the first 64 KiB.
-const JPEG_HEAD: usize = 64 * 1024;
+/// Where a JPEG's EXIF lives: its APP1 segment (at most 64 KiB) comes
+/// right after the start marker and, at most, a JFIF APP0; 128 KiB leaves
+/// room for both.
+const JPEG_HEAD: usize = 128 * 1024;
 
 fn is_heif(head: &[u8]) -> bool {
     head.len() >= 12
@@ -527,6 +529,39 @@ mod tests {
         ] {
             let mut out = Vec::new();
             assert!(strip_jpeg(&mut &bad[..], &mut out).is_err());
+        }
+    }
+
+    /// A little-endian TIFF whose IFD0 has an Artist and a GPS IFD with a
+    /// latitude; every cut of it is scanned without a panic.
+    #[test]
+    fn tiff_exif_gps_and_artist() {
+        let mut t = b"II*\0".to_vec();
+        t.extend(8u32.to_le_bytes());
+        let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
+            t.extend(tag.to_le_bytes());
+            t.extend(kind.to_le_bytes());
+            t.extend(count.to_le_bytes());
+            t.extend(value.to_le_bytes());
+        };
+        // IFD0 at 8: 2 entries, ends at 8 + 2 + 24 + 4 = 38.
+        t.extend(2u16.to_le_bytes());
+        entry(&mut t, 0x013B, 2, 4, u32::from_le_bytes(*b"Ann\0"));
+        entry(&mut t, 0x8825, 4, 1, 38);
+        t.extend(0u32.to_le_bytes());
+        // GPS IFD at 38: 1 entry, ends at 56; the rationals there.
+        t.extend(1u16.to_le_bytes());
+        entry(&mut t, 0x0002, 5, 3, 56);
+        t.extend(0u32.to_le_bytes());
+        for v in [43u32, 1, 15, 1, 30, 1] {
+            t.extend(v.to_le_bytes());
+        }
+        assert_eq!(
+            scan_bytes(&t),
+            vec![MetadataKind::GpsPosition, MetadataKind::AuthorName]
+        );
+        for cut in 0..t.len() {
+            let _ = scan_bytes(&t[..cut]);
         }
     }
 

@@ -351,6 +351,8 @@ fn strip_seals_a_linked_copy_without_exif_and_export_stripped_carries_it() {
         .arg("--signer")
         .arg(&signer);
     expect_success(&run_command(&mut verify), &["bundle", "verify"]);
+    // And the vault, with the copy and its events, checks clean.
+    v.ok(&["check"]);
 }
 
 fn events_after(v: &TestVault, action: &str) -> Vec<serde_json::Value> {

@@ -603,6 +603,21 @@ pub enum Invalid {
         /// What is wrong, following the path (`is a directory, not a file`).
         problem: String,
     },
+    /// A folder's file is in the case already (same relative name, same
+    /// SHA-256): a second `evidence add DIR` skips it.
+    AlreadyInCase {
+        /// The name it was added under.
+        name: String,
+        /// The exhibit already holding it.
+        record: Id,
+    },
+    /// `evidence strip` cannot remove metadata from this kind of file.
+    CannotStrip {
+        /// The exhibit.
+        record: Id,
+        /// Why (its media type, or what is wrong with its bytes).
+        why: String,
+    },
     /// A file changed while it was read.
     SourceChanged {
         /// The file, as named to the user.
@@ -718,6 +733,16 @@ impl fmt::Display for Invalid {
             }
             Path { path, problem } => write!(f, "{} {problem}", path.display()),
             SourceChanged { label } => write!(f, "{label} changed while it was read"),
+            AlreadyInCase { name, record } => write!(
+                f,
+                "{name} is already in this case as evidence {}",
+                record.short()
+            ),
+            CannotStrip { record, why } => write!(
+                f,
+                "evidence {} cannot be stripped of its metadata: {why}; nothing was written",
+                record.short()
+            ),
             Statement { problem }
             | User { problem }
             | Signer { problem }

@@ -29,6 +29,7 @@ use crate::format::Kind;
 use crate::formats::bagit::{
     tag_manifest, write_bag_text, BagInfo, PayloadEntry, MANIFEST_NAME, TAG_MANIFEST_NAME,
 };
+use crate::formats::metadata::MetadataKind;
 use crate::formats::minisign::{self, PublicKey};
 use crate::formats::tar::{dedupe_names, sanitize_file_name, DeterministicTar};
 use crate::records::case::find_case;
@@ -74,6 +75,10 @@ pub struct ExportOptions {
     pub out: PathBuf,
     /// Replace an existing output.
     pub force: bool,
+    /// Export each exhibit's stripped copy (`evidence strip`) in place of
+    /// the original, where it has one. Without it, a whole-case export
+    /// carries the originals only (copies are exported when named).
+    pub stripped: bool,
 }
 
 /// A protected name found in a statement text.
@@ -124,6 +129,19 @@ pub struct ExportSummary {
     /// How many aliases of protected witnesses were looked for (besides
     /// their whole names). Redaction covers those names and aliases only.
     pub aliases: usize,
+    /// Exported exhibits carrying identifying metadata (kinds only).
+    pub metadata_warnings: Vec<MetadataWarning>,
+}
+
+/// An exported exhibit whose bytes carry identifying metadata.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetadataWarning {
+    /// The exhibit's id, hex.
+    pub evidence: String,
+    /// Its path in the bundle.
+    pub path: String,
+    /// What it carries (kinds, never values).
+    pub kinds: Vec<MetadataKind>,
 }
 
 /// A file of the bag: bytes held in memory, or an evidence item streamed.
@@ -310,6 +328,7 @@ impl Vault<Unlocked> {
                 metadata_redactions: docs.metadata_redactions,
                 names_unknown,
                 aliases: docs.aliases,
+                metadata_warnings: docs.metadata_warnings,
             };
             Ok((summary, held))
         });
@@ -399,6 +418,8 @@ struct Selection {
     case_hex: String,
     statements: Vec<Id>,
     evidence: Vec<Id>,
+    /// (original, stripped copy) for each original replaced by `--stripped`.
+    substituted: Vec<(Id, Id)>,
 }
 
 impl Selection {
@@ -444,7 +465,13 @@ fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Resul
             }));
         }
         statements.extend(in_case.iter().map(|s| s.id));
-        evidence.extend(items.iter().map(|e| e.id));
+        // Stripped copies stand in for their originals only when asked.
+        evidence.extend(
+            items
+                .iter()
+                .filter(|e| e.overview.stripped_from.is_none())
+                .map(|e| e.id),
+        );
     } else {
         for s in &opts.statements {
             let id = resolve(tx, Kind::Statement, s)?;
@@ -463,11 +490,42 @@ fn select(tx: &Connection, session: &Session<'_>, opts: &ExportOptions) -> Resul
             }
         }
     }
+    let mut substituted = Vec::new();
+    if opts.stripped {
+        // The newest stripped copy of each original.
+        let (items, _) = evidence::summaries(tx, session, Some(&case.id))?;
+        let mut copies: BTreeMap<String, (String, Id)> = BTreeMap::new();
+        for e in items {
+            if let Some(original) = e.overview.stripped_from {
+                let newer = copies
+                    .get(&original)
+                    .is_none_or(|(at, _)| *at <= e.overview.added_at);
+                if newer {
+                    copies.insert(original, (e.overview.added_at, e.id));
+                }
+            }
+        }
+        let mut replaced = Vec::with_capacity(evidence.len());
+        for id in evidence {
+            let chosen = match copies.get(&id.to_hex()) {
+                Some((_, copy)) => {
+                    substituted.push((id, *copy));
+                    *copy
+                }
+                None => id,
+            };
+            if !replaced.contains(&chosen) {
+                replaced.push(chosen);
+            }
+        }
+        evidence = replaced;
+    }
     Ok(Selection {
         case,
         case_hex,
         statements,
         evidence,
+        substituted,
     })
 }
 
@@ -557,6 +615,7 @@ struct Documents {
     metadata_redactions: usize,
     /// Aliases looked for (their count only is recorded).
     aliases: usize,
+    metadata_warnings: Vec<MetadataWarning>,
 }
 
 fn case_document(
@@ -700,7 +759,13 @@ fn evidence_documents(
         .iter()
         .map(|(_, o)| shield.field(&o.original_name, m))
         .collect();
-    let names: Vec<String> = shown_names.iter().map(|n| sanitize_file_name(n)).collect();
+    // A folder's file keeps its relative path in its name
+    // (`photos/2026-03-14/IMG_0042.jpg`): flattened with `_` in the bundle,
+    // so no `/`, `..` or absolute path reaches the archive.
+    let names: Vec<String> = shown_names
+        .iter()
+        .map(|n| sanitize_file_name(&n.replace(['/', '\\'], "_")))
+        .collect();
     let names = dedupe_names(&names);
     for (((id, o), name), shown_name) in overviews.iter().zip(names).zip(shown_names) {
         let path = format!("{EVIDENCE_DIR}{name}");
@@ -714,6 +779,13 @@ fn evidence_documents(
                 })
             })?;
         files.insert(path.clone(), (o.size, digest, Source::Evidence(*id)));
+        if !o.metadata.is_empty() {
+            docs.metadata_warnings.push(MetadataWarning {
+                evidence: id.to_hex(),
+                path: path.clone(),
+                kinds: o.metadata.clone(),
+            });
+        }
         let m = &mut docs.metadata_redactions;
         docs.evidence.push(EvidenceDoc {
             id: id.to_hex(),
@@ -936,6 +1008,18 @@ fn record_export(
         // names of protected witnesses).
         "aliases": docs.aliases,
     });
+    let mut details = details;
+    if opts.stripped {
+        // Which copies stood in for which originals.
+        details["stripped"] = serde_json::json!(true);
+        details["stripped_copies"] = selection
+            .substituted
+            .iter()
+            .map(|(original, copy)| {
+                serde_json::json!({ "original": original.to_hex(), "copy": copy.to_hex() })
+            })
+            .collect();
+    }
     let event = session.append(
         tx,
         Kind::Case,

@@ -655,6 +655,8 @@ fn import_records(
             added_by: session.user.name.clone(),
             chunk_size: CHUNK_SIZE as u64,
             chunk_count: s.chunk_count,
+            metadata: Vec::new(),
+            stripped_from: None,
         };
         crate::records::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
         let n = keep_history(&id, Kind::Evidence)?;

@@ -55,6 +55,11 @@ pub struct ExportArgs {
     /// unchanged). This opt-out is recorded in the export event.
     #[arg(long, conflicts_with = "redact_names")]
     keep_names_in_text: bool,
+    /// Export each exhibit's stripped copy (made by `custodia evidence
+    /// strip`) in place of the original, where it has one; the export event
+    /// records which copy stood in for which original
+    #[arg(long)]
+    stripped: bool,
     /// No longer needed: names in statement texts are redacted by default
     /// (kept as an alias; see --keep-names-in-text)
     #[arg(long, conflicts_with = "reveal_protected", hide = true)]
@@ -201,6 +206,7 @@ fn export_preview(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Fail
         keep_names_in_text: args.keep_names_in_text,
         out: PathBuf::new(),
         force: false,
+        stripped: args.stripped,
     };
     let preview = vault.preview_export(&opts)?;
     out.either(&preview, || {
@@ -300,6 +306,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         keep_names_in_text: args.keep_names_in_text,
         out: out_path,
         force: g.force,
+        stripped: args.stripped,
     };
     let summary = vault.export(&opts, &mut |n| {
         if let Some(b) = &bar {
@@ -335,6 +342,14 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
              only; other spellings were not looked for (`export --preview` shows every \
              replacement).",
             summary.aliases
+        ));
+    }
+    for w in &summary.metadata_warnings {
+        out.warn(format!(
+            "{} ({}) carries identifying metadata: {}",
+            w.path,
+            w.evidence.get(..12).unwrap_or(&w.evidence),
+            custodia::formats::metadata::describe(&w.kinds)
         ));
     }
     if summary.metadata_redactions > 0 {

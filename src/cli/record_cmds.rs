@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::json;
 
+use custodia::formats::metadata::describe;
 use custodia::records::case::NewCase;
-use custodia::records::evidence::{check_input_file, NewEvidence};
+use custodia::records::evidence::{
+    check_input_file, plan_folder, EvidenceSummary, FolderPlan, NewEvidence,
+};
 use custodia::records::import::{parse, read_file};
 use custodia::records::statement::{
     Amendment, FieldChanges, NewStatement, StatementFields, MAX_BODY_BYTES,
@@ -323,7 +326,15 @@ pub enum StatementCommand {
 /// `custodia evidence …`.
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
-    /// Add files as evidence; prints `ID  SHA256  NAME` per file
+    /// Add files or folders as evidence; prints `ID  SHA256  NAME` per file
+    ///
+    /// A folder is taken recursively: every regular file, hidden ones
+    /// included, named by its path from the folder
+    /// (`photos/2026-03-14/IMG_0042.jpg`); symbolic links are not followed
+    /// (they are listed as skipped). Each file is its own transaction: if the command stops
+    /// halfway, the files before are in the vault, and running it again
+    /// skips them (same name, same SHA-256). Files carrying identifying
+    /// metadata (GPS position, camera serial, author name) are warned about.
     Add {
         /// Case reference or id
         #[arg(long)]
@@ -343,8 +354,8 @@ pub enum EvidenceCommand {
         /// Who acquired it
         #[arg(long, value_name = "NAME")]
         acquired_by: Option<String>,
-        /// The files
-        #[arg(required = true)]
+        /// The files and folders
+        #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
     },
     /// List evidence items
@@ -355,6 +366,16 @@ pub enum EvidenceCommand {
     },
     /// Show an item's metadata
     Show {
+        /// Evidence id or unique prefix
+        id: String,
+    },
+    /// Seal a copy of a JPEG photo without its metadata (EXIF with GPS
+    /// and serials, XMP, comments) as a new exhibit linked to the original
+    ///
+    /// The original stays as it was; the copy's create event records the
+    /// original's id and both SHA-256. `custodia export --stripped` exports
+    /// the copy in place of the original. Other formats are refused.
+    Strip {
         /// Evidence id or unique prefix
         id: String,
     },
@@ -781,11 +802,31 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
             acquired_by,
             files,
         } => {
-            // Check every file before writing any.
-            let mut sizes = Vec::with_capacity(files.len());
-            for f in &files {
-                sizes.push(check_input_file(f)?);
+            // Check every file and walk every folder before writing any.
+            enum Input {
+                File(PathBuf, u64),
+                Folder(FolderPlan),
             }
+            let mut inputs = Vec::with_capacity(files.len());
+            for f in files {
+                if f.is_dir() {
+                    let plan = plan_folder(&f)?;
+                    for (name, why) in &plan.skipped {
+                        out.note(format!("Skipped {name}: {why}."));
+                    }
+                    inputs.push(Input::Folder(plan));
+                } else {
+                    let size = check_input_file(&f)?;
+                    inputs.push(Input::File(f, size));
+                }
+            }
+            let total: u64 = inputs
+                .iter()
+                .map(|i| match i {
+                    Input::File(_, size) => *size,
+                    Input::Folder(plan) => plan.total_bytes(),
+                })
+                .sum();
             let mut vault = OpenVault::unlock(g, out)?;
             let input = NewEvidence {
                 case,
@@ -795,33 +836,73 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
                 acquired_at,
                 acquired_by,
             };
-            let mut added = Vec::new();
-            for (file, size) in files.iter().zip(sizes) {
-                let name = file
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let bar = progress_bar(out, size, &name);
-                let item = vault.add_evidence(&input, file, &mut |n| {
+            // One bar for everything, in bytes, on a terminal only.
+            let bar = progress_bar(out, total, "evidence");
+            let mut done = 0u64;
+            let mut added: Vec<EvidenceSummary> = Vec::new();
+            let mut failure = None;
+            for item in &inputs {
+                let mut progress = |n: u64| {
                     if let Some(b) = &bar {
-                        b.set_position(n);
+                        b.set_position(done + n);
                     }
-                })?;
-                if let Some(b) = bar {
-                    b.finish_and_clear();
+                };
+                match item {
+                    Input::File(file, size) => {
+                        let result = vault.add_evidence(&input, file, &mut progress);
+                        done += size;
+                        match result {
+                            Ok(e) => {
+                                print_added(out, &e)?;
+                                added.push(e);
+                            }
+                            Err(e) => {
+                                failure = Some(e.into());
+                                break;
+                            }
+                        }
+                    }
+                    Input::Folder(plan) => {
+                        let outcome = vault.add_evidence_folder(&input, plan, &mut progress)?;
+                        done += plan.total_bytes();
+                        for e in outcome.added {
+                            print_added(out, &e)?;
+                            added.push(e);
+                        }
+                        for (name, id) in &outcome.already {
+                            out.note(format!(
+                                "Already in the case as {}: {name} (skipped).",
+                                id.short()
+                            ));
+                        }
+                        if let Some((name, e)) = outcome.error {
+                            out.warn(format!("stopped at {name}; the files before it were added"));
+                            failure = Some(e.into());
+                            break;
+                        }
+                    }
                 }
-                if !out.json {
-                    out.line(format!(
-                        "{}  {}  {}",
-                        item.id, item.overview.sha256, item.overview.original_name
-                    ))?;
-                }
-                added.push(item);
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let flagged = added
+                .iter()
+                .filter(|e| !e.overview.metadata.is_empty())
+                .count();
+            if flagged > 0 {
+                out.warn(format!(
+                    "{flagged} file(s) carry identifying metadata; see `custodia evidence show ID`, \
+                     and `custodia evidence strip ID` for JPEG photos"
+                ));
             }
             if out.json {
                 out.json(&added)?;
             }
-            Ok(())
+            match failure {
+                Some(f) => Err(f),
+                None => Ok(()),
+            }
         }
         EvidenceCommand::List { case } => {
             let mut vault = OpenVault::unlock(g, out)?;
@@ -837,6 +918,12 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
                         e.overview.media_type,
                         e.overview.original_name
                     ))?;
+                    if let Some(original) = &e.overview.stripped_from {
+                        out.line(format!(
+                            "        stripped copy of {}",
+                            original.get(..12).unwrap_or(original)
+                        ))?;
+                    }
                 }
                 Ok(())
             })
@@ -863,8 +950,48 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
                         out.line(format!("{label:<13}{v}"))?;
                     }
                 }
+                if let Some(original) = &o.stripped_from {
+                    out.line(format!("Stripped from {original}"))?;
+                }
+                if !o.metadata.is_empty() {
+                    out.line(format!(
+                        "Metadata     {} (identifying)",
+                        describe(&o.metadata)
+                    ))?;
+                }
                 out.line(format!("Added        {} by {}", o.added_at, o.added_by))
             })
+        }
+        EvidenceCommand::Strip { id } => {
+            let mut vault = OpenVault::unlock(g, out)?;
+            let bar = progress_bar(out, 0, "strip");
+            let copy = vault.strip_evidence(&id, &mut |n| {
+                if let Some(b) = &bar {
+                    b.set_position(n);
+                }
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let o = &copy.overview;
+            out.either(&copy, || {
+                out.line(format!("{}  {}  {}", copy.id, o.sha256, o.original_name))?;
+                out.note(format!(
+                    "Sealed a stripped copy of {} as {} ({} bytes); `custodia export \
+                     --stripped` exports it in place of the original.",
+                    o.stripped_from.as_deref().unwrap_or_default(),
+                    copy.id.short(),
+                    o.size
+                ));
+                Ok(())
+            })?;
+            if !o.metadata.is_empty() {
+                out.warn(format!(
+                    "the copy still carries identifying metadata: {}",
+                    describe(&o.metadata)
+                ));
+            }
+            Ok(())
         }
         EvidenceCommand::Extract { id, out: path } => {
             let mut vault = OpenVault::unlock(g, out)?;
@@ -891,6 +1018,26 @@ pub fn evidence(g: &Global, out: &Output, cmd: EvidenceCommand) -> Result<(), Fa
             })
         }
     }
+}
+
+/// Prints one added exhibit, and a warning naming the kinds of identifying
+/// metadata it carries (never their values).
+fn print_added(out: &Output, e: &EvidenceSummary) -> Result<(), Failure> {
+    if !out.json {
+        out.line(format!(
+            "{}  {}  {}",
+            e.id, e.overview.sha256, e.overview.original_name
+        ))?;
+    }
+    if !e.overview.metadata.is_empty() {
+        out.warn(format!(
+            "{} ({}) carries identifying metadata: {}",
+            e.overview.original_name,
+            e.id.short(),
+            describe(&e.overview.metadata)
+        ));
+    }
+    Ok(())
 }
 
 pub fn search(g: &Global, out: &Output, args: SearchArgs) -> Result<(), Failure> {

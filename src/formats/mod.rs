@@ -18,6 +18,7 @@
 
 pub mod bagit;
 pub mod checkpoint;
+pub mod metadata;
 pub mod minisign;
 pub mod paths;
 pub mod search;

@@ -16,9 +16,10 @@
 //! with a length prefix) and still read. Memory stays bounded by a couple
 //! of chunks whatever the file size.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ use crate::error::{Error, Integrity, Invalid, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Kind;
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
+use crate::formats::metadata::{strip_jpeg, MetadataKind, MetadataScanner, StripError};
 use crate::store::records as rows;
 use crate::stream::{write_behind, ParallelHasher};
 use crate::vault::sealed::{open_field, resolve};
@@ -94,6 +96,14 @@ pub struct EvidenceOverview {
     pub chunk_size: u64,
     /// Number of chunks (at least 1).
     pub chunk_count: u64,
+    /// Kinds of identifying metadata found in the bytes at intake (GPS
+    /// position, camera serial, author name); never their values. Absent
+    /// in exhibits added before the scan existed, and for imported ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<MetadataKind>,
+    /// The exhibit this one is a stripped copy of (`evidence strip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripped_from: Option<String>,
 }
 
 impl InCase for EvidenceOverview {
@@ -692,13 +702,153 @@ pub fn summaries(
     summaries_of(conn, session, case)
 }
 
+/// A reader that shows every byte it passes to a [`MetadataScanner`].
+struct Scanning<'a, R> {
+    inner: &'a mut R,
+    scanner: MetadataScanner,
+}
+
+impl<R: Read> Read for Scanning<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.scanner.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// One file of a folder to add.
+#[derive(Clone, Debug)]
+pub struct FolderFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its name in the vault: the folder's own name, then the path inside
+    /// it, with `/` (`photos/2026-03-14/IMG_0042.jpg`).
+    pub name: String,
+    /// Its size when planned.
+    pub size: u64,
+}
+
+/// What `evidence add DIR` will take.
+#[derive(Clone, Debug, Default)]
+pub struct FolderPlan {
+    /// Regular files, hidden ones included, sorted by name.
+    pub files: Vec<FolderFile>,
+    /// What is left out, with why: symbolic links (never followed) and
+    /// anything that is not a regular file or folder.
+    pub skipped: Vec<(String, &'static str)>,
+}
+
+impl FolderPlan {
+    /// Bytes in all the files.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// What `evidence add DIR` did.
+#[derive(Debug, Default)]
+pub struct FolderOutcome {
+    /// Added, in order.
+    pub added: Vec<EvidenceSummary>,
+    /// Already in the case (same name, same SHA-256): skipped.
+    pub already: Vec<(String, Id)>,
+    /// The file it stopped at and why; the files after it were not tried.
+    pub error: Option<(String, Error)>,
+}
+
+/// Largest JPEG `evidence strip` takes (its copy is built in memory).
+pub const MAX_STRIP_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Most files a folder may hold for one `evidence add`.
+pub const MAX_FOLDER_FILES: usize = 1_000_000;
+
+/// Walks a folder recursively: regular files are taken, hidden ones too
+/// (nothing in the folder is silently left out: a `._IMG_0042.jpg` may be
+/// what a court asks about); symbolic links are not followed and, with
+/// anything else that is not a file or a folder, listed as skipped.
+pub fn plan_folder(dir: &Path) -> Result<FolderPlan> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    if !meta.is_dir() {
+        return Err(Error::Invalid(Invalid::Path {
+            path: dir.to_owned(),
+            problem: "is not a folder".into(),
+        }));
+    }
+    let top = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut plan = FolderPlan::default();
+    let mut pending = vec![(dir.to_path_buf(), top)];
+    while let Some((folder, prefix)) = pending.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| Error::io(format!("cannot read {}", folder.display()), e))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| Error::io(format!("cannot read {}", folder.display()), e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::io(format!("cannot read {}", entry.path().display()), e))?;
+            if kind.is_symlink() {
+                plan.skipped.push((rel, "symbolic link, not followed"));
+            } else if kind.is_dir() {
+                pending.push((entry.path(), rel));
+            } else if kind.is_file() {
+                let size = check_input_file(&entry.path())?;
+                plan.files.push(FolderFile {
+                    path: entry.path(),
+                    name: rel,
+                    size,
+                });
+                if plan.files.len() > MAX_FOLDER_FILES {
+                    return Err(Error::Invalid(Invalid::Path {
+                        path: dir.to_owned(),
+                        problem: format!("holds more than {MAX_FOLDER_FILES} files"),
+                    }));
+                }
+            } else {
+                plan.skipped.push((rel, "not a regular file"));
+            }
+        }
+    }
+    plan.files.sort_by(|a, b| a.name.cmp(&b.name));
+    plan.skipped.sort();
+    Ok(plan)
+}
+
 impl Vault<Unlocked> {
     /// Streams one file into the vault as a new evidence item, in one
-    /// transaction: a crash leaves nothing behind.
+    /// transaction: a crash leaves nothing behind. The bytes are scanned
+    /// for identifying metadata on the way ([`EvidenceOverview::metadata`]).
     pub fn add_evidence(
         &mut self,
         input: &NewEvidence,
         path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<EvidenceSummary> {
+        let original_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unnamed".into());
+        self.add_evidence_named(input, path, original_name, None, progress)
+    }
+
+    /// [`Vault::add_evidence`] under a given original name; `skip_same`
+    /// holds the (name, SHA-256) of exhibits already in the case, and a
+    /// file matching one is rolled back with [`Invalid::AlreadyInCase`].
+    fn add_evidence_named(
+        &mut self,
+        input: &NewEvidence,
+        path: &Path,
+        original_name: String,
+        skip_same: Option<&HashMap<(String, String), Id>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<EvidenceSummary> {
         check_optional("the description", &input.description, 100_000)?;
@@ -708,10 +858,6 @@ impl Vault<Unlocked> {
             check_date("the acquisition date", d)?;
         }
         check_input_file(path)?;
-        let original_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "unnamed".into());
         let mut file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
         self.write(|tx, session| {
@@ -732,18 +878,31 @@ impl Vault<Unlocked> {
             };
             let id = crate::crypto::random_id()?;
             crate::records::new_record(tx, Kind::Evidence, &id)?;
+            let mut scanning = Scanning {
+                inner: &mut file,
+                scanner: MetadataScanner::new(),
+            };
             let (size, sha256, chunk_count, media_type) = write_chunks(
                 tx,
                 session,
                 &id,
-                &mut file,
+                &mut scanning,
                 &path.display().to_string(),
                 progress,
             )?;
+            if let Some(existing) =
+                skip_same.and_then(|m| m.get(&(original_name.clone(), sha256.clone())))
+            {
+                return Err(Error::Invalid(Invalid::AlreadyInCase {
+                    name: original_name.clone(),
+                    record: *existing,
+                }));
+            }
+            let metadata = scanning.scanner.finish();
             let overview = EvidenceOverview {
                 case: case.id.to_hex(),
                 statement,
-                original_name,
+                original_name: original_name.clone(),
                 media_type,
                 size,
                 sha256,
@@ -755,23 +914,172 @@ impl Vault<Unlocked> {
                 added_by: session.user.name.clone(),
                 chunk_size: CHUNK_SIZE as u64,
                 chunk_count,
+                metadata,
+                stripped_from: None,
             };
             super::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
+            let mut details = serde_json::json!({
+                "sha256": overview.sha256,
+                "size": size,
+                "case": overview.case,
+                "chunks": chunk_count,
+            });
+            if !overview.metadata.is_empty() {
+                // Kinds only, never the values.
+                details["metadata"] = serde_json::json!(overview.metadata);
+            }
+            session.append(tx, Kind::Evidence, &id, Action::Create, details)?;
+            Ok(EvidenceSummary {
+                id,
+                case_reference: case.data.reference,
+                overview,
+            })
+        })
+    }
+
+    /// Adds every file of a folder plan ([`plan_folder`]), each in its own
+    /// transaction, in the plan's order: after a crash or an error halfway,
+    /// the files before it are in the vault (each complete and logged) and
+    /// none is half in. Running the same command again skips the files
+    /// already in the case under the same name with the same SHA-256, so it
+    /// resumes where it stopped. `progress` gets the bytes done over the
+    /// whole plan. Stops at the first error, returned in the outcome with
+    /// what was added before it.
+    pub fn add_evidence_folder(
+        &mut self,
+        input: &NewEvidence,
+        plan: &FolderPlan,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<FolderOutcome> {
+        let (existing, _) = self.evidence(Some(&input.case))?;
+        let known: HashMap<(String, String), Id> = existing
+            .into_iter()
+            .map(|e| ((e.overview.original_name, e.overview.sha256), e.id))
+            .collect();
+        let mut outcome = FolderOutcome::default();
+        let mut done = 0u64;
+        for entry in &plan.files {
+            let result = self.add_evidence_named(
+                input,
+                &entry.path,
+                entry.name.clone(),
+                Some(&known),
+                &mut |n| progress(done + n),
+            );
+            done += entry.size;
+            progress(done);
+            match result {
+                Ok(summary) => outcome.added.push(summary),
+                Err(Error::Invalid(Invalid::AlreadyInCase { name, record })) => {
+                    outcome.already.push((name, record));
+                }
+                Err(e) => {
+                    outcome.error = Some((entry.name.clone(), e));
+                    break;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Seals a copy of JPEG exhibit `id` without its metadata segments
+    /// ([`strip_jpeg`]) as a new exhibit of the same case, name and
+    /// statement, with `stripped_from` naming the original. The original
+    /// is not rewritten: its chain gets a view event naming the copy, and
+    /// the copy's create event records the original's id and both SHA-256.
+    /// Other formats are refused ([`Invalid::CannotStrip`]). The copy is
+    /// built in (zeroized) memory, so photos above [`MAX_STRIP_BYTES`] are
+    /// refused too.
+    pub fn strip_evidence(
+        &mut self,
+        id: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<EvidenceSummary> {
+        self.write(|tx, session| {
+            let original = resolve(tx, Kind::Evidence, id)?;
+            let chain = super::expect_record(tx, session, &original, Kind::Evidence)?;
+            refuse_withdrawn(&chain, Kind::Evidence, &original, "stripped")?;
+            let o = overview(tx, session, &original)?;
+            let cannot = |why: String| {
+                Error::Invalid(Invalid::CannotStrip {
+                    record: original,
+                    why,
+                })
+            };
+            if o.media_type != "image/jpeg" {
+                return Err(cannot(format!(
+                    "it is {}, and only JPEG photos can be stripped safely",
+                    o.media_type
+                )));
+            }
+            if o.size > MAX_STRIP_BYTES {
+                return Err(cannot(format!(
+                    "it has {} bytes, more than {MAX_STRIP_BYTES}",
+                    o.size
+                )));
+            }
+            let mut stripped = Zeroizing::new(Vec::new());
+            with_reader(tx, session, &original, |reader| {
+                strip_jpeg(reader, &mut *stripped).map_err(|e| match e {
+                    StripError::Io(e) => reader_error(e, "cannot read the exhibit"),
+                    StripError::Malformed(why) => cannot(format!("not a well-formed JPEG ({why})")),
+                })
+            })?;
+            let copy = crate::crypto::random_id()?;
+            crate::records::new_record(tx, Kind::Evidence, &copy)?;
+            let mut bytes = stripped.as_slice();
+            let mut scanning = Scanning {
+                inner: &mut bytes,
+                scanner: MetadataScanner::new(),
+            };
+            let label = format!("stripped copy of {}", original.short());
+            let (size, sha256, chunk_count, media_type) =
+                write_chunks(tx, session, &copy, &mut scanning, &label, progress)?;
+            let overview = EvidenceOverview {
+                media_type,
+                size,
+                sha256,
+                added_at: now_utc(),
+                added_by: session.user.name.clone(),
+                chunk_size: CHUNK_SIZE as u64,
+                chunk_count,
+                metadata: scanning.scanner.finish(),
+                stripped_from: Some(original.to_hex()),
+                ..o.clone()
+            };
+            super::insert_first_overview(tx, session, Kind::Evidence, &copy, &overview)?;
             session.append(
                 tx,
                 Kind::Evidence,
-                &id,
+                &copy,
                 Action::Create,
                 serde_json::json!({
                     "sha256": overview.sha256,
                     "size": size,
                     "case": overview.case,
                     "chunks": chunk_count,
+                    "stripped_from": original.to_hex(),
+                    "original_sha256": o.sha256,
                 }),
             )?;
+            session.append(
+                tx,
+                Kind::Evidence,
+                &original,
+                Action::View,
+                serde_json::json!({
+                    "stripped_copy": copy.to_hex(),
+                    "copy_sha256": overview.sha256,
+                }),
+            )?;
+            let case_reference = all_cases(tx, session)?
+                .into_iter()
+                .find(|c| c.id.to_hex() == overview.case)
+                .map(|c| c.data.reference)
+                .unwrap_or_default();
             Ok(EvidenceSummary {
-                id,
-                case_reference: case.data.reference,
+                id: copy,
+                case_reference,
                 overview,
             })
         })

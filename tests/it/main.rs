@@ -29,6 +29,7 @@ mod layers;
 mod leaks;
 mod lifecycle;
 mod limits;
+mod metadata;
 mod migration;
 mod minisign_differential;
 mod records;

@@ -187,6 +187,11 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     if args.out.exists() && !g.force {
         return Err(Error::AlreadyExists(args.out.clone()).into());
     }
+    // Recipients first: a mistake (or a pasted secret key) is said before
+    // any passphrase is asked for, and never repeated.
+    for r in &args.recipient {
+        custodia::bundle::export::check_recipient(r)?;
+    }
     let mut strength = None;
     let encryption = if !args.recipient.is_empty() {
         Encryption::Recipients(args.recipient.clone())

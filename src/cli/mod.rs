@@ -13,6 +13,8 @@ mod open;
 mod output;
 mod record_cmds;
 mod secrets;
+mod session;
+mod shell;
 mod signer_cmds;
 mod vault_cmds;
 
@@ -117,6 +119,8 @@ pub enum Command {
     Bundle(bundle_cmds::BundleCommand),
     /// Write a consistent encrypted copy of the vault
     Backup(custody_cmds::BackupArgs),
+    /// Unlock once and run commands at a prompt until exit, Ctrl-D or idle
+    Shell(shell::ShellArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -126,6 +130,7 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    record_cmds::DAMAGED_SEEN.store(false, std::sync::atomic::Ordering::SeqCst);
     run_command(cli)?;
     // Records left out as damaged or missing: shown the others, exit 4.
     if record_cmds::DAMAGED_SEEN.load(std::sync::atomic::Ordering::SeqCst) {
@@ -155,12 +160,36 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Backup(args) => custody_cmds::backup(g, &out, args),
         Command::Export(args) => bundle_cmds::export(g, &out, args),
         Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
+        Command::Shell(args) => shell::shell(g, &out, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "custodia", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "custodia", &mut script);
+            out.raw(&script)
         }
     }
+}
+
+/// A command line clap refused (or `--help`, `--version`): printed as clap
+/// writes it, or with `--json` anywhere on the line as the JSON error object
+/// on standard error. Exit 2 for a mistake, 0 for help.
+pub fn usage_error(e: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if json && !informational {
+        let failure = Failure::usage(e.render().to_string().trim().to_owned());
+        failure.report(&Output::new(true, false));
+        return std::process::ExitCode::from(2);
+    }
+    // A closed pipe (`--help | head -1`) is not an error.
+    let _ = e.print();
+    std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 /// The vault path: `--vault`, `CUSTODIA_VAULT`, or the platform default.
@@ -224,14 +253,43 @@ impl Failure {
         }
     }
 
-    /// Prints the message on standard error, as one [`terminal_safe`]
-    /// line (a message may quote a name from a bundle or a vault).
-    pub fn report(&self) {
-        match self {
-            Failure::Lib(e) => eprintln!("custodia: error: {}", terminal_safe(&e.to_string())),
-            Failure::Usage(m) => eprintln!("custodia: usage error: {}", terminal_safe(m)),
-            Failure::Silent(_) => {}
+    /// What kind of failure, for `--json` (`"error"`, `"usage"`,
+    /// `"wrong_key"`, `"integrity"`, `"unauthenticated"`).
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            2 => "usage",
+            3 => "wrong_key",
+            4 => "integrity",
+            5 => "unauthenticated",
+            _ => "error",
         }
+    }
+
+    /// Prints the message on standard error: one [`terminal_safe`] line,
+    /// or with `--json` one JSON object
+    /// `{"error":{"kind":…,"message":…,"exit_code":…}}` (a message may
+    /// quote a name from a bundle or a vault). A closed standard error is
+    /// ignored.
+    pub fn report(&self, out: &Output) {
+        let message = match self {
+            Failure::Lib(e) => e.to_string(),
+            Failure::Usage(m) => m.clone(),
+            Failure::Silent(_) => return,
+        };
+        if out.json {
+            let doc = serde_json::json!({ "error": {
+                "kind": self.kind(),
+                "message": message,
+                "exit_code": self.exit_code(),
+            }});
+            output::stderr_line(&doc.to_string());
+            return;
+        }
+        let label = match self {
+            Failure::Usage(_) => "usage error",
+            _ => "error",
+        };
+        output::stderr_line(&format!("custodia: {label}: {}", terminal_safe(&message)));
     }
 }
 

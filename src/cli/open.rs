@@ -9,12 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use custodia::{Unlocked, Vault};
 
+use super::session::Lease;
+
 use super::vault_cmds::unlock;
 use super::{terminal_safe, Failure, Global, Output};
 
 /// An unlocked vault that records its custody state on drop.
 pub struct OpenVault {
-    vault: Vault<Unlocked>,
+    vault: Lease,
     /// Where to record the state on drop; `None` when there is nowhere, or
     /// when this vault is behind what was seen (the warning must repeat
     /// until someone looks, so the older state must not replace the newer).

@@ -13,9 +13,8 @@ use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
 use custodia::formats::minisign::PublicKey;
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
-use super::secrets::{
-    check_one_stdin, current_passphrase, new_passphrase, read_secret_file, report_strength,
-};
+use super::secrets::{check_one_stdin, new_passphrase, read_secret_file, report_strength};
+use super::session::Lease;
 use super::{vault_path, Failure, Global, Output};
 
 /// `custodia init`.
@@ -85,12 +84,10 @@ pub enum KeyCommand {
     Public,
 }
 
-/// Opens and unlocks the vault as the acting user.
-pub fn unlock(g: &Global) -> Result<Vault<Unlocked>, Failure> {
-    let path = vault_path(g)?;
-    let vault = Vault::open(&path)?;
-    let passphrase = current_passphrase(g.passphrase_file.as_deref())?;
-    Ok(vault.unlock(g.user.as_deref(), &passphrase)?)
+/// Opens and unlocks the vault as the acting user (or lends the shell
+/// session's vault).
+pub fn unlock(g: &Global) -> Result<Lease, Failure> {
+    super::session::unlock(g)
 }
 
 /// Estimates a new passphrase's strength against the parameters its slot

@@ -441,3 +441,234 @@ fn statement_import_help_lists_the_columns_and_a_bad_column_is_named_in_plain_wo
     // Nothing was imported.
     assert_eq!(v.ok(&["statement", "list"]).trim(), "");
 }
+
+/// A program on a pseudo-terminal (util-linux `script`) that the test
+/// talks to: it waits for a text to appear, then types a line.
+struct Terminal {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Terminal {
+    /// None when `script` is not installed.
+    fn start(v: &TestVault, args: &[&str]) -> Option<Terminal> {
+        let script = ["/usr/bin/script", "/bin/script"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let mut line = common::binary().to_string_lossy().into_owned();
+        for a in args {
+            line.push_str(" '");
+            line.push_str(&a.replace('\'', "'\\''"));
+            line.push('\'');
+        }
+        let mut cmd = std::process::Command::new(script);
+        common::clean_env(&mut cmd, v.dir.path());
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = child.stdout.take()?;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Some(Terminal { child, stdin, seen })
+    }
+
+    /// Waits (up to 60 s) until `text` has been shown `times` times.
+    fn wait_for(&self, text: &str, times: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen = self.seen.lock().unwrap().clone();
+            if seen.matches(text).count() >= times {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "never saw {text:?}:\n{seen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types a line.
+    fn type_line(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for the end; returns the exit code and everything shown.
+    fn finish(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let seen = self.seen.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), seen)
+    }
+}
+
+#[test]
+fn init_asks_for_your_name_and_shows_the_recovery_key_only_on_a_terminal() {
+    let v = TestVault::empty();
+    // Without a terminal: no made-up user, no key into a pipe.
+    let mut cmd = v.bare_command();
+    cmd.args([
+        "--vault",
+        arg(&v.path),
+        "--passphrase-file",
+        arg(&v.pass_file),
+    ])
+    .args([
+        "init",
+        "--insecure-fast-kdf",
+        "--recovery-key-file",
+        "rk.txt",
+    ]);
+    let stderr = expect_code(&run_command(&mut cmd), &["init"], 2);
+    assert!(stderr.contains("--user NAME"), "{stderr}");
+    assert!(!v.path.exists());
+    let mut cmd = v.bare_command();
+    cmd.args([
+        "--vault",
+        arg(&v.path),
+        "--passphrase-file",
+        arg(&v.pass_file),
+    ])
+    .args(["init", "--insecure-fast-kdf", "--user", "Claire Dupont"]);
+    let out = run_command(&mut cmd);
+    let stderr = expect_code(&out, &["init"], 2);
+    assert!(
+        stderr.contains("must not go silently into a pipe"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--recovery-key-file"), "{stderr}");
+    assert!(common::find_recovery_key(&String::from_utf8_lossy(&out.stdout)).is_none());
+    assert!(!v.path.exists());
+
+    // On a terminal: asked for a name, shown the key, asked for its last
+    // group (a wrong one is refused once, then the right one).
+    let Some(mut t) = Terminal::start(
+        &v,
+        &[
+            "--vault",
+            arg(&v.path),
+            "--passphrase-file",
+            arg(&v.pass_file),
+            "init",
+            "--insecure-fast-kdf",
+        ],
+    ) else {
+        eprintln!("skipped: no `script` to make a terminal");
+        return;
+    };
+    t.wait_for("Your name", 1);
+    t.type_line("Claire Dupont");
+    let seen = t.wait_for("type its last group", 1);
+    let key = common::find_recovery_key(&seen).expect("the key is shown on the terminal");
+    t.type_line("ZZZZ");
+    t.wait_for("type its last group", 2);
+    t.type_line(key.rsplit('-').next().unwrap());
+    let (code, seen) = t.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("That is not its last group"), "{seen}");
+    assert!(seen.contains("User \"Claire Dupont\""), "{seen}");
+    let users = v.active_users_as(&v.pass_file);
+    assert_eq!(users, vec!["Claire Dupont".to_owned()]);
+}
+
+#[test]
+fn init_writes_the_recovery_key_to_a_new_private_file_only() {
+    let v = TestVault::empty();
+    let key_file = v.file("recovery.txt");
+    let out = v.ok(&[
+        "init",
+        "--user",
+        "Claire Dupont",
+        "--insecure-fast-kdf",
+        "--recovery-key-file",
+        arg(&key_file),
+    ]);
+    assert!(common::find_recovery_key(&out).is_none(), "{out}");
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(common::is_recovery_key(text.trim()), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // Never replaced, even with --force.
+    let other = v.file("other.custodia");
+    let mut cmd = v.command_on(&other);
+    cmd.args(["--force", "init", "--user", "X", "--insecure-fast-kdf"])
+        .args(["--recovery-key-file", arg(&key_file)]);
+    let stderr = expect_code(&run_command(&mut cmd), &["init"], 1);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), text);
+    assert!(!other.exists());
+}
+
+#[test]
+fn init_force_asks_for_the_vault_name_and_keeps_the_old_file_as_a_backup() {
+    let v = TestVault::new();
+    let before = std::fs::read(&v.path).unwrap();
+    let key_file = v.file("new-recovery.txt");
+    let base = [
+        "--force",
+        "init",
+        "--user",
+        "Claire Dupont",
+        "--insecure-fast-kdf",
+        "--recovery-key-file",
+        arg(&key_file),
+    ];
+    // No confirmation (and no terminal to ask on): refused, untouched.
+    let stderr = v.fails_with(&base, 2);
+    assert!(stderr.contains("--confirm vault.custodia"), "{stderr}");
+    // The wrong name: refused, untouched.
+    let mut wrong = base.to_vec();
+    wrong.extend(["--confirm", "other.custodia"]);
+    let stderr = v.fails_with(&wrong, 1);
+    assert!(stderr.contains("not the vault's file name"), "{stderr}");
+    assert_eq!(std::fs::read(&v.path).unwrap(), before);
+    assert!(!key_file.exists());
+    // The right name: a new vault, the old one kept beside it.
+    let mut right = base.to_vec();
+    right.extend(["--confirm", "vault.custodia"]);
+    let out = v.run(&right);
+    common::expect_success(&out, &right);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("The old vault was kept as"), "{stderr}");
+    let backups: Vec<_> = std::fs::read_dir(v.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("vault.custodia.bak-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(
+        std::fs::read(&backups[0]).unwrap(),
+        before,
+        "the backup is the old vault"
+    );
+    assert_eq!(
+        v.active_users_as(&v.pass_file),
+        vec!["Claire Dupont".to_owned()]
+    );
+    // The backup still opens as the old vault.
+    let users = common::parse_json(&v.ok_on(&backups[0], &["user", "list", "--json"]));
+    assert_eq!(users[0]["name"], common::OWNER);
+}

@@ -6,13 +6,11 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // A core dump would write keys and testimony to disk.
     cli::disable_core_dumps();
     cli::remove_partial_output_on_interrupt();
-    let args = match cli::Cli::try_parse() {
+    let args = match cli::parse() {
         Ok(args) => args,
         Err(e) => return cli::usage_error(&e),
     };

@@ -672,3 +672,160 @@ fn init_force_asks_for_the_vault_name_and_keeps_the_old_file_as_a_backup() {
     let users = common::parse_json(&v.ok_on(&backups[0], &["user", "list", "--json"]));
     assert_eq!(users[0]["name"], common::OWNER);
 }
+
+/// The sh block under "## A first session" in README.md.
+fn readme_first_session() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("## A first session")
+        .expect("README has the section")..];
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = section[start..].find("```").unwrap() + start;
+    section[start..end].to_owned()
+}
+
+#[test]
+fn readmes_first_session_runs_as_written() {
+    let v = TestVault::empty();
+    let block = readme_first_session();
+    // What a reader would have at hand: the files it names, the court's
+    // age key pair, the passphrase (here in a file, instead of typed).
+    for (name, content) in [
+        (
+            "temoignage.txt",
+            "Je m'appelle Évgueni. Je suis parti au Kazakhstan en 2022.\n",
+        ),
+        (
+            "corrige.txt",
+            "Précision : c'était le 21 septembre 2022. Je m'appelle Évgueni.\n",
+        ),
+        ("entretien.ogg", "OggS not really an ogg file"),
+        ("photo.jpg", "\u{ff}\u{d8} not really a jpeg"),
+    ] {
+        std::fs::write(v.file(name), content).unwrap();
+    }
+    let identity = age::x25519::Identity::generate();
+    {
+        use secrecy::ExposeSecret;
+        std::fs::write(
+            v.file("court.key"),
+            format!("{}\n", identity.to_string().expose_secret()),
+        )
+        .unwrap();
+    }
+    std::fs::write(v.file("court.pub"), format!("{}\n", identity.to_public())).unwrap();
+    // A fast KDF, so the test takes seconds (the only change to the text).
+    assert!(block.contains("custodia init "), "{block}");
+    let script = block.replace("custodia init ", "custodia init --insecure-fast-kdf ");
+    let bin_dir = common::binary().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = std::process::Command::new("bash");
+    common::clean_env(&mut cmd, v.dir.path());
+    cmd.env("PATH", path)
+        .env("CUSTODIA_PASSPHRASE_FILE", &v.pass_file)
+        .args(["-euo", "pipefail", "-c", &script])
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "README's first session failed:\n{script}\nstdout:\n{}\nstderr:\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("VALID"),
+        "the bundle was not verified:\n{stdout}"
+    );
+    assert!(v.file("signer.pub").exists() && v.file("KZ-2026-014.age").exists());
+    let key = std::fs::read_to_string(v.file("recovery.txt")).unwrap();
+    assert!(common::is_recovery_key(key.trim()));
+}
+
+#[test]
+fn every_help_shows_examples_and_the_global_options_apart() {
+    let v = TestVault::empty();
+    for args in [
+        &["--help"][..],
+        &["init", "--help"],
+        &["case", "new", "--help"],
+        &["statement", "add", "--help"],
+        &["export", "--help"],
+        &["shell", "--help"],
+        &["bundle", "verify", "--help"],
+    ] {
+        let mut cmd = v.bare_command();
+        cmd.args(args);
+        let help = common::expect_success(&run_command(&mut cmd), args);
+        let examples = help
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{args:?}:\n{help}"));
+        let n = examples
+            .lines()
+            .filter(|l| l.trim_start().starts_with("custodia "))
+            .count();
+        assert!((2..=3).contains(&n), "{args:?}: {n} examples:\n{help}");
+        let globals = help
+            .split("Global options:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{args:?}:\n{help}"));
+        assert!(
+            globals.contains("--vault") && globals.contains("--passphrase-file"),
+            "{help}"
+        );
+    }
+}
+
+#[test]
+fn export_and_check_show_bytes_and_a_total_on_a_terminal_only() {
+    let v = TestVault::new();
+    v.ok(&["case", "new", CASE, "--title", "T"]);
+    let big = v.file("entretien.ogg");
+    let bytes: Vec<u8> = (0..24u32 * 1024 * 1024)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&big, &bytes).unwrap();
+    v.ok(&["evidence", "add", "--case", CASE, arg(&big)]);
+    for args in [
+        vec!["check"],
+        vec!["export", "--case", CASE, "--no-encrypt", "--out", "b1.tar"],
+    ] {
+        // On a pipe: nothing but the results.
+        let out = v.run(&args);
+        common::expect_success(&out, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("MiB"),
+            "{args:?} drew on a pipe:\n{stderr}"
+        );
+        // On a terminal: bytes done out of the exhibit's 24 MiB.
+        let mut full = vec![
+            "--vault",
+            arg(&v.path),
+            "--passphrase-file",
+            arg(&v.pass_file),
+        ];
+        full.extend(
+            args.iter()
+                .map(|a| if *a == "b1.tar" { "b2.tar" } else { a }),
+        );
+        let Some(t) = Terminal::start(&v, &full) else {
+            eprintln!("skipped: no `script` to make a terminal");
+            return;
+        };
+        let (code, seen) = t.finish();
+        assert_eq!(code, 0, "{seen}");
+        assert!(
+            seen.contains("/24.00 MiB"),
+            "{args:?}: no total on the bar:\n{}",
+            seen.escape_debug()
+        );
+    }
+}

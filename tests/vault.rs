@@ -148,6 +148,8 @@ fn a_recovery_key_out_that_cannot_be_written_leaves_no_vault() {
     let v = TestVault::empty();
     let out = v.run(&[
         "init",
+        "--user",
+        OWNER,
         "--insecure-fast-kdf",
         "--recovery-key-out",
         "/nonexistent-dir/recovery.key",
@@ -1062,6 +1064,8 @@ fn json_outputs_parse_as_json() {
         "--user",
         OWNER,
         "--insecure-fast-kdf",
+        "--recovery-key-file",
+        "-",
     ]));
     let key = init["recovery_key"]
         .as_str()

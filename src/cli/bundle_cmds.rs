@@ -14,7 +14,7 @@ use custodia::bundle::verify::{
 use custodia::formats::minisign::PublicKey;
 use custodia::Error;
 
-use super::open::{progress_bar, OpenVault};
+use super::open::{advance, evidence_bytes, progress_bar, OpenVault};
 use super::secrets::{prompt_or, read_secret_file};
 use super::{Failure, Global, Output};
 
@@ -216,7 +216,10 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         );
     }
     let mut vault = OpenVault::unlock(g, out)?;
-    let bar = progress_bar(out, 0, "export");
+    // --statement alone selects no exhibit of its own accord: the case's
+    // total is then only an upper estimate, corrected as the bar moves.
+    let total = evidence_bytes(out, &mut vault, Some(&args.case), &args.evidence);
+    let bar = progress_bar(out, total, "export");
     let opts = ExportOptions {
         case: args.case,
         statements: args.statements,
@@ -227,11 +230,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         out: args.out.clone(),
         force: g.force,
     };
-    let summary = vault.export(&opts, &mut |n| {
-        if let Some(b) = &bar {
-            b.set_position(n);
-        }
-    })?;
+    let summary = vault.export(&opts, &mut |n| advance(bar.as_ref(), n))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -9,6 +9,7 @@
 mod bundle_cmds;
 mod custody_cmds;
 mod editor;
+mod examples;
 mod open;
 mod output;
 mod record_cmds;
@@ -49,28 +50,29 @@ pub struct Cli {
 pub struct Global {
     /// The vault file [default: the platform data directory, e.g.
     /// ~/.local/share/custodia/vault.custodia]
-    #[arg(long, global = true, env = "CUSTODIA_VAULT", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING, env = "CUSTODIA_VAULT", value_name = "PATH")]
     pub vault: Option<PathBuf>,
     /// Act as this user [default: the vault's first user]
-    #[arg(long, global = true, env = "CUSTODIA_USER", value_name = "NAME")]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING, env = "CUSTODIA_USER", value_name = "NAME")]
     pub user: Option<String>,
     /// Read the passphrase from the first line of this file ('-' = standard
     /// input) instead of asking on the terminal
     #[arg(
         long,
         global = true,
+        help_heading = examples::GLOBAL_HEADING,
         env = "CUSTODIA_PASSPHRASE_FILE",
         value_name = "PATH"
     )]
     pub passphrase_file: Option<PathBuf>,
     /// Print one JSON document on standard output
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub json: bool,
     /// Print only what was asked for (ids, results), no commentary
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub quiet: bool,
     /// Replace an existing vault or output file
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub force: bool,
 }
 
@@ -162,12 +164,28 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
         Command::Shell(args) => shell::shell(g, &out, args),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = examples::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "custodia", &mut script);
             out.raw(&script)
         }
     }
+}
+
+/// Parses the program's arguments (with the examples under `--help`).
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// Parses a command line given as words (the first is the program name).
+pub fn parse_from<I, T>(words: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let matches = examples::command().try_get_matches_from(words)?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// A command line clap refused (or `--help`, `--version`): printed as clap

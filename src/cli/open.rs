@@ -77,6 +77,42 @@ impl Drop for OpenVault {
     }
 }
 
+/// The bytes of the exhibits a long command will read (those of `case`, or
+/// of every case; only the ids starting with one of `only`, when given),
+/// for a progress bar's total and ETA. Asked only on a terminal; 0 when
+/// unknown.
+pub fn evidence_bytes(
+    out: &Output,
+    vault: &mut Vault<Unlocked>,
+    case: Option<&str>,
+    only: &[String],
+) -> u64 {
+    if !out.interactive() {
+        return 0;
+    }
+    match vault.evidence(case) {
+        Ok((list, _)) => list
+            .iter()
+            .filter(|e| {
+                only.is_empty() || only.iter().any(|p| e.id.to_hex().starts_with(p.as_str()))
+            })
+            .map(|e| e.overview.size)
+            .sum(),
+        Err(_) => 0,
+    }
+}
+
+/// Moves `bar` to `done` bytes (growing its total if the estimate was
+/// short, so the bar never overflows).
+pub fn advance(bar: Option<&ProgressBar>, done: u64) {
+    if let Some(b) = bar {
+        if b.length().is_some_and(|len| done > len) {
+            b.set_length(done);
+        }
+        b.set_position(done);
+    }
+}
+
 /// A progress bar on standard error when it is a terminal; `None` on a pipe.
 pub fn progress_bar(out: &Output, len: u64, label: &str) -> Option<ProgressBar> {
     if !out.interactive() {

@@ -12,7 +12,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::{Args, Parser};
+use clap::Args;
 
 use super::{session, terminal_safe, Cli, Command, Failure, Global, Output};
 
@@ -260,7 +260,7 @@ fn parse_line(line: &str, g: &Global, history: &[String]) -> Result<Line, Failur
         _ => {}
     }
     let argv = std::iter::once("custodia".to_owned()).chain(words);
-    let mut cli = match Cli::try_parse_from(argv) {
+    let mut cli = match super::parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print and go on; mistakes are shown.

@@ -64,6 +64,7 @@ fn shell_unlocks_once_and_runs_commands_as_on_the_command_line() {
          case list\n\
          statement list --json\n\
          case show NO-SUCH-CASE\n\
+         statement add --case {CASE} --witness X --stdin\n\
          history\n\
          exit\n\
          case list\n",
@@ -102,6 +103,10 @@ fn shell_unlocks_once_and_runs_commands_as_on_the_command_line() {
         "{stderr}"
     );
     assert!(!v.file("other.custodia").exists());
+    assert!(
+        stderr.contains("inside the shell, standard input carries the commands"),
+        "{stderr}"
+    );
     // An error in one command does not end the session.
     assert!(stderr.contains("NO-SUCH-CASE"), "{stderr}");
     // History is in memory: shown, and never written next to the vault

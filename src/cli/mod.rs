@@ -326,7 +326,7 @@ pub fn remove_partial_output_on_interrupt() {
             return;
         }
         custodia::files::remove_pending();
-        eprintln!("custodia: interrupted; no partial output was kept");
+        output::stderr_line("custodia: interrupted; no partial output was kept");
         std::process::exit(130);
     });
 }

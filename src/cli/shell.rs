@@ -259,6 +259,14 @@ fn parse_line(line: &str, g: &Global, history: &[String]) -> Result<Line, Failur
         }
         _ => {}
     }
+    // Standard input carries the shell's commands: a command reading it
+    // would swallow the ones after it.
+    if words.iter().any(|w| w == "--stdin" || w == "-") {
+        return Err(Failure::usage(
+            "inside the shell, standard input carries the commands: give a text with --file \
+             or --editor, a secret in a file",
+        ));
+    }
     let argv = std::iter::once("custodia".to_owned()).chain(words);
     let mut cli = match super::parse_from(argv) {
         Ok(cli) => cli,

@@ -2,13 +2,21 @@
 # A guided tour on a fresh machine: builds custodia, creates a vault with
 # real-looking testimony, exports a sealed bundle for a court and verifies it,
 # with the stock tools too when they are installed (age, minisign, bagit.py).
-# Everything happens in a temporary directory, removed at the end.
+# Builds into $CARGO_TARGET_DIR when set. Everything it makes (vault, bundle,
+# the court's unpacked copy with report.html) stays in one folder, named at
+# the end: $DEMO_DIR if set, else a new custodia-demo.XXXXXX under /tmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-BIN="$PWD/target/release/custodia"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+TARGET="${CARGO_TARGET_DIR:-target}"
+case "$TARGET" in /*) ;; *) TARGET="$PWD/$TARGET" ;; esac
+BIN="$TARGET/release/custodia"
+if [ -n "${DEMO_DIR:-}" ]; then
+  mkdir -p "$DEMO_DIR"
+  WORK=$(cd "$DEMO_DIR" && pwd)
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/custodia-demo.XXXXXX")
+fi
 cd "$WORK"
 export CUSTODIA_VAULT="$WORK/dossiers.custodia" CUSTODIA_STATE_DIR="$WORK/state"
 printf 'rivière lente, cerf-volant et thé noir\n' > pass.txt
@@ -16,7 +24,7 @@ export CUSTODIA_PASSPHRASE_FILE="$WORK/pass.txt"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "Create the vault (Argon2id calibrated to about 1 s on this machine)"
-"$BIN" --user "maitre-dupont" init --name "Cabinet Dupont — asile" --recovery-key-out recovery.txt
+"$BIN" --user "Claire Dupont" init --name "Cabinet Dupont — asile" --recovery-key-file recovery.txt
 "$BIN" info
 
 say "A case and three statements (French, Russian, Arabic)"
@@ -79,4 +87,10 @@ fi
 if command -v bagit.py >/dev/null 2>&1; then
   bagit.py --validate court/KZ-2026-014
 fi
-say "Done: the bundle verified. (Everything was in $WORK, now removed.)"
+say "Done: the bundle verified."
+echo "Everything is kept in $WORK:"
+echo "  vault          $WORK/dossiers.custodia (passphrase in pass.txt, recovery key in recovery.txt)"
+echo "  bundle         $WORK/$(ls bundle.age 2>/dev/null || echo bundle.tar)"
+echo "  report         $WORK/court/KZ-2026-014/data/report.html (open it in a browser)"
+echo "  court's copy   $WORK/court/KZ-2026-014"
+echo "Remove it with: rm -rf '$WORK'"

@@ -111,6 +111,39 @@ pub fn discard_temp(tmp: &Path) {
     unregister(tmp);
 }
 
+/// Moves an existing file (a vault about to be replaced by `init --force`)
+/// aside to `<name>.bak-<UTC timestamp>` in the same directory, with its
+/// SQLite rollback journal if one is left (it belongs to the file). Never
+/// deletes or overwrites anything: an existing backup name is an error.
+/// Returns the backup's path.
+pub fn keep_as_backup(path: &Path) -> Result<PathBuf> {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .map_err(|e| Error::Internal(format!("cannot name the backup: {e}")))?;
+    let with_suffix = |p: &Path, suffix: &str| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let backup = with_suffix(path, &format!(".bak-{stamp}"));
+    if backup.exists() {
+        return Err(Error::AlreadyExists(backup));
+    }
+    std::fs::rename(path, &backup).map_err(|e| {
+        Error::io(
+            format!("cannot keep {} as {}", path.display(), backup.display()),
+            e,
+        )
+    })?;
+    let journal = with_suffix(path, "-journal");
+    if journal.exists() {
+        let _ = std::fs::rename(&journal, with_suffix(&backup, "-journal"));
+    }
+    Ok(backup)
+}
+
 /// How many final bytes of a custody-recording output [`HoldBack`] keeps
 /// in memory until its event has committed. More than a tar's end (two
 /// zero blocks and our padding) and than an age STREAM chunk's tag, so a

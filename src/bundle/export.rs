@@ -356,13 +356,7 @@ impl Vault<Unlocked> {
                     }));
                 }
                 list.iter()
-                    .map(|r| {
-                        age::x25519::Recipient::from_str(r.trim()).map_err(|_| {
-                            Error::Invalid(Invalid::Recipient {
-                                problem: format!("{r:?} is not an age recipient (age1…)"),
-                            })
-                        })
-                    })
+                    .map(|r| check_recipient(r))
                     .collect::<Result<Vec<_>>>()?
             }
             _ => Vec::new(),
@@ -1412,4 +1406,36 @@ impl<R: Read> Read for Counting<'_, R> {
         (self.progress)(*self.done);
         Ok(n)
     }
+}
+
+/// Parses an export recipient (an age public key, `age1…`). A pasted age
+/// *secret* key (`AGE-SECRET-KEY-…`) is refused without being repeated in
+/// the message, and no message quotes more than the start of what was
+/// given. Callers check recipients before asking for any passphrase.
+pub fn check_recipient(text: &str) -> Result<age::x25519::Recipient> {
+    let trimmed = text.trim();
+    if trimmed
+        .get(..15)
+        .is_some_and(|start| start.eq_ignore_ascii_case("AGE-SECRET-KEY-"))
+        || trimmed.to_ascii_uppercase().contains("AGE-SECRET-KEY")
+    {
+        return Err(Error::Invalid(Invalid::Recipient {
+            problem: "this looks like an age secret key, not a recipient; give the public key \
+                      (age1…) and keep the secret key private"
+                .into(),
+        }));
+    }
+    age::x25519::Recipient::from_str(trimmed).map_err(|_| {
+        let shown: String = trimmed.chars().take(12).collect();
+        let more = if trimmed.chars().count() > 12 {
+            "…"
+        } else {
+            ""
+        };
+        Error::Invalid(Invalid::Recipient {
+            problem: format!(
+                "{shown:?}{more} is not an age recipient: give an age public key (age1…)"
+            ),
+        })
+    })
 }

@@ -14,7 +14,7 @@ use custodia::bundle::verify::{
 use custodia::formats::minisign::PublicKey;
 use custodia::Error;
 
-use super::open::{progress_bar, OpenVault};
+use super::open::{advance, evidence_bytes, progress_bar, OpenVault};
 use super::secrets::{prompt_or, read_secret_file};
 use super::{Failure, Global, Output};
 
@@ -272,6 +272,11 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
     if out_path.exists() && !g.force {
         return Err(Error::AlreadyExists(out_path).into());
     }
+    // Recipients first: a mistake (or a pasted secret key) is said before
+    // any passphrase is asked for, and never repeated.
+    for r in &args.recipient {
+        custodia::bundle::export::check_recipient(r)?;
+    }
     let mut strength = None;
     let encryption = if !args.recipient.is_empty() {
         Encryption::Recipients(args.recipient.clone())
@@ -296,7 +301,10 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         );
     }
     let mut vault = OpenVault::unlock(g, out)?;
-    let bar = progress_bar(out, 0, "export");
+    // --statement alone selects no exhibit of its own accord: the case's
+    // total is then only an upper estimate, corrected as the bar moves.
+    let total = evidence_bytes(out, &mut vault, Some(&args.case), &args.evidence);
+    let bar = progress_bar(out, total, "export");
     let opts = ExportOptions {
         case: args.case,
         statements: args.statements,
@@ -308,11 +316,7 @@ pub fn export(g: &Global, out: &Output, args: ExportArgs) -> Result<(), Failure>
         force: g.force,
         stripped: args.stripped,
     };
-    let summary = vault.export(&opts, &mut |n| {
-        if let Some(b) = &bar {
-            b.set_position(n);
-        }
-    })?;
+    let summary = vault.export(&opts, &mut |n| advance(bar.as_ref(), n))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use custodia::formats::checkpoint::Checkpoint;
 use custodia::Vault;
 
-use super::open::{progress_bar, OpenVault};
+use super::open::{advance, evidence_bytes, progress_bar, OpenVault};
 use super::{vault_path, Failure, Global, Output};
 
 /// `custodia log`.
@@ -133,12 +133,9 @@ pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
         None => None,
     };
     let mut vault = OpenVault::unlock(g, out)?;
-    let bar = progress_bar(out, 0, "checking evidence");
-    let mut report = vault.check(&mut |n| {
-        if let Some(b) = &bar {
-            b.set_position(n);
-        }
-    })?;
+    let total = evidence_bytes(out, &mut vault, None, &[]);
+    let bar = progress_bar(out, total, "checking evidence");
+    let mut report = vault.check(&mut |n| advance(bar.as_ref(), n))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

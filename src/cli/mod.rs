@@ -9,10 +9,13 @@
 mod bundle_cmds;
 mod custody_cmds;
 mod editor;
+mod examples;
 mod open;
 mod output;
 mod record_cmds;
 mod secrets;
+mod session;
+mod shell;
 mod signer_cmds;
 mod vault_cmds;
 
@@ -47,28 +50,29 @@ pub struct Cli {
 pub struct Global {
     /// The vault file [default: the platform data directory, e.g.
     /// ~/.local/share/custodia/vault.custodia]
-    #[arg(long, global = true, env = "CUSTODIA_VAULT", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING, env = "CUSTODIA_VAULT", value_name = "PATH")]
     pub vault: Option<PathBuf>,
     /// Act as this user [default: the vault's first user]
-    #[arg(long, global = true, env = "CUSTODIA_USER", value_name = "NAME")]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING, env = "CUSTODIA_USER", value_name = "NAME")]
     pub user: Option<String>,
     /// Read the passphrase from the first line of this file ('-' = standard
     /// input) instead of asking on the terminal
     #[arg(
         long,
         global = true,
+        help_heading = examples::GLOBAL_HEADING,
         env = "CUSTODIA_PASSPHRASE_FILE",
         value_name = "PATH"
     )]
     pub passphrase_file: Option<PathBuf>,
     /// Print one JSON document on standard output
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub json: bool,
     /// Print only what was asked for (ids, results), no commentary
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub quiet: bool,
     /// Replace an existing vault or output file
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = examples::GLOBAL_HEADING)]
     pub force: bool,
 }
 
@@ -120,6 +124,8 @@ pub enum Command {
     Bundle(bundle_cmds::BundleCommand),
     /// Write a consistent encrypted copy of the vault
     Backup(custody_cmds::BackupArgs),
+    /// Unlock once and run commands at a prompt until exit, Ctrl-D or idle
+    Shell(shell::ShellArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -129,6 +135,7 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    record_cmds::DAMAGED_SEEN.store(false, std::sync::atomic::Ordering::SeqCst);
     run_command(cli)?;
     // Records left out as damaged or missing: shown the others, exit 4.
     if record_cmds::DAMAGED_SEEN.load(std::sync::atomic::Ordering::SeqCst) {
@@ -159,12 +166,52 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Backup(args) => custody_cmds::backup(g, &out, args),
         Command::Export(args) => bundle_cmds::export(g, &out, args),
         Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
+        Command::Shell(args) => shell::shell(g, &out, args),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "custodia", &mut std::io::stdout());
-            Ok(())
+            let mut cmd = examples::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "custodia", &mut script);
+            out.raw(&script)
         }
     }
+}
+
+/// Parses the program's arguments (with the examples under `--help`).
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// Parses a command line given as words (the first is the program name).
+pub fn parse_from<I, T>(words: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let matches = examples::command().try_get_matches_from(words)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// A command line clap refused (or `--help`, `--version`): printed as clap
+/// writes it, or with `--json` anywhere on the line as the JSON error object
+/// on standard error. Exit 2 for a mistake, 0 for help.
+pub fn usage_error(e: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if json && !informational {
+        let failure = Failure::usage(e.render().to_string().trim().to_owned());
+        failure.report(&Output::new(true, false));
+        return std::process::ExitCode::from(2);
+    }
+    // A closed pipe (`--help | head -1`) is not an error.
+    let _ = e.print();
+    std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 /// The vault path: `--vault`, `CUSTODIA_VAULT`, or the platform default.
@@ -230,14 +277,43 @@ impl Failure {
         }
     }
 
-    /// Prints the message on standard error, as one [`terminal_safe`]
-    /// line (a message may quote a name from a bundle or a vault).
-    pub fn report(&self) {
-        match self {
-            Failure::Lib(e) => eprintln!("custodia: error: {}", terminal_safe(&e.to_string())),
-            Failure::Usage(m) => eprintln!("custodia: usage error: {}", terminal_safe(m)),
-            Failure::Silent(_) => {}
+    /// What kind of failure, for `--json` (`"error"`, `"usage"`,
+    /// `"wrong_key"`, `"integrity"`, `"unauthenticated"`).
+    pub fn kind(&self) -> &'static str {
+        match self.exit_code() {
+            2 => "usage",
+            3 => "wrong_key",
+            4 => "integrity",
+            5 => "unauthenticated",
+            _ => "error",
         }
+    }
+
+    /// Prints the message on standard error: one [`terminal_safe`] line,
+    /// or with `--json` one JSON object
+    /// `{"error":{"kind":…,"message":…,"exit_code":…}}` (a message may
+    /// quote a name from a bundle or a vault). A closed standard error is
+    /// ignored.
+    pub fn report(&self, out: &Output) {
+        let message = match self {
+            Failure::Lib(e) => e.to_string(),
+            Failure::Usage(m) => m.clone(),
+            Failure::Silent(_) => return,
+        };
+        if out.json {
+            let doc = serde_json::json!({ "error": {
+                "kind": self.kind(),
+                "message": message,
+                "exit_code": self.exit_code(),
+            }});
+            output::stderr_line(&doc.to_string());
+            return;
+        }
+        let label = match self {
+            Failure::Usage(_) => "usage error",
+            _ => "error",
+        };
+        output::stderr_line(&format!("custodia: {label}: {}", terminal_safe(&message)));
     }
 }
 
@@ -256,7 +332,7 @@ pub fn remove_partial_output_on_interrupt() {
             return;
         }
         custodia::files::remove_pending();
-        eprintln!("custodia: interrupted; no partial output was kept");
+        output::stderr_line("custodia: interrupted; no partial output was kept");
         std::process::exit(130);
     });
 }

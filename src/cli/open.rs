@@ -9,12 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use custodia::{Unlocked, Vault};
 
+use super::session::Lease;
+
 use super::vault_cmds::unlock;
 use super::{terminal_safe, Failure, Global, Output};
 
 /// An unlocked vault that records its custody state on drop.
 pub struct OpenVault {
-    vault: Vault<Unlocked>,
+    vault: Lease,
     /// Where to record the state on drop; `None` when there is nowhere, or
     /// when this vault is behind what was seen (the warning must repeat
     /// until someone looks, so the older state must not replace the newer).
@@ -72,6 +74,42 @@ impl Drop for OpenVault {
             // Best effort: the local state only serves the rollback warning.
             let _ = self.vault.save_local_state(dir);
         }
+    }
+}
+
+/// The bytes of the exhibits a long command will read (those of `case`, or
+/// of every case; only the ids starting with one of `only`, when given),
+/// for a progress bar's total and ETA. Asked only on a terminal; 0 when
+/// unknown.
+pub fn evidence_bytes(
+    out: &Output,
+    vault: &mut Vault<Unlocked>,
+    case: Option<&str>,
+    only: &[String],
+) -> u64 {
+    if !out.interactive() {
+        return 0;
+    }
+    match vault.evidence(case) {
+        Ok((list, _)) => list
+            .iter()
+            .filter(|e| {
+                only.is_empty() || only.iter().any(|p| e.id.to_hex().starts_with(p.as_str()))
+            })
+            .map(|e| e.overview.size)
+            .sum(),
+        Err(_) => 0,
+    }
+}
+
+/// Moves `bar` to `done` bytes (growing its total if the estimate was
+/// short, so the bar never overflows).
+pub fn advance(bar: Option<&ProgressBar>, done: u64) {
+    if let Some(b) = bar {
+        if b.length().is_some_and(|len| done > len) {
+            b.set_length(done);
+        }
+        b.set_position(done);
     }
 }
 

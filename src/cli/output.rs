@@ -158,7 +158,17 @@ impl Output {
     /// Writes `text` and a newline to standard output, as is.
     fn stdout(&self, text: &str) -> Result<(), Failure> {
         let mut out = std::io::stdout().lock();
-        match writeln!(out, "{text}") {
+        match writeln!(out, "{text}").and_then(|()| out.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Silent(0)),
+            Err(e) => Err(Failure::io("cannot write to standard output", e)),
+        }
+    }
+
+    /// Bytes on standard output as they are (a completion script).
+    pub fn raw(&self, bytes: &[u8]) -> Result<(), Failure> {
+        let mut out = std::io::stdout().lock();
+        match out.write_all(bytes).and_then(|()| out.flush()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Silent(0)),
             Err(e) => Err(Failure::io("cannot write to standard output", e)),
@@ -182,20 +192,30 @@ impl Output {
     /// [`terminal_safe`].
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", terminal_safe(text.as_ref()));
+            stderr_line(&terminal_safe(text.as_ref()));
         }
     }
 
     /// A warning: always printed, on standard error; one line, made
     /// [`terminal_safe`].
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("custodia: warning: {}", terminal_safe(text.as_ref()));
+        stderr_line(&format!(
+            "custodia: warning: {}",
+            terminal_safe(text.as_ref())
+        ));
     }
 
     /// True when standard error is a terminal (progress bars go there).
     pub fn interactive(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()
     }
+}
+
+/// Writes `text` and a newline to standard error, as is. A closed standard
+/// error is ignored (`eprintln!` would panic).
+pub fn stderr_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }
 
 /// `snippet` with the byte ranges `highlights` between [`HIGHLIGHT`] and

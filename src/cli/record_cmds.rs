@@ -21,6 +21,29 @@ use super::open::{progress_bar, OpenVault};
 use super::output::{highlighted, Piece};
 use super::{Failure, Global, Output};
 
+/// The columns of `statement import`, shown under its `--help` (a test
+/// checks the list against the library's).
+pub const IMPORT_HELP: &str = "\
+Columns (a CSV header row, or the keys of each JSON line), named as the
+options of `statement add` with _ for -:
+  case          the case reference (required)
+  witness       the witness's name (required)
+  body          the statement's text (required)
+  pseudonym     the name shown in exports for a protected witness
+  protected     true/false (also yes/no, 1/0)
+  language      e.g. fr, ru, ar
+  taken_at      when the statement was taken (2026-03-14 or 2026-03-14T10:30:00Z)
+  place         where it was taken
+  interviewer   who took it
+  interpreter   who interpreted
+  consent       the consent given
+  source        a URL or citation
+
+Examples:
+  custodia statement import interviews.csv
+  custodia statement import interviews.jsonl --json
+  custodia --vault field.custodia statement import day3.csv";
+
 /// `custodia case …`.
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
@@ -275,6 +298,7 @@ pub enum StatementCommand {
         text: TextSource,
     },
     /// Import statements from JSON Lines or CSV (all rows checked first)
+    #[command(after_help = IMPORT_HELP)]
     Import {
         /// The file (.jsonl or .csv)
         file: PathBuf,

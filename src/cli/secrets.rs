@@ -101,14 +101,6 @@ pub fn prompt_or(label: &str, no_terminal: &str) -> Result<Zeroizing<String>, Fa
     Ok(Zeroizing::new(value))
 }
 
-/// The acting user's passphrase: from `file` if given, else a prompt.
-pub fn current_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
-    match file {
-        Some(path) => read_secret_file(path, "passphrase"),
-        None => prompt("Vault passphrase: "),
-    }
-}
-
 /// A new passphrase: from `file` if given, else prompted twice. Shorter
 /// than [`strength::MIN_PASSPHRASE_CHARS`] characters is refused.
 pub fn new_passphrase(file: Option<&Path>, label: &str) -> Result<Zeroizing<String>, Failure> {

@@ -13,25 +13,153 @@ use custodia::crypto::strength::{self, AttackedKdf, StrengthEstimate};
 use custodia::formats::minisign::PublicKey;
 use custodia::{CreateOptions, Error, KdfChoice, Unlocked, Vault};
 
-use super::secrets::{
-    check_one_stdin, current_passphrase, new_passphrase, read_secret_file, report_strength,
-};
+use super::secrets::{check_one_stdin, new_passphrase, read_secret_file, report_strength};
+use super::session::Lease;
 use super::{vault_path, Failure, Global, Output};
 
 /// `custodia init`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  custodia init --name \"Cabinet Dupont\" --user \"Claire Dupont\" --recovery-key-file /media/usb/recovery.txt
+  custodia --vault field.custodia init --user \"Amina Q.\"      # asks the passphrase, shows the key once
+  custodia --vault old.custodia --force init --confirm old.custodia --user \"Claire Dupont\" \\
+      --recovery-key-file rk.txt                  # replaces a vault, keeping old.custodia.bak-<time>")]
 pub struct InitArgs {
     /// A name for the vault (stored encrypted)
     #[arg(long)]
     name: Option<String>,
-    /// Write the recovery key to this file (created with mode 0600) instead
-    /// of printing it
-    #[arg(long, value_name = "FILE")]
-    recovery_key_out: Option<PathBuf>,
+    /// Write the recovery key to this new file (mode 0600; never replaces a
+    /// file); '-' prints it on standard output even when that is not a
+    /// terminal [default: shown on the terminal, confirmed by typing its
+    /// last group]
+    #[arg(long, alias = "recovery-key-out", value_name = "FILE")]
+    recovery_key_file: Option<PathBuf>,
+    /// With --force on an existing vault: its file name, to confirm (on a
+    /// terminal, you are asked to type it)
+    #[arg(long, value_name = "FILE_NAME")]
+    confirm: Option<String>,
     /// FOR TESTS ONLY: derive keys with deliberately weak Argon2 settings,
     /// so a stolen vault falls to a cheap passphrase search
     #[arg(long)]
     insecure_fast_kdf: bool,
+}
+
+/// Where `init` puts the recovery key.
+enum KeyDestination {
+    /// A new file, mode 0600.
+    File(PathBuf),
+    /// Standard output, asked for with `--recovery-key-file -`.
+    Stdout,
+    /// The terminal, then typed back (its last group).
+    Terminal,
+}
+
+/// Reads one line typed on the terminal (standard input is one), after
+/// `label` on standard error; `None` at the end of the input.
+fn ask_line(label: &str) -> Result<Option<String>, Failure> {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{label}");
+    let _ = err.flush();
+    drop(err);
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::io("cannot read from the terminal", e))?;
+    Ok((n > 0).then(|| line.trim().to_owned()))
+}
+
+/// The first user's name: `--user`, or asked on the terminal. Never a
+/// made-up default: the name signs every custody event.
+fn first_user_name(g: &Global) -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    if let Some(u) = &g.user {
+        return Ok(u.clone());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "who is creating this vault? Give your name with --user NAME (it appears in the \
+             custody log and in exported bundles)",
+        ));
+    }
+    for _ in 0..3 {
+        match ask_line("Your name (it appears in the custody log and in bundles you sign): ")? {
+            Some(name) if !name.is_empty() => return Ok(name),
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    Err(Failure::usage("no name given; nothing was created"))
+}
+
+/// `init --force` on an existing vault: the user types the vault's file
+/// name (or gives it with `--confirm`).
+fn confirm_replacement(path: &std::path::Path, confirm: Option<&str>) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let typed = match confirm {
+        Some(c) => c.to_owned(),
+        None if std::io::stdin().is_terminal() => ask_line(&format!(
+            "--force replaces the vault {} (the old file is kept as a backup). \
+             Type its file name ({name}) to go on: ",
+            path.display()
+        ))?
+        .unwrap_or_default(),
+        None => {
+            return Err(Failure::usage(format!(
+                "--force would replace the vault {}: confirm with --confirm {name} \
+                 (the old file is kept as a backup)",
+                path.display()
+            )))
+        }
+    };
+    if typed != name {
+        return Err(Failure::invalid(format!(
+            "that is not the vault's file name ({name}); nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
+/// Where the recovery key goes, decided before anything is created.
+fn key_destination(args: &InitArgs) -> Result<KeyDestination, Failure> {
+    use std::io::IsTerminal;
+    match &args.recovery_key_file {
+        Some(p) if p.as_os_str() == "-" => Ok(KeyDestination::Stdout),
+        Some(p) => {
+            if p.exists() {
+                return Err(Error::AlreadyExists(p.clone()).into());
+            }
+            Ok(KeyDestination::File(p.clone()))
+        }
+        None if std::io::stdout().is_terminal() => Ok(KeyDestination::Terminal),
+        None => Err(Failure::usage(
+            "standard output is not a terminal, and the recovery key must not go silently \
+             into a pipe or a file: give --recovery-key-file PATH (a new file, mode 0600), \
+             or --recovery-key-file - to print it on standard output on purpose",
+        )),
+    }
+}
+
+/// Asks for the recovery key's last group, up to three times.
+fn confirm_key_written(display: &str) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let last = display.rsplit('-').next().unwrap_or_default();
+    for _ in 0..3 {
+        match ask_line("To confirm you wrote it down, type its last group (4 characters): ")? {
+            Some(t) if t.eq_ignore_ascii_case(last) => return Ok(()),
+            Some(_) => super::output::stderr_line("That is not its last group; look again."),
+            None => break,
+        }
+    }
+    Err(Failure::invalid("the recovery key was not confirmed"))
 }
 
 /// `custodia user …`.
@@ -85,12 +213,10 @@ pub enum KeyCommand {
     Public,
 }
 
-/// Opens and unlocks the vault as the acting user.
-pub fn unlock(g: &Global) -> Result<Vault<Unlocked>, Failure> {
-    let path = vault_path(g)?;
-    let vault = Vault::open(&path)?;
-    let passphrase = current_passphrase(g.passphrase_file.as_deref())?;
-    Ok(vault.unlock(g.user.as_deref(), &passphrase)?)
+/// Opens and unlocks the vault as the acting user (or lends the shell
+/// session's vault).
+pub fn unlock(g: &Global) -> Result<Lease, Failure> {
+    super::session::unlock(g)
 }
 
 /// Estimates a new passphrase's strength against the parameters its slot
@@ -124,21 +250,15 @@ fn describe_kdf(p: &KdfParams) -> String {
 
 pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
     let path = vault_path(g)?;
-    if path.exists() && !g.force {
+    let replacing = path.exists();
+    if replacing && !g.force {
         return Err(Error::AlreadyExists(path).into());
     }
-    if let Some(rk) = &args.recovery_key_out {
-        if rk.exists() && !g.force {
-            return Err(Error::AlreadyExists(rk.clone()).into());
-        }
+    if replacing {
+        confirm_replacement(&path, args.confirm.as_deref())?;
     }
-    let user = match &g.user {
-        Some(u) => u.clone(),
-        None => std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "owner".into()),
-    };
+    let destination = key_destination(&args)?;
+    let user = first_user_name(g)?;
     let passphrase = new_passphrase(g.passphrase_file.as_deref(), "New vault passphrase")?;
     if args.insecure_fast_kdf {
         out.warn(
@@ -160,15 +280,46 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
     };
     // The recovery key's file is created (empty, private) before the vault,
     // so that a bad path fails before there is a vault whose key nobody saw.
-    let key_out = match &args.recovery_key_out {
-        Some(file) => Some((file, custodia::files::create_temp_beside(file)?)),
-        None => None,
+    let key_out = match &destination {
+        KeyDestination::File(file) => Some((file, custodia::files::create_temp_beside(file)?)),
+        _ => None,
+    };
+    // The vault being replaced is moved aside, never deleted.
+    let backup = if replacing {
+        match custodia::files::keep_as_backup(&path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                if let Some((_, (tmp, _))) = &key_out {
+                    custodia::files::discard_temp(tmp);
+                }
+                return Err(e.into());
+            }
+        }
+    } else {
+        None
+    };
+    // Takes the new vault back (and puts the old one back) when nobody
+    // could see its recovery key.
+    let take_back = |why: String| -> Failure {
+        remove_vault_files(&path);
+        let restored = match &backup {
+            Some(b) => std::fs::rename(b, &path).is_ok(),
+            None => true,
+        };
+        let mut msg = format!("{why}; the vault was not created");
+        if let (Some(b), false) = (&backup, restored) {
+            msg.push_str(&format!(" (the old vault is in {})", b.display()));
+        }
+        Failure::invalid(msg)
     };
     let created = match Vault::create(&path, &passphrase, &options) {
         Ok(c) => c,
         Err(e) => {
             if let Some((_, (tmp, _))) = &key_out {
                 custodia::files::discard_temp(tmp);
+            }
+            if let Some(b) = &backup {
+                let _ = std::fs::rename(b, &path);
             }
             return Err(e.into());
         }
@@ -187,23 +338,22 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
                 .write_all(text.as_bytes())
                 .and_then(|()| handle.sync_all())
                 .map_err(|e| Error::io(format!("cannot write {}", file.display()), e));
-            if let Err(e) = custodia::files::finish_temp(written, &tmp, file, g.force) {
-                // Nobody has seen this vault's recovery key: take the vault
-                // back rather than leave it.
+            // Never replaces a file, even with --force: it could be the
+            // recovery key of another vault.
+            if let Err(e) = custodia::files::finish_temp(written, &tmp, file, false) {
                 drop(vault);
-                remove_vault_files(&path);
-                return Err(Error::Invalid(custodia::Invalid::Command {
-                    problem: format!(
-                        "{e}; the vault was not created (its recovery key could not be saved)"
-                    ),
-                })
-                .into());
+                return Err(take_back(format!(
+                    "{e} (its recovery key could not be saved)"
+                )));
             }
             Some(file.clone())
         }
         None => None,
     };
     let public = PublicKey::new(vault.signing_key().verifying_key());
+    if let Some(b) = &backup {
+        out.note(format!("The old vault was kept as {}", b.display()));
+    }
     if out.json {
         let mut doc = json!({
             "vault_id": vault.id().to_hex(),
@@ -214,6 +364,9 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
             "insecure_fast_kdf": args.insecure_fast_kdf,
             "passphrase_strength": strength,
         });
+        if let Some(b) = &backup {
+            doc["backup"] = json!(b);
+        }
         match &key_file {
             Some(f) => doc["recovery_key_file"] = json!(f),
             None => doc["recovery_key"] = json!(display.as_str()),
@@ -244,9 +397,24 @@ pub fn init(g: &Global, out: &Output, args: InitArgs) -> Result<(), Failure> {
             out.line("")?;
             out.line(format!("    {}", display.as_str()))?;
             out.line("")?;
+            if matches!(destination, KeyDestination::Terminal) {
+                if let Err(e) = confirm_key_written(display.as_str()) {
+                    drop(vault);
+                    return Err(take_back(e_text(&e)));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// A failure's message, for wrapping.
+fn e_text(f: &Failure) -> String {
+    match f {
+        Failure::Lib(e) => e.to_string(),
+        Failure::Usage(m) => m.clone(),
+        Failure::Silent(_) => String::new(),
+    }
 }
 
 /// Removes a vault file and its sidecar files.

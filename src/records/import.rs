@@ -49,6 +49,63 @@ impl ImportFormat {
     }
 }
 
+/// The columns (CSV header names, or JSON Lines keys) an import accepts,
+/// named as `statement add`'s long options with `_` for `-`, plus `body`.
+pub const COLUMNS: &[&str] = &[
+    "case",
+    "witness",
+    "body",
+    "pseudonym",
+    "protected",
+    "language",
+    "taken_at",
+    "place",
+    "interviewer",
+    "interpreter",
+    "consent",
+    "source",
+];
+
+/// The columns every row must have.
+pub const REQUIRED_COLUMNS: &[&str] = &["case", "witness", "body"];
+
+/// Checks column names before any row is read: an unknown one, or a
+/// required one missing, is said in plain words with the accepted list.
+fn check_columns<'a>(names: impl IntoIterator<Item = &'a str>, row: Option<usize>) -> Result<()> {
+    let names: Vec<&str> = names.into_iter().map(str::trim).collect();
+    let place = match row {
+        Some(n) => format!("row {n}: "),
+        None => String::new(),
+    };
+    let accepted = format!(
+        "the columns are {} (required) and {} (optional)",
+        REQUIRED_COLUMNS.join(", "),
+        COLUMNS
+            .iter()
+            .filter(|c| !REQUIRED_COLUMNS.contains(c))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(bad) = names.iter().find(|n| !COLUMNS.contains(n)) {
+        let shown: String = bad.chars().take(40).collect();
+        return Err(Error::Invalid(Invalid::ImportFile {
+            problem: format!(
+                "{place}the column {shown:?} is not one this import knows; {accepted}; \
+                 nothing was imported"
+            ),
+        }));
+    }
+    if let Some(missing) = REQUIRED_COLUMNS.iter().find(|c| !names.contains(c)) {
+        return Err(Error::Invalid(Invalid::ImportFile {
+            problem: format!(
+                "{place}the column {missing:?} is missing; {accepted}; nothing was imported"
+            ),
+        }));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Row {
@@ -149,7 +206,12 @@ pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
                     continue;
                 }
                 n += 1;
-                let row: Row = serde_json::from_str(line).map_err(|e| row_error(n, e))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| row_error(n, e))?;
+                if let Some(map) = value.as_object() {
+                    check_columns(map.keys().map(String::as_str), Some(n))?;
+                }
+                let row: Row = serde_json::from_value(value).map_err(|e| row_error(n, e))?;
                 out.push((n, row.into_statement()));
             }
         }
@@ -157,6 +219,15 @@ pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(false)
                 .from_reader(text.as_bytes());
+            let headers = reader
+                .headers()
+                .map_err(|e| {
+                    Error::Invalid(Invalid::ImportFile {
+                        problem: format!("the CSV header: {e}; nothing was imported"),
+                    })
+                })?
+                .clone();
+            check_columns(headers.iter(), None)?;
             for (i, record) in reader.deserialize::<Row>().enumerate() {
                 let row = record.map_err(|e| row_error(i + 1, e))?;
                 out.push((i + 1, row.into_statement()));

@@ -319,11 +319,11 @@ fn strength(doc: &Value) -> &Value {
 fn init_warns_about_a_weak_passphrase_at_the_vaults_kdf_cost() {
     let mut v = TestVault::empty();
     write_secret_file(&v.pass_file, WEAK);
-    let out =
-        run_command(
-            v.command()
-                .args(["init", "--user", OWNER, "--insecure-fast-kdf", "--json"]),
-        );
+    let out = run_command(
+        v.command()
+            .args(["init", "--user", OWNER, "--insecure-fast-kdf", "--json"])
+            .args(["--recovery-key-file", "-"]),
+    );
     let stdout = expect_success(&out, &["init"]);
     assert_weak_warning(&stderr_of(&out));
     let doc = parse_json(&stdout);
@@ -342,6 +342,8 @@ fn init_warns_about_a_weak_passphrase_at_the_vaults_kdf_cost() {
         OWNER,
         "--insecure-fast-kdf",
         "--json",
+        "--recovery-key-file",
+        "-",
     ]));
     let stdout = expect_success(&out, &["init"]);
     assert!(!stderr_of(&out).contains("passphrase is weak"));

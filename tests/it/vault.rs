@@ -72,6 +72,8 @@ fn init_with_insecure_fast_kdf_warns_loudly() {
         "--user",
         OWNER,
         "--insecure-fast-kdf",
+        "--recovery-key-file",
+        "-",
     ]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -146,6 +148,8 @@ fn a_recovery_key_out_that_cannot_be_written_leaves_no_vault() {
     let v = TestVault::empty();
     let out = v.run(&[
         "init",
+        "--user",
+        OWNER,
         "--insecure-fast-kdf",
         "--recovery-key-out",
         "/nonexistent-dir/recovery.key",
@@ -1060,6 +1064,8 @@ fn json_outputs_parse_as_json() {
         "--user",
         OWNER,
         "--insecure-fast-kdf",
+        "--recovery-key-file",
+        "-",
     ]));
     let key = init["recovery_key"]
         .as_str()
@@ -1303,7 +1309,16 @@ fn odd_inputs_never_panic_and_exit_with_an_error_code() {
 #[ignore = "slow: uses the default calibrated KDF"]
 fn the_default_kdf_is_at_least_rfc_9106_second_recommendation() {
     let v = TestVault::empty();
-    let out = v.ok(&["init", "--json", "--name", VAULT_NAME, "--user", OWNER]);
+    let out = v.ok(&[
+        "init",
+        "--json",
+        "--name",
+        VAULT_NAME,
+        "--user",
+        OWNER,
+        "--recovery-key-file",
+        "-",
+    ]);
     let init = parse_json(&out);
     assert_eq!(init["insecure_fast_kdf"], false);
     let info = v.info_json();

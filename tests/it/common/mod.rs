@@ -103,6 +103,23 @@ impl TestVault {
             "--insecure-fast-kdf",
         ];
         args.extend_from_slice(extra);
+        // The recovery key goes to standard output only when asked for
+        // (`-`): never silently into a pipe.
+        if !extra
+            .iter()
+            .any(|a| *a == "--recovery-key-out" || *a == "--recovery-key-file")
+        {
+            args.extend_from_slice(&["--recovery-key-file", "-"]);
+        }
+        // Replacing a vault is confirmed with its file name.
+        let file_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if extra.contains(&"--force") {
+            args.extend_from_slice(&["--confirm", &file_name]);
+        }
         let out = self.ok(&args);
         self.recovery_key = find_recovery_key(&out);
         self.init_stdout = out.clone();

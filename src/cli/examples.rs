@@ -41,6 +41,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("case list", "custodia case list
   custodia case list --json"),
     ("case show", "custodia case show KZ-2026-014"),
+    ("case amend", "custodia case amend KZ-2026-014 --title \"Kharkiv, March 2026\" --reason \"The place was wrong\"
+  custodia case amend KZ-2026-014 --tag detention --tag kharkiv --reason \"Tags agreed with the team\""),
+    ("record", "custodia record withdraw 3fa1c2 --reason \"The witness withdrew consent on 2026-12-01\"
+  custodia record destroy 3fa1c2 --reason \"Entered in the wrong vault\" --confirm 3fa1c2d4e5f60718293a4b5c6d7e8f90"),
+    ("record withdraw", "custodia record withdraw 3fa1c2 --reason \"The witness withdrew consent on 2026-12-01\""),
+    ("record destroy", "custodia record destroy 3fa1c2 --reason \"Entered in the wrong vault\" --confirm 3fa1c2d4e5f60718293a4b5c6d7e8f90  # its full id, typed again
+  # The content is erased from the vault file and the file is compacted. Copies
+  # made before (backups, exported bundles) still hold it; see SECURITY.md."),
     ("statement", "custodia statement add --case KZ-2026-014 --witness \"Amina Q.\" --file amina.txt
   custodia statement list --case KZ-2026-014"),
     ("statement add", "custodia statement add --case KZ-2026-014 --witness \"Amina Q.\" --file amina.txt
@@ -57,6 +65,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("statement seal", "custodia statement seal 3fa1c2"),
     ("evidence", "custodia evidence add --case KZ-2026-014 entretien.ogg photo.jpg
   custodia evidence list --case KZ-2026-014"),
+    ("evidence strip", "custodia evidence strip 9b04e1                # a copy without EXIF/GPS, linked to the original
+  custodia export --case KZ-2026-014 --stripped --recipient \"$(cat court.pub)\" --out KZ.age"),
     ("evidence add", "custodia evidence add --case KZ-2026-014 entretien.ogg photo.jpg
   custodia evidence add --case KZ-2026-014 --statement 3fa1c2 --description \"Photo du café\" cafe.jpg"),
     ("evidence list", "custodia evidence list

@@ -69,9 +69,6 @@ pub enum CaseCommand {
         reference: String,
     },
     /// Correct a case's title, description or tags: a new version, with a reason
-    #[command(
-        after_help = "Examples:\n  custodia case amend KZ-2026-014 --title \"Kharkiv, March 2026\" --reason \"place was wrong\"\n  custodia case amend KZ-2026-014 --tag detention --tag kharkiv --reason \"tags agreed with the team\""
-    )]
     Amend {
         /// Case reference or id prefix
         reference: String,
@@ -95,9 +92,6 @@ pub enum CaseCommand {
 pub enum RecordCommand {
     /// Withdraw a statement or exhibit (consent withdrawn): it stays sealed in
     /// the vault but is never exported, searched, extracted or amended again
-    #[command(
-        after_help = "Example:\n  custodia record withdraw 3f2a9c --reason \"the witness withdrew consent on 2026-12-01\""
-    )]
     Withdraw {
         /// Statement or evidence id (or unique prefix)
         id: String,
@@ -107,9 +101,6 @@ pub enum RecordCommand {
     },
     /// Erase a statement's or exhibit's content for good (entered by
     /// mistake, or ordered erased); its custody events and hashes stay
-    #[command(
-        after_help = "Example:\n  custodia record destroy 3f2a9c --reason \"entered in the wrong vault\" --confirm 3f2a9c0b…(the full id)\n\nThe content is erased from the vault file and the file is compacted. Copies\nmade before (backups, exported bundles) still hold it; see SECURITY.md."
-    )]
     Destroy {
         /// Statement or evidence id (or unique prefix)
         id: String,

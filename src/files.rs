@@ -44,7 +44,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 }
 
 /// The directory a new file at `target` goes in.
-pub fn parent_dir(target: &Path) -> PathBuf {
+pub(crate) fn parent_dir(target: &Path) -> PathBuf {
     match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -213,7 +213,7 @@ impl HoldBack<File> {
     /// output), syncs, and steps back. A full disk then fails the operation
     /// before its custody event commits, and [`HoldBack::release`] only
     /// overwrites blocks already allocated.
-    pub fn reserve(&mut self) -> io::Result<()> {
+    pub(crate) fn reserve(&mut self) -> io::Result<()> {
         use std::io::{Seek, SeekFrom};
         let at = self.inner.stream_position()?;
         let mut decoy = Zeroizing::new(self.tail.to_vec());
@@ -228,7 +228,7 @@ impl HoldBack<File> {
 /// Completes a held-back temporary file once its event has committed:
 /// writes the held bytes and fsyncs. Returns the file, which the caller
 /// keeps open (and so locked) until [`finish_temp`] has renamed it.
-pub fn release_held(held: HoldBack<File>, out: &Path) -> Result<File> {
+pub(crate) fn release_held(held: HoldBack<File>, out: &Path) -> Result<File> {
     let file = held
         .release()
         .and_then(|file| file.sync_all().map(|()| file))
@@ -292,7 +292,7 @@ fn abandoned(_path: &Path) -> bool {
 /// holds (a concurrent export's file is locked). Such a leftover is never
 /// complete (see [`HoldBack`]), but an extract's holds plaintext.
 /// Returns how many were removed.
-pub fn remove_leftovers(target: &Path) -> usize {
+pub(crate) fn remove_leftovers(target: &Path) -> usize {
     let dir = parent_dir(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return 0;

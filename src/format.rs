@@ -115,7 +115,7 @@ impl FromStr for Id {
 }
 
 /// Checks a user-typed id prefix and returns it in canonical (lowercase) form.
-pub fn normalize_id_prefix(prefix: &str) -> Result<String, FormatError> {
+pub(crate) fn normalize_id_prefix(prefix: &str) -> Result<String, FormatError> {
     let p = prefix.trim().to_ascii_lowercase();
     if p.len() < MIN_ID_PREFIX || p.len() > 2 * ID_LEN || !p.bytes().all(|b| b.is_ascii_hexdigit())
     {
@@ -186,7 +186,7 @@ impl Kind {
 
     /// Parses the stored name of a testimony record (case, statement,
     /// evidence); `None` for anything else.
-    pub fn record_from_stored(s: &str) -> Option<Kind> {
+    pub(crate) fn record_from_stored(s: &str) -> Option<Kind> {
         Kind::from_stored(s).filter(|k| k.is_record())
     }
 }
@@ -293,7 +293,7 @@ impl<'a> Envelope<'a> {
 /// Padmé padding (Nikitin et al., "Reducing Metadata Leakage from Encrypted
 /// Files and Communication with PURBs", 2019): rounds a length up so that at
 /// most O(log log L) bits of it remain, with at most ~12% overhead.
-pub fn padme(len: u64) -> u64 {
+pub(crate) fn padme(len: u64) -> u64 {
     if len < 2 {
         return len;
     }

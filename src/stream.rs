@@ -70,7 +70,7 @@ impl Write for ChannelWriter {
 /// `sink`, then hands `sink` to `finish` on that thread (e.g. to finish an
 /// age stream and fsync). Errors of either side are returned; a failed sink
 /// makes the producer's next write fail.
-pub fn write_behind<W, R, T, E>(
+pub(crate) fn write_behind<W, R, T, E>(
     sink: W,
     produce: impl FnOnce(&mut dyn Write) -> Result<T, E>,
     finish: impl FnOnce(W) -> io::Result<R> + Send,

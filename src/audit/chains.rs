@@ -18,7 +18,7 @@ pub use crate::custody::chain::readable_events;
 /// is every event of the vault in order; the parsed events are returned in
 /// the same order. A bundle must never carry a history that `check` would
 /// call damaged.
-pub fn verify_before_export(
+pub(crate) fn verify_before_export(
     all: &[SignedEvent],
     vault_id: &str,
     records: &[Id],

@@ -74,7 +74,7 @@ impl CheckReport {
     /// the vault as a whole, as an import does): every problem, except the
     /// marks of events written after a rebuilt state that concern other
     /// records.
-    pub fn blocking<'a>(
+    pub(crate) fn blocking<'a>(
         &'a self,
         records: Option<&'a [String]>,
     ) -> impl Iterator<Item = &'a Problem> {
@@ -556,7 +556,7 @@ fn check_events(
 }
 
 /// Why `event` may not be signed with a key of `limit`, if so.
-pub fn limit_problem(limit: &KeyLimit, event: &Event) -> Option<String> {
+pub(crate) fn limit_problem(limit: &KeyLimit, event: &Event) -> Option<String> {
     let position = event.position;
     if let Some(until) = limit.until_position {
         if position > until {

@@ -15,7 +15,10 @@ use crate::store::records as rows;
 use crate::vault::{Session, Unlocked, Vault};
 
 /// The vault's current (count, head hash).
-pub fn current_state(conn: &rusqlite::Connection, session: &Session<'_>) -> Result<(u64, String)> {
+pub(crate) fn current_state(
+    conn: &rusqlite::Connection,
+    session: &Session<'_>,
+) -> Result<(u64, String)> {
     let head = session.log_head(conn)?;
     Ok((head.count, head.hash))
 }
@@ -41,7 +44,7 @@ pub fn extends(
 }
 
 /// Signs a checkpoint of (`count`, `head`) as the session's user.
-pub fn sign_checkpoint(session: &Session<'_>, count: u64, head: &str) -> Checkpoint {
+pub(crate) fn sign_checkpoint(session: &Session<'_>, count: u64, head: &str) -> Checkpoint {
     let vault = session.vault_id.to_hex();
     let key_id = session.key_id.clone();
     let msg = Checkpoint::signed_part(&vault, count, head, &key_id);

@@ -151,7 +151,7 @@ enum Source {
 }
 
 /// The fingerprint recorded for an age recipient.
-pub fn recipient_fingerprint(recipient: &str) -> String {
+pub(crate) fn recipient_fingerprint(recipient: &str) -> String {
     hex::encode(&Sha256::digest(recipient.trim().as_bytes())[..8])
 }
 

@@ -145,17 +145,17 @@ pub struct EvidenceDoc {
 }
 
 /// Path of a statement version's text.
-pub fn statement_text_path(id: &str, version: u64) -> String {
+pub(crate) fn statement_text_path(id: &str, version: u64) -> String {
     format!("data/statements/{id}/v{version}.txt")
 }
 
 /// Path of a statement version's metadata.
-pub fn statement_json_path(id: &str, version: u64) -> String {
+pub(crate) fn statement_json_path(id: &str, version: u64) -> String {
     format!("data/statements/{id}/v{version}.json")
 }
 
 /// Path of a record's custody log.
-pub fn custody_path(id: &str) -> String {
+pub(crate) fn custody_path(id: &str) -> String {
     format!("data/custody/{id}.jsonl")
 }
 
@@ -163,12 +163,12 @@ pub fn custody_path(id: &str) -> String {
 pub const PRIOR_CUSTODY_DIR: &str = "data/prior-custody/";
 
 /// Path of the `n`th (from 1, oldest first) earlier chain of record `id`.
-pub fn prior_custody_path(id: &str, n: usize) -> String {
+pub(crate) fn prior_custody_path(id: &str, n: usize) -> String {
     format!("{PRIOR_CUSTODY_DIR}{id}/{n}.jsonl")
 }
 
 /// The record id and number of a [`prior_custody_path`], if it is one.
-pub fn parse_prior_custody_path(path: &str) -> Option<(String, usize)> {
+pub(crate) fn parse_prior_custody_path(path: &str) -> Option<(String, usize)> {
     let rest = path.strip_prefix(PRIOR_CUSTODY_DIR)?;
     let (id, file) = rest.split_once('/')?;
     let n: usize = file.strip_suffix(".jsonl")?.parse().ok()?;
@@ -178,7 +178,7 @@ pub fn parse_prior_custody_path(path: &str) -> Option<(String, usize)> {
 }
 
 /// Path of a signer's public key.
-pub fn signer_path(key_id: &str) -> String {
+pub(crate) fn signer_path(key_id: &str) -> String {
     format!("data/signers/{key_id}.pub")
 }
 

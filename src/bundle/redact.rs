@@ -67,7 +67,7 @@ impl NameShield {
     /// Adds one alias of a protected witness (another spelling, another
     /// script, a surname alone). Returns false when it adds nothing to look
     /// for (no word, or the pseudonym itself).
-    pub fn add_alias(&mut self, alias: &str, pseudonym: &str) -> bool {
+    pub(crate) fn add_alias(&mut self, alias: &str, pseudonym: &str) -> bool {
         let added = self.add_pattern(alias, pseudonym);
         if added {
             self.aliases += 1;
@@ -106,7 +106,7 @@ impl NameShield {
     }
 
     /// How many aliases are looked for.
-    pub fn alias_count(&self) -> usize {
+    pub(crate) fn alias_count(&self) -> usize {
         self.aliases
     }
 
@@ -183,7 +183,7 @@ impl NameShield {
     }
 
     /// Every replacement in `text`, in context (for `export --preview`).
-    pub fn in_context(&self, text: &str) -> Vec<InContext> {
+    pub(crate) fn in_context(&self, text: &str) -> Vec<InContext> {
         self.find(text)
             .into_iter()
             .map(|(r, pseudonym)| InContext {

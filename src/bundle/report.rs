@@ -104,7 +104,7 @@ direction:ltr;unicode-bidi:isolate;text-align:left;border:1px solid #999;backgro
 /// a BCP 47 tag (`ar`, `fa-IR`, `az-Arab`) or an English language name
 /// (`Arabic`); `None` for anything else (free text such as "Russian,
 /// interpreted into French").
-pub fn language_tag(value: &str) -> Option<String> {
+pub(crate) fn language_tag(value: &str) -> Option<String> {
     let v = value.trim();
     let parts: Vec<&str> = v.split(['-', '_']).collect();
     let primary = parts.first()?;
@@ -154,7 +154,7 @@ pub fn language_tag(value: &str) -> Option<String> {
 /// True for a language written right to left: Arabic, Persian, Hebrew,
 /// Urdu, Pashto, Yiddish and a few more, or any tag with an Arabic, Hebrew,
 /// Syriac or Thaana script subtag.
-pub fn is_rtl(tag: &str) -> bool {
+pub(crate) fn is_rtl(tag: &str) -> bool {
     const RTL: &[&str] = &[
         "ar", "fa", "prs", "he", "iw", "ur", "ps", "yi", "ji", "ckb", "sd", "ug", "dv", "syr",
     ];
@@ -174,7 +174,7 @@ pub fn is_rtl(tag: &str) -> bool {
 /// The case's language: the most common language of its statements (each
 /// counted once, by its latest version; on a tie the earlier statement's),
 /// or `en` when none has a usable one.
-pub fn case_language(statements: &[(StatementDoc, String)]) -> String {
+pub(crate) fn case_language(statements: &[(StatementDoc, String)]) -> String {
     let mut latest: Vec<(&str, Option<String>)> = Vec::new();
     for (doc, _) in statements {
         let tag = doc.language.as_deref().and_then(language_tag);
@@ -199,7 +199,7 @@ pub fn case_language(statements: &[(StatementDoc, String)]) -> String {
 
 /// `s` as one word for a POSIX shell: unchanged when it is made of safe
 /// characters only, else single-quoted.
-pub fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     let safe = !s.is_empty()
         && !s.starts_with('-')
         && s.chars()
@@ -216,7 +216,7 @@ pub fn sh_quote(s: &str) -> String {
 /// The name of the tar `age -d` writes for `bundle_file`: `bundle.age`
 /// gives `bundle.tar`, `b.tar.age` gives `b.tar`, anything else gets
 /// `.tar` added.
-pub fn tar_name(bundle_file: &str, protection: Protection) -> String {
+pub(crate) fn tar_name(bundle_file: &str, protection: Protection) -> String {
     if protection == Protection::None {
         return bundle_file.to_owned();
     }

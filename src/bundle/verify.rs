@@ -97,7 +97,7 @@ impl TrustedKey {
 impl Vault<Unlocked> {
     /// The keys this vault trusts as bundle signers: `given` (from the
     /// command line) first, then every signer pinned in the vault.
-    pub fn trusted_signers(&mut self, given: &[PublicKey]) -> Result<Vec<TrustedKey>> {
+    pub(crate) fn trusted_signers(&mut self, given: &[PublicKey]) -> Result<Vec<TrustedKey>> {
         let mut keys: Vec<TrustedKey> = given.iter().cloned().map(TrustedKey::given).collect();
         keys.extend(self.pinned_signers()?.iter().map(TrustedKey::pinned));
         Ok(keys)
@@ -304,7 +304,7 @@ fn age_error(e: age::DecryptError, wrong_key: &str) -> Error {
 }
 
 /// Opens a bundle file for reading its tar: decrypts age if needed.
-pub fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
+pub(crate) fn open_tar(path: &Path, unlock: &Unlock) -> Result<(Box<dyn Read>, bool)> {
     let file =
         File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let mut reader = BufReader::with_capacity(1024 * 1024, file);
@@ -459,7 +459,11 @@ pub fn hash_reader(r: &mut dyn Read) -> std::io::Result<[u8; 32]> {
 /// checks it, trusting `trusted` signer keys. A hostile archive
 /// (traversal, links, devices, absurd sizes…) is a problem in the verdict,
 /// not a crash.
-pub fn read_bundle(path: &Path, unlock: &Unlock, trusted: &[TrustedKey]) -> Result<ReadBundle> {
+pub(crate) fn read_bundle(
+    path: &Path,
+    unlock: &Unlock,
+    trusted: &[TrustedKey],
+) -> Result<ReadBundle> {
     let (reader, encrypted) = open_tar(path, unlock)?;
     let mut verdict = Verdict {
         encrypted,

@@ -37,7 +37,7 @@ fn seal_bytes_with_nonce(
 }
 
 /// Opens bytes sealed by [`seal_bytes`] under the same key and binding.
-pub fn open_bytes(
+pub(crate) fn open_bytes(
     key: &SymmetricKey,
     binding: &Binding<'_>,
     sealed: &[u8],
@@ -47,7 +47,7 @@ pub fn open_bytes(
 }
 
 /// Seals a serde value (encoded as JSON, then padded).
-pub fn seal_value<T: Serialize + ?Sized>(
+pub(crate) fn seal_value<T: Serialize + ?Sized>(
     key: &SymmetricKey,
     binding: &Binding<'_>,
     value: &T,
@@ -82,7 +82,7 @@ fn seal_value_inner<T: Serialize + ?Sized>(
 /// grows: a first pass only counts the bytes, the second writes them into a
 /// buffer of exactly that capacity. (`serde_json::to_vec` doubles its
 /// buffer as it goes and frees the smaller copies unwiped.)
-pub fn to_json_zeroizing<T: Serialize + ?Sized>(
+pub(crate) fn to_json_zeroizing<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     struct Count(usize);
@@ -149,7 +149,7 @@ fn seal_raw_with_nonce(
 /// Like [`seal_raw`], but writes the envelope into `out` (cleared first),
 /// encrypting in place: no allocation per call once `out` has grown, which
 /// matters when streaming gigabytes in 1 MiB chunks.
-pub fn seal_raw_into(
+pub(crate) fn seal_raw_into(
     key: &SymmetricKey,
     associated_data: &[u8],
     plaintext: &[u8],
@@ -173,7 +173,7 @@ pub fn seal_raw_into(
 
 /// Like [`open_raw`], but decrypts in place into `out` (cleared first), so
 /// a stream of chunks reuses one buffer. On failure `out` is wiped.
-pub fn open_raw_into(
+pub(crate) fn open_raw_into(
     key: &SymmetricKey,
     associated_data: &[u8],
     sealed: &[u8],

@@ -97,7 +97,7 @@ impl KdfParams {
 /// The buffer is sized exactly before anything is written (a first pass
 /// counts the NFC form's bytes), so it never grows: a growing `String`
 /// would leave freed, unwiped copies of the passphrase on the heap.
-pub fn normalize_passphrase(passphrase: &str) -> Zeroizing<String> {
+pub(crate) fn normalize_passphrase(passphrase: &str) -> Zeroizing<String> {
     let len: usize = passphrase.nfc().map(char::len_utf8).sum();
     let mut out = Zeroizing::new(String::with_capacity(len));
     for c in passphrase.nfc() {
@@ -159,7 +159,7 @@ pub const CALIBRATION_FLOOR: KdfParams = KdfParams {
 /// at that memory (with the floor's passes) picks the passes, because a
 /// larger memory costs more per pass than the floor suggests (fresh pages
 /// are faulted in during the first pass).
-pub fn calibrate() -> Result<KdfParams, CryptoError> {
+pub(crate) fn calibrate() -> Result<KdfParams, CryptoError> {
     let base = time_derive(&CALIBRATION_FLOOR)?;
     let factor = TARGET_UNLOCK.as_secs_f64() / base;
     if factor <= 1.0 {

@@ -32,7 +32,7 @@ impl SymmetricKey {
     }
 
     /// The raw bytes, for the cipher.
-    pub fn expose(&self) -> &[u8; 32] {
+    pub(crate) fn expose(&self) -> &[u8; 32] {
         &self.0
     }
 }
@@ -105,7 +105,7 @@ impl MasterKey {
     }
 
     /// The subkey for one purpose: HKDF(master, salt = vault id, "subkey <purpose>").
-    pub fn subkey(&self, purpose: Purpose) -> Result<SymmetricKey, CryptoError> {
+    pub(crate) fn subkey(&self, purpose: Purpose) -> Result<SymmetricKey, CryptoError> {
         hkdf_derive(
             self.key.expose(),
             &self.vault_id.0,
@@ -125,7 +125,7 @@ pub struct PassphraseKeys {
 
 impl PassphraseKeys {
     /// Splits an Argon2id output into its two wrapping keys.
-    pub fn from_stretched(stretched: &[u8; 32]) -> Result<PassphraseKeys, CryptoError> {
+    pub(crate) fn from_stretched(stretched: &[u8; 32]) -> Result<PassphraseKeys, CryptoError> {
         Ok(PassphraseKeys {
             slot_wrap: hkdf_derive(stretched, b"", "slot-wrap")?,
             signing_wrap: hkdf_derive(stretched, b"", "signing-wrap")?,

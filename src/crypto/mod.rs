@@ -73,6 +73,6 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
 }
 
 /// A fresh random id.
-pub fn random_id() -> Result<crate::format::Id, CryptoError> {
+pub(crate) fn random_id() -> Result<crate::format::Id, CryptoError> {
     Ok(crate::format::Id(random_bytes()?))
 }

@@ -55,7 +55,7 @@ pub fn verify(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool
 }
 
 /// Decodes a 32-byte public key.
-pub fn verifying_key_from_bytes(bytes: &[u8]) -> Result<VerifyingKey, CryptoError> {
+pub(crate) fn verifying_key_from_bytes(bytes: &[u8]) -> Result<VerifyingKey, CryptoError> {
     let arr: [u8; 32] = bytes
         .try_into()
         .map_err(|_| CryptoError::BadSigningKey("public key is not 32 bytes".into()))?;

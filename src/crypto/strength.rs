@@ -54,7 +54,7 @@ impl AttackedKdf {
     ///
     /// Argon2id: `m × t` blocks of 1 KiB per guess, 2 KiB of traffic each.
     /// scrypt: `N` blocks of `128 × r` bytes written, then `N` read back.
-    pub fn gpu_guesses_per_second(&self) -> f64 {
+    pub(crate) fn gpu_guesses_per_second(&self) -> f64 {
         let bytes_per_guess = match self {
             AttackedKdf::Argon2id(p) => {
                 f64::from(p.memory_kib) * f64::from(p.time_cost) * ARGON2_BYTES_PER_BLOCK
@@ -202,7 +202,7 @@ fn within(seconds: f64) -> String {
 }
 
 /// "3 hours", "12 days", "about 4 000 years"… for a number of seconds.
-pub fn human_duration(seconds: f64) -> String {
+pub(crate) fn human_duration(seconds: f64) -> String {
     const MINUTE: f64 = 60.0;
     const HOUR: f64 = 3600.0;
     const DAY: f64 = 86_400.0;

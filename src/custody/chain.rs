@@ -45,7 +45,7 @@ pub fn verify_chain(
 
 /// [`verify_chain`] over events already parsed (or the reason one could
 /// not be), in chain order.
-pub fn verify_events(
+pub(crate) fn verify_events(
     record: &str,
     events: impl IntoIterator<Item = std::result::Result<SignedEvent, String>>,
     key_of: impl Fn(&str) -> Option<VerifyingKey>,
@@ -97,7 +97,7 @@ pub fn verify_events(
 /// which key signed the bundle; the earlier chain must have exactly that
 /// many, ending in an export signed by that key. Otherwise the chain was
 /// cut short (or padded) by whoever built the bundle.
-pub fn check_handover(earlier: &VerifiedChain, import: Option<&Event>) -> Option<String> {
+pub(crate) fn check_handover(earlier: &VerifiedChain, import: Option<&Event>) -> Option<String> {
     let Some(import) = import else {
         return Some("no import event follows it".into());
     };
@@ -132,7 +132,7 @@ pub fn check_handover(earlier: &VerifiedChain, import: Option<&Event>) -> Option
 
 /// True when `first` (a record's first event) imported it together with
 /// events from the vault it came from, which must then be kept beside it.
-pub fn brought_history(first: &Event) -> bool {
+pub(crate) fn brought_history(first: &Event) -> bool {
     first.action == super::Action::Import
         && first
             .details

@@ -230,7 +230,7 @@ fn event_binding<'a>(vault_id: &'a Id, position: &'a str) -> Binding<'a> {
 }
 
 /// Opens the sealed event stored at `position`.
-pub fn open_event(
+pub(crate) fn open_event(
     session_vault: &Id,
     key: &crate::crypto::keys::SymmetricKey,
     position: u64,
@@ -385,7 +385,7 @@ pub struct LogHead {
 pub const LOG_HEAD_REBUILT: &str = "log_head_rebuilt";
 
 /// The vault-wide chain's head, from the loaded state.
-pub fn vault_head(loaded: &Loaded) -> LogHead {
+pub(crate) fn vault_head(loaded: &Loaded) -> LogHead {
     LogHead {
         count: loaded.state.log.count,
         hash: loaded.state.log.hash.clone(),
@@ -404,7 +404,7 @@ pub fn now_utc() -> String {
 
 /// Every event in the vault, in order, opened (stops at the first that does
 /// not open; `check` is the tolerant reader).
-pub fn all_events(
+pub(crate) fn all_events(
     conn: &Connection,
     vault_id: &Id,
     key: &crate::crypto::keys::SymmetricKey,
@@ -418,7 +418,7 @@ pub fn all_events(
 }
 
 /// The events of one record, in order.
-pub fn record_events(
+pub(crate) fn record_events(
     conn: &Connection,
     vault_id: &Id,
     key: &crate::crypto::keys::SymmetricKey,

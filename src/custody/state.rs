@@ -449,12 +449,12 @@ impl VaultState {
     }
 
     /// The default user: the first active one.
-    pub fn default_user(&self) -> Option<&UserState> {
+    pub(crate) fn default_user(&self) -> Option<&UserState> {
         self.users.iter().find(|u| u.removed_at.is_none())
     }
 
     /// Ids of the records (cases, statements, evidence) the chain says exist.
-    pub fn record_ids(&self) -> impl Iterator<Item = (&String, &ChainState)> {
+    pub(crate) fn record_ids(&self) -> impl Iterator<Item = (&String, &ChainState)> {
         self.chains
             .iter()
             .filter(|(_, c)| !matches!(c.kind.as_str(), USER_KIND | VAULT_KIND))
@@ -462,7 +462,7 @@ impl VaultState {
 
     /// Whether the chain has ever recorded a vault event (creation by a
     /// version-2 build, or migration to it).
-    pub fn has_vault_chain(&self) -> bool {
+    pub(crate) fn has_vault_chain(&self) -> bool {
         self.chains.values().any(|c| c.kind == VAULT_KIND)
     }
 }

@@ -126,7 +126,8 @@ impl MetadataScanner {
 }
 
 /// Scans a whole file held in memory (tests, small inputs).
-pub fn scan_bytes(bytes: &[u8]) -> Vec<MetadataKind> {
+#[cfg(test)]
+pub(crate) fn scan_bytes(bytes: &[u8]) -> Vec<MetadataKind> {
     let mut s = MetadataScanner::new();
     s.update(bytes);
     s.finish()
@@ -385,7 +386,7 @@ fn need_byte(r: &mut impl std::io::Read, what: &'static str) -> Result<u8, Strip
 /// and XMP, APP3–APP15, comments; JFIF APP0 and ICC APP2 are kept), the
 /// image data byte for byte, and nothing after the end-of-image marker
 /// (where some phones put more metadata). Memory: one segment (≤ 64 KiB).
-pub fn strip_jpeg(
+pub(crate) fn strip_jpeg(
     r: &mut impl std::io::Read,
     w: &mut impl std::io::Write,
 ) -> Result<(), StripError> {

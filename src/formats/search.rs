@@ -652,7 +652,7 @@ fn is_word_end(h: &str, i: usize) -> bool {
 /// Scripts usually written without spaces between words, where the
 /// word-start rule would make search useless (also used by redaction's
 /// word-boundary rule, `bundle::redact`).
-pub fn is_unspaced_script(c: char) -> bool {
+pub(crate) fn is_unspaced_script(c: char) -> bool {
     matches!(
         c,
         '\u{0E00}'..='\u{0EFF}'         // Thai, Lao

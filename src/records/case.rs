@@ -67,7 +67,10 @@ pub struct Case {
 /// Every case (decrypts only the small case overviews), and the ids of
 /// cases whose overview is damaged (left out, so the rest stay usable;
 /// `check` names them).
-pub fn cases_and_damaged(conn: &Connection, session: &Session<'_>) -> Result<(Vec<Case>, Vec<Id>)> {
+pub(crate) fn cases_and_damaged(
+    conn: &Connection,
+    session: &Session<'_>,
+) -> Result<(Vec<Case>, Vec<Id>)> {
     let mut cases = Vec::new();
     let mut damaged = Vec::new();
     for (id, version, sealed) in rows::latest_overviews(conn, Kind::Case.as_str())? {
@@ -88,14 +91,14 @@ pub fn cases_and_damaged(conn: &Connection, session: &Session<'_>) -> Result<(Ve
 }
 
 /// Every readable case.
-pub fn all_cases(conn: &Connection, session: &Session<'_>) -> Result<Vec<Case>> {
+pub(crate) fn all_cases(conn: &Connection, session: &Session<'_>) -> Result<Vec<Case>> {
     Ok(cases_and_damaged(conn, session)?.0)
 }
 
 /// Whether two case references name the same case: compared after
 /// Unicode normalisation (NFC) and case folding, so "Réfugié-2026" typed
 /// with a combining accent, or in capitals, is the same reference.
-pub fn same_reference(a: &str, b: &str) -> bool {
+pub(crate) fn same_reference(a: &str, b: &str) -> bool {
     fold_reference(a) == fold_reference(b)
 }
 
@@ -105,7 +108,7 @@ fn fold_reference(reference: &str) -> String {
 }
 
 /// Finds a case by reference (see [`same_reference`]) or by id prefix.
-pub fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> Result<Case> {
+pub(crate) fn find_case(conn: &Connection, session: &Session<'_>, reference: &str) -> Result<Case> {
     let wanted = reference.trim();
     let cases = all_cases(conn, session)?;
     if let Some(c) = cases

@@ -193,7 +193,7 @@ pub fn check_input_file(path: &Path) -> Result<u64> {
 
 /// Detects a media type from the first bytes: magic numbers, else UTF-8
 /// text, else `application/octet-stream`. The file name is not trusted.
-pub fn detect_media_type(head: &[u8]) -> String {
+pub(crate) fn detect_media_type(head: &[u8]) -> String {
     if let Some(kind) = infer::get(head) {
         return kind.mime_type().to_owned();
     }
@@ -365,7 +365,7 @@ fn store_chunks(
 /// hashes chunk `n+1` while this thread encrypts and stores chunk `n`.
 /// Buffers circulate between them (at most [`PIPELINE_DEPTH`] + 1 chunks
 /// exist), so memory stays bounded whatever the file size.
-pub fn write_chunks<R: Read + Send>(
+pub(crate) fn write_chunks<R: Read + Send>(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -417,7 +417,7 @@ pub fn write_chunks<R: Read + Send>(
 }
 
 /// [`write_chunks`] for a reader that must stay on this thread.
-pub fn write_chunks_serial(
+pub(crate) fn write_chunks_serial(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -623,7 +623,7 @@ pub fn overview(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<Evi
 
 /// Runs `f` with a verifying reader over item `id`'s bytes. The SHA-256
 /// check runs on a second core beside the decryption.
-pub fn with_reader<T>(
+pub(crate) fn with_reader<T>(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -659,7 +659,7 @@ pub fn with_reader<T>(
 }
 
 /// Maps a reader's `InvalidData` error back to an integrity error.
-pub fn reader_error(e: io::Error, context: &str) -> Error {
+pub(crate) fn reader_error(e: io::Error, context: &str) -> Error {
     if e.kind() == io::ErrorKind::InvalidData {
         Error::Integrity(Integrity::Content {
             detail: e.to_string(),
@@ -694,7 +694,7 @@ fn summaries_of(
 
 /// Summaries of every item (optionally of one case), and the ids of items
 /// whose metadata is damaged (left out).
-pub fn summaries(
+pub(crate) fn summaries(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,
@@ -1193,7 +1193,7 @@ impl Vault<Unlocked> {
 }
 
 /// Names the output file in a bare I/O error.
-pub fn with_context(e: Error, out: &Path) -> Error {
+pub(crate) fn with_context(e: Error, out: &Path) -> Error {
     match e {
         Error::Io { source, .. } => Error::io(format!("cannot write {}", out.display()), source),
         other => other,
@@ -1201,7 +1201,7 @@ pub fn with_context(e: Error, out: &Path) -> Error {
 }
 
 /// Copies with a progress callback, in 1 MiB steps.
-pub fn copy_with_progress(
+pub(crate) fn copy_with_progress(
     reader: &mut (impl Read + ?Sized),
     writer: &mut (impl Write + ?Sized),
     progress: &mut dyn FnMut(u64),
@@ -1223,7 +1223,7 @@ pub fn copy_with_progress(
 
 /// How many sealed chunks the vault holds for item `id` (what an import
 /// event records as `chunks`).
-pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
+pub(crate) fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
     rows::chunk_count(conn, id)
 }
 

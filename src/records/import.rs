@@ -29,7 +29,7 @@ pub enum ImportFormat {
 
 impl ImportFormat {
     /// Guesses from the file name, then from the first byte.
-    pub fn detect(name: &str, head: &[u8]) -> ImportFormat {
+    pub(crate) fn detect(name: &str, head: &[u8]) -> ImportFormat {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".csv") {
             return ImportFormat::Csv;

@@ -13,7 +13,7 @@ use crate::vault::sealed::{open_field, seal_field};
 use crate::vault::Session;
 
 /// Seals `history` beside the newly imported record `id` of `kind`.
-pub fn keep_imported_history(
+pub(crate) fn keep_imported_history(
     conn: &Connection,
     session: &Session<'_>,
     kind: Kind,
@@ -33,7 +33,7 @@ pub fn keep_imported_history(
 }
 
 /// The history record `id` brought when it was imported, if it was.
-pub fn imported_history(
+pub(crate) fn imported_history(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,

@@ -35,7 +35,7 @@ use crate::vault::Session;
 /// the chain sealed it. A row deleted, restored from an old copy or
 /// inserted with `sqlite3` is an integrity error naming the record, on
 /// whatever operation meets it. Returns the chain.
-pub fn expect_record(
+pub(crate) fn expect_record(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -92,7 +92,7 @@ pub fn exists(conn: &Connection, id: &Id) -> Result<bool> {
 /// holds (naming it) and inserts its `records` row. Every record, typed in
 /// or brought by a bundle, is created through this, then given its first
 /// version and its custody event in the same transaction.
-pub fn new_record(conn: &Connection, kind: Kind, id: &Id) -> Result<()> {
+pub(crate) fn new_record(conn: &Connection, kind: Kind, id: &Id) -> Result<()> {
     if rows::record_exists(conn, id)? {
         return Err(Error::Invalid(Invalid::AlreadyInVault {
             kind,
@@ -105,7 +105,7 @@ pub fn new_record(conn: &Connection, kind: Kind, id: &Id) -> Result<()> {
 /// Writes version 1 of a record that has only an overview (a case, an
 /// exhibit), sealed in its place: the one way `records` and `bundle import`
 /// store such a version.
-pub fn insert_first_overview<T: Serialize + ?Sized>(
+pub(crate) fn insert_first_overview<T: Serialize + ?Sized>(
     conn: &Connection,
     session: &Session<'_>,
     kind: Kind,
@@ -135,7 +135,11 @@ pub fn insert_first_overview<T: Serialize + ?Sized>(
 /// Sorts out a damaged record from a real failure: `Ok(Some(v))` when it
 /// opened, `Ok(None)` when it is damaged (its id is noted, so the caller can
 /// go on with the others and report it), `Err` for anything else.
-pub fn open_or_note<T>(opened: Result<T>, id: Id, damaged: &mut Vec<Id>) -> Result<Option<T>> {
+pub(crate) fn open_or_note<T>(
+    opened: Result<T>,
+    id: Id,
+    damaged: &mut Vec<Id>,
+) -> Result<Option<T>> {
     match opened {
         Ok(v) => Ok(Some(v)),
         Err(Error::Integrity(_)) => {
@@ -157,7 +161,7 @@ pub enum Scope {
 }
 
 /// Refuses `doing` on a withdrawn record (see [`crate::custody::Action::Withdraw`]).
-pub fn refuse_withdrawn(
+pub(crate) fn refuse_withdrawn(
     chain: &ChainState,
     kind: Kind,
     id: &Id,
@@ -186,7 +190,7 @@ pub trait InCase {
 /// `case`), each with its id and its case's reference; and the ids of the
 /// records whose overview does not open (left out, so one damaged record
 /// does not hide the others).
-pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
+pub(crate) fn latest_overviews_in<T: DeserializeOwned + InCase>(
     conn: &Connection,
     session: &Session<'_>,
     kind: Kind,
@@ -258,7 +262,7 @@ pub fn latest_overviews_in<T: DeserializeOwned + InCase>(
 
 /// Checks a required free-text field: not empty, no control characters
 /// other than newline and tab, at most `max` bytes.
-pub fn check_text(label: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
+pub(crate) fn check_text(label: &str, value: &str, max: usize, multiline: bool) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::Invalid(Invalid::Field {
             label: label.to_owned(),
@@ -287,7 +291,7 @@ pub fn check_text(label: &str, value: &str, max: usize, multiline: bool) -> Resu
 }
 
 /// Checks an optional one-line field.
-pub fn check_optional(label: &str, value: &Option<String>, max: usize) -> Result<()> {
+pub(crate) fn check_optional(label: &str, value: &Option<String>, max: usize) -> Result<()> {
     match value {
         Some(v) => check_text(label, v, max, false),
         None => Ok(()),
@@ -296,7 +300,7 @@ pub fn check_optional(label: &str, value: &Option<String>, max: usize) -> Result
 
 /// Checks a date or date-time as users type it: `2026-03-14`,
 /// `2026-03-14T10:30`, `2026-03-14T10:30:00Z` or with an offset.
-pub fn check_date(label: &str, value: &str) -> Result<()> {
+pub(crate) fn check_date(label: &str, value: &str) -> Result<()> {
     use time::format_description::well_known::Rfc3339;
     use time::macros::format_description;
     let v = value.trim();

@@ -110,7 +110,7 @@ impl StatementFields {
     }
 
     /// The name to show when identities are withheld.
-    pub fn public_name(&self) -> &str {
+    pub(crate) fn public_name(&self) -> &str {
         match (&self.pseudonym, self.protected) {
             (Some(p), true) => p,
             _ => &self.witness,
@@ -290,7 +290,7 @@ struct SealMark {
 }
 
 /// Checks a body: not empty, not too large. (It is already valid UTF-8.)
-pub fn check_body(body: &str) -> Result<()> {
+pub(crate) fn check_body(body: &str) -> Result<()> {
     if body.trim().is_empty() {
         return Err(Error::Invalid(Invalid::Statement {
             problem: "the statement text is empty".into(),
@@ -339,14 +339,14 @@ fn search_source(fields: &StatementFields, body: &str) -> Zeroizing<String> {
 }
 
 /// The unfolded text of [`search_source`], for snippets.
-pub fn searchable_text(fields: &StatementFields, body: &str) -> Zeroizing<String> {
+pub(crate) fn searchable_text(fields: &StatementFields, body: &str) -> Zeroizing<String> {
     search_source(fields, body)
 }
 
 /// Writes one version of a statement (overview and body in
 /// `record_versions`) and makes its folded search text the statement's
 /// current one. Used by add, amend and bundle import.
-pub fn write_version(
+pub(crate) fn write_version(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -411,7 +411,7 @@ impl Vault<Unlocked> {
     /// in one write transaction ending with a signed `refold` event.
     /// A statement that cannot be read keeps its old text (`check` reports
     /// it). Returns how many texts were folded again, if it ran.
-    pub fn refold_if_needed(&mut self) -> Result<Option<u64>> {
+    pub(crate) fn refold_if_needed(&mut self) -> Result<Option<u64>> {
         let current = self.read(|tx, session| Ok(session.state(tx)?.state.fold_version))?;
         if current == crate::formats::search::FOLD_VERSION {
             return Ok(None);
@@ -459,7 +459,7 @@ impl Vault<Unlocked> {
 
 /// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
 /// every statement on every search).
-pub fn open_search_text(
+pub(crate) fn open_search_text(
     session: &Session<'_>,
     id: &Id,
     version: u64,
@@ -498,7 +498,7 @@ pub fn open_search_text(
 }
 
 /// Creates a statement in the caller's transaction (used by `add` and `import`).
-pub fn insert_statement(
+pub(crate) fn insert_statement(
     conn: &Connection,
     session: &Session<'_>,
     case_id: &Id,
@@ -522,7 +522,7 @@ pub fn insert_statement(
 }
 
 /// Reads one version (latest when `version` is None) with its body.
-pub fn read_version(
+pub(crate) fn read_version(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
@@ -605,7 +605,7 @@ fn case_reference(conn: &Connection, session: &Session<'_>, case_hex: &str) -> S
 /// decrypted. Statements whose overview is damaged are left out and their
 /// ids returned, so one damaged record does not hide the others.
 /// Withdrawn statements are left out unless `scope` asks for them.
-pub fn summaries(
+pub(crate) fn summaries(
     conn: &Connection,
     session: &Session<'_>,
     case: Option<&Id>,

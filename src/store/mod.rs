@@ -221,7 +221,7 @@ impl Store {
 
     /// Writes a consistent copy of the vault to `target` (which must not
     /// exist): `VACUUM INTO` a temporary name beside it, then a rename.
-    pub fn backup_to(&self, target: &Path, force: bool) -> Result<()> {
+    pub(crate) fn backup_to(&self, target: &Path, force: bool) -> Result<()> {
         if target.exists() && !force {
             return Err(Error::AlreadyExists(target.to_owned()));
         }
@@ -267,7 +267,7 @@ impl Store {
 
     /// Rewrites the file without its free pages (`VACUUM`), so erased
     /// content leaves no free page behind. Runs outside any transaction.
-    pub fn compact(&mut self) -> Result<()> {
+    pub(crate) fn compact(&mut self) -> Result<()> {
         self.conn.execute_batch("VACUUM")?;
         Ok(())
     }
@@ -338,7 +338,7 @@ fn configure(conn: &Connection) -> Result<()> {
 /// drop or rewrite custody rows (a `BEFORE INSERT … RAISE(IGNORE)` trigger
 /// on `events` turns the log off), so any difference is tampering (exit 4),
 /// named in the message. `check` reports the same through this function.
-pub fn check_schema(conn: &Connection) -> Result<()> {
+pub(crate) fn check_schema(conn: &Connection) -> Result<()> {
     let found = schema::objects(conn)?;
     let expected = schema::expected_objects()?;
     if found == expected {

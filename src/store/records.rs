@@ -35,7 +35,7 @@ fn parse_id(text: &str) -> rusqlite::Result<Id> {
 }
 
 /// Inserts a record at the next position.
-pub fn insert_record(conn: &Connection, id: &Id, kind: &str) -> Result<()> {
+pub(crate) fn insert_record(conn: &Connection, id: &Id, kind: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO records (record_id, kind, position)
          VALUES (?1, ?2, (SELECT COALESCE(MAX(position), 0) + 1 FROM records))",
@@ -45,7 +45,7 @@ pub fn insert_record(conn: &Connection, id: &Id, kind: &str) -> Result<()> {
 }
 
 /// Records whose id starts with `prefix` (already validated hex), at most `limit`.
-pub fn records_with_prefix(
+pub(crate) fn records_with_prefix(
     conn: &Connection,
     prefix: &str,
     limit: usize,
@@ -76,7 +76,7 @@ pub fn record_kind(conn: &Connection, id: &Id) -> Result<Option<String>> {
 }
 
 /// Every record of a kind, in creation order.
-pub fn records_of_kind(conn: &Connection, kind: &str) -> Result<Vec<Id>> {
+pub(crate) fn records_of_kind(conn: &Connection, kind: &str) -> Result<Vec<Id>> {
     let mut stmt =
         conn.prepare("SELECT record_id FROM records WHERE kind = ?1 ORDER BY position")?;
     let rows = stmt.query_map([kind], |r| parse_id(&r.get::<_, String>(0)?))?;
@@ -84,7 +84,7 @@ pub fn records_of_kind(conn: &Connection, kind: &str) -> Result<Vec<Id>> {
 }
 
 /// Every record, in creation order.
-pub fn all_records(conn: &Connection) -> Result<Vec<RecordRow>> {
+pub(crate) fn all_records(conn: &Connection) -> Result<Vec<RecordRow>> {
     let mut stmt = conn.prepare("SELECT record_id, kind FROM records ORDER BY position")?;
     let rows = stmt.query_map([], |r| {
         Ok(RecordRow {
@@ -96,7 +96,7 @@ pub fn all_records(conn: &Connection) -> Result<Vec<RecordRow>> {
 }
 
 /// Inserts one version of a record.
-pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
+pub(crate) fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     conn.execute(
         "INSERT INTO record_versions (record_id, version, overview, body)
          VALUES (?1, ?2, ?3, ?4)",
@@ -128,7 +128,7 @@ pub fn versions(conn: &Connection, id: &Id) -> Result<Vec<VersionRow>> {
 
 /// The overview (and nothing else) of the latest version of every record
 /// of a kind, in creation order. Bodies are not read.
-pub fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, Vec<u8>)>> {
+pub(crate) fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, Vec<u8>)>> {
     let mut stmt = conn.prepare(
         "SELECT v.record_id, v.version, v.overview
          FROM records r JOIN record_versions v ON v.record_id = r.record_id
@@ -148,7 +148,12 @@ pub fn latest_overviews(conn: &Connection, kind: &str) -> Result<Vec<(Id, u64, V
 }
 
 /// Sets the sealed search text of a statement (its latest version's).
-pub fn set_search_text(conn: &Connection, id: &Id, version: u64, sealed: &[u8]) -> Result<()> {
+pub(crate) fn set_search_text(
+    conn: &Connection,
+    id: &Id,
+    version: u64,
+    sealed: &[u8],
+) -> Result<()> {
     conn.execute(
         "INSERT INTO search_texts (record_id, version, sealed) VALUES (?1, ?2, ?3)
          ON CONFLICT (record_id) DO UPDATE SET version = excluded.version, sealed = excluded.sealed",
@@ -158,7 +163,7 @@ pub fn set_search_text(conn: &Connection, id: &Id, version: u64, sealed: &[u8]) 
 }
 
 /// Streams every statement's sealed search text to `visit(id, version, sealed)`.
-pub fn for_each_search_text(
+pub(crate) fn for_each_search_text(
     conn: &Connection,
     mut visit: impl FnMut(Id, u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
@@ -179,7 +184,7 @@ pub fn for_each_search_text(
 }
 
 /// One statement's sealed search text, if any.
-pub fn search_text(conn: &Connection, id: &Id) -> Result<Option<(u64, Vec<u8>)>> {
+pub(crate) fn search_text(conn: &Connection, id: &Id) -> Result<Option<(u64, Vec<u8>)>> {
     Ok(conn
         .query_row(
             "SELECT version, sealed FROM search_texts WHERE record_id = ?1",
@@ -201,7 +206,7 @@ pub fn seal(conn: &Connection, id: &Id) -> Result<Option<Vec<u8>>> {
 }
 
 /// Marks a record sealed.
-pub fn insert_seal(conn: &Connection, id: &Id, seal: &[u8]) -> Result<()> {
+pub(crate) fn insert_seal(conn: &Connection, id: &Id, seal: &[u8]) -> Result<()> {
     conn.execute(
         "INSERT INTO record_seals (record_id, seal) VALUES (?1, ?2)",
         params![id.to_hex(), seal],
@@ -213,7 +218,7 @@ pub fn insert_seal(conn: &Connection, id: &Id, seal: &[u8]) -> Result<()> {
 /// kind) and its imported custody history: versions, search text, seal
 /// and evidence chunks. With `secure_delete` on, the freed pages are
 /// overwritten with zeros. Returns how many rows were deleted.
-pub fn erase_content(conn: &Connection, id: &Id) -> Result<usize> {
+pub(crate) fn erase_content(conn: &Connection, id: &Id) -> Result<usize> {
     let hex = id.to_hex();
     let mut deleted = 0;
     for table in [
@@ -228,7 +233,7 @@ pub fn erase_content(conn: &Connection, id: &Id) -> Result<usize> {
 }
 
 /// Stores one evidence chunk.
-pub fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Result<()> {
+pub(crate) fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO evidence_chunks (record_id, chunk_index, data) VALUES (?1, ?2, ?3)",
     )?;
@@ -237,36 +242,13 @@ pub fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Resu
 }
 
 /// How many chunks are stored for item `id`.
-pub fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
+pub(crate) fn chunk_count(conn: &Connection, id: &Id) -> Result<u64> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM evidence_chunks WHERE record_id = ?1",
         [id.to_hex()],
         |row| row.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// Streams an item's chunks in index order to `visit(index, bytes)`.
-pub fn for_each_chunk(
-    conn: &Connection,
-    id: &Id,
-    mut visit: impl FnMut(u64, &[u8]) -> Result<()>,
-) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT chunk_index, data FROM evidence_chunks WHERE record_id = ?1 ORDER BY chunk_index",
-    )?;
-    let mut rows = stmt.query([id.to_hex()])?;
-    while let Some(row) = rows.next()? {
-        let index: i64 = row.get(0)?;
-        let data = row.get_ref(1)?.as_blob().map_err(|_| {
-            Error::Integrity(Integrity::RecordDamaged {
-                record: *id,
-                problem: format!("evidence {}: a chunk is not a blob", id.short()),
-            })
-        })?;
-        visit(u64::try_from(index).unwrap_or(u64::MAX), data)?;
-    }
-    Ok(())
 }
 
 /// Appends a sealed event at `position`.
@@ -302,7 +284,7 @@ pub fn vault_state(conn: &Connection) -> Result<Option<Vec<u8>>> {
 }
 
 /// Writes the sealed vault state.
-pub fn set_vault_state(conn: &Connection, sealed: &[u8]) -> Result<()> {
+pub(crate) fn set_vault_state(conn: &Connection, sealed: &[u8]) -> Result<()> {
     let changed = conn.execute(
         "INSERT INTO vault_state (singleton, state) VALUES (1, ?1)
          ON CONFLICT (singleton) DO UPDATE SET state = excluded.state",
@@ -313,28 +295,19 @@ pub fn set_vault_state(conn: &Connection, sealed: &[u8]) -> Result<()> {
 
 /// Number of rows left in the retired `custody_heads` table (version-1
 /// per-record heads; empty once a vault is migrated).
-pub fn legacy_head_count(conn: &Connection) -> Result<u64> {
+pub(crate) fn legacy_head_count(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM custody_heads", [], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Removes every version-1 per-record head (at migration).
-pub fn clear_legacy_heads(conn: &Connection) -> Result<()> {
+pub(crate) fn clear_legacy_heads(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM custody_heads", [])?;
     Ok(())
 }
 
-/// Ids and kinds of every record, as stored.
-pub fn record_ids(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT record_id, kind FROM records ORDER BY record_id")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
 /// How many versions a record has stored, and the highest.
-pub fn version_count(conn: &Connection, id: &Id) -> Result<(u64, u64)> {
+pub(crate) fn version_count(conn: &Connection, id: &Id) -> Result<(u64, u64)> {
     let (n, max): (i64, Option<i64>) = conn.query_row(
         "SELECT COUNT(*), MAX(version) FROM record_versions WHERE record_id = ?1",
         [id.to_hex()],
@@ -346,22 +319,8 @@ pub fn version_count(conn: &Connection, id: &Id) -> Result<(u64, u64)> {
     ))
 }
 
-/// The last event (position and sealed bytes), if any.
-pub fn last_event(conn: &Connection) -> Result<Option<(u64, Vec<u8>)>> {
-    Ok(conn
-        .query_row(
-            "SELECT position, sealed FROM events ORDER BY position DESC LIMIT 1",
-            [],
-            |r| {
-                let p: i64 = r.get(0)?;
-                Ok((u64::try_from(p).unwrap_or(0), r.get(1)?))
-            },
-        )
-        .optional()?)
-}
-
 /// One event by position.
-pub fn event_at(conn: &Connection, position: u64) -> Result<Option<Vec<u8>>> {
+pub(crate) fn event_at(conn: &Connection, position: u64) -> Result<Option<Vec<u8>>> {
     Ok(conn
         .query_row(
             "SELECT sealed FROM events WHERE position = ?1",
@@ -372,7 +331,7 @@ pub fn event_at(conn: &Connection, position: u64) -> Result<Option<Vec<u8>>> {
 }
 
 /// Streams every event in position order.
-pub fn for_each_event(
+pub(crate) fn for_each_event(
     conn: &Connection,
     mut visit: impl FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<()> {
@@ -391,29 +350,8 @@ pub fn for_each_event(
     Ok(())
 }
 
-/// A record's sealed custody-chain head.
-pub fn custody_head(conn: &Connection, record: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .query_row(
-            "SELECT head FROM custody_heads WHERE record_id = ?1",
-            [record],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
-/// Replaces a record's sealed custody-chain head.
-pub fn set_custody_head(conn: &Connection, record: &str, head: &[u8]) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO custody_heads (record_id, head) VALUES (?1, ?2)
-         ON CONFLICT (record_id) DO UPDATE SET head = excluded.head",
-    )?;
-    stmt.execute(params![record, head])?;
-    Ok(())
-}
-
 /// Stores the sealed original custody history of an imported record.
-pub fn insert_imported_custody(conn: &Connection, id: &Id, history: &[u8]) -> Result<()> {
+pub(crate) fn insert_imported_custody(conn: &Connection, id: &Id, history: &[u8]) -> Result<()> {
     conn.execute(
         "INSERT INTO imported_custody (record_id, history) VALUES (?1, ?2)",
         params![id.to_hex(), history],
@@ -433,7 +371,7 @@ pub fn imported_custody(conn: &Connection, id: &Id) -> Result<Option<Vec<u8>>> {
 }
 
 /// Ids of every record with an imported history.
-pub fn imported_custody_records(conn: &Connection) -> Result<Vec<String>> {
+pub(crate) fn imported_custody_records(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT record_id FROM imported_custody ORDER BY record_id")?;
     let ids = stmt
         .query_map([], |r| r.get(0))?
@@ -442,6 +380,6 @@ pub fn imported_custody_records(conn: &Connection) -> Result<Vec<String>> {
 }
 
 /// Inserts a record with a given id (import), failing if it exists.
-pub fn record_exists(conn: &Connection, id: &Id) -> Result<bool> {
+pub(crate) fn record_exists(conn: &Connection, id: &Id) -> Result<bool> {
     Ok(record_kind(conn, id)?.is_some())
 }

@@ -85,7 +85,7 @@ fn u32_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u32>> {
 }
 
 /// Writes the vault row (at creation).
-pub fn insert_vault(conn: &Connection, row: &VaultRow) -> Result<()> {
+pub(crate) fn insert_vault(conn: &Connection, row: &VaultRow) -> Result<()> {
     conn.execute(
         "INSERT INTO vault (singleton, format, vault_id, kdf_profile, kdf_memory_kib,
              kdf_time_cost, kdf_parallelism, settings)
@@ -126,7 +126,7 @@ pub fn vault(conn: &Connection) -> Result<VaultRow> {
 }
 
 /// Adds a key slot.
-pub fn insert_slot(conn: &Connection, slot: &SlotRow) -> Result<()> {
+pub(crate) fn insert_slot(conn: &Connection, slot: &SlotRow) -> Result<()> {
     conn.execute(
         "INSERT INTO key_slots (slot_id, kind, user_id, kdf_memory_kib, kdf_time_cost,
              kdf_parallelism, salt, wrapped_master, wrapped_signing_key)
@@ -180,7 +180,7 @@ pub fn slots(conn: &Connection, kind: SlotKind) -> Result<Vec<SlotRow>> {
 }
 
 /// Whether a key slot with this id is in the file.
-pub fn slot_exists(conn: &Connection, slot: &Id) -> Result<bool> {
+pub(crate) fn slot_exists(conn: &Connection, slot: &Id) -> Result<bool> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM key_slots WHERE slot_id = ?1",
         [&slot.0[..]],
@@ -190,7 +190,7 @@ pub fn slot_exists(conn: &Connection, slot: &Id) -> Result<bool> {
 }
 
 /// Removes every passphrase slot of a user (returns how many).
-pub fn delete_user_slots(conn: &Connection, user: &Id) -> Result<usize> {
+pub(crate) fn delete_user_slots(conn: &Connection, user: &Id) -> Result<usize> {
     Ok(conn.execute(
         "DELETE FROM key_slots WHERE kind = 'passphrase' AND user_id = ?1",
         [&user.0[..]],
@@ -198,7 +198,7 @@ pub fn delete_user_slots(conn: &Connection, user: &Id) -> Result<usize> {
 }
 
 /// Adds a user.
-pub fn insert_user(conn: &Connection, user: &UserRow) -> Result<()> {
+pub(crate) fn insert_user(conn: &Connection, user: &UserRow) -> Result<()> {
     conn.execute(
         "INSERT INTO users (user_id, position, profile) VALUES (?1, ?2, ?3)",
         params![&user.user_id.0[..], user.position, user.profile],
@@ -207,7 +207,7 @@ pub fn insert_user(conn: &Connection, user: &UserRow) -> Result<()> {
 }
 
 /// Replaces a user's sealed profile.
-pub fn update_user_profile(conn: &Connection, user: &Id, profile: &[u8]) -> Result<()> {
+pub(crate) fn update_user_profile(conn: &Connection, user: &Id, profile: &[u8]) -> Result<()> {
     let n = conn.execute(
         "UPDATE users SET profile = ?2 WHERE user_id = ?1",
         params![&user.0[..], profile],
@@ -233,7 +233,7 @@ pub fn users(conn: &Connection) -> Result<Vec<UserRow>> {
 }
 
 /// The next free user position.
-pub fn next_user_position(conn: &Connection) -> Result<i64> {
+pub(crate) fn next_user_position(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COALESCE(MAX(position), 0) + 1 FROM users",
         [],

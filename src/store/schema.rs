@@ -117,7 +117,7 @@ pub struct SchemaObject {
 }
 
 /// Every object of a database's schema, sorted.
-pub fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+pub(crate) fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<SchemaObject>> {
     let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
     let mut out = stmt
         .query_map([], |r| {
@@ -135,7 +135,7 @@ pub fn objects(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<SchemaObject
 
 /// The exact schema a vault of [`CURRENT_VERSION`] has: the objects an
 /// empty in-memory database gets from [`MIGRATIONS`].
-pub fn expected_objects() -> rusqlite::Result<Vec<SchemaObject>> {
+pub(crate) fn expected_objects() -> rusqlite::Result<Vec<SchemaObject>> {
     let conn = rusqlite::Connection::open_in_memory()?;
     for sql in MIGRATIONS {
         conn.execute_batch(sql)?;

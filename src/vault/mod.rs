@@ -118,7 +118,7 @@ impl<'a> Session<'a> {
     }
 
     /// Where this vault's custody log is and its events key.
-    pub fn log_keys(&self) -> LogKeys<'_> {
+    pub(crate) fn log_keys(&self) -> LogKeys<'_> {
         LogKeys {
             vault_id: self.vault_id,
             events: &self.keys.events,
@@ -159,7 +159,7 @@ impl<'a> Session<'a> {
     }
 
     /// The head of the vault-wide chain as this transaction sees it.
-    pub fn log_head(&self, conn: &rusqlite::Connection) -> Result<LogHead> {
+    pub(crate) fn log_head(&self, conn: &rusqlite::Connection) -> Result<LogHead> {
         Ok(custody::vault_head(&*self.state(conn)?))
     }
 
@@ -889,7 +889,7 @@ impl Vault<Unlocked> {
     }
 
     /// Public keys of every user, current and retired, by minisign key id.
-    pub fn key_directory(&mut self) -> Result<users::KeyDirectory> {
+    pub(crate) fn key_directory(&mut self) -> Result<users::KeyDirectory> {
         let mut out = users::KeyDirectory::new();
         for (_, profile) in self.profiles()? {
             for key in profile.all_keys()? {
@@ -904,7 +904,7 @@ impl Vault<Unlocked> {
     /// after which events signed with it are forged (its retirement by a
     /// passphrase change or recovery, or its user's removal), and for users
     /// removed by a version-1 build the removal time.
-    pub fn key_limits(&mut self) -> Result<HashMap<String, KeyLimit>> {
+    pub(crate) fn key_limits(&mut self) -> Result<HashMap<String, KeyLimit>> {
         let mut out = HashMap::new();
         for (_, profile) in self.profiles()? {
             for (key, record) in profile.keys_with_records()? {
@@ -933,7 +933,7 @@ impl Vault<Unlocked> {
     }
 
     /// A purpose subkey of the master key.
-    pub fn subkey(&self, purpose: Purpose) -> Result<SymmetricKey> {
+    pub(crate) fn subkey(&self, purpose: Purpose) -> Result<SymmetricKey> {
         Ok(self.state.master.subkey(purpose)?)
     }
 
@@ -943,7 +943,7 @@ impl Vault<Unlocked> {
     }
 
     /// The store, mutably (to start write transactions).
-    pub fn store_mut(&mut self) -> &mut Store {
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
         &mut self.store
     }
 

@@ -60,7 +60,7 @@ pub fn resolve(conn: &Connection, kind: Kind, text: &str) -> Result<Id> {
 }
 
 /// Resolves an id or unique prefix to a record of any kind.
-pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
+pub(crate) fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
     let prefix = normalize_id_prefix(text).map_err(|e| {
         Error::Invalid(Invalid::IdPrefix {
             problem: e.to_string(),
@@ -88,7 +88,7 @@ pub fn resolve_any(conn: &Connection, text: &str) -> Result<(Id, Kind)> {
 }
 
 /// The binding of a record field.
-pub fn record_binding<'a>(
+pub(crate) fn record_binding<'a>(
     vault_id: &'a Id,
     kind: Kind,
     record: &'a str,
@@ -105,7 +105,7 @@ pub fn record_binding<'a>(
 }
 
 /// Seals one field of a record version.
-pub fn seal_field<T: Serialize + ?Sized>(
+pub(crate) fn seal_field<T: Serialize + ?Sized>(
     key: &SymmetricKey,
     vault_id: &Id,
     kind: Kind,
@@ -123,7 +123,7 @@ pub fn seal_field<T: Serialize + ?Sized>(
 }
 
 /// Opens one field of a record version, naming the record if it fails.
-pub fn open_field<T: DeserializeOwned>(
+pub(crate) fn open_field<T: DeserializeOwned>(
     key: &SymmetricKey,
     vault_id: &Id,
     kind: Kind,

@@ -49,7 +49,7 @@ pub fn pinned(state: &VaultState) -> Result<Vec<PinnedSigner>> {
 }
 
 /// A signer's name: 1–64 characters, printable, as user names.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     crate::vault::users::validate_user_name(name).map_err(|_| {
         Error::Invalid(Invalid::Signer {
             problem: format!(

@@ -31,7 +31,7 @@ fn slot_record(slot_id: &Id, user_id: Option<&Id>) -> String {
 }
 
 /// Builds a passphrase slot for `user_id`.
-pub fn passphrase_slot(
+pub(crate) fn passphrase_slot(
     master: &MasterKey,
     user_id: &Id,
     passphrase: &str,
@@ -93,7 +93,7 @@ pub fn check_slot_cost(slot: &SlotRow, default: &KdfParams) -> std::result::Resu
 /// in the file is found by `check` even by someone who cannot open it (a
 /// colleague's slot, the recovery slot). It says nothing about the keys:
 /// it is a hash of ciphertext.
-pub fn slot_digest(slot: &SlotRow) -> String {
+pub(crate) fn slot_digest(slot: &SlotRow) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
@@ -120,7 +120,7 @@ pub fn slot_digest(slot: &SlotRow) -> String {
 
 /// Tries a passphrase on one slot. `Ok(None)`: not this slot's passphrase.
 /// Bounds on the stored KDF parameters are checked before any allocation.
-pub fn open_passphrase_slot(
+pub(crate) fn open_passphrase_slot(
     vault_id: &Id,
     slot: &SlotRow,
     passphrase: &str,
@@ -175,7 +175,7 @@ pub(crate) fn recovery_wrap_key(recovery: &RecoveryKey, salt: &[u8]) -> Result<S
 }
 
 /// Builds the recovery slot.
-pub fn recovery_slot(master: &MasterKey, recovery: &RecoveryKey) -> Result<SlotRow> {
+pub(crate) fn recovery_slot(master: &MasterKey, recovery: &RecoveryKey) -> Result<SlotRow> {
     let vault_id = master.vault_id();
     let slot_id = random_id()?;
     let salt: [u8; SALT_LEN] = random_bytes()?;
@@ -198,7 +198,7 @@ pub fn recovery_slot(master: &MasterKey, recovery: &RecoveryKey) -> Result<SlotR
 }
 
 /// Opens the recovery slot.
-pub fn open_recovery_slot(
+pub(crate) fn open_recovery_slot(
     vault_id: &Id,
     slot: &SlotRow,
     recovery: &RecoveryKey,

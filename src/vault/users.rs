@@ -73,7 +73,7 @@ impl UserProfile {
     }
 
     /// The current public key.
-    pub fn current_key(&self) -> Result<VerifyingKey> {
+    pub(crate) fn current_key(&self) -> Result<VerifyingKey> {
         let last = self.keys.last().ok_or_else(|| {
             Error::Integrity(Integrity::Access {
                 problem: format!("user {:?} has no signing key", self.name),
@@ -83,7 +83,7 @@ impl UserProfile {
     }
 
     /// Every public key the user has had, oldest first.
-    pub fn all_keys(&self) -> Result<Vec<VerifyingKey>> {
+    pub(crate) fn all_keys(&self) -> Result<Vec<VerifyingKey>> {
         self.keys
             .iter()
             .map(|k| decode_key(&k.public_key))
@@ -92,7 +92,12 @@ impl UserProfile {
 
     /// Retires the current key at log `position` and makes `signing`
     /// current from there.
-    pub fn rotate_signing_key(&mut self, signing: &UserSigningKey, now: &str, position: u64) {
+    pub(crate) fn rotate_signing_key(
+        &mut self,
+        signing: &UserSigningKey,
+        now: &str,
+        position: u64,
+    ) {
         if let Some(last) = self.keys.last_mut() {
             last.retired_at = Some(now.to_owned());
             last.retired_at_position = Some(position);
@@ -107,7 +112,7 @@ impl UserProfile {
     }
 
     /// Every key with its record, oldest first.
-    pub fn keys_with_records(&self) -> Result<Vec<(VerifyingKey, &KeyRecord)>> {
+    pub(crate) fn keys_with_records(&self) -> Result<Vec<(VerifyingKey, &KeyRecord)>> {
         self.keys
             .iter()
             .map(|k| Ok((decode_key(&k.public_key)?, k)))
@@ -155,20 +160,20 @@ pub struct UserSummary {
 }
 
 /// Serialises an id as hex.
-pub fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn ser_id<S: serde::Serializer>(id: &Id, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_hex())
 }
 
 /// A user name in its stored form: Unicode NFC, so that "maître" typed with
 /// a composed or a decomposed accent is the same user.
-pub fn normalize_user_name(name: &str) -> String {
+pub(crate) fn normalize_user_name(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     name.nfc().collect()
 }
 
 /// Checks a user name: 1–64 characters, no control characters, no
 /// leading/trailing space.
-pub fn validate_user_name(name: &str) -> Result<()> {
+pub(crate) fn validate_user_name(name: &str) -> Result<()> {
     if name.is_empty() || name.chars().count() > MAX_USER_NAME {
         return Err(Error::Invalid(Invalid::User {
             problem: format!("a user name must have 1 to {MAX_USER_NAME} characters"),
@@ -206,7 +211,7 @@ fn profile_binding<'a>(vault_id: &'a Id, record: &'a str, version: u64) -> Bindi
 /// Seals a profile for the `users` table, as its `version` (the vault
 /// state says which version each user's row must carry, so a row put back
 /// from an old copy no longer opens).
-pub fn seal_profile(
+pub(crate) fn seal_profile(
     master: &MasterKey,
     user_id: &Id,
     version: u64,
@@ -241,7 +246,7 @@ fn open_profile(master: &MasterKey, row: &rows::UserRow, version: u64) -> Result
 }
 
 /// Loads one user's profile, which must be of `version`.
-pub fn load_profile(
+pub(crate) fn load_profile(
     conn: &rusqlite::Connection,
     master: &MasterKey,
     user_id: &Id,
@@ -260,7 +265,7 @@ pub fn load_profile(
 
 /// Every user's profile, in the order of the vault state (the authority),
 /// each opened as the version the state names.
-pub fn profiles_in(
+pub(crate) fn profiles_in(
     conn: &rusqlite::Connection,
     master: &MasterKey,
     state: &VaultState,
@@ -281,7 +286,7 @@ pub fn profiles_in(
 
 /// Profiles as a version-1 vault keeps them: every row, by position, each
 /// sealed as version 1 (only for the migration to the vault state).
-pub fn legacy_profiles(
+pub(crate) fn legacy_profiles(
     conn: &rusqlite::Connection,
     master: &MasterKey,
 ) -> Result<Vec<(Id, UserProfile)>> {
@@ -293,7 +298,7 @@ pub fn legacy_profiles(
 
 /// Finds an active user by name, or the first active user, among
 /// `profiles` (in the state's order).
-pub fn find_user(
+pub(crate) fn find_user(
     profiles: Vec<(Id, UserProfile)>,
     name: Option<&str>,
 ) -> Result<(Id, UserProfile)> {
@@ -326,7 +331,7 @@ pub fn list(profiles: Vec<(Id, UserProfile)>) -> Result<Vec<UserSummary>> {
 }
 
 /// Checks that an unwrapped signing key is the profile's current key.
-pub fn check_signing_key(profile: &UserProfile, signing: &UserSigningKey) -> Result<()> {
+pub(crate) fn check_signing_key(profile: &UserProfile, signing: &UserSigningKey) -> Result<()> {
     if profile.current_key()? != signing.verifying_key() {
         return Err(Error::Integrity(Integrity::Access {
             problem: format!(

@@ -64,7 +64,7 @@ fn class(c: char) -> Class {
 
 /// Splits `text` into words (letters, digits and combining marks), runs of
 /// white space, and single other characters. Joined, the tokens are `text`.
-pub fn tokens(text: &str) -> Vec<&str> {
+pub(crate) fn tokens(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut current: Option<Class> = None;

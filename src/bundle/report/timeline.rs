@@ -28,7 +28,7 @@ pub struct Row {
 }
 
 /// Parses an RFC 3339 time, in UTC.
-pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text.trim(), &Rfc3339)
         .ok()
         .map(|t| t.to_offset(UtcOffset::UTC))
@@ -36,7 +36,7 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
 
 /// `2026-12-06 14:03 UTC` for an RFC 3339 time; an unreadable one is
 /// shown as recorded, and said to be so.
-pub fn utc_minute(text: &str) -> String {
+pub(crate) fn utc_minute(text: &str) -> String {
     match parse_time(text) {
         Some(t) => format!("{} UTC", minute(t)),
         None => format!("{} (as recorded; not a readable time)", text.trim()),
@@ -53,7 +53,7 @@ fn minute(t: OffsetDateTime) -> String {
 
 /// The span from `first` to `last`: `2026-12-06 14:03 – 14:09 UTC`, or with
 /// both dates when the days differ, or one time when the minutes agree.
-pub fn utc_span(first: &str, last: &str) -> String {
+pub(crate) fn utc_span(first: &str, last: &str) -> String {
     match (parse_time(first), parse_time(last)) {
         (Some(a), Some(b)) if minute(a) == minute(b) => format!("{} UTC", minute(a)),
         (Some(a), Some(b)) if day(a) == day(b) => {

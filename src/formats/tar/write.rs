@@ -65,7 +65,7 @@ impl<W: Write> DeterministicTar<W> {
 
     /// The same archive with every entry dated `mtime` (seconds since the
     /// Unix epoch; clamped to what the 11-digit octal field holds).
-    pub fn with_mtime(mut self, mtime: u64) -> Self {
+    pub(crate) fn with_mtime(mut self, mtime: u64) -> Self {
         self.mtime = mtime.min(MAX_OCTAL_SIZE);
         self
     }

@@ -36,7 +36,7 @@ use crate::records::case::find_case;
 use crate::records::case::Case;
 use crate::records::evidence::{self, reader_error, with_context, with_reader};
 use crate::records::imported::imported_history;
-use crate::records::statement::{self, read_version, StatementFields};
+use crate::records::statement::{self, read_version, StatementFields, StatementVersion};
 use crate::records::{expect_record, refuse_withdrawn, Scope};
 use crate::stream::write_behind;
 use crate::vault::sealed::resolve;
@@ -644,16 +644,9 @@ fn statement_documents(
     docs: &mut Documents,
     files: &mut Files,
 ) -> Result<()> {
-    for id in &selection.statements {
-        let latest = read_version(tx, session, id, None)?;
-        if latest.overview.case != selection.case_hex {
-            return Err(Error::Invalid(Invalid::OtherCase {
-                kind: Kind::Statement,
-                record: *id,
-            }));
-        }
-        for v in 1..=latest.versions {
-            let shown = read_version(tx, session, id, Some(v))?;
+    for_each_selected_version(tx, session, selection, |id, latest, shown| {
+        let v = shown.overview.version;
+        {
             let f = &shown.overview.fields;
             let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
             let withhold = protected && !opts.reveal_protected;
@@ -724,8 +717,54 @@ fn statement_documents(
             docs.statements.push((doc, text));
             docs.versions_total += 1;
         }
+        Ok(())
+    })
+}
+
+/// Visits every version of every selected statement, oldest first, with
+/// the statement's latest version (whose protection governs them all);
+/// a statement of another case is refused. Shared by the export and its
+/// preview, so both see the same texts.
+fn for_each_selected_version(
+    tx: &Connection,
+    session: &Session<'_>,
+    selection: &Selection,
+    mut visit: impl FnMut(&Id, &StatementVersion, &StatementVersion) -> Result<()>,
+) -> Result<()> {
+    for id in &selection.statements {
+        let latest = read_version(tx, session, id, None)?;
+        if latest.overview.case != selection.case_hex {
+            return Err(Error::Invalid(Invalid::OtherCase {
+                kind: Kind::Statement,
+                record: *id,
+            }));
+        }
+        for v in 1..=latest.versions {
+            let shown = read_version(tx, session, id, Some(v))?;
+            visit(id, &latest, &shown)?;
+        }
     }
     Ok(())
+}
+
+/// The selected exhibits' overviews; an exhibit of another case is refused.
+fn selected_exhibits(
+    tx: &Connection,
+    session: &Session<'_>,
+    selection: &Selection,
+) -> Result<Vec<(Id, evidence::EvidenceOverview)>> {
+    let mut overviews = Vec::with_capacity(selection.evidence.len());
+    for id in &selection.evidence {
+        let o = evidence::overview(tx, session, id)?;
+        if o.case != selection.case_hex {
+            return Err(Error::Invalid(Invalid::OtherCase {
+                kind: Kind::Evidence,
+                record: *id,
+            }));
+        }
+        overviews.push((*id, o));
+    }
+    Ok(overviews)
 }
 
 /// The selected exhibits: metadata now, bytes streamed by [`write_bundle`].
@@ -737,17 +776,7 @@ fn evidence_documents(
     docs: &mut Documents,
     files: &mut Files,
 ) -> Result<()> {
-    let mut overviews = Vec::new();
-    for id in &selection.evidence {
-        let o = evidence::overview(tx, session, id)?;
-        if o.case != selection.case_hex {
-            return Err(Error::Invalid(Invalid::OtherCase {
-                kind: Kind::Evidence,
-                record: *id,
-            }));
-        }
-        overviews.push((*id, o));
-    }
+    let overviews = selected_exhibits(tx, session, selection)?;
     let m = &mut docs.metadata_redactions;
     let shown_names: Vec<String> = overviews
         .iter()
@@ -888,16 +917,9 @@ impl Vault<Unlocked> {
             for tag in &case.data.tags {
                 preview_field(&mut items, &shield, at, "tag", Some(tag), true);
             }
-            for id in &selection.statements {
-                let latest = read_version(tx, session, id, None)?;
-                if latest.overview.case != selection.case_hex {
-                    return Err(Error::Invalid(Invalid::OtherCase {
-                        kind: Kind::Statement,
-                        record: *id,
-                    }));
-                }
-                for v in 1..=latest.versions {
-                    let shown = read_version(tx, session, id, Some(v))?;
+            for_each_selected_version(tx, session, &selection, |id, latest, shown| {
+                let v = shown.overview.version;
+                {
                     let f = &shown.overview.fields;
                     let at = ("statement", id, Some(v));
                     let (protected, pseudonym) = withheld_as(f, &latest.overview.fields);
@@ -930,15 +952,9 @@ impl Vault<Unlocked> {
                         preview_field(&mut items, &shield, at, field, value.as_deref(), true);
                     }
                 }
-            }
-            for id in &selection.evidence {
-                let o = evidence::overview(tx, session, id)?;
-                if o.case != selection.case_hex {
-                    return Err(Error::Invalid(Invalid::OtherCase {
-                        kind: Kind::Evidence,
-                        record: *id,
-                    }));
-                }
+                Ok(())
+            })?;
+            for (id, o) in &selected_exhibits(tx, session, &selection)? {
                 let at = ("evidence", id, None);
                 let name = Some(o.original_name.as_str());
                 preview_field(&mut items, &shield, at, "original_name", name, true);

@@ -258,6 +258,9 @@ impl Vault<Unlocked> {
         for why in profiles {
             report.problem(None, None, why);
         }
+        if let Some(why) = self.settings_problem(&state) {
+            report.problem(None, None, why);
+        }
         let conn = self.store().conn();
         let pass = slots(conn, SlotKind::Passphrase)?;
         for slot in &pass {

@@ -388,6 +388,7 @@ impl Vault<Unlocked> {
             key: PublicKey::new(self.signing_key().verifying_key()),
             name: self.user().name.clone(),
             signing: self.signing_key().dalek().clone(),
+            zone: self.settings()?.zone(),
         })
     }
 }
@@ -404,6 +405,8 @@ struct Exporter {
     key: PublicKey,
     name: String,
     signing: ed25519_dalek::SigningKey,
+    /// The vault's time zone (from its sealed settings), for the report.
+    zone: Option<time::UtcOffset>,
 }
 
 /// The records an export carries.
@@ -1255,6 +1258,7 @@ fn build_bag(
         bag: &name,
         bundle_file,
         protection,
+        zone: exporter.zone,
     });
     add_bytes(&mut files, REPORT_HTML.into(), report.into_bytes());
 

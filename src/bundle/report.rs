@@ -63,6 +63,9 @@ pub struct ReportInput<'a> {
     pub date: &'a str,
     /// Checkpoint receipt.
     pub checkpoint: &'a str,
+    /// The vault's time zone, if its settings give one: the timeline shows
+    /// times in UTC and in this zone.
+    pub zone: Option<time::UtcOffset>,
     /// The bag's directory name inside the tar.
     pub bag: &'a str,
     /// The bundle's file name as written (`--out`, without its folder).
@@ -276,11 +279,19 @@ pub fn render(input: &ReportInput<'_>) -> String {
         ),
     );
     row(&mut h, "Bagging date", input.date);
+    let zone_note = match input.zone {
+        Some(z) if z != time::UtcOffset::UTC => format!(
+            "Times are in UTC; the timeline also gives them in the vault's time zone, UTC{} \
+             (a fixed offset, set with <code>custodia settings --time-zone</code>).",
+            timeline::offset_text(z)
+        ),
+        _ => "Times are in UTC (the vault sets no other time zone).".to_owned(),
+    };
     let _ = write!(
         h,
         "<tr><td>Vault checkpoint</td><td class=\"mono\">{}</td></tr></table>\n\
          <p class=\"note\"{EN}>This page is a reading copy: the files in <code>data/</code> are the \
-         evidence. Times are in UTC (the vault records no time zone).</p></section>\n",
+         evidence. {zone_note}</p></section>\n",
         e(input.checkpoint)
     );
 
@@ -288,7 +299,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     exhibits(&mut h, input.evidence);
 
     let names = record_names(input);
-    let rows = timeline::rows(input.events, &names);
+    let rows = timeline::rows(input.events, &names, input.zone);
     let _ = write!(
         h,
         "<section class=\"major\"><h2{EN}>Custody timeline</h2><p class=\"note\"{EN}>{} in {}: \
@@ -304,7 +315,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     }
     let _ = write!(h, "</table></section>\n");
     if !input.prior_events.is_empty() {
-        let rows = timeline::rows(input.prior_events, &names);
+        let rows = timeline::rows(input.prior_events, &names, input.zone);
         let _ = write!(
             h,
             "<section class=\"major\"><h2{EN}>Earlier custody</h2><p class=\"note\"{EN}>{}: records \
@@ -829,6 +840,7 @@ mod tests {
             bag: "KZ 2026",
             bundle_file: "pour la cour.age",
             protection,
+            zone: None,
         }
     }
 

@@ -12,6 +12,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("", "custodia init --user \"Claire Dupont\" --recovery-key-file /media/usb/recovery.txt
   custodia case new KZ-2026-014 --title \"Déserteur, Astana\"
   custodia shell                     # unlock once for a working session"),
+    ("settings", "custodia settings                              # show them
+  custodia settings --idle 5m --time-zone +02:00   # lock the shell sooner; Kyiv winter time in the report"),
     ("info", "custodia info
   custodia --vault field.custodia info --passphrase-file pass.txt --json"),
     ("user", "custodia user add \"Amina Q.\"

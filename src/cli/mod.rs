@@ -124,6 +124,8 @@ pub enum Command {
     Bundle(bundle_cmds::BundleCommand),
     /// Write a consistent encrypted copy of the vault
     Backup(custody_cmds::BackupArgs),
+    /// Show or change the vault's settings (idle lock, time zone)
+    Settings(vault_cmds::SettingsArgs),
     /// Unlock once and run commands at a prompt until exit, Ctrl-D or idle
     Shell(shell::ShellArgs),
     /// Print a shell completion script
@@ -167,6 +169,7 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Export(args) => bundle_cmds::export(g, &out, args),
         Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
         Command::Shell(args) => shell::shell(g, &out, args),
+        Command::Settings(args) => vault_cmds::settings(g, &out, args),
         Command::Completions { shell } => {
             let mut cmd = examples::command();
             let mut script = Vec::new();

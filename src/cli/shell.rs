@@ -20,8 +20,9 @@ use super::{session, terminal_safe, Cli, Command, Failure, Global, Output};
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// Lock the vault after this long without a command (30s, 10m, 1h)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    idle: Duration,
+    /// [default: the vault's setting (`custodia settings --idle`), else 10m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle: Option<Duration>,
 }
 
 /// Parses `30s`, `10m`, `1h` (a positive whole number and a unit).
@@ -163,15 +164,22 @@ pub fn shell(g: &Global, out: &Output, args: ShellArgs) -> Result<(), Failure> {
     }
     no_dumps(out);
     session::begin();
-    // Unlock now: a wrong passphrase ends here, before any command.
-    drop(session::unlock(g)?);
+    // Unlock now: a wrong passphrase ends here, before any command. The
+    // idle time is the one given, else the vault's sealed setting.
+    let idle = {
+        let vault = session::unlock(g)?;
+        match args.idle {
+            Some(given) => given,
+            None => Duration::from_secs(vault.settings()?.idle_seconds()),
+        }
+    };
     lock_memory(out);
     let interactive = std::io::stdin().is_terminal();
     if interactive && !out.quiet {
         super::output::stderr_line(&format!(
             "Custodia shell: commands as on the command line (`case list`, `statement add …`), \
              `history`, `lock`, `exit`. Locks after {} idle.",
-            describe(args.idle)
+            describe(idle)
         ));
     }
     let lines = line_reader();
@@ -185,13 +193,13 @@ pub fn shell(g: &Global, out: &Output, args: ShellArgs) -> Result<(), Failure> {
         let Ok(()) = lines.want.send(()) else {
             break;
         };
-        let next = match lines.got.recv_timeout(args.idle) {
+        let next = match lines.got.recv_timeout(idle) {
             Ok(next) => next,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if session::lock() && !out.quiet {
                     super::output::stderr_line(&format!(
                         "\nLocked after {} idle; the next command asks for the passphrase again.",
-                        describe(args.idle)
+                        describe(idle)
                     ));
                 }
                 match lines.got.recv() {

@@ -640,3 +640,68 @@ pub fn key(g: &Global, out: &Output, cmd: KeyCommand) -> Result<(), Failure> {
         }
     }
 }
+
+/// `custodia settings`: show or change the vault's settings.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// How long `custodia shell` stays unlocked without a command (30s, 10m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = super::shell::parse_duration)]
+    idle: Option<std::time::Duration>,
+    /// The vault's time zone, as an offset from UTC (+02:00, -05:30, UTC): the
+    /// court report's timeline shows times in UTC and in this zone
+    #[arg(long, value_name = "OFFSET")]
+    time_zone: Option<String>,
+}
+
+/// `custodia settings [--idle D] [--time-zone Z]`.
+pub fn settings(g: &Global, out: &Output, args: SettingsArgs) -> Result<(), Failure> {
+    let mut vault = super::open::OpenVault::unlock(g, out)?;
+    let settings = if args.idle.is_none() && args.time_zone.is_none() {
+        vault.settings()?
+    } else {
+        let changed = vault.change_settings(&custodia::vault::SettingsChange {
+            idle_seconds: args.idle.map(|d| d.as_secs()),
+            time_zone: args.time_zone,
+        })?;
+        out.note("Settings changed (a signed `settings` event records it).");
+        changed
+    };
+    let idle = settings.idle_seconds();
+    let doc = json!({
+        "name": settings.name,
+        "created_at": settings.created_at,
+        "idle_seconds": idle,
+        "time_zone": settings.time_zone,
+        "kdf": settings.kdf,
+    });
+    out.either(&doc, || {
+        if let Some(name) = &settings.name {
+            out.line(format!("Name        {}", super::terminal_safe(name)))?;
+        }
+        out.line(format!("Created     {}", settings.created_at))?;
+        out.line(format!(
+            "Idle lock   {} ({idle} s){}",
+            if idle % 60 == 0 {
+                format!("{} min", idle / 60)
+            } else {
+                format!("{idle} s")
+            },
+            if settings.idle_seconds.is_none() {
+                ", the default"
+            } else {
+                ""
+            }
+        ))?;
+        out.line(format!(
+            "Time zone   {}",
+            settings
+                .time_zone
+                .as_deref()
+                .map_or("UTC only (none set)".to_owned(), |z| format!("UTC{z}"))
+        ))?;
+        out.line(format!(
+            "KDF         Argon2id m={} KiB t={} p={}",
+            settings.kdf.memory_kib, settings.kdf.time_cost, settings.kdf.parallelism
+        ))
+    })
+}

@@ -67,6 +67,9 @@ pub enum Action {
     Withdraw,
     /// The record's content was erased; its chain and hashes stay.
     Destroy,
+    /// The vault's settings were changed (idle time, time zone): the event
+    /// carries the new values and the sealed row's digest.
+    Settings,
     /// A search was run (on the vault's own chain: the query, the filters,
     /// the ids shown, the counts).
     Search,
@@ -109,6 +112,7 @@ impl Action {
             Action::Withdraw => "withdraw",
             Action::Destroy => "destroy",
             Action::Search => "search",
+            Action::Settings => "settings",
             Action::UserAdd => "user-add",
             Action::UserRemove => "user-remove",
             Action::PassphraseChange => "passphrase-change",

@@ -153,6 +153,12 @@ pub struct VaultState {
     /// vault's `create` event and by every `refold` event.
     #[serde(default = "legacy_fold_version")]
     pub fold_version: u32,
+    /// SHA-256 (hex) of the sealed settings row the last `settings` event
+    /// wrote; `None` until the settings are first changed (the row is
+    /// then the one `init` wrote). A settings row put back from an old
+    /// copy no longer matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_sha256: Option<String>,
 }
 
 fn legacy_fold_version() -> u32 {
@@ -397,6 +403,13 @@ impl VaultState {
             }
             // A search changes nothing the state tracks.
             Action::Search => Ok(()),
+            Action::Settings => match detail_str(event, "settings_sha256") {
+                Some(digest) => {
+                    self.settings_sha256 = Some(digest.to_owned());
+                    Ok(())
+                }
+                None => Err(format!("event {at}: a settings change without its digest")),
+            },
             Action::Refold => match fold_version(event) {
                 Some(v) => {
                     self.fold_version = v;

@@ -279,3 +279,20 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>> {
     }
     Ok(out)
 }
+
+/// Replaces the sealed settings of the vault row (exactly one row).
+pub fn update_settings(conn: &Connection, sealed: &[u8]) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE vault SET settings = ?1 WHERE singleton = 1",
+        rusqlite::params![sealed],
+    )?;
+    if changed != 1 {
+        return Err(crate::error::Error::Integrity(
+            crate::error::Integrity::WriteInterfered {
+                what: "the vault settings".into(),
+                changed,
+            },
+        ));
+    }
+    Ok(())
+}

@@ -230,6 +230,64 @@ pub struct Settings {
     pub created_at: String,
     /// Argon2id parameters for new passphrase slots.
     pub kdf: KdfParams,
+    /// How long `custodia shell` (and the desk) stay unlocked without a
+    /// command, in seconds (10 minutes when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_seconds: Option<u64>,
+    /// The vault's time zone, as a fixed offset from UTC (`+02:00`): the
+    /// court report shows times in UTC and in this zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// The idle time when the settings give none: 10 minutes.
+pub const DEFAULT_IDLE_SECONDS: u64 = 600;
+
+/// Longest idle time a vault may be set to keep its keys: one day.
+pub const MAX_IDLE_SECONDS: u64 = 24 * 60 * 60;
+
+/// A change of settings (`None`: unchanged).
+#[derive(Clone, Debug, Default)]
+pub struct SettingsChange {
+    /// A new idle time, in seconds.
+    pub idle_seconds: Option<u64>,
+    /// A new time zone (`+02:00`, `-05:30`, `UTC`).
+    pub time_zone: Option<String>,
+}
+
+/// Parses a time zone as a fixed offset from UTC (`+02:00`, `-05:30`,
+/// `UTC`/`Z`), or says what is wrong.
+pub fn parse_time_zone(text: &str) -> Result<time::UtcOffset> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(time::UtcOffset::UTC);
+    }
+    time::UtcOffset::parse(
+        t,
+        time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
+    )
+    .map_err(|_| {
+        Error::Invalid(Invalid::Command {
+            problem: format!(
+                "{t:?} is not a time zone offset: give it as +02:00, -05:30 or UTC (a fixed \
+                 offset; daylight saving time is not followed)"
+            ),
+        })
+    })
+}
+
+impl Settings {
+    /// The idle time in seconds (the default when not set).
+    pub fn idle_seconds(&self) -> u64 {
+        self.idle_seconds.unwrap_or(DEFAULT_IDLE_SECONDS)
+    }
+
+    /// The time zone, if one is set and readable.
+    pub fn zone(&self) -> Option<time::UtcOffset> {
+        self.time_zone
+            .as_deref()
+            .and_then(|z| parse_time_zone(z).ok())
+    }
 }
 
 /// What anyone holding the file can see (SECURITY.md lists the same).
@@ -322,6 +380,8 @@ impl Vault<Locked> {
             name: options.name.clone(),
             created_at: created_at.clone(),
             kdf: params,
+            idle_seconds: None,
+            time_zone: None,
         };
         let settings_blob = seal_value(
             &master.subkey(Purpose::Settings)?,
@@ -445,6 +505,7 @@ impl Vault<Locked> {
                 }
             }
             check_user_rows(&tx, vault_state)?;
+            check_settings_row(&self.row, vault_state)?;
             drop(tx);
             users::check_signing_key(&profile, &signing)?;
             let user = ActiveUser {
@@ -862,6 +923,14 @@ impl Vault<Unlocked> {
         users::profiles_in(&tx, master, &loaded.state)
     }
 
+    /// Why the settings row is not the one the last `settings` event
+    /// sealed, if it is not.
+    pub(crate) fn settings_problem(&self, state: &VaultState) -> Option<String> {
+        check_settings_row(&self.row, state)
+            .err()
+            .map(|e| e.to_string())
+    }
+
     /// Why each user of `state` cannot be read as the version it lists.
     pub(crate) fn profile_problems(&self, state: &VaultState) -> Vec<String> {
         let mut out = Vec::new();
@@ -954,6 +1023,59 @@ impl Vault<Unlocked> {
             &settings_binding(&self.row.vault_id),
             &self.row.settings,
         )?)
+    }
+
+    /// Changes the idle time or the time zone: the settings are sealed
+    /// again and a signed `settings` event records the new values and the
+    /// sealed row's digest, so a row put back from an old copy is found.
+    pub fn change_settings(&mut self, change: &SettingsChange) -> Result<Settings> {
+        let mut settings = self.settings()?;
+        if let Some(idle) = change.idle_seconds {
+            if idle == 0 || idle > MAX_IDLE_SECONDS {
+                return Err(Error::Invalid(Invalid::Command {
+                    problem: format!(
+                        "the idle time must be between 1 second and {} hours",
+                        MAX_IDLE_SECONDS / 3600
+                    ),
+                }));
+            }
+            settings.idle_seconds = Some(idle);
+        }
+        if let Some(zone) = &change.time_zone {
+            let offset = parse_time_zone(zone)?;
+            let (h, m, _) = offset.as_hms();
+            settings.time_zone = Some(format!(
+                "{}{:02}:{:02}",
+                if offset.is_negative() { '-' } else { '+' },
+                h.unsigned_abs(),
+                m.unsigned_abs()
+            ));
+        }
+        let sealed = seal_value(
+            &self.subkey(Purpose::Settings)?,
+            &settings_binding(&self.row.vault_id),
+            &settings,
+        )?;
+        let digest = settings_digest(&sealed);
+        let vault_id = self.row.vault_id;
+        let (idle, zone) = (settings.idle_seconds, settings.time_zone.clone());
+        self.write(|tx, session| {
+            rows::update_settings(tx, &sealed)?;
+            session.append(
+                tx,
+                Kind::Vault,
+                &vault_id,
+                Action::Settings,
+                serde_json::json!({
+                    "idle_seconds": idle,
+                    "time_zone": zone,
+                    "settings_sha256": digest,
+                }),
+            )?;
+            Ok(())
+        })?;
+        self.row.settings = sealed;
+        Ok(settings)
     }
 
     /// Parameters new passphrase slots get in this vault (from the sealed,
@@ -1245,6 +1367,26 @@ fn authenticated_kdf(master: &MasterKey, row: &VaultRow) -> Result<KdfParams> {
     Ok(settings.kdf)
 }
 
+/// SHA-256 (hex) of a sealed settings row, as `settings` events record it.
+pub(crate) fn settings_digest(sealed: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(sealed))
+}
+
+/// The settings row must be the one the last `settings` event sealed.
+fn check_settings_row(row: &VaultRow, state: &VaultState) -> Result<()> {
+    if let Some(expected) = &state.settings_sha256 {
+        if settings_digest(&row.settings) != *expected {
+            return Err(Error::Integrity(Integrity::Settings {
+                problem: "the vault's settings are not the ones its last signed settings \
+                          change sealed: they were put back from an old copy (tampering)"
+                    .into(),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// Where the sealed settings live.
 pub(crate) fn settings_binding(vault_id: &Id) -> Binding<'_> {
     Binding {
@@ -1284,6 +1426,8 @@ mod settings_vectors {
             name: Some("Test".into()),
             created_at: "2026-01-01T00:00:00Z".into(),
             kdf: INSECURE_FAST,
+            idle_seconds: None,
+            time_zone: None,
         };
         let json = serde_json::to_vec(&settings).unwrap();
         assert_eq!(

@@ -830,3 +830,85 @@ fn export_and_check_show_bytes_and_a_total_on_a_terminal_only() {
         );
     }
 }
+
+#[test]
+fn the_shell_takes_its_idle_time_from_the_vaults_sealed_settings() {
+    let v = TestVault::new();
+    v.ok(&["case", "new", CASE, "--title", "Évgueni K."]);
+    let shown = parse_json(&v.ok(&["settings", "--json"]));
+    assert_eq!(shown["idle_seconds"], 600, "10 minutes by default: {shown}");
+    v.ok(&["settings", "--idle", "1s"]);
+    assert_eq!(
+        parse_json(&v.ok(&["settings", "--json"]))["idle_seconds"],
+        1
+    );
+    // No --idle: the sealed setting applies.
+    let (code, stdout, stderr) = shell(
+        &v,
+        &[],
+        &[
+            (Duration::ZERO, "case list\n"),
+            (Duration::from_millis(2500), "case list\n"),
+        ],
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("Locked after 1s idle"), "{stderr}");
+    // The change is a signed event on the vault's chain.
+    let log = parse_json(&v.ok(&["log", "--json"]));
+    let change = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["event"]["action"] == "settings")
+        .expect("a settings event");
+    assert_eq!(change["event"]["details"]["idle_seconds"], 1);
+    assert!(change["event"]["details"]["settings_sha256"].is_string());
+    assert_eq!(change["signature_valid"], true);
+    // Bad values are refused, naming what is wrong.
+    let refused = v.fails_with(&["settings", "--time-zone", "Europe/Kyiv"], 1);
+    assert!(refused.contains("+02:00"), "{refused}");
+}
+
+#[test]
+fn settings_put_back_from_an_old_copy_are_refused() {
+    let v = TestVault::new();
+    v.ok(&["settings", "--idle", "30m"]);
+    let old = v.copy_vault("old.custodia");
+    v.ok(&["settings", "--idle", "1h", "--time-zone", "+02:00"]);
+    // The attacker restores the earlier settings row (longer-lived keys,
+    // another zone) with sqlite3.
+    let conn = rusqlite::Connection::open(&v.path).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS old", [arg(&old)])
+        .unwrap();
+    conn.execute_batch("UPDATE main.vault SET settings = (SELECT settings FROM old.vault)")
+        .unwrap();
+    drop(conn);
+    let refused = v.fails_with(&["case", "list"], 4);
+    assert!(
+        refused.contains("settings") && refused.contains("old copy"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_report_timeline_shows_the_vaults_time_zone_too() {
+    let v = TestVault::new();
+    v.ok(&["settings", "--time-zone", "+02:00"]);
+    v.ok(&["case", "new", CASE, "--title", "Évgueni K."]);
+    let out = v.file("zone.tar");
+    v.ok(&["export", "--case", CASE, "--no-encrypt", "--out", arg(&out)]);
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    let mut report = String::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().ends_with("data/report.html") {
+            std::io::Read::read_to_string(&mut entry, &mut report).unwrap();
+        }
+    }
+    assert!(report.contains("UTC+02:00"), "the note names the zone");
+    assert!(
+        report.contains(" +02:00)"),
+        "timeline rows give the local time"
+    );
+}

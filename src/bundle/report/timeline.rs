@@ -23,7 +23,7 @@ pub struct Row {
     pub what: String,
     /// Which record(s).
     pub record: String,
-    /// When, in UTC.
+    /// When, in UTC (and in the vault's zone, when it has one).
     pub when: String,
 }
 
@@ -62,6 +62,67 @@ pub(crate) fn utc_span(first: &str, last: &str) -> String {
         (Some(a), Some(b)) => format!("{} – {} UTC", minute(a), minute(b)),
         _ if first == last => utc_minute(first),
         _ => format!("{} – {}", utc_minute(first), utc_minute(last)),
+    }
+}
+
+/// An offset as the report writes it: `+02:00`, `-05:30`.
+pub(crate) fn offset_text(zone: UtcOffset) -> String {
+    let (h, m, _) = zone.as_hms();
+    format!(
+        "{}{:02}:{:02}",
+        if zone.is_negative() { '-' } else { '+' },
+        h.unsigned_abs(),
+        m.unsigned_abs()
+    )
+}
+
+/// The time in UTC, then in the vault's zone when it has one:
+/// `2026-12-06 14:03 UTC (16:03 +02:00)`, with the local date too when it
+/// is another day.
+pub(crate) fn zoned_minute(text: &str, zone: Option<UtcOffset>) -> String {
+    let utc = utc_minute(text);
+    match (zone.filter(|z| *z != UtcOffset::UTC), parse_time(text)) {
+        (Some(z), Some(t)) => format!("{utc} ({})", local(t, t.to_offset(z), z)),
+        _ => utc,
+    }
+}
+
+/// [`utc_span`], then the same span in the vault's zone.
+pub(crate) fn zoned_span(first: &str, last: &str, zone: Option<UtcOffset>) -> String {
+    let utc = utc_span(first, last);
+    match (
+        zone.filter(|z| *z != UtcOffset::UTC),
+        parse_time(first),
+        parse_time(last),
+    ) {
+        (Some(z), Some(a), Some(b)) if minute(a) != minute(b) => {
+            let (la, lb) = (a.to_offset(z), b.to_offset(z));
+            let end = if day(la) == day(lb) {
+                format!("{:02}:{:02}", lb.hour(), lb.minute())
+            } else {
+                minute(lb)
+            };
+            format!(
+                "{utc} ({} – {end} {})",
+                short_or_full(a, la),
+                offset_text(z)
+            )
+        }
+        (Some(z), Some(a), Some(_)) => format!("{utc} ({})", local(a, a.to_offset(z), z)),
+        _ => utc,
+    }
+}
+
+/// `16:03 +02:00`, or `2026-12-07 01:03 +02:00` when the local day differs.
+fn local(utc: OffsetDateTime, at: OffsetDateTime, zone: UtcOffset) -> String {
+    format!("{} {}", short_or_full(utc, at), offset_text(zone))
+}
+
+fn short_or_full(utc: OffsetDateTime, at: OffsetDateTime) -> String {
+    if day(utc) == day(at) {
+        format!("{:02}:{:02}", at.hour(), at.minute())
+    } else {
+        minute(at)
     }
 }
 
@@ -207,7 +268,11 @@ fn folds(ev: &Event) -> bool {
 /// The rows of `events` (in order): one per event, but each run of
 /// consecutive searches and views by the same user (in the same vault) is
 /// one row, "viewed 12 records", with the span of its times.
-pub fn rows(events: &[Event], names: &HashMap<String, String>) -> Vec<Row> {
+pub fn rows(
+    events: &[Event],
+    names: &HashMap<String, String>,
+    zone: Option<UtcOffset>,
+) -> Vec<Row> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < events.len() {
@@ -232,7 +297,7 @@ pub fn rows(events: &[Event], names: &HashMap<String, String>) -> Vec<Row> {
                 user: ev.user.clone(),
                 what: what(ev),
                 record: record(ev, names),
-                when: utc_minute(&ev.time),
+                when: zoned_minute(&ev.time, zone),
             });
         } else {
             let views: Vec<&Event> = run.iter().filter(|e| e.action.as_str() == "view").collect();
@@ -269,7 +334,7 @@ pub fn rows(events: &[Event], names: &HashMap<String, String>) -> Vec<Row> {
                 user: ev.user.clone(),
                 what: what.join(" and "),
                 record: listed.join("; "),
-                when: utc_span(&ev.time, &last.time),
+                when: zoned_span(&ev.time, &last.time, zone),
             });
         }
         i = j;
@@ -303,6 +368,36 @@ mod tests {
 
     fn id(n: u8) -> String {
         format!("{:032x}", n)
+    }
+
+    #[test]
+    fn times_are_also_shown_in_the_vaults_zone() {
+        let kyiv = UtcOffset::from_hms(2, 0, 0).unwrap();
+        assert_eq!(
+            zoned_minute("2026-12-06T14:03:22Z", Some(kyiv)),
+            "2026-12-06 14:03 UTC (16:03 +02:00)"
+        );
+        assert_eq!(
+            zoned_minute("2026-12-06T23:30:00Z", Some(kyiv)),
+            "2026-12-06 23:30 UTC (2026-12-07 01:30 +02:00)"
+        );
+        let caracas = UtcOffset::from_hms(-4, -30, 0).unwrap();
+        assert_eq!(
+            zoned_span(
+                "2026-12-06T14:03:01Z",
+                "2026-12-06T14:09:59Z",
+                Some(caracas)
+            ),
+            "2026-12-06 14:03 – 14:09 UTC (09:33 – 09:39 -04:30)"
+        );
+        assert_eq!(
+            zoned_minute("2026-12-06T14:03:22Z", None),
+            "2026-12-06 14:03 UTC"
+        );
+        assert_eq!(
+            zoned_minute("2026-12-06T14:03:22Z", Some(UtcOffset::UTC)),
+            "2026-12-06 14:03 UTC"
+        );
     }
 
     #[test]
@@ -374,7 +469,7 @@ mod tests {
             "2026-12-06T15:03:00Z",
         ));
 
-        let rows = rows(&events, &names);
+        let rows = rows(&events, &names, None);
         let summary: Vec<(u64, u64, &str, &str)> = rows
             .iter()
             .map(|r| {

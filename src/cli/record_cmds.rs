@@ -11,7 +11,7 @@ use custodia::records::case::NewCase;
 use custodia::records::evidence::{
     check_input_file, plan_folder, EvidenceSummary, FolderPlan, NewEvidence,
 };
-use custodia::records::import::{parse, read_file};
+use custodia::records::import::ImportFile;
 use custodia::records::statement::{
     Amendment, FieldChanges, NewStatement, StatementFields, MAX_BODY_BYTES,
 };
@@ -637,10 +637,11 @@ pub fn statement(g: &Global, out: &Output, cmd: StatementCommand) -> Result<(), 
             out.either(&json!({ "id": id.to_hex() }), || out.line(id.to_hex()))
         }
         StatementCommand::Import { file } => {
-            let (format, bytes) = read_file(&file)?;
-            let rows = parse(format, &bytes)?;
+            // Every row is checked before the passphrase is asked for.
+            let source = ImportFile::open(&file)?;
+            source.check()?;
             let mut vault = OpenVault::unlock(g, out)?;
-            let ids = vault.import_statements(&rows)?;
+            let ids = vault.import_statements(&source)?;
             out.either(
                 &json!({ "imported": ids.iter().map(|i| i.to_hex()).collect::<Vec<_>>() }),
                 || {

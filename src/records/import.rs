@@ -1,16 +1,22 @@
 //! `statement import`: JSON Lines or CSV, one statement a row, with the
 //! fields of `statement add` (`case`, `witness`, `pseudonym`, `protected`,
 //! `language`, `taken_at`, `place`, `interviewer`, `interpreter`, `consent`,
-//! `source`) plus `body`. Every row is checked before any is written; the
-//! first bad row is reported by number and nothing is written.
+//! `source`) plus `body`. The file is read one row at a time, twice: every
+//! row is checked before the vault is unlocked, then each is stored as it
+//! is read again, in one transaction; the first bad row is reported by
+//! number and nothing is written. Memory is that of one row.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 
 use serde::Deserialize;
 
 use super::case::all_cases;
-use super::statement::{check_body, insert_statement, NewStatement, StatementFields};
+use super::statement::{
+    check_body, insert_statement, NewStatement, StatementFields, MAX_BODY_BYTES,
+};
 use crate::error::{Error, Invalid, Result};
 use crate::format::Id;
 use crate::vault::{Unlocked, Vault};
@@ -185,40 +191,143 @@ fn row_error(row: usize, what: impl std::fmt::Display) -> Error {
     })
 }
 
-/// Parses every row (rows are numbered from 1, not counting a CSV header)
-/// and checks each, without touching the vault.
-pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
-    let text = std::str::from_utf8(input).map_err(|e| {
-        Error::Invalid(Invalid::ImportFile {
-            problem: format!(
-                "the import file is not valid UTF-8 (at byte {}); nothing was imported",
-                e.valid_up_to()
-            ),
+/// Longest line of a JSON Lines import: a statement text of
+/// [`MAX_BODY_BYTES`] as JSON (escapes included) and its fields. A longer
+/// line is refused before it is held in memory.
+const MAX_LINE_BYTES: u64 = 8 * MAX_BODY_BYTES as u64 + 1024 * 1024;
+
+/// A statement import file, opened and bounded, read one row at a time:
+/// once to check every row (before the vault is even unlocked) and once to
+/// store them, so memory stays that of one row whatever the file's size.
+#[derive(Clone, Debug)]
+pub struct ImportFile {
+    path: std::path::PathBuf,
+    format: ImportFormat,
+}
+
+impl ImportFile {
+    /// Opens `path`: refuses a directory or a file over
+    /// [`MAX_IMPORT_BYTES`], and tells the format from the name (or the
+    /// first byte).
+    pub fn open(path: &Path) -> Result<ImportFile> {
+        let io = |e| Error::io(format!("cannot read {}", path.display()), e);
+        let mut file = File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if meta.is_dir() {
+            return Err(Error::Invalid(Invalid::Path {
+                path: path.to_owned(),
+                problem: "is a directory".into(),
+            }));
+        }
+        if meta.len() > MAX_IMPORT_BYTES {
+            return Err(Error::Invalid(Invalid::Path {
+                path: path.to_owned(),
+                problem: "is too large to import".into(),
+            }));
+        }
+        let mut head = Vec::with_capacity(64);
+        (&mut file).take(64).read_to_end(&mut head).map_err(io)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(ImportFile {
+            path: path.to_owned(),
+            format: ImportFormat::detect(&name, &head),
         })
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Vec::new();
+    }
+
+    /// The format read.
+    pub fn format(&self) -> ImportFormat {
+        self.format
+    }
+
+    /// Checks every row (columns, fields, text) and returns how many there
+    /// are; the first bad row is named by number.
+    pub fn check(&self) -> Result<usize> {
+        self.for_each(|_, _| Ok(()))
+    }
+
+    /// Visits every row, checked, in order (rows numbered from 1).
+    fn for_each(&self, visit: impl FnMut(usize, NewStatement) -> Result<()>) -> Result<usize> {
+        let file = File::open(&self.path)
+            .map_err(|e| Error::io(format!("cannot read {}", self.path.display()), e))?;
+        let reader = BufReader::with_capacity(1 << 16, file.take(MAX_IMPORT_BYTES + 1));
+        rows_in(self.format, reader, visit)
+    }
+}
+
+/// Parses the rows of `input` one at a time, checks each and hands it to
+/// `visit`; nothing of a row is kept once visited.
+pub fn rows_in(
+    format: ImportFormat,
+    mut input: impl BufRead,
+    mut visit: impl FnMut(usize, NewStatement) -> Result<()>,
+) -> Result<usize> {
+    let read_error = |e: std::io::Error| Error::io("cannot read the import file", e);
+    let mut checked = |n: usize, st: NewStatement| -> Result<()> {
+        st.fields.validate().map_err(|e| row_error(n, e))?;
+        check_body(&st.body).map_err(|e| row_error(n, e))?;
+        visit(n, st)
+    };
+    let mut n = 0usize;
     match format {
         ImportFormat::JsonLines => {
-            let mut n = 0;
-            for line in text.lines() {
-                if line.trim().is_empty() {
+            let mut line = Vec::new();
+            let mut line_no = 0usize;
+            loop {
+                line.clear();
+                let read = (&mut input)
+                    .take(MAX_LINE_BYTES + 1)
+                    .read_until(b'\n', &mut line)
+                    .map_err(read_error)?;
+                if read == 0 {
+                    break;
+                }
+                line_no += 1;
+                if read as u64 > MAX_LINE_BYTES {
+                    return Err(row_error(
+                        n + 1,
+                        format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
+                    ));
+                }
+                let text = std::str::from_utf8(&line).map_err(|e| {
+                    Error::Invalid(Invalid::ImportFile {
+                        problem: format!(
+                            "the import file is not valid UTF-8 (line {line_no}, at byte {}); \
+                             nothing was imported",
+                            e.valid_up_to()
+                        ),
+                    })
+                })?;
+                let text = if line_no == 1 {
+                    text.strip_prefix('\u{feff}').unwrap_or(text)
+                } else {
+                    text
+                };
+                if text.trim().is_empty() {
                     continue;
                 }
                 n += 1;
                 let value: serde_json::Value =
-                    serde_json::from_str(line).map_err(|e| row_error(n, e))?;
+                    serde_json::from_str(text).map_err(|e| row_error(n, e))?;
                 if let Some(map) = value.as_object() {
                     check_columns(map.keys().map(String::as_str), Some(n))?;
                 }
                 let row: Row = serde_json::from_value(value).map_err(|e| row_error(n, e))?;
-                out.push((n, row.into_statement()));
+                checked(n, row.into_statement())?;
             }
         }
         ImportFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_reader(text.as_bytes());
+            // A UTF-8 byte-order mark is not part of the first header.
+            if input
+                .fill_buf()
+                .map_err(read_error)?
+                .starts_with(b"\xEF\xBB\xBF")
+            {
+                input.consume(3);
+            }
+            let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
             let headers = reader
                 .headers()
                 .map_err(|e| {
@@ -229,58 +338,25 @@ pub fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
                 .clone();
             check_columns(headers.iter(), None)?;
             for (i, record) in reader.deserialize::<Row>().enumerate() {
-                let row = record.map_err(|e| row_error(i + 1, e))?;
-                out.push((i + 1, row.into_statement()));
+                n = i + 1;
+                let row = record.map_err(|e| row_error(n, e))?;
+                checked(n, row.into_statement())?;
             }
         }
     }
-    if out.is_empty() {
+    if n == 0 {
         return Err(Error::Invalid(Invalid::ImportFile {
             problem: "the import file has no statements".into(),
         }));
     }
-    for (n, st) in &out {
-        st.fields.validate().map_err(|e| row_error(*n, e))?;
-        check_body(&st.body).map_err(|e| row_error(*n, e))?;
-    }
-    Ok(out.into_iter().map(|(_, s)| s).collect())
-}
-
-/// Reads an import file (bounded), detecting its format.
-pub fn read_file(path: &std::path::Path) -> Result<(ImportFormat, Vec<u8>)> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::Invalid(Invalid::Path {
-            path: path.to_owned(),
-            problem: "is a directory".into(),
-        }));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_IMPORT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    if bytes.len() as u64 > MAX_IMPORT_BYTES {
-        return Err(Error::Invalid(Invalid::Path {
-            path: path.to_owned(),
-            problem: "is too large to import".into(),
-        }));
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok((
-        ImportFormat::detect(&name, &bytes[..bytes.len().min(64)]),
-        bytes,
-    ))
+    Ok(n)
 }
 
 impl Vault<Unlocked> {
-    /// Imports statements: all rows are checked (fields, and that each case
-    /// exists) before any is written, then all are written in one
-    /// transaction. Returns the new ids in row order.
-    pub fn import_statements(&mut self, statements: &[NewStatement]) -> Result<Vec<Id>> {
+    /// Imports every row of `file` in one transaction: each row is read,
+    /// checked and stored (with its custody event) before the next is
+    /// read; the first refused row rolls everything back.
+    pub fn import_statements(&mut self, file: &ImportFile) -> Result<Vec<Id>> {
         self.write(|tx, session| {
             let cases = all_cases(tx, session)?;
             let mut by_ref: HashMap<String, Id> = HashMap::new();
@@ -288,18 +364,15 @@ impl Vault<Unlocked> {
                 by_ref.insert(c.data.reference.to_lowercase(), c.id);
                 by_ref.insert(c.id.to_hex(), c.id);
             }
-            let mut case_ids = Vec::with_capacity(statements.len());
-            for (i, st) in statements.iter().enumerate() {
-                let id = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
-                    row_error(i + 1, format!("no case \"{}\" in this vault", st.case))
+            let mut ids = Vec::new();
+            file.for_each(|n, st| {
+                let case = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
+                    row_error(n, format!("no case \"{}\" in this vault", st.case))
                 })?;
-                case_ids.push(*id);
-            }
-            statements
-                .iter()
-                .zip(case_ids)
-                .map(|(st, case)| insert_statement(tx, session, &case, st))
-                .collect()
+                ids.push(insert_statement(tx, session, case, &st)?);
+                Ok(())
+            })?;
+            Ok(ids)
         })
     }
 }
@@ -307,6 +380,40 @@ impl Vault<Unlocked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row of `input`, checked, collected (tests only: the import
+    /// itself keeps one row at a time).
+    fn parse(format: ImportFormat, input: &[u8]) -> Result<Vec<NewStatement>> {
+        let mut rows = Vec::new();
+        rows_in(format, input, |_, st| {
+            rows.push(st);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_bad_encoding_are_handled_per_line() {
+        let csv = "\u{feff}case,witness,body\nKZ-1,A,texte\n";
+        assert_eq!(parse(ImportFormat::Csv, csv.as_bytes()).unwrap().len(), 1);
+        let jsonl = "\u{feff}{\"case\":\"K\",\"witness\":\"A\",\"body\":\"x\"}\n";
+        assert_eq!(
+            parse(ImportFormat::JsonLines, jsonl.as_bytes())
+                .unwrap()
+                .len(),
+            1
+        );
+        let mut bad = b"{\"case\":\"K\",\"witness\":\"A\",\"body\":\"x\"}\n".to_vec();
+        bad.extend_from_slice(b"{\"case\":\"K\",\"witness\":\"\xff\",\"body\":\"x\"}\n");
+        let err = parse(ImportFormat::JsonLines, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid UTF-8 (line 2"), "{err}");
+        let err = parse(ImportFormat::JsonLines, b"\n\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no statements"), "{err}");
+    }
 
     #[test]
     fn csv_and_jsonl_parse_with_row_numbers_in_errors() {

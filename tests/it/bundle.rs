@@ -23,7 +23,6 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -1791,42 +1790,14 @@ fn report_html_renders_in_headless_chromium() {
     let (_tar, bag) = fx.unpacked("court");
     let report = bag.join("data/report.html");
     let png = fx.v.file("report.png");
-    let profile = fx.v.file("chromium-profile");
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.display()),
-            &format!("--screenshot={}", png.display()),
-            "--window-size=1240,1754",
-            &format!("file://{}", report.display()),
-        ])
-        .env("HOME", fx.v.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+    let stderr = crate::common::headless_chromium(
+        &fx.v,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1240,1754".to_owned(),
+        ],
+        &report,
+    );
     let size = fs::metadata(&png)
         .unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"))
         .len();

@@ -14,7 +14,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::{arg, parse_json, TestVault};
 
@@ -484,43 +483,14 @@ fn report_prints_as_numbered_pages_with_instructions_first_and_no_raw_json() {
 /// `chromium --headless --print-to-pdf`, without Chromium's own header and
 /// footer (the page numbers must be the report's), within two minutes.
 fn chromium_pdf(v: &TestVault, html: &Path, pdf: &Path) {
-    let profile = v.file("chromium-profile");
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--no-pdf-header-footer",
-            &format!("--user-data-dir={}", profile.display()),
-            &format!("--print-to-pdf={}", pdf.display()),
-            &format!("file://{}", html.display()),
-        ])
-        .env("HOME", v.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    use std::io::Read;
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+    let stderr = crate::common::headless_chromium(
+        v,
+        &[
+            "--no-pdf-header-footer".to_owned(),
+            format!("--print-to-pdf={}", pdf.display()),
+        ],
+        html,
+    );
     let bytes = fs::read(pdf).unwrap_or_else(|e| panic!("no PDF ({e}):\n{stderr}"));
     assert!(bytes.starts_with(b"%PDF"), "not a PDF");
 }

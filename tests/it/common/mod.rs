@@ -454,3 +454,48 @@ pub fn needs(test: &str, available: bool, what: &str, remedy: &str) -> bool {
     );
     false
 }
+
+/// Runs headless Chromium on `page` for `v` (its own profile and `HOME`
+/// inside the test's directory) with `action` (`--screenshot=…`,
+/// `--print-to-pdf=…` and the like), waits at most two minutes, and fails
+/// the test with Chromium's standard error if it does not succeed. Returns
+/// that standard error.
+pub fn headless_chromium(v: &TestVault, action: &[String], page: &Path) -> String {
+    use std::io::Read;
+    let profile = v.file("chromium-profile");
+    let mut child = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(action)
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", v.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
+    stderr
+}

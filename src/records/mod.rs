@@ -202,14 +202,17 @@ pub(crate) fn latest_overviews_in<T: DeserializeOwned + InCase>(
     let mut damaged = Vec::new();
     // The vault state says which records of this kind exist, with how many
     // versions: one missing, restored or inserted is left out as damaged.
-    let expected: std::collections::BTreeMap<String, u64> = session
-        .state(conn)?
-        .state
-        .record_ids()
-        .filter(|(_, c)| c.kind == kind.as_str() && !c.destroyed)
-        .filter(|(_, c)| scope == Scope::WithWithdrawn || !c.withdrawn)
-        .map(|(id, c)| (id.clone(), c.versions))
-        .collect();
+    // Withdrawn records (unless asked for) and destroyed ones are left
+    // out: a version row of a destroyed record is damage `check` names.
+    let mut expected = std::collections::BTreeMap::<String, u64>::new();
+    let mut left_out = std::collections::BTreeSet::<String>::new();
+    for (id, c) in session.state(conn)?.state.record_ids() {
+        if c.destroyed || (scope == Scope::Active && c.withdrawn) {
+            left_out.insert(id.clone());
+        } else if c.kind == kind.as_str() {
+            expected.insert(id.clone(), c.versions);
+        }
+    }
     let stored = rows::latest_overviews(conn, kind.as_str())?;
     for hex in expected.keys() {
         if !stored.iter().any(|(id, _, _)| id.to_hex() == *hex) {
@@ -218,17 +221,8 @@ pub(crate) fn latest_overviews_in<T: DeserializeOwned + InCase>(
             }
         }
     }
-    let retired: std::collections::BTreeSet<String> = session
-        .state(conn)?
-        .state
-        .record_ids()
-        .filter(|(_, c)| c.destroyed || (scope == Scope::Active && c.withdrawn))
-        .map(|(id, _)| id.clone())
-        .collect();
     for (id, version, sealed) in stored {
-        if retired.contains(&id.to_hex()) {
-            // Withdrawn (left out unless asked for) or destroyed (a version
-            // row left behind is damage, which `check` names).
+        if left_out.contains(&id.to_hex()) {
             continue;
         }
         if expected.get(&id.to_hex()) != Some(&version) {

@@ -296,6 +296,12 @@ pub enum Integrity {
         /// The whole sentence.
         problem: String,
     },
+    /// A block of the sealed search index does not open or does not match
+    /// the search texts (it never hides a match: see `vault::index`).
+    SearchIndex {
+        /// The whole sentence.
+        problem: String,
+    },
     /// The database schema differs from the one Custodia creates.
     Schema {
         /// Each difference (an object added, altered or missing).
@@ -453,6 +459,7 @@ impl fmt::Display for Integrity {
             ),
             RecordDamaged { problem, .. }
             | Access { problem }
+            | SearchIndex { problem }
             | LogHead { problem }
             | Settings { problem }
             | Bundle { problem }

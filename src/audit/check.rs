@@ -21,10 +21,11 @@ use crate::error::{Error, Integrity, Result};
 use crate::format::Id;
 use crate::format::Kind;
 use crate::records::evidence::with_reader;
-use crate::records::statement::open_search_text;
 use crate::store::records as rows;
 use crate::store::rows::{slots, SlotKind};
+use crate::vault::index::index_problems;
 use crate::vault::sealed::open_field;
+use crate::vault::sealed::open_search_text;
 use crate::vault::users::KeyDirectory;
 use crate::vault::{KeyLimit, Session, Unlocked, Vault};
 
@@ -198,11 +199,15 @@ impl Vault<Unlocked> {
         if let Err(e) = users_ok {
             report.problem(None, None, e.to_string());
         }
+        let deep_index = deep.is_some();
         self.read(|tx, session| {
             let (chains, folded) = check_events(tx, session, &directory, &limits, &mut report)?;
             let state = check_state(tx, session, &folded, &mut report)?;
             check_records(tx, session, &chains, &state, &mut report, deep)?;
             check_imported_histories(tx, session, &chains, &mut report)?;
+            for problem in index_problems(tx, session, deep_index)? {
+                report.problem(None, None, problem);
+            }
             Ok(())
         })?;
         Ok(report)

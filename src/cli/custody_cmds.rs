@@ -25,6 +25,10 @@ pub struct CheckArgs {
     /// contains and extends it
     #[arg(long, value_name = "RECEIPT")]
     expect_checkpoint: Option<String>,
+    /// Rebuild the sealed search index from the sealed search texts before
+    /// checking (when check reports a missing, damaged or stale index block)
+    #[arg(long)]
+    repair_index: bool,
 }
 
 /// `custodia backup`.
@@ -133,6 +137,12 @@ pub fn check(g: &Global, out: &Output, args: CheckArgs) -> Result<(), Failure> {
         None => None,
     };
     let mut vault = OpenVault::unlock(g, out)?;
+    if args.repair_index {
+        let blocks = vault.rebuild_search_index()?;
+        out.note(format!(
+            "Search index rebuilt from the sealed search texts: {blocks} block(s)."
+        ));
+    }
     let total = evidence_bytes(out, &mut vault, None, &[]);
     let bar = progress_bar(out, total, "checking evidence");
     let mut report = vault.check(&mut |n| advance(bar.as_ref(), n))?;

@@ -9,6 +9,7 @@
 //!   handed in, verify).
 //! * [`checkpoint`]: the checkpoint receipt line.
 //! * [`search`]: search text folding, query parsing, matching and snippets.
+//! * [`search_index`]: the search index's keys, Bloom filter and block bytes.
 //!
 //! Every module here works on strings, byte slices and the `Read`/`Write`
 //! values it is handed: no files opened, no SQLite, no keys from the vault
@@ -22,4 +23,5 @@ pub mod metadata;
 pub mod minisign;
 pub mod paths;
 pub mod search;
+pub mod search_index;
 pub mod tar;

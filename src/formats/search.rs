@@ -452,6 +452,21 @@ impl Query {
         &self.terms
     }
 
+    /// The words a matching text must hold at the start of one of its
+    /// words (what the search index looks up): every word of every term,
+    /// but the first word of a term in a script written without spaces,
+    /// which may match anywhere. Sound for [`Query::score`]: a word
+    /// before or after another word of a phrase is always separated from
+    /// it, and an anchored term starts at a word start.
+    pub fn required_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.compiled.iter().flat_map(|c| {
+            c.words
+                .iter()
+                .skip(usize::from(!c.anchored))
+                .map(String::as_str)
+        })
+    }
+
     /// True when every term occurs in the already-folded haystack (see
     /// [`fold`]). A word matches as a substring at the START of a word (so
     /// "refug" finds "réfugié", but "gueni" does not match inside

@@ -121,6 +121,9 @@ impl Vault<Unlocked> {
             }
             expect_record(tx, session, &id, kind)?;
             let erased = rows::erase_content(tx, &id)?;
+            if kind == Kind::Statement {
+                session.index_forget(tx, &id)?;
+            }
             let event = session.append(
                 tx,
                 kind,

@@ -9,17 +9,22 @@ use serde::Serialize;
 
 use super::case::{all_cases, find_case};
 use super::open_or_note;
-use super::statement::{open_search_text, read_version, searchable_text};
+use super::statement::{read_version, searchable_text};
 use crate::custody::Action;
 use crate::format::Kind;
+use crate::vault::sealed::open_search_text;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc::sync_channel;
 
 use rusqlite::Connection;
 
+use crate::custody::state::VaultState;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::formats::search::{fold, snippet, Query, Snippet};
+use crate::formats::search_index::{block_of, query_key, Block};
 use crate::store::records as rows;
+use crate::vault::index::SearchCache;
 use crate::vault::{Session, Unlocked, Vault};
 
 /// One search result.
@@ -54,6 +59,9 @@ impl SearchHit {
     }
 }
 
+/// Up to this many candidates are fetched one by one; more are streamed.
+const FETCH_ONE_BY_ONE: usize = 2048;
+
 /// Search texts handed to a scoring thread at a time.
 const BATCH_ROWS: usize = 64;
 /// Scoring threads at most.
@@ -65,7 +73,12 @@ type Scored = Vec<(f64, Id, u64)>;
 /// this thread and handed in small batches (bounded memory) to one scoring
 /// thread per core: decryption and matching dominate the cost. Returns the
 /// scored hits and the statements whose search text did not authenticate.
-fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(Scored, Vec<Id>)> {
+fn score_all(
+    tx: &Connection,
+    session: &Session<'_>,
+    query: &Query,
+    only: Option<&HashSet<Id>>,
+) -> Result<(Scored, Vec<Id>)> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_WORKERS);
@@ -91,7 +104,7 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
             }));
         }
         // Withdrawn (and destroyed) statements are never searched.
-        let retired: std::collections::HashSet<String> = session
+        let retired: HashSet<String> = session
             .state(tx)?
             .state
             .record_ids()
@@ -102,7 +115,7 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let mut turn = 0;
         let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
-            if retired.contains(&id.to_hex()) {
+            if retired.contains(&id.to_hex()) || only.is_some_and(|o| !o.contains(&id)) {
                 return Ok(());
             }
             batch.push((id, version, sealed.to_vec()));
@@ -130,6 +143,69 @@ fn score_all(tx: &Connection, session: &Session<'_>, query: &Query) -> Result<(S
         damaged.sort();
         Ok((scored, damaged))
     })
+}
+
+/// The statements a search must open, from the sealed search index: those
+/// in a block whose filter may hold every word the query needs, and those
+/// the index does not cover at the version their signed chain says is
+/// the latest (no block, a block that did not open, an old block put
+/// back). Withdrawn and destroyed statements are never searched. `None`
+/// when the query has no word the index can look up (all shorter than
+/// three characters): then every statement is opened.
+fn candidates(index: &SearchCache, state: &VaultState, query: &Query) -> Option<HashSet<Id>> {
+    let keys: Vec<u64> = query.required_prefixes().filter_map(query_key).collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let mut may_match: BTreeMap<u64, bool> = BTreeMap::new();
+    let mut out = HashSet::new();
+    for (id, position) in &index.statements {
+        let chain = state.chain(&id.to_hex());
+        if chain.is_some_and(|c| c.retired()) {
+            continue;
+        }
+        let number = block_of(*position);
+        let covered =
+            |block: &Block| chain.is_some_and(|c| block.members.get(&id.0) == Some(&c.versions));
+        let ruled_out = match index.blocks.get(&number) {
+            Some(Some(block)) if covered(block) => !*may_match
+                .entry(number)
+                .or_insert_with(|| keys.iter().all(|k| block.filter.may_contain(*k))),
+            _ => false,
+        };
+        if !ruled_out {
+            out.insert(*id);
+        }
+    }
+    Some(out)
+}
+
+/// Scores the few statements the index left, one lookup each.
+fn score_some(
+    tx: &Connection,
+    session: &Session<'_>,
+    query: &Query,
+    only: &HashSet<Id>,
+) -> Result<(Scored, Vec<Id>)> {
+    let state = session.state(tx)?;
+    let (mut scored, mut damaged) = (Vec::new(), Vec::new());
+    let mut ids: Vec<&Id> = only.iter().collect();
+    ids.sort();
+    for id in ids {
+        if state.state.chain(&id.to_hex()).is_some_and(|c| c.retired()) {
+            continue;
+        }
+        let Some((version, sealed)) = rows::search_text(tx, id)? else {
+            continue;
+        };
+        let opened = open_search_text(session, id, version, &sealed);
+        if let Some(folded) = open_or_note(opened, *id, &mut damaged)? {
+            if let Some(score) = query.score(&folded) {
+                scored.push((score, *id, version));
+            }
+        }
+    }
+    Ok((scored, damaged))
 }
 
 /// Snippet width in characters.
@@ -236,14 +312,24 @@ impl Vault<Unlocked> {
         };
         let limit = request.limit.max(1);
         let vault_id = self.id();
-        self.write(|tx, session| {
+        let mut cache = self.take_search_cache();
+        let found = self.write(|tx, session| {
             let case_filter = match &request.case {
                 Some(reference) => Some(find_case(tx, session, reference)?.id.to_hex()),
                 None => None,
             };
             // Pass 1: every statement's search text (small, apart from the
             // bodies), decrypted in memory, matched and scored on every core.
-            let (mut scored, mut damaged) = score_all(tx, session, &query)?;
+            // The index narrows the statements to open when the query has
+            // a word it can look up; a few are fetched one by one, many
+            // are streamed as a full scan is.
+            let index = SearchCache::fresh(tx, session, cache.take())?;
+            let only = candidates(&index, &session.state(tx)?.state, &query);
+            cache = Some(index);
+            let (mut scored, mut damaged) = match &only {
+                Some(few) if few.len() <= FETCH_ONE_BY_ONE => score_some(tx, session, &query, few)?,
+                _ => score_all(tx, session, &query, only.as_ref())?,
+            };
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
             // Pass 2: the filters, on the overviews of the matches only.
             if case_filter.is_some() || witness.is_some() || request.dated() {
@@ -383,7 +469,11 @@ impl Vault<Unlocked> {
             damaged.sort();
             damaged.dedup();
             Ok(SearchResults { damaged, ..results })
-        })
+        });
+        if let Some(index) = cache {
+            self.keep_search_cache(index);
+        }
+        found
     }
 }
 

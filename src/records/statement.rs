@@ -12,7 +12,7 @@ use super::{
     check_date, check_optional, check_text, expect_record, latest_overviews_in, refuse_withdrawn,
     InCase, Scope,
 };
-use crate::crypto::aead::{open_bytes, seal_bytes};
+use crate::crypto::aead::seal_bytes;
 use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Integrity, Invalid, Result};
@@ -400,7 +400,8 @@ fn write_search_text(
         ),
         folded.as_bytes(),
     )?;
-    rows::set_search_text(conn, id, v, &sealed)
+    rows::set_search_text(conn, id, v, &sealed)?;
+    session.index_text(conn, id, v, &folded)
 }
 
 impl Vault<Unlocked> {
@@ -455,46 +456,6 @@ impl Vault<Unlocked> {
             Ok(Some(refolded))
         })
     }
-}
-
-/// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
-/// every statement on every search).
-pub(crate) fn open_search_text(
-    session: &Session<'_>,
-    id: &Id,
-    version: u64,
-    sealed: &[u8],
-) -> Result<Zeroizing<String>> {
-    let record = id.to_hex();
-    let mut bytes = open_bytes(
-        &session.keys.records,
-        &crate::vault::sealed::record_binding(
-            &session.vault_id,
-            Kind::Statement,
-            &record,
-            version,
-            "search",
-        ),
-        sealed,
-    )
-    .map_err(|_| {
-        Error::Integrity(Integrity::FieldUnauthentic {
-            kind: Kind::Statement,
-            record: *id,
-            version,
-            field: "search".into(),
-        })
-    })?;
-    // Moved, not copied, so the only plaintext copy stays zeroized.
-    String::from_utf8(std::mem::take(&mut *bytes))
-        .map(Zeroizing::new)
-        .map_err(|e| {
-            drop(Zeroizing::new(e.into_bytes()));
-            Error::Integrity(Integrity::RecordDamaged {
-                record: *id,
-                problem: format!("statement {record}: its search text is not UTF-8"),
-            })
-        })
 }
 
 /// Creates a statement in the caller's transaction (used by `add` and `import`).

@@ -6,6 +6,7 @@
 //! Custodia vault is detected from SQLite's `application_id` *before* any
 //! write, so a wrong path is never modified.
 
+pub mod index;
 pub mod records;
 pub mod rows;
 pub mod schema;

@@ -28,7 +28,7 @@ pub struct VersionRow {
     pub body: Option<Vec<u8>>,
 }
 
-fn parse_id(text: &str) -> rusqlite::Result<Id> {
+pub(crate) fn parse_id(text: &str) -> rusqlite::Result<Id> {
     text.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
@@ -272,7 +272,16 @@ fn exactly_one(changed: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The sealed vault state, if the vault has one yet.
+/// Whether the vault has a state row yet (without reading it).
+pub(crate) fn vault_state_exists(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM vault_state WHERE singleton = 1)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// The sealed vault state, if there is one.
 pub fn vault_state(conn: &Connection) -> Result<Option<Vec<u8>>> {
     Ok(conn
         .query_row(

@@ -101,6 +101,15 @@ CREATE TABLE vault_state (
     state     BLOB    NOT NULL
 );
 "#,
+    // 2 -> 3: the sealed search index (docs/format.md, "The search index"):
+    // one row per block of statement positions, built at the first unlock
+    // by a version-3 build and kept in step by every write of a search text.
+    r#"
+CREATE TABLE search_index (
+    block  INTEGER PRIMARY KEY CHECK (block >= 0),
+    sealed BLOB    NOT NULL
+);
+"#,
 ];
 
 /// One object of the schema as `sqlite_schema` lists it.

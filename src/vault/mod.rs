@@ -12,6 +12,7 @@
 //! management (add, remove, passphrase change, recovery, pinned signers) is
 //! here too, each change a signed event through [`crate::custody`].
 
+pub(crate) mod index;
 pub mod sealed;
 pub mod signers;
 pub mod slots;
@@ -49,6 +50,52 @@ pub struct Unlocked {
     keys: KeyRing,
     user: ActiveUser,
     notes: Vec<String>,
+    /// The search index as the last search in this process read it, for
+    /// the next search of a long session (shell, desk); see `index`.
+    search_cache: Option<index::SearchCache>,
+    /// The vault state as this process's last transaction left it, reused
+    /// by the next while no other process has committed (see
+    /// [`StateCache`]).
+    state_cache: Option<StateCache>,
+}
+
+/// The vault state kept from one transaction of this process to the next.
+/// SQLite's `PRAGMA data_version` changes when another connection commits
+/// (never for this connection's own commits), so a state kept with the
+/// version of its snapshot is exactly what the store would give while the
+/// version is the same; with a large vault this saves decrypting and
+/// parsing the whole state at every command of a long session, and
+/// several times per command. A failed transaction drops it.
+struct StateCache {
+    data_version: i64,
+    loaded: Loaded,
+}
+
+impl StateCache {
+    /// Keeps `loaded` if it is the plain stored state (not a rebuilt or
+    /// pre-migration fold, not moved without being written).
+    fn keep(data_version: i64, loaded: Loaded) -> Option<StateCache> {
+        (loaded.ready && !loaded.rebuilt && !loaded.needs_migration && !loaded.dirty).then_some(
+            StateCache {
+                data_version,
+                loaded,
+            },
+        )
+    }
+
+    /// The kept state if the snapshot is still of `data_version`.
+    fn reuse(cache: Option<StateCache>, data_version: i64) -> Option<Loaded> {
+        cache
+            .filter(|c| c.data_version == data_version)
+            .map(|c| c.loaded)
+    }
+}
+
+/// The `data_version` of the caller's transaction's snapshot: a row is
+/// read first so that the snapshot (and its read lock) is taken.
+fn snapshot_version(tx: &rusqlite::Connection) -> Result<i64> {
+    tx.query_row("SELECT singleton FROM vault", [], |_| Ok(()))?;
+    Ok(tx.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }
 
 /// The purpose subkeys an unlocked vault uses, derived once.
@@ -84,6 +131,8 @@ pub struct Session<'a> {
     /// The acting user's minisign key id (hex).
     pub key_id: String,
     state: Mutex<Loaded>,
+    /// The search-index blocks this transaction touched (`index`).
+    index: Mutex<index::IndexDraft>,
 }
 
 impl<'a> Session<'a> {
@@ -96,6 +145,7 @@ impl<'a> Session<'a> {
             key_id: crate::formats::minisign::PublicKey::new(user.signing.verifying_key())
                 .key_id_hex(),
             state: Mutex::new(Loaded::default()),
+            index: Mutex::new(index::IndexDraft::default()),
         }
     }
 
@@ -103,6 +153,11 @@ impl<'a> Session<'a> {
     fn with_state(mut self, loaded: Loaded) -> Session<'a> {
         self.state = Mutex::new(loaded);
         self
+    }
+
+    /// The state as the session leaves it.
+    fn into_loaded(self) -> Loaded {
+        self.state.into_inner().unwrap_or_default()
     }
 
     /// The vault state as this transaction sees it, loaded on first use.
@@ -163,8 +218,11 @@ impl<'a> Session<'a> {
         Ok(custody::vault_head(&*self.state(conn)?))
     }
 
-    /// Writes the state back if an event moved it.
-    fn flush(&self, conn: &rusqlite::Connection) -> Result<()> {
+    /// Seals the search-index blocks this transaction touched, then
+    /// writes the state back if an event moved it. Returns whether the
+    /// index changed.
+    fn flush(&self, conn: &rusqlite::Connection) -> Result<bool> {
+        let index_changed = self.flush_index(conn)?;
         let mut loaded = self
             .state
             .try_lock()
@@ -173,7 +231,7 @@ impl<'a> Session<'a> {
             state::save(conn, &self.vault_id, &self.keys.events, &loaded.state)?;
             loaded.dirty = false;
         }
-        Ok(())
+        Ok(index_changed)
     }
 }
 
@@ -442,7 +500,7 @@ impl Vault<Locked> {
                 Action::UserAdd,
                 user_details(1, &pass_slot, &user.signing),
             )?;
-            session.flush(tx)
+            session.flush(tx).map(|_| ())
         })?;
         Ok(Created {
             vault: Vault::unlocked(store, row, master, user, Vec::new())?,
@@ -476,7 +534,9 @@ impl Vault<Locked> {
                 continue;
             };
             let keys = KeyRing::derive(&master)?;
-            if state::load(self.store.conn(), &self.row.vault_id, &keys.events)?.needs_migration {
+            if !rows_records::vault_state_exists(self.store.conn())?
+                && state::load(self.store.conn(), &self.row.vault_id, &keys.events)?.needs_migration
+            {
                 self.migrate(&master, &keys, &user_id, &signing)?;
             }
             // One snapshot for the state and the rows it vouches for: another
@@ -488,6 +548,7 @@ impl Vault<Locked> {
                      process?); try again"
                         .into() }));
             }
+            let version = snapshot_version(&tx)?;
             let loaded = state::load(&tx, &self.row.vault_id, &keys.events)?;
             let vault_state = &loaded.state;
             let user_state = authorize_slot(vault_state, &user_id, &slot.slot_id)?;
@@ -515,7 +576,9 @@ impl Vault<Locked> {
                 profile,
             };
             let mut vault = Vault::unlocked(self.store, self.row, master, user, notes)?;
+            vault.state.state_cache = StateCache::keep(version, loaded);
             vault.refold_if_needed()?;
+            vault.index_if_needed()?;
             return Ok(vault);
         }
         if other_user_opened {
@@ -713,6 +776,7 @@ impl Vault<Locked> {
         let user = ActiveUser { profile, ..acting };
         let mut vault = Vault::unlocked(self.store, self.row, master, user, Vec::new())?;
         vault.refold_if_needed()?;
+        vault.index_if_needed()?;
         Ok(vault)
     }
 }
@@ -851,6 +915,8 @@ impl Vault<Unlocked> {
                 keys,
                 user,
                 notes,
+                search_cache: None,
+                state_cache: None,
             },
         })
     }
@@ -868,13 +934,18 @@ impl Vault<Unlocked> {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        write_in(
+        let (out, index_changed) = write_in(
             &mut self.store,
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            &mut self.state.state_cache,
             f,
-        )
+        )?;
+        if index_changed {
+            self.forget_search_cache();
+        }
+        Ok(out)
     }
 
     /// [`Vault::write`] for the user and key-slot operations, which also
@@ -884,13 +955,18 @@ impl Vault<Unlocked> {
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>, &MasterKey) -> Result<T>,
     ) -> Result<T> {
         let master = &self.state.master;
-        write_in(
+        let (out, index_changed) = write_in(
             &mut self.store,
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            &mut self.state.state_cache,
             |tx, session| f(tx, session, master),
-        )
+        )?;
+        if index_changed {
+            self.state.search_cache = None;
+        }
+        Ok(out)
     }
 
     /// Runs `f` on a consistent read snapshot with the acting session.
@@ -898,9 +974,18 @@ impl Vault<Unlocked> {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        let session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user);
+        let cached = self.state.state_cache.take();
         let tx = self.store.read()?;
-        f(&tx, &session)
+        let version = snapshot_version(&tx)?;
+        let mut session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user);
+        if let Some(loaded) = StateCache::reuse(cached, version) {
+            session = session.with_state(loaded);
+        }
+        let out = f(&tx, &session)?;
+        let loaded = session.into_loaded();
+        drop(tx);
+        self.state.state_cache = StateCache::keep(version, loaded);
+        Ok(out)
     }
 
     /// The purpose subkeys.
@@ -1319,15 +1404,22 @@ fn write_in<T>(
     vault_id: Id,
     keys: &KeyRing,
     user: &ActiveUser,
+    cache: &mut Option<StateCache>,
     f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
-) -> Result<T> {
-    let session = Session::new(vault_id, keys, user);
+) -> Result<(T, bool)> {
+    let cached = cache.take();
     let tx = store.write()?;
+    let version = snapshot_version(&tx)?;
+    let mut session = Session::new(vault_id, keys, user);
+    if let Some(loaded) = StateCache::reuse(cached, version) {
+        session = session.with_state(loaded);
+    }
     let out = f(&tx, &session)?;
-    session.flush(&tx)?;
-    drop(session);
+    let index_changed = session.flush(&tx)?;
+    let loaded = session.into_loaded();
     tx.commit()?;
-    Ok(out)
+    *cache = StateCache::keep(version, loaded);
+    Ok((out, index_changed))
 }
 
 /// How long a key may sign (see [`Vault::key_limits`]).

@@ -10,7 +10,9 @@ use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::crypto::aead::{open_value, seal_value};
+use zeroize::Zeroizing;
+
+use crate::crypto::aead::{open_bytes, open_value, seal_value};
 use crate::crypto::keys::SymmetricKey;
 use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{normalize_id_prefix, Binding, Id, Kind};
@@ -146,4 +148,44 @@ pub(crate) fn open_field<T: DeserializeOwned>(
             field: field.to_owned(),
         })
     })
+}
+
+/// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
+/// every statement on every search).
+pub(crate) fn open_search_text(
+    session: &super::Session<'_>,
+    id: &Id,
+    version: u64,
+    sealed: &[u8],
+) -> Result<Zeroizing<String>> {
+    let record = id.to_hex();
+    let mut bytes = open_bytes(
+        &session.keys.records,
+        &record_binding(
+            &session.vault_id,
+            Kind::Statement,
+            &record,
+            version,
+            "search",
+        ),
+        sealed,
+    )
+    .map_err(|_| {
+        Error::Integrity(Integrity::FieldUnauthentic {
+            kind: Kind::Statement,
+            record: *id,
+            version,
+            field: "search".into(),
+        })
+    })?;
+    // Moved, not copied, so the only plaintext copy stays zeroized.
+    String::from_utf8(std::mem::take(&mut *bytes))
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            drop(Zeroizing::new(e.into_bytes()));
+            Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!("statement {record}: its search text is not UTF-8"),
+            })
+        })
 }

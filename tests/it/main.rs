@@ -37,6 +37,7 @@ mod records;
 mod redaction;
 mod report_page;
 mod search;
+mod search_index;
 mod snapshots;
 mod stock_bagit;
 mod stock_minisign;

@@ -18,11 +18,10 @@ use std::sync::mpsc::sync_channel;
 
 use rusqlite::Connection;
 
-use crate::custody::state::VaultState;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::formats::search::{fold, snippet, Query, Snippet};
-use crate::formats::search_index::{block_of, query_key, Block};
+use crate::formats::search_index::{block_of, query_key};
 use crate::store::records as rows;
 use crate::vault::index::SearchCache;
 use crate::vault::{Session, Unlocked, Vault};
@@ -149,30 +148,27 @@ fn score_all(
 /// in a block whose filter may hold every word the query needs, and those
 /// the index does not cover at the version their signed chain says is
 /// the latest (no block, a block that did not open, an old block put
-/// back). Withdrawn and destroyed statements are never searched. `None`
+/// back); the scoring leaves out withdrawn and destroyed ones. `None`
 /// when the query has no word the index can look up (all shorter than
 /// three characters): then every statement is opened.
-fn candidates(index: &SearchCache, state: &VaultState, query: &Query) -> Option<HashSet<Id>> {
+fn candidates(index: &SearchCache, query: &Query) -> Option<HashSet<Id>> {
     let keys: Vec<u64> = query.required_prefixes().filter_map(query_key).collect();
     if keys.is_empty() {
         return None;
     }
-    let mut may_match: BTreeMap<u64, bool> = BTreeMap::new();
+    let may_match: BTreeMap<u64, bool> = index
+        .blocks
+        .iter()
+        .map(|(number, block)| {
+            let may = block
+                .as_ref()
+                .is_none_or(|b| keys.iter().all(|k| b.filter.may_contain(*k)));
+            (*number, may)
+        })
+        .collect();
     let mut out = HashSet::new();
-    for (id, position) in &index.statements {
-        let chain = state.chain(&id.to_hex());
-        if chain.is_some_and(|c| c.retired()) {
-            continue;
-        }
-        let number = block_of(*position);
-        let covered =
-            |block: &Block| chain.is_some_and(|c| block.members.get(&id.0) == Some(&c.versions));
-        let ruled_out = match index.blocks.get(&number) {
-            Some(Some(block)) if covered(block) => !*may_match
-                .entry(number)
-                .or_insert_with(|| keys.iter().all(|k| block.filter.may_contain(*k))),
-            _ => false,
-        };
+    for ((id, position), trusted) in index.statements.iter().zip(&index.trusted) {
+        let ruled_out = *trusted && may_match.get(&block_of(*position)) == Some(&false);
         if !ruled_out {
             out.insert(*id);
         }
@@ -324,7 +320,7 @@ impl Vault<Unlocked> {
             // a word it can look up; a few are fetched one by one, many
             // are streamed as a full scan is.
             let index = SearchCache::fresh(tx, session, cache.take())?;
-            let only = candidates(&index, &session.state(tx)?.state, &query);
+            let only = candidates(&index, &query);
             cache = Some(index);
             let (mut scored, mut damaged) = match &only {
                 Some(few) if few.len() <= FETCH_ONE_BY_ONE => score_some(tx, session, &query, few)?,

@@ -357,6 +357,11 @@ pub(crate) struct SearchCache {
     pub(crate) statements: Vec<(Id, u64)>,
     /// Every block, opened (`None` when it did not open).
     pub(crate) blocks: BTreeMap<u64, Option<Block>>,
+    /// For each of `statements`: whether its block lists it at the version
+    /// its signed chain says is the latest, so that the block may rule it
+    /// out. (Versions change only with a write of a search text, which
+    /// drops the cache.)
+    pub(crate) trusted: Vec<bool>,
 }
 
 impl SearchCache {
@@ -373,10 +378,25 @@ impl SearchCache {
                 return Ok(c);
             }
         }
+        let statements = rows::statements(conn)?;
+        let blocks = load_blocks(conn, session)?;
+        let state = session.state(conn)?;
+        let trusted = statements
+            .iter()
+            .map(|(id, position)| {
+                let latest = state.state.chain(&id.to_hex()).map(|c| c.versions);
+                matches!(
+                    blocks.get(&block_of(*position)),
+                    Some(Some(block)) if latest.is_some() && block.members.get(&id.0) == latest.as_ref()
+                )
+            })
+            .collect();
+        drop(state);
         Ok(SearchCache {
             data_version,
-            statements: rows::statements(conn)?,
-            blocks: load_blocks(conn, session)?,
+            statements,
+            blocks,
+            trusted,
         })
     }
 }

@@ -365,6 +365,9 @@ pub fn append(
     }
     loaded.needs_migration = false;
     loaded.dirty = true;
+    loaded
+        .touched
+        .insert(state::shard_name(&event.record).to_owned());
     Ok(event)
 }
 

@@ -28,8 +28,14 @@ use crate::error::{Error, Integrity, Result};
 use crate::format::{Binding, Id};
 use crate::store::records as rows;
 
-/// The version of the state's JSON layout.
-pub const STATE_FORMAT: u32 = 2;
+/// The version of the state's layout: 3 since the chains are kept in
+/// shards beside the head (`docs/format.md` §17.2); a format-2 state (one
+/// sealed JSON value) is still read, and written as format 3 at the next
+/// write.
+pub const STATE_FORMAT: u32 = 3;
+
+/// The format-2 layout, read only.
+const MONOLITHIC_FORMAT: u32 = 2;
 
 /// `record_kind` of the events about users (their `record` is the user id).
 pub const USER_KIND: &str = "user";
@@ -480,15 +486,72 @@ impl VaultState {
     }
 }
 
-/// Where the state is sealed.
-fn state_binding(vault_id: &Id) -> Binding<'_> {
+/// Where the state (format 2) or its head (format 3) is sealed.
+fn state_binding(vault_id: &Id, format: u32) -> Binding<'_> {
     Binding {
         vault_id,
         kind: "vault-state",
         record: "state",
-        version: u64::from(STATE_FORMAT),
+        version: u64::from(format),
         field: "state",
     }
+}
+
+/// Where the chains of one shard are sealed (`record` is `shard:<name>`).
+fn shard_binding<'a>(vault_id: &'a Id, record: &'a str) -> Binding<'a> {
+    Binding {
+        vault_id,
+        kind: "vault-state",
+        record,
+        version: u64::from(STATE_FORMAT),
+        field: "chains",
+    }
+}
+
+/// The shard a chain is kept in: the first two characters of its record
+/// id (hex), so a vault has at most 256 shards and a write rewrites only
+/// the shards of the chains its events moved.
+pub fn shard_name(record: &str) -> &str {
+    record.get(..2).unwrap_or(record)
+}
+
+/// The head of a format-3 state as written: every field of the state but
+/// the chains, and the SHA-256 of each shard's sealed row.
+#[derive(Serialize)]
+struct HeadOut<'a> {
+    format: u32,
+    log: &'a LogState,
+    users: &'a Vec<UserState>,
+    recovery_slots: &'a Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    recovery_slot_sha256: &'a BTreeMap<String, String>,
+    signers: &'a Vec<SignerState>,
+    fold_version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings_sha256: &'a Option<String>,
+    shards: &'a BTreeMap<String, String>,
+}
+
+/// [`HeadOut`] as read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadIn {
+    format: u32,
+    log: LogState,
+    users: Vec<UserState>,
+    recovery_slots: Vec<String>,
+    #[serde(default)]
+    recovery_slot_sha256: BTreeMap<String, String>,
+    signers: Vec<SignerState>,
+    fold_version: u32,
+    #[serde(default)]
+    settings_sha256: Option<String>,
+    shards: BTreeMap<String, String>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The state as loaded for a transaction.
@@ -506,6 +569,12 @@ pub struct Loaded {
     pub needs_migration: bool,
     /// Whether it changed since it was loaded.
     pub dirty: bool,
+    /// The shards as stored (name → SHA-256 of the sealed row) when the
+    /// state was read in format 3; `None` makes the next save write every
+    /// shard.
+    pub shards: Option<BTreeMap<String, String>>,
+    /// The shards whose chains events have moved since the last save.
+    pub touched: std::collections::BTreeSet<String>,
 }
 
 /// What was stored, as `check` sees it.
@@ -520,49 +589,163 @@ pub enum Stored {
 
 /// Reads the stored state without repairing anything.
 pub fn stored(conn: &Connection, vault_id: &Id, key: &SymmetricKey) -> Result<Stored> {
-    Ok(match rows::vault_state(conn)? {
+    Ok(match read_stored(conn, vault_id, key)? {
         None => Stored::Missing,
-        Some(blob) => match open_value::<VaultState>(key, &state_binding(vault_id), &blob) {
-            Ok(s) if s.format == STATE_FORMAT => Stored::Found(Box::new(s)),
-            _ => Stored::Unreadable,
-        },
+        Some(None) => Stored::Unreadable,
+        Some(Some((state, _))) => Stored::Found(Box::new(state)),
     })
+}
+
+/// The stored state and its shard digests (`None` for a format-2 state):
+/// `None` when there is no state row, `Some(None)` when it does not open
+/// or its shards are not exactly those its head lists.
+#[allow(clippy::type_complexity)]
+fn read_stored(
+    conn: &Connection,
+    vault_id: &Id,
+    key: &SymmetricKey,
+) -> Result<Option<Option<(VaultState, Option<BTreeMap<String, String>>)>>> {
+    let Some(blob) = rows::vault_state(conn)? else {
+        return Ok(None);
+    };
+    if let Ok(head) = open_value::<HeadIn>(key, &state_binding(vault_id, STATE_FORMAT), &blob) {
+        if head.format != STATE_FORMAT {
+            return Ok(Some(None));
+        }
+        let stored_shards = rows::state_shards(conn)?;
+        if stored_shards.len() != head.shards.len() {
+            return Ok(Some(None)); // a shard row added or deleted
+        }
+        let mut chains = BTreeMap::new();
+        for (name, sealed) in &stored_shards {
+            let Some(digest) = head.shards.get(name) else {
+                return Ok(Some(None));
+            };
+            if sha256_hex(sealed) != *digest {
+                return Ok(Some(None)); // altered, or put back from another time
+            }
+            let record = format!("shard:{name}");
+            let Ok(part) = open_value::<BTreeMap<String, ChainState>>(
+                key,
+                &shard_binding(vault_id, &record),
+                sealed,
+            ) else {
+                return Ok(Some(None));
+            };
+            if part.keys().any(|id| shard_name(id) != name) {
+                return Ok(Some(None));
+            }
+            chains.extend(part);
+        }
+        let state = VaultState {
+            format: STATE_FORMAT,
+            log: head.log,
+            users: head.users,
+            recovery_slots: head.recovery_slots,
+            recovery_slot_sha256: head.recovery_slot_sha256,
+            signers: head.signers,
+            chains,
+            fold_version: head.fold_version,
+            settings_sha256: head.settings_sha256,
+        };
+        return Ok(Some(Some((state, Some(head.shards)))));
+    }
+    // Format 2: one sealed value, read as the same state.
+    match open_value::<VaultState>(key, &state_binding(vault_id, MONOLITHIC_FORMAT), &blob) {
+        Ok(mut s) if s.format == MONOLITHIC_FORMAT => {
+            s.format = STATE_FORMAT;
+            Ok(Some(Some((s, None))))
+        }
+        _ => Ok(Some(None)),
+    }
 }
 
 /// Loads the state: the stored one, or, when it is missing or damaged, the
 /// fold of the chain (marked rebuilt), or for a version-1 vault the fold of
 /// the chain marked as needing migration.
 pub fn load(conn: &Connection, vault_id: &Id, key: &SymmetricKey) -> Result<Loaded> {
-    let stored = stored(conn, vault_id, key)?;
-    if let Stored::Found(state) = stored {
+    let stored = read_stored(conn, vault_id, key)?;
+    if let Some(Some((state, shards))) = stored {
         return Ok(Loaded {
             ready: true,
-            state: *state,
+            state,
             rebuilt: false,
             needs_migration: false,
             dirty: false,
+            shards,
+            touched: Default::default(),
         });
     }
     let (state, _) = fold(conn, vault_id, key)?;
-    let version_one = matches!(stored, Stored::Missing) && !state.has_vault_chain();
+    let version_one = stored.is_none() && !state.has_vault_chain();
     Ok(Loaded {
         ready: true,
         rebuilt: !version_one,
         needs_migration: version_one,
         state,
         dirty: false,
+        shards: None,
+        touched: Default::default(),
     })
 }
 
-/// Seals and writes `state`.
+/// Seals and writes the state: the shards events have touched (every
+/// shard when the stored layout is unknown or older), then the head with
+/// every shard's digest.
 pub fn save(
     conn: &Connection,
     vault_id: &Id,
     key: &SymmetricKey,
-    state: &VaultState,
+    loaded: &mut Loaded,
 ) -> Result<()> {
-    let sealed = seal_value(key, &state_binding(vault_id), state)?;
-    rows::set_vault_state(conn, &sealed)
+    let (mut digests, names): (BTreeMap<String, String>, Vec<String>) = match &loaded.shards {
+        Some(d) => (d.clone(), loaded.touched.iter().cloned().collect()),
+        None => {
+            rows::clear_state_shards(conn)?;
+            let mut all: Vec<String> = loaded
+                .state
+                .chains
+                .keys()
+                .map(|id| shard_name(id).to_owned())
+                .collect();
+            all.dedup();
+            (BTreeMap::new(), all)
+        }
+    };
+    for name in names {
+        let part: BTreeMap<&String, &ChainState> = loaded
+            .state
+            .chains
+            .range(name.clone()..)
+            .take_while(|(id, _)| shard_name(id) == name)
+            .collect();
+        if part.is_empty() {
+            rows::delete_state_shard(conn, &name)?;
+            digests.remove(&name);
+            continue;
+        }
+        let record = format!("shard:{name}");
+        let sealed = seal_value(key, &shard_binding(vault_id, &record), &part)?;
+        rows::set_state_shard(conn, &name, &sealed)?;
+        digests.insert(name, sha256_hex(&sealed));
+    }
+    let s = &loaded.state;
+    let head = HeadOut {
+        format: STATE_FORMAT,
+        log: &s.log,
+        users: &s.users,
+        recovery_slots: &s.recovery_slots,
+        recovery_slot_sha256: &s.recovery_slot_sha256,
+        signers: &s.signers,
+        fold_version: s.fold_version,
+        settings_sha256: &s.settings_sha256,
+        shards: &digests,
+    };
+    let sealed = seal_value(key, &state_binding(vault_id, STATE_FORMAT), &head)?;
+    rows::set_vault_state(conn, &sealed)?;
+    loaded.shards = Some(digests);
+    loaded.touched.clear();
+    Ok(())
 }
 
 /// One event of the log as the fold saw it.

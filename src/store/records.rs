@@ -272,6 +272,36 @@ fn exactly_one(changed: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every shard of the vault state: name and sealed chains, by name.
+pub(crate) fn state_shards(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT shard, sealed FROM vault_state_shards ORDER BY shard")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Writes (or replaces) one shard of the vault state.
+pub(crate) fn set_state_shard(conn: &Connection, name: &str, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO vault_state_shards (shard, sealed) VALUES (?1, ?2)
+         ON CONFLICT (shard) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![name, sealed])?;
+    Ok(())
+}
+
+/// Deletes one shard of the vault state.
+pub(crate) fn delete_state_shard(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute("DELETE FROM vault_state_shards WHERE shard = ?1", [name])?;
+    Ok(())
+}
+
+/// Deletes every shard of the vault state (before writing them all).
+pub(crate) fn clear_state_shards(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM vault_state_shards", [])?;
+    Ok(())
+}
+
 /// Whether the vault has a state row yet (without reading it).
 pub(crate) fn vault_state_exists(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row(

@@ -103,12 +103,21 @@ CREATE TABLE vault_state (
 "#,
     // 2 -> 3: the sealed search index (docs/format.md, "The search index"):
     // one row per block of statement positions, built at the first unlock
-    // by a version-3 build and kept in step by every write of a search text.
+    // by a version-3 build and kept in step by every write of a search
+    // text; and the shards of the vault state (format 3), written at the
+    // next write.
     r#"
 CREATE TABLE search_index (
     block  INTEGER PRIMARY KEY CHECK (block >= 0),
     sealed BLOB    NOT NULL
 );
+
+-- The vault state's chains in shards beside its head (docs/format.md,
+-- "The vault state"), so that a write rewrites only what it moved.
+CREATE TABLE vault_state_shards (
+    shard  TEXT PRIMARY KEY CHECK (length(shard) BETWEEN 1 AND 2),
+    sealed BLOB NOT NULL
+) WITHOUT ROWID;
 "#,
 ];
 

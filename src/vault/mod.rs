@@ -228,7 +228,7 @@ impl<'a> Session<'a> {
             .try_lock()
             .map_err(|_| Error::Internal("the vault state is already in use".into()))?;
         if loaded.ready && loaded.dirty {
-            state::save(conn, &self.vault_id, &self.keys.events, &loaded.state)?;
+            state::save(conn, &self.vault_id, &self.keys.events, &mut loaded)?;
             loaded.dirty = false;
         }
         Ok(index_changed)

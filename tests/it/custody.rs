@@ -947,15 +947,32 @@ fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
     // The vault's sealed state (the log's head and every chain) is replayed
     // from the old copy: a consistent, shorter history that only a receipt
     // betrays.
-    let old_state: Vec<u8> = Connection::open(&old)
-        .unwrap()
+    let old_conn = Connection::open(&old).unwrap();
+    let old_state: Vec<u8> = old_conn
         .query_row(
             "SELECT state FROM vault_state WHERE singleton = 1",
             [],
             |r| r.get(0),
         )
         .unwrap();
+    // (and its shards, which the head lists by digest)
+    let old_shards: Vec<(String, Vec<u8>)> = old_conn
+        .prepare("SELECT shard, sealed FROM vault_state_shards")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(old_conn);
     let copy = tampered(&s.v, "truncated.custodia", |c| {
+        c.execute("DELETE FROM vault_state_shards", []).unwrap();
+        for (name, sealed) in &old_shards {
+            c.execute(
+                "INSERT INTO vault_state_shards (shard, sealed) VALUES (?1, ?2)",
+                rusqlite::params![name, sealed],
+            )
+            .unwrap();
+        }
         assert_eq!(
             c.execute("DELETE FROM events WHERE position = ?1", [read as i64])
                 .unwrap(),
@@ -975,6 +992,43 @@ fn a_truncated_log_with_a_replayed_chain_head_is_caught_by_a_receipt() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     expect_code(&out, &["check", "--expect-checkpoint"], 4);
     assert!(stdout.contains("rolled-back"), "{stdout}");
+}
+
+#[test]
+fn one_shard_of_the_state_put_back_or_deleted_is_refused() {
+    let s = scene();
+    let old = s.v.copy_vault("old.custodia");
+    // A view moves the Russian statement's chain, so its shard changes.
+    s.v.ok(&["statement", "show", &s.ru]);
+    let shard = s.ru[..2].to_owned();
+    let old_row: Vec<u8> = Connection::open(&old)
+        .unwrap()
+        .query_row(
+            "SELECT sealed FROM vault_state_shards WHERE shard = ?1",
+            [&shard],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let put_back = tampered(&s.v, "shard-put-back.custodia", |c| {
+        let n = c
+            .execute(
+                "UPDATE vault_state_shards SET sealed = ?1 WHERE shard = ?2",
+                rusqlite::params![old_row, shard],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    });
+    let deleted = tampered(&s.v, "shard-deleted.custodia", |c| {
+        c.execute("DELETE FROM vault_state_shards WHERE shard = ?1", [&shard])
+            .unwrap();
+    });
+    for copy in [put_back, deleted] {
+        let report = check_finds_damage(&s.v, &copy);
+        assert!(
+            report.contains("the vault's sealed state does not authenticate"),
+            "{report}"
+        );
+    }
 }
 
 #[test]
@@ -1186,8 +1240,8 @@ fn events_signed_by_a_user_after_their_removal_fail_check() {
         .unwrap();
     assert_eq!(spliced.position, removal + 1);
     {
-        let loaded = session.state(&tx).unwrap();
-        custodia::custody::state::save(&tx, &session.vault_id, &session.keys.events, &loaded.state)
+        let mut loaded = session.state(&tx).unwrap();
+        custodia::custody::state::save(&tx, &session.vault_id, &session.keys.events, &mut loaded)
             .unwrap();
     }
     tx.commit().unwrap();

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// Statements' `records.position`s per block: block `n` holds positions
 /// `n * BLOCK_POSITIONS ..= n * BLOCK_POSITIONS + BLOCK_POSITIONS - 1`.
-pub const BLOCK_POSITIONS: u64 = 256;
+pub const BLOCK_POSITIONS: u64 = 64;
 
 /// The block of a record at `position`.
 pub fn block_of(position: u64) -> u64 {

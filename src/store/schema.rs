@@ -104,8 +104,8 @@ CREATE TABLE vault_state (
     // 2 -> 3: the sealed search index (docs/format.md, "The search index"):
     // one row per block of statement positions, built at the first unlock
     // by a version-3 build and kept in step by every write of a search
-    // text; and the shards of the vault state (format 3), written at the
-    // next write.
+    // text; the shards of the vault state (format 3), written at the
+    // next write; and an index of the records by kind.
     r#"
 CREATE TABLE search_index (
     block  INTEGER PRIMARY KEY CHECK (block >= 0),
@@ -118,6 +118,10 @@ CREATE TABLE vault_state_shards (
     shard  TEXT PRIMARY KEY CHECK (length(shard) BETWEEN 1 AND 2),
     sealed BLOB NOT NULL
 ) WITHOUT ROWID;
+
+-- Lists of one kind of record (cases, exhibits) without reading the rows
+-- of every statement.
+CREATE INDEX records_by_kind ON records (kind, position);
 "#,
 ];
 

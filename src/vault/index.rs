@@ -133,7 +133,7 @@ impl Session<'_> {
             return Ok(None);
         };
         let number = block_of(position);
-        if !draft.blocks.contains_key(&number) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = draft.blocks.entry(number) {
             let loaded = match rows::block(conn, number)? {
                 Some(sealed) => match open_block(self, number, &sealed) {
                     Ok(block) => DraftBlock {
@@ -161,7 +161,7 @@ impl Session<'_> {
                     }
                 }
             };
-            draft.blocks.insert(number, loaded);
+            slot.insert(loaded);
         }
         draft.touched = true;
         Ok(draft.blocks.get_mut(&number).map(|b| (number, b)))

@@ -150,6 +150,20 @@ pub(crate) fn open_field<T: DeserializeOwned>(
     })
 }
 
+/// A statement's opened search text: UTF-8 checked once when opened (with
+/// a vectorised check: it is read for every candidate on every search),
+/// wiped when dropped. Reads as a `&str`.
+pub(crate) struct SearchText(Zeroizing<Vec<u8>>);
+
+impl std::ops::Deref for SearchText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Checked when opened; the check is repeated (it is cheap) because
+        // turning bytes into text without one would need `unsafe`.
+        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
 /// every statement on every search).
 pub(crate) fn open_search_text(
@@ -157,9 +171,9 @@ pub(crate) fn open_search_text(
     id: &Id,
     version: u64,
     sealed: &[u8],
-) -> Result<Zeroizing<String>> {
+) -> Result<SearchText> {
     let record = id.to_hex();
-    let mut bytes = open_bytes(
+    let bytes = open_bytes(
         &session.keys.records,
         &record_binding(
             &session.vault_id,
@@ -178,14 +192,11 @@ pub(crate) fn open_search_text(
             field: "search".into(),
         })
     })?;
-    // Moved, not copied, so the only plaintext copy stays zeroized.
-    String::from_utf8(std::mem::take(&mut *bytes))
-        .map(Zeroizing::new)
-        .map_err(|e| {
-            drop(Zeroizing::new(e.into_bytes()));
-            Error::Integrity(Integrity::RecordDamaged {
-                record: *id,
-                problem: format!("statement {record}: its search text is not UTF-8"),
-            })
-        })
+    if simdutf8::basic::from_utf8(&bytes).is_err() {
+        return Err(Error::Integrity(Integrity::RecordDamaged {
+            record: *id,
+            problem: format!("statement {record}: its search text is not UTF-8"),
+        }));
+    }
+    Ok(SearchText(bytes))
 }

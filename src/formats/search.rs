@@ -119,12 +119,17 @@ pub fn fold(text: &str) -> String {
         if cache.is_empty() {
             cache.resize(FOLD_CACHE_SLOTS, FoldCacheEntry::EMPTY);
         }
-        let Some(slot) = cache.get_mut(c as usize % FOLD_CACHE_SLOTS) else {
+        let Some(slot) = cache.get_mut(fold_cache_slot(c)) else {
             break;
         };
         if slot.key == c as u32 {
-            for &x in &slot.folded[..usize::from(slot.len)] {
-                out.push_final(x);
+            let folded = &slot.folded[..usize::from(slot.len)];
+            if slot.plain {
+                out.push_plain(folded);
+            } else {
+                for &x in folded {
+                    out.push_final(x);
+                }
             }
             continue;
         }
@@ -134,6 +139,7 @@ pub fn fold(text: &str) -> String {
             slot.key = c as u32;
             slot.len = scratch.len() as u8;
             slot.folded[..scratch.len()].copy_from_slice(&scratch);
+            slot.plain = !scratch.is_empty() && !scratch.iter().any(|x| x.is_whitespace());
         }
         for &x in &scratch {
             out.push_final(x);
@@ -142,8 +148,17 @@ pub fn fold(text: &str) -> String {
     out.text
 }
 
-/// Slots of [`fold`]'s per-call cache of folded non-ASCII chars.
-const FOLD_CACHE_SLOTS: usize = 512;
+/// Slots of [`fold`]'s per-call cache of folded non-ASCII chars (a power
+/// of two).
+const FOLD_CACHE_SLOTS: usize = 1024;
+
+/// The cache slot of `c`: a multiplicative hash, so that the letters of
+/// scripts 512 code points apart (Cyrillic U+04xx and Arabic U+06xx) do
+/// not take each other's slots as they would by `c % FOLD_CACHE_SLOTS`.
+fn fold_cache_slot(c: char) -> usize {
+    let bits = FOLD_CACHE_SLOTS.trailing_zeros();
+    ((c as u32).wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
+}
 /// Longest folded form the cache keeps (longer ones are folded each time).
 const FOLD_CACHE_WIDTH: usize = 4;
 
@@ -153,6 +168,9 @@ struct FoldCacheEntry {
     /// The char (`u32::MAX`, never a char, when the slot is empty).
     key: u32,
     len: u8,
+    /// At least one char, none of them whitespace: step 6 only has to put
+    /// down a pending space before them.
+    plain: bool,
     folded: [char; FOLD_CACHE_WIDTH],
 }
 
@@ -160,6 +178,7 @@ impl FoldCacheEntry {
     const EMPTY: FoldCacheEntry = FoldCacheEntry {
         key: u32::MAX,
         len: 0,
+        plain: false,
         folded: ['\0'; FOLD_CACHE_WIDTH],
     };
 }
@@ -195,6 +214,20 @@ struct FastFold {
 }
 
 impl FastFold {
+    /// [`FastFold::push_final`] of each of `chars`, none of them whitespace
+    /// (and at least one).
+    #[inline]
+    fn push_plain(&mut self, chars: &[char]) {
+        if self.pending_space {
+            self.text.push(' ');
+            self.pending_space = false;
+        }
+        for &x in chars {
+            self.text.push(x);
+        }
+        self.emitted_any = true;
+    }
+
     #[inline]
     fn push_final(&mut self, x: char) {
         if x.is_whitespace() {

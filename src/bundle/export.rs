@@ -5,7 +5,7 @@
 //! into age. The output appears under its name only when complete.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -1376,12 +1376,12 @@ fn write_bundle(
                     Source::Evidence(id) => {
                         with_reader(conn, session, &id, |reader| {
                             let size = evidence::overview(conn, session, &id)?.size;
-                            let mut counting = Counting {
+                            let counting = Counting {
                                 inner: reader,
                                 done: &mut done,
                                 progress: &mut *progress,
                             };
-                            tar.add_file(&path, size, &mut counting)
+                            tar.add_file_buffered(&path, size, counting)
                                 .map_err(|e| tar_error(e, &path))
                         })?;
                     }
@@ -1425,6 +1425,18 @@ impl<R: Read> Read for Counting<'_, R> {
         *self.done += n as u64;
         (self.progress)(*self.done);
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        *self.done += amount as u64;
+        (self.progress)(*self.done);
     }
 }
 

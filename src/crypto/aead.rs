@@ -149,6 +149,7 @@ fn seal_raw_with_nonce(
 /// Like [`seal_raw`], but writes the envelope into `out` (cleared first),
 /// encrypting in place: no allocation per call once `out` has grown, which
 /// matters when streaming gigabytes in 1 MiB chunks.
+#[cfg(test)]
 pub(crate) fn seal_raw_into(
     key: &SymmetricKey,
     associated_data: &[u8],
@@ -168,6 +169,39 @@ pub(crate) fn seal_raw_into(
         .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, &mut out[start..])
         .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
     out.extend_from_slice(&tag);
+    Ok(())
+}
+
+/// Bytes in front of the ciphertext in an envelope (version and nonce):
+/// the room [`seal_raw_in_place`] needs before the plaintext.
+pub(crate) const ENVELOPE_HEADER_LEN: usize = 1 + NONCE_LEN;
+
+/// Like [`seal_raw_into`], but the plaintext is already in place:
+/// `buf[ENVELOPE_HEADER_LEN..]`, behind room for the header. The header
+/// is written in front, the plaintext encrypted where it lies and the tag
+/// appended, so `buf` becomes the envelope without the plaintext being
+/// copied (the same bytes `seal_raw_into` gives for the same nonce).
+pub(crate) fn seal_raw_in_place(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    use chacha20poly1305::AeadInPlace;
+    let nonce: [u8; NONCE_LEN] = random_bytes()?;
+    let header = Envelope::header(&nonce);
+    let (head, body) = buf
+        .split_at_mut_checked(ENVELOPE_HEADER_LEN)
+        .ok_or_else(|| CryptoError::Encode("no room for the envelope header".into()))?;
+    if header.len() != head.len() {
+        return Err(CryptoError::Encode("unexpected envelope header".into()));
+    }
+    head.copy_from_slice(&header);
+    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, body)
+        .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
+    buf.extend_from_slice(&tag);
     Ok(())
 }
 
@@ -337,6 +371,24 @@ mod tests {
         seal_raw_into(&key, b"ad", b"chunk bytes", &mut out).unwrap();
         assert_eq!(&open_raw(&key, b"ad", &out).unwrap()[..], b"chunk bytes");
         assert!(open_raw(&key, b"other", &out).is_err());
+    }
+
+    #[test]
+    fn seal_raw_in_place_gives_the_same_envelope_layout() {
+        let key = SymmetricKey::generate().unwrap();
+        for plain in [&b""[..], b"x", b"chunk bytes", &[7u8; 5000][..]] {
+            let mut buf = vec![0xAAu8; ENVELOPE_HEADER_LEN];
+            buf.extend_from_slice(plain);
+            seal_raw_in_place(&key, b"ad", &mut buf).unwrap();
+            assert_eq!(
+                buf.len(),
+                ENVELOPE_HEADER_LEN + plain.len() + crate::format::TAG_LEN
+            );
+            assert_eq!(&open_raw(&key, b"ad", &buf).unwrap()[..], plain);
+            assert!(open_raw(&key, b"other", &buf).is_err());
+        }
+        let mut short = vec![0u8; ENVELOPE_HEADER_LEN - 1];
+        assert!(seal_raw_in_place(&key, b"ad", &mut short).is_err());
     }
 
     #[test]

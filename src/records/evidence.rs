@@ -28,14 +28,14 @@ use zeroize::Zeroizing;
 
 use super::case::{all_cases, find_case};
 use super::{check_date, check_optional, latest_overviews_in, refuse_withdrawn, InCase, Scope};
-use crate::crypto::aead::{open_raw_into, seal_raw_into};
+use crate::crypto::aead::{open_raw_into, seal_raw_in_place, ENVELOPE_HEADER_LEN};
 use crate::crypto::keys::SymmetricKey;
 use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Integrity, Invalid, Result};
 use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
 use crate::format::Kind;
-use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN};
+use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN, TAG_LEN};
 use crate::formats::metadata::{strip_jpeg, MetadataKind, MetadataScanner, StripError};
 use crate::store::records as rows;
 use crate::stream::{write_behind, ParallelHasher};
@@ -45,7 +45,7 @@ use crate::vault::{Session, Unlocked, Vault};
 /// Plaintext bytes per chunk.
 pub const CHUNK_SIZE: usize = 1024 * 1024;
 
-/// Chunks in flight between the reading/hashing thread and the sealing one.
+/// Chunks in flight between two stages of the intake pipeline.
 const PIPELINE_DEPTH: usize = 2;
 
 /// What `evidence add` takes besides the file.
@@ -227,14 +227,21 @@ fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<us
 
 type Buf = Zeroizing<Vec<u8>>;
 
-/// Where plaintext chunks come from, already hashed. A chunk is the last
-/// one exactly when it is shorter than [`CHUNK_SIZE`] (possibly empty), so
-/// no read-ahead is needed to know it.
+/// Room kept in front of each chunk's plaintext for the envelope header,
+/// so the chunk is sealed where it was read ([`seal_raw_in_place`]).
+const HEAD: usize = ENVELOPE_HEADER_LEN;
+
+/// A chunk buffer: room for the header, a full chunk and the tag.
+fn chunk_buffer() -> Buf {
+    Zeroizing::new(Vec::with_capacity(HEAD + CHUNK_SIZE + TAG_LEN))
+}
+
+/// Where plaintext chunks come from, already hashed, each behind [`HEAD`]
+/// bytes of room. A chunk is the last one exactly when it is shorter than
+/// [`CHUNK_SIZE`] (possibly empty), so no read-ahead is needed to know it.
 trait ChunkSource {
     /// The next chunk and whether it is the last.
     fn next_chunk(&mut self) -> Result<(Buf, bool)>;
-    /// Gives a buffer back for reuse.
-    fn recycle(&mut self, buf: Buf);
 }
 
 /// Reads and hashes on the calling thread (for readers that cannot be
@@ -243,30 +250,24 @@ struct SerialSource<'r> {
     reader: &'r mut dyn Read,
     hasher: Sha256,
     size: u64,
-    spare: Option<Buf>,
+    /// Buffers given back by whoever stored their chunk.
+    spare: std::rc::Rc<std::cell::RefCell<Option<Buf>>>,
     label: &'r str,
 }
 
 impl ChunkSource for SerialSource<'_> {
     fn next_chunk(&mut self) -> Result<(Buf, bool)> {
-        let mut buf = self
-            .spare
-            .take()
-            .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)));
+        let mut buf = self.spare.take().unwrap_or_else(chunk_buffer);
         fill_chunk(self.reader, &mut buf, &mut self.hasher, &mut self.size)
             .map_err(|e| Error::io(format!("cannot read {}", self.label), e))?;
-        let last = buf.len() < CHUNK_SIZE;
+        let last = buf.len() - HEAD < CHUNK_SIZE;
         Ok((buf, last))
-    }
-    fn recycle(&mut self, buf: Buf) {
-        self.spare = Some(buf);
     }
 }
 
 /// Receives chunks read and hashed by another thread.
 struct ChannelSource<'r> {
     full: std::sync::mpsc::Receiver<io::Result<(Buf, bool)>>,
-    empty: std::sync::mpsc::SyncSender<Buf>,
     label: &'r str,
 }
 
@@ -278,81 +279,78 @@ impl ChunkSource for ChannelSource<'_> {
             Err(_) => Err(Error::Internal(format!("reading {} stopped", self.label))),
         }
     }
-    fn recycle(&mut self, buf: Buf) {
-        let _ = self.empty.send(buf);
-    }
 }
 
-/// Reads up to one chunk into `buf` (resized), hashing what was read.
+/// Reads up to one chunk into `buf` (resized) behind [`HEAD`] bytes of
+/// room, hashing what was read.
 fn fill_chunk(
     reader: &mut dyn Read,
     buf: &mut Buf,
     hasher: &mut Sha256,
     size: &mut u64,
 ) -> io::Result<()> {
-    buf.resize(CHUNK_SIZE, 0);
-    let n = read_full(reader, buf)?;
-    buf.truncate(n);
-    hasher.update(&buf[..]);
+    buf.resize(HEAD + CHUNK_SIZE, 0);
+    let n = read_full(reader, &mut buf[HEAD..])?;
+    buf.truncate(HEAD + n);
+    hasher.update(&buf[HEAD..]);
     *size += n as u64;
     Ok(())
 }
 
-/// Seals and stores chunks from `source` until its last one, then the
-/// padding: the stream is zero-filled to [`padded_stream_len`] of the size
-/// (known once the short last read comes back), in extra chunks where
-/// needed. Returns (bytes of the file stored, chunk rows written, media
-/// type); the rows are [`stored_chunk_count`] of the size.
-fn store_chunks(
-    conn: &Connection,
-    session: &Session<'_>,
-    id: &Id,
+/// Seals chunks from `source` until its last one, then the padding: the
+/// stream is zero-filled to [`padded_stream_len`] of the size (known once
+/// the short last read comes back), in extra chunks where needed. Each
+/// chunk is sealed in its own buffer, which goes to `emit` with its index
+/// and the bytes of the file read so far. Returns (bytes of the file
+/// stored, chunk rows emitted, media type); the rows are
+/// [`stored_chunk_count`] of the size.
+fn seal_chunks(
+    key: &SymmetricKey,
+    vault_id: &Id,
+    record: &str,
     source: &mut dyn ChunkSource,
-    progress: &mut dyn FnMut(u64),
+    emit: &mut dyn FnMut(u64, Buf, u64) -> Result<()>,
 ) -> Result<(u64, u64, String)> {
-    let record = id.to_hex();
-    let key = &session.keys.evidence;
-    let mut sealed = Vec::with_capacity(CHUNK_SIZE + 64);
     let mut index = 0u64;
     let mut stored = 0u64;
     let mut media_type = String::new();
-    let mut seal_and_insert = |index: u64, role: ChunkRole, plain: &[u8]| -> Result<()> {
-        let ad = chunk_binding(&session.vault_id, &record, index, role).associated_data();
-        seal_raw_into(key, &ad, plain, &mut sealed)?;
-        rows::insert_chunk(conn, id, index, &sealed)
+    let mut seal_and_emit = |index: u64, role: ChunkRole, mut chunk: Buf, stored: u64| {
+        let ad = chunk_binding(vault_id, record, index, role).associated_data();
+        seal_raw_in_place(key, &ad, &mut chunk)?;
+        emit(index, chunk, stored)
+    };
+    let zeros = |len: usize| -> Buf {
+        let mut buf = chunk_buffer();
+        buf.resize(HEAD + len, 0);
+        buf
     };
     loop {
         let (mut chunk, last) = source.next_chunk()?;
+        let plain = chunk.get(HEAD..).unwrap_or(&[]);
         if index == 0 {
-            media_type = detect_media_type(&chunk[..chunk.len().min(8192)]);
+            media_type = detect_media_type(&plain[..plain.len().min(8192)]);
         }
-        stored += chunk.len() as u64;
+        stored += plain.len() as u64;
         if !last {
-            seal_and_insert(index, ChunkRole::Full, &chunk)?;
-            progress(stored);
+            seal_and_emit(index, ChunkRole::Full, chunk, stored)?;
             index += 1;
-            source.recycle(chunk);
             continue;
         }
         // The file has ended inside this chunk: pad the stream.
         let final_index = stored_chunk_count(stored) - 1;
         let final_len = (padded_stream_len(stored) - final_index * CHUNK_SIZE as u64) as usize;
         if index == final_index {
-            chunk.resize(final_len, 0);
-            seal_and_insert(index, ChunkRole::End, &chunk)?;
+            chunk.resize(HEAD + final_len, 0);
+            seal_and_emit(index, ChunkRole::End, chunk, stored)?;
         } else {
-            // The buffer holds CHUNK_SIZE bytes of capacity: no reallocation.
-            chunk.resize(CHUNK_SIZE, 0);
-            seal_and_insert(index, ChunkRole::Full, &chunk)?;
-            chunk.clear();
-            chunk.resize(CHUNK_SIZE, 0);
+            // The buffer holds a full chunk of capacity: no reallocation.
+            chunk.resize(HEAD + CHUNK_SIZE, 0);
+            seal_and_emit(index, ChunkRole::Full, chunk, stored)?;
             for padding in index + 1..final_index {
-                seal_and_insert(padding, ChunkRole::Full, &chunk)?;
+                seal_and_emit(padding, ChunkRole::Full, zeros(CHUNK_SIZE), stored)?;
             }
-            chunk.truncate(final_len);
-            seal_and_insert(final_index, ChunkRole::End, &chunk)?;
+            seal_and_emit(final_index, ChunkRole::End, zeros(final_len), stored)?;
         }
-        progress(stored);
         return Ok((stored, final_index + 1, media_type));
     }
 }
@@ -361,10 +359,13 @@ fn store_chunks(
 /// in the caller's transaction. Returns (size, sha256 hex, chunk count,
 /// media type).
 ///
-/// Two stages run at once on their own cores: a reader thread reads and
-/// hashes chunk `n+1` while this thread encrypts and stores chunk `n`.
-/// Buffers circulate between them (at most [`PIPELINE_DEPTH`] + 1 chunks
-/// exist), so memory stays bounded whatever the file size.
+/// Three stages run at once, on the two cores: a reader thread reads and
+/// hashes chunk `n+2` while a sealing thread encrypts chunk `n+1` in the
+/// buffer it was read into and this thread stores chunk `n` (SQLite's page
+/// writes cost about as much as the encryption or the hashing, so no stage
+/// waits long on another). At most 2 × [`PIPELINE_DEPTH`] + 1 chunk buffers
+/// exist, circulating from stage to stage and back to the reader, so memory
+/// stays bounded whatever the file size.
 pub(crate) fn write_chunks<R: Read + Send>(
     conn: &Connection,
     session: &Session<'_>,
@@ -374,11 +375,15 @@ pub(crate) fn write_chunks<R: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(u64, String, u64, String)> {
     use std::sync::mpsc::sync_channel;
-    let (full_tx, full_rx) = sync_channel::<io::Result<(Buf, bool)>>(PIPELINE_DEPTH);
-    let (empty_tx, empty_rx) = sync_channel::<Buf>(PIPELINE_DEPTH + 1);
-    for _ in 0..=PIPELINE_DEPTH {
-        let _ = empty_tx.send(Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)));
+    let depth = PIPELINE_DEPTH;
+    let (full_tx, full_rx) = sync_channel::<io::Result<(Buf, bool)>>(depth);
+    let (sealed_tx, sealed_rx) = sync_channel::<(u64, Buf, u64)>(depth);
+    let (empty_tx, empty_rx) = sync_channel::<Buf>(2 * depth + 1);
+    for _ in 0..=2 * depth {
+        let _ = empty_tx.send(chunk_buffer());
     }
+    let record = id.to_hex();
+    let (key, vault_id) = (&session.keys.evidence, &session.vault_id);
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || -> (String, u64) {
             let mut hasher = Sha256::new();
@@ -388,25 +393,54 @@ pub(crate) fn write_chunks<R: Read + Send>(
                     let _ = full_tx.send(Err(e));
                     break;
                 }
-                let last = buf.len() < CHUNK_SIZE;
+                let last = buf.len() - HEAD < CHUNK_SIZE;
                 if full_tx.send(Ok((buf, last))).is_err() || last {
                     break;
                 }
             }
             (hex::encode(hasher.finalize()), size)
         });
-        let mut source = ChannelSource {
-            full: full_rx,
-            empty: empty_tx,
-            label,
-        };
-        let stored = store_chunks(conn, session, id, &mut source, progress);
-        // Dropping the channels unblocks the reader if we stopped early.
-        drop(source);
+        let record = &record;
+        let sealing = scope.spawn(move || -> Result<(u64, u64, String)> {
+            let mut source = ChannelSource {
+                full: full_rx,
+                label,
+            };
+            let stopped = || Error::Internal(format!("storing {label} stopped"));
+            seal_chunks(
+                key,
+                vault_id,
+                record,
+                &mut source,
+                &mut |index, sealed, stored| {
+                    sealed_tx
+                        .send((index, sealed, stored))
+                        .map_err(|_| stopped())
+                },
+            )
+            // Dropping the channels unblocks the reader if we stopped early.
+        });
+        let mut inserted = Ok(());
+        for (index, sealed, stored) in sealed_rx.iter() {
+            inserted = rows::insert_chunk(conn, id, index, &sealed);
+            if inserted.is_err() {
+                break;
+            }
+            progress(stored);
+            // Back to the reader; padding chunks beyond the pool are dropped.
+            let _ = empty_tx.try_send(sealed);
+        }
+        // Dropping the channels unblocks the sealing thread if we stopped.
+        drop(sealed_rx);
+        drop(empty_tx);
+        let sealed = sealing
+            .join()
+            .map_err(|_| Error::Internal(format!("sealing {label} failed")))?;
         let (digest, size) = reading
             .join()
             .map_err(|_| Error::Internal(format!("reading {label} failed")))?;
-        let (stored, count, media_type) = stored?;
+        inserted?;
+        let (stored, count, media_type) = sealed?;
         if size != stored {
             return Err(Error::Invalid(Invalid::SourceChanged {
                 label: label.to_string(),
@@ -425,14 +459,27 @@ pub(crate) fn write_chunks_serial(
     label: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(u64, String, u64, String)> {
+    let spare = std::rc::Rc::new(std::cell::RefCell::new(None));
     let mut source = SerialSource {
         reader,
         hasher: Sha256::new(),
         size: 0,
-        spare: None,
+        spare: spare.clone(),
         label,
     };
-    let (stored, count, media_type) = store_chunks(conn, session, id, &mut source, progress)?;
+    let record = id.to_hex();
+    let (stored, count, media_type) = seal_chunks(
+        &session.keys.evidence,
+        &session.vault_id,
+        &record,
+        &mut source,
+        &mut |index, sealed, stored| {
+            rows::insert_chunk(conn, id, index, &sealed)?;
+            progress(stored);
+            spare.replace(Some(sealed));
+            Ok(())
+        },
+    )?;
     let digest = hex::encode(std::mem::take(&mut source.hasher).finalize());
     debug_assert_eq!(stored, source.size);
     Ok((stored, digest, count, media_type))
@@ -597,6 +644,22 @@ impl Read for EvidenceReader<'_, '_> {
             }
             self.next_chunk()?;
         }
+    }
+}
+
+/// The decrypted chunk is the buffer: a caller that copies through
+/// `fill_buf` (the tar writer's `add_file_buffered`) saves one copy of
+/// every byte over `read` into a buffer of its own.
+impl io::BufRead for EvidenceReader<'_, '_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.buf.len() && !self.done {
+            self.next_chunk()?;
+        }
+        Ok(self.buf.get(self.pos..).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.buf.len());
     }
 }
 

@@ -4,12 +4,15 @@
 //! `source`) plus `body`. The file is read one row at a time, twice: every
 //! row is checked before the vault is unlocked, then each is stored as it
 //! is read again, in one transaction; the first bad row is reported by
-//! number and nothing is written. Memory is that of one row.
+//! number and nothing is written. While storing, a second thread reads and
+//! checks the rows ahead in small batches (about 1 MiB of text in flight),
+//! so memory stays that of a few rows whatever the file's size.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::sync_channel;
 
 use serde::Deserialize;
 
@@ -191,6 +194,13 @@ fn row_error(row: usize, what: impl std::fmt::Display) -> Error {
     })
 }
 
+/// Rows read and checked ahead of the one being stored, handed over in
+/// batches of up to [`BATCH_ROWS`] rows or [`BATCH_BYTES`] of text.
+type Batch = Vec<(usize, NewStatement)>;
+const BATCH_ROWS: usize = 64;
+const BATCH_BYTES: usize = 512 * 1024;
+const BATCHES_AHEAD: usize = 2;
+
 /// Longest line of a JSON Lines import: a statement text of
 /// [`MAX_BODY_BYTES`] as JSON (escapes included) and its fields. A longer
 /// line is refused before it is held in memory.
@@ -291,6 +301,23 @@ pub fn rows_in(
                         format!("line {line_no} is longer than {MAX_LINE_BYTES} bytes"),
                     ));
                 }
+                // The common case in one pass: a well-formed row parsed
+                // straight into its fields (serde_json checks the UTF-8 of
+                // each string as it reads it; outside strings JSON is
+                // ASCII). Anything it refuses (and blank lines) takes the
+                // careful road below, which names the problem exactly.
+                let bytes = if line_no == 1 {
+                    line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line)
+                } else {
+                    &line
+                };
+                if !bytes.iter().all(u8::is_ascii_whitespace) {
+                    if let Ok(row) = serde_json::from_slice::<Row>(bytes) {
+                        n += 1;
+                        checked(n, row.into_statement())?;
+                        continue;
+                    }
+                }
                 let text = std::str::from_utf8(&line).map_err(|e| {
                     Error::Invalid(Invalid::ImportFile {
                         problem: format!(
@@ -365,12 +392,43 @@ impl Vault<Unlocked> {
                 by_ref.insert(c.id.to_hex(), c.id);
             }
             let mut ids = Vec::new();
-            file.for_each(|n, st| {
-                let case = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
-                    row_error(n, format!("no case \"{}\" in this vault", st.case))
-                })?;
-                ids.push(insert_statement(tx, session, case, &st)?);
-                Ok(())
+            // A second thread reads and checks the rows ahead, in batches,
+            // while this one seals and stores them: at most BATCHES_AHEAD
+            // batches of about BATCH_BYTES wait, so memory stays small.
+            let (batches, received) = sync_channel::<Result<Batch>>(BATCHES_AHEAD);
+            std::thread::scope(|scope| {
+                scope.spawn(move || {
+                    let stopped = || Error::Internal("the import stopped".into());
+                    let mut batch = Batch::new();
+                    let mut bytes = 0usize;
+                    let read = file.for_each(|n, st| {
+                        bytes += st.body.len();
+                        batch.push((n, st));
+                        if bytes >= BATCH_BYTES || batch.len() >= BATCH_ROWS {
+                            bytes = 0;
+                            let full = std::mem::take(&mut batch);
+                            batches.send(Ok(full)).map_err(|_| stopped())?;
+                        }
+                        Ok(())
+                    });
+                    let last = read.map(|_| batch);
+                    // Fails only when the storing side has stopped already.
+                    let _ = batches.send(last);
+                });
+                let stored = (|| -> Result<()> {
+                    for batch in received.iter() {
+                        for (n, st) in batch? {
+                            let case = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
+                                row_error(n, format!("no case \"{}\" in this vault", st.case))
+                            })?;
+                            ids.push(insert_statement(tx, session, case, &st)?);
+                        }
+                    }
+                    Ok(())
+                })();
+                // Stops the reading thread if storing failed.
+                drop(received);
+                stored
             })?;
             Ok(ids)
         })

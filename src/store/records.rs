@@ -235,9 +235,19 @@ pub(crate) fn erase_content(conn: &Connection, id: &Id) -> Result<usize> {
 /// Stores one evidence chunk.
 pub(crate) fn insert_chunk(conn: &Connection, id: &Id, index: u64, data: &[u8]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO evidence_chunks (record_id, chunk_index, data) VALUES (?1, ?2, ?3)",
+        "INSERT INTO evidence_chunks (record_id, chunk_index, data) VALUES (?1, ?2, zeroblob(?3))",
     )?;
-    stmt.execute(params![id.to_hex(), index as i64, data])?;
+    stmt.execute(params![id.to_hex(), index as i64, data.len() as i64])?;
+    let rowid = conn.last_insert_rowid();
+    let mut blob = conn.blob_open(
+        rusqlite::DatabaseName::Main,
+        "evidence_chunks",
+        "data",
+        rowid,
+        false,
+    )?;
+    blob.write_at(data, 0)?;
+    blob.close()?;
     Ok(())
 }
 

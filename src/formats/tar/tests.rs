@@ -346,6 +346,46 @@ fn writer_checks_source_length_and_then_poisons() {
     assert!(matches!(tar.finish().unwrap_err(), TarError::Poisoned));
 }
 
+#[test]
+fn buffered_entries_are_the_same_bytes_and_checked_the_same_way() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut plain = DeterministicTar::new(Vec::new());
+    plain.add_file("a", 5, &b"hello"[..]).unwrap();
+    plain.add_file("b", data.len() as u64, &data[..]).unwrap();
+    let mut buffered = DeterministicTar::new(Vec::new());
+    buffered.add_file_buffered("a", 5, &b"hello"[..]).unwrap();
+    // A small buffer: the entry arrives in many pieces.
+    let pieces = std::io::BufReader::with_capacity(777, &data[..]);
+    buffered
+        .add_file_buffered("b", data.len() as u64, pieces)
+        .unwrap();
+    assert_eq!(plain.finish().unwrap(), buffered.finish().unwrap());
+
+    let mut tar = DeterministicTar::new(Vec::new());
+    let err = tar
+        .add_file_buffered("short", 10, &b"12345"[..])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TarError::SourceTooShort {
+                expected: 10,
+                actual: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(tar.finish().unwrap_err(), TarError::Poisoned));
+    let mut tar = DeterministicTar::new(Vec::new());
+    let err = tar.add_file_buffered("long", 3, &b"1234"[..]).unwrap_err();
+    assert!(
+        matches!(err, TarError::SourceTooLong { expected: 3, .. }),
+        "{err:?}"
+    );
+    assert!(matches!(tar.finish().unwrap_err(), TarError::Poisoned));
+}
+
 /// A reader producing `n` bytes without touching the buffer (its bytes are
 /// whatever the caller's buffer held), so multi-GiB entries cost no memory
 /// and little time.

@@ -49,6 +49,25 @@ pub struct Unlocked {
     keys: KeyRing,
     user: ActiveUser,
     notes: Vec<String>,
+    via: Option<Channel>,
+}
+
+/// Through which interface an unlocked vault acts, when it is not the
+/// command line: every custody event it appends then says so in its
+/// details (`"via": "desk"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// The local web interface (`custodia desk`).
+    Desk,
+}
+
+impl Channel {
+    /// The word written in event details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Desk => "desk",
+        }
+    }
 }
 
 /// The purpose subkeys an unlocked vault uses, derived once.
@@ -83,6 +102,8 @@ pub struct Session<'a> {
     pub user: &'a ActiveUser,
     /// The acting user's minisign key id (hex).
     pub key_id: String,
+    /// The interface acting, if not the command line ([`Channel`]).
+    pub via: Option<Channel>,
     state: Mutex<Loaded>,
 }
 
@@ -95,8 +116,15 @@ impl<'a> Session<'a> {
             user,
             key_id: crate::formats::minisign::PublicKey::new(user.signing.verifying_key())
                 .key_id_hex(),
+            via: None,
             state: Mutex::new(Loaded::default()),
         }
+    }
+
+    /// This session acting through `via` ([`Channel`]).
+    fn via(mut self, via: Option<Channel>) -> Session<'a> {
+        self.via = via;
+        self
     }
 
     /// A session whose state is `loaded` already.
@@ -143,8 +171,21 @@ impl<'a> Session<'a> {
         kind: Kind,
         record: &Id,
         action: Action,
-        details: serde_json::Value,
+        mut details: serde_json::Value,
     ) -> Result<Event> {
+        if let Some(via) = self.via {
+            match &mut details {
+                serde_json::Value::Object(map) => {
+                    map.insert("via".into(), via.as_str().into());
+                }
+                serde_json::Value::Null => details = serde_json::json!({ "via": via.as_str() }),
+                _ => {
+                    return Err(Error::Internal(
+                        "event details are not an object; cannot mark the channel".into(),
+                    ))
+                }
+            }
+        }
         let mut loaded = self.state(conn)?;
         custody::append(
             conn,
@@ -851,8 +892,20 @@ impl Vault<Unlocked> {
                 keys,
                 user,
                 notes,
+                via: None,
             },
         })
+    }
+
+    /// Marks every custody event this unlocked vault appends from now on
+    /// as made through `via` (`"via": "desk"` in its details).
+    pub fn set_channel(&mut self, via: Channel) {
+        self.state.via = Some(via);
+    }
+
+    /// The interface this vault acts through, if not the command line.
+    pub fn channel(&self) -> Option<Channel> {
+        self.state.via
     }
 
     /// What unlocking noticed that the user should hear (a key slot skipped
@@ -873,6 +926,7 @@ impl Vault<Unlocked> {
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            self.state.via,
             f,
         )
     }
@@ -889,6 +943,7 @@ impl Vault<Unlocked> {
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            self.state.via,
             |tx, session| f(tx, session, master),
         )
     }
@@ -898,7 +953,8 @@ impl Vault<Unlocked> {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        let session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user);
+        let session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user)
+            .via(self.state.via);
         let tx = self.store.read()?;
         f(&tx, &session)
     }
@@ -1319,9 +1375,10 @@ fn write_in<T>(
     vault_id: Id,
     keys: &KeyRing,
     user: &ActiveUser,
+    via: Option<Channel>,
     f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
 ) -> Result<T> {
-    let session = Session::new(vault_id, keys, user);
+    let session = Session::new(vault_id, keys, user).via(via);
     let tx = store.write()?;
     let out = f(&tx, &session)?;
     session.flush(&tx)?;

@@ -19,6 +19,7 @@ mod bundle;
 mod bundle_trust;
 mod crash;
 mod custody;
+mod desk;
 mod everyday;
 mod export_summary;
 mod fixtures;

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bag;
+pub mod desk;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -68,6 +68,19 @@ impl Form {
             .map(str::to_owned)
     }
 
+    /// The ticked checkboxes named `PREFIX<id>`: their ids, sorted.
+    pub fn ticked_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .filter_map(|(k, _)| k.strip_prefix(prefix))
+            .map(str::to_owned)
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Whether a checkbox was ticked.
     pub fn checked(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| !v.is_empty())

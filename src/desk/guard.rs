@@ -149,7 +149,7 @@ mod tests {
     fn secrets_compare_whole() {
         let s = Secret::random().unwrap();
         assert_eq!(s.expose().len(), 64);
-        assert!(s.matches(&s.expose().to_owned()));
+        assert!(s.matches(s.expose()));
         assert!(!s.matches(&s.expose()[..63]));
         assert!(!s.matches(""));
         assert_ne!(s.expose(), Secret::random().unwrap().expose());

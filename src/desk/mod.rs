@@ -229,7 +229,12 @@ fn handle(shared: &Shared, mut request: Request) {
             None,
         ),
         Reply::Asset(content_type, body) => (200, content_type, body.as_bytes().to_vec(), None),
-        Reply::Redirect(to) => (303, "text/plain; charset=utf-8", Vec::new(), header("Location", &to)),
+        Reply::Redirect(to) => (
+            303,
+            "text/plain; charset=utf-8",
+            Vec::new(),
+            header("Location", &to),
+        ),
         Reply::Welcome(cookie) => (
             303,
             "text/plain; charset=utf-8",
@@ -448,9 +453,7 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
         });
     }
     if let Some(id) = id_in(path, "/statement/", "") {
-        let version = query
-            .strip_prefix("v=")
-            .and_then(|v| v.parse::<u64>().ok());
+        let version = query.strip_prefix("v=").and_then(|v| v.parse::<u64>().ok());
         if !query.is_empty() && version.is_none() {
             return refused("refused.query");
         }
@@ -472,6 +475,28 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
         return with_vault(shared, ctx, |v| {
             let shown = v.show_statement(id, None)?;
             Ok(Reply::Page(200, pages::amend(ctx, &shown, None)))
+        });
+    }
+    if let Some(id) = id_in(path, "/case/", "/export") {
+        return with_vault(shared, ctx, |v| {
+            let case = v.show_case(id)?;
+            let hex = case.id.to_hex();
+            let (statements, _) = v.statements(Some(&hex))?;
+            let (exhibits, _) = v.evidence(Some(&hex))?;
+            let choice = pages::ExportChoice::all(&statements, &exhibits);
+            Ok(Reply::Page(
+                200,
+                pages::export(ctx, &case, &statements, &exhibits, &choice, None),
+            ))
+        });
+    }
+    if path == "/bundles" {
+        return with_vault(shared, ctx, |_| Ok(Reply::Page(200, pages::bundles(ctx))));
+    }
+    if path == "/users" {
+        return with_vault(shared, ctx, |v| {
+            let users = v.users()?;
+            Ok(Reply::Page(200, pages::users(ctx, &users, None)))
         });
     }
     if let Some(id) = id_in(path, "/log/", "") {
@@ -521,6 +546,32 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
             })
         }
         _ => {}
+    }
+    if let Some(id) = id_in(path, "/case/", "/export") {
+        return with_vault(shared, ctx, |v| export(v, ctx, id, form));
+    }
+    if path == "/bundles/verify" || path == "/bundles/import" {
+        let importing = path == "/bundles/import";
+        return with_vault(shared, ctx, |v| bundle(v, ctx, form, importing));
+    }
+    if path == "/users" {
+        return with_vault(shared, ctx, |v| {
+            let name = form.text("name").trim().to_owned();
+            let (Some(first), Some(again)) = (form.get("new_passphrase"), form.get("again")) else {
+                return Err(Error::Invalid(crate::error::Invalid::Command {
+                    problem: t("users.passphrase_missing").into(),
+                }));
+            };
+            if first != again {
+                let users = v.users()?;
+                return Ok(Reply::Page(
+                    400,
+                    pages::users(ctx, &users, Some(t("users.differ"))),
+                ));
+            }
+            v.add_user(&name, first)?;
+            Ok(Reply::Redirect("/users".into()))
+        });
     }
     if let Some(id) = id_in(path, "/case/", "/statements") {
         return with_vault(shared, ctx, |v| {
@@ -763,4 +814,150 @@ fn download(shared: &Shared, request: Request, id: Id, name: &str, size: u64) {
         .vault
         .extract_evidence_to(&id, &mut sink, &mut |_| shared.touch());
     let _ = sink.flush();
+}
+
+/// The export wizard's POST: a redaction preview, or the export itself,
+/// through the same library calls as `custodia export [--preview]`.
+fn export(v: &mut Vault<Unlocked>, ctx: &pages::Ctx, id: &str, form: &Form) -> Result<Reply> {
+    use crate::bundle::export::{Encryption, ExportOptions};
+    let case = v.show_case(id)?;
+    let hex = case.id.to_hex();
+    let (statements, _) = v.statements(Some(&hex))?;
+    let (exhibits, _) = v.evidence(Some(&hex))?;
+    let choice = pages::ExportChoice {
+        statements: form.ticked_with_prefix("s_"),
+        exhibits: form.ticked_with_prefix("e_"),
+        reveal_protected: form.checked("reveal_protected"),
+        encryption: form.get("encryption").unwrap_or("recipient").to_owned(),
+        recipients: form.text("recipients"),
+        out: form.text("out").trim().to_owned(),
+    };
+    let encryption = match choice.encryption.as_str() {
+        "passphrase" => {
+            let (Some(first), Some(again)) = (form.get("bundle_passphrase"), form.get("again"))
+            else {
+                return Ok(problem(
+                    ctx,
+                    &case,
+                    &statements,
+                    &exhibits,
+                    &choice,
+                    t("export.passphrase_missing"),
+                ));
+            };
+            if first.is_empty() || first != again {
+                return Ok(problem(
+                    ctx,
+                    &case,
+                    &statements,
+                    &exhibits,
+                    &choice,
+                    t("export.passphrases_differ"),
+                ));
+            }
+            Encryption::Passphrase(secrecy::SecretString::from(first.to_owned()))
+        }
+        "none" => Encryption::None,
+        _ => Encryption::Recipients(lines(&choice.recipients)),
+    };
+    let previewing = form.get("action") == Some("preview");
+    if !previewing && !std::path::Path::new(&choice.out).is_absolute() {
+        return Ok(problem(
+            ctx,
+            &case,
+            &statements,
+            &exhibits,
+            &choice,
+            t("export.out_absolute"),
+        ));
+    }
+    if choice.statements.is_empty() && choice.exhibits.is_empty() {
+        return Ok(problem(
+            ctx,
+            &case,
+            &statements,
+            &exhibits,
+            &choice,
+            t("export.nothing"),
+        ));
+    }
+    let options = ExportOptions {
+        case: hex.clone(),
+        statements: choice.statements.clone(),
+        evidence: choice.exhibits.clone(),
+        encryption,
+        reveal_protected: choice.reveal_protected,
+        keep_names_in_text: false,
+        out: PathBuf::from(&choice.out),
+        force: false,
+        stripped: false,
+    };
+    if previewing {
+        let preview = v.preview_export(&options)?;
+        return Ok(Reply::Page(
+            200,
+            pages::export(ctx, &case, &statements, &exhibits, &choice, Some(&preview)),
+        ));
+    }
+    let summary = v.export(&options, &mut |_| {})?;
+    Ok(Reply::Page(200, pages::exported(ctx, &summary)))
+}
+
+fn problem(
+    ctx: &pages::Ctx,
+    case: &crate::records::case::Case,
+    statements: &[crate::records::statement::StatementSummary],
+    exhibits: &[crate::records::evidence::EvidenceSummary],
+    choice: &pages::ExportChoice,
+    message: &str,
+) -> Reply {
+    Reply::Page(
+        400,
+        pages::export_problem(ctx, case, statements, exhibits, choice, message),
+    )
+}
+
+/// Verifies or imports a bundle, as `custodia bundle verify|import`.
+fn bundle(
+    v: &mut Vault<Unlocked>,
+    ctx: &pages::Ctx,
+    form: &Form,
+    importing: bool,
+) -> Result<Reply> {
+    use crate::bundle::import::ImportOptions;
+    use crate::bundle::verify::{identities_from_file, Unlock};
+    let file = PathBuf::from(form.text("file").trim());
+    let identity = form.optional("identity");
+    let unlock = match (
+        identity,
+        form.get("bundle_passphrase").filter(|p| !p.is_empty()),
+    ) {
+        (Some(path), _) => Unlock::Identities(identities_from_file(std::path::Path::new(&path))?),
+        (None, Some(p)) => Unlock::Passphrase(secrecy::SecretString::from(p.to_owned())),
+        (None, None) => Unlock::None,
+    };
+    let signers = match form.optional("signer") {
+        Some(text) => vec![
+            crate::formats::minisign::PublicKey::parse(&text).map_err(|e| {
+                Error::Invalid(crate::error::Invalid::Command {
+                    problem: format!("{}: {e}", t("bundle.bad_signer")),
+                })
+            })?,
+        ],
+        None => Vec::new(),
+    };
+    if importing {
+        let summary = v.import_bundle(
+            &file,
+            &unlock,
+            &ImportOptions {
+                signers,
+                into_case: None,
+            },
+            &mut |_| {},
+        )?;
+        return Ok(Reply::Page(200, pages::imported(ctx, &summary)));
+    }
+    let verdict = v.verify_bundle(&file, &unlock, &signers)?;
+    Ok(Reply::Page(200, pages::verdict(ctx, &verdict)))
 }

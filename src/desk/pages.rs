@@ -7,11 +7,15 @@ use maud::{html, Markup, DOCTYPE};
 use super::text::t;
 use crate::audit::check::CheckReport;
 use crate::audit::log::Log;
+use crate::bundle::export::{ExportPreview, ExportSummary};
+use crate::bundle::import::ImportSummary;
 use crate::bundle::report::diff::{diff, Kind as DiffKind};
+use crate::bundle::verify::{Status, Verdict};
 use crate::records::case::Case;
 use crate::records::evidence::EvidenceSummary;
 use crate::records::search::SearchResults;
 use crate::records::statement::{StatementOverview, StatementSummary, StatementVersion};
+use crate::vault::users::UserSummary;
 
 /// What every page needs: the CSRF token of its forms.
 pub struct Ctx {
@@ -42,6 +46,8 @@ fn layout(ctx: &Ctx, title: &str, unlocked: bool, body: Markup) -> Markup {
                         nav aria-label=(t("nav.label")) {
                             a href="/" { (t("nav.cases")) }
                             a href="/search" { (t("nav.search")) }
+                            a href="/bundles" { (t("nav.bundles")) }
+                            a href="/users" { (t("nav.users")) }
                             form method="post" action="/check" {
                                 (csrf(ctx))
                                 button type="submit" { (t("nav.check")) }
@@ -175,6 +181,8 @@ pub fn case(
             @if let Some(d) = &case.data.description { p dir="auto" { (d) } }
             p {
                 a.button href={ "/case/" (id) "/statements/new" } { (t("statement.new")) }
+                " "
+                a.button href={ "/case/" (id) "/export" } { (t("export.title")) }
                 " "
                 a href={ "/log/" (id) } { (t("log.link")) }
             }
@@ -468,6 +476,276 @@ pub fn check(ctx: &Ctx, report: &CheckReport) -> Markup {
             p { (t("check.records")) " " (report.records) " · " (t("check.events")) " " (report.events) }
             @if !report.warnings.is_empty() {
                 ul { @for w in &report.warnings { li dir="auto" { (w) } } }
+            }
+        },
+    )
+}
+
+/// What the export wizard has chosen so far.
+pub struct ExportChoice {
+    /// Statement ids (hex).
+    pub statements: Vec<String>,
+    /// Exhibit ids (hex).
+    pub exhibits: Vec<String>,
+    /// Name protected witnesses in the bundle.
+    pub reveal_protected: bool,
+    /// `recipient`, `passphrase` or `none`.
+    pub encryption: String,
+    /// age recipients, one a line.
+    pub recipients: String,
+    /// The output file.
+    pub out: String,
+}
+
+impl ExportChoice {
+    /// Everything in the case, for a court (age recipients).
+    pub fn all(statements: &[StatementSummary], exhibits: &[EvidenceSummary]) -> ExportChoice {
+        ExportChoice {
+            statements: statements.iter().map(|s| s.id.to_hex()).collect(),
+            exhibits: exhibits.iter().map(|e| e.id.to_hex()).collect(),
+            reveal_protected: false,
+            encryption: "recipient".into(),
+            recipients: String::new(),
+            out: String::new(),
+        }
+    }
+}
+
+/// The export wizard: records, redaction preview, encryption, output.
+pub fn export(
+    ctx: &Ctx,
+    case: &Case,
+    statements: &[StatementSummary],
+    exhibits: &[EvidenceSummary],
+    choice: &ExportChoice,
+    preview: Option<&ExportPreview>,
+) -> Markup {
+    export_page(ctx, case, statements, exhibits, choice, preview, None)
+}
+
+/// The export wizard with a problem to fix.
+pub fn export_problem(
+    ctx: &Ctx,
+    case: &Case,
+    statements: &[StatementSummary],
+    exhibits: &[EvidenceSummary],
+    choice: &ExportChoice,
+    message: &str,
+) -> Markup {
+    export_page(ctx, case, statements, exhibits, choice, None, Some(message))
+}
+
+fn export_page(
+    ctx: &Ctx,
+    case: &Case,
+    statements: &[StatementSummary],
+    exhibits: &[EvidenceSummary],
+    choice: &ExportChoice,
+    preview: Option<&ExportPreview>,
+    problem: Option<&str>,
+) -> Markup {
+    let enc = choice.encryption.as_str();
+    layout(
+        ctx,
+        &format!("{} — {}", t("export.title"), case.data.reference),
+        true,
+        html! {
+            @if let Some(p) = problem { p.problem role="alert" dir="auto" { (p) } }
+            form method="post" action={ "/case/" (case.id.to_hex()) "/export" } {
+                (csrf(ctx))
+                fieldset {
+                    legend { (t("export.step_records")) }
+                    @for s in statements {
+                        @let name = format!("s_{}", s.id.to_hex());
+                        div.check {
+                            input id=(name) name=(name) type="checkbox" value="1" checked[choice.statements.contains(&s.id.to_hex())];
+                            label for=(name) dir="auto" { (witness(&s.overview)) " · v" (s.overview.version) }
+                        }
+                    }
+                    @for e in exhibits {
+                        @let name = format!("e_{}", e.id.to_hex());
+                        div.check {
+                            input id=(name) name=(name) type="checkbox" value="1" checked[choice.exhibits.contains(&e.id.to_hex())];
+                            label for=(name) dir="auto" { (e.overview.original_name) }
+                        }
+                    }
+                    div.check {
+                        input #reveal_protected name="reveal_protected" type="checkbox" value="1" checked[choice.reveal_protected];
+                        label for="reveal_protected" { (t("export.reveal")) }
+                    }
+                }
+                fieldset {
+                    legend { (t("export.step_preview")) }
+                    button #preview type="submit" name="action" value="preview" { (t("export.preview")) }
+                    @if let Some(p) = preview {
+                        @if p.replacements.is_empty() { p #no_replacements { (t("export.no_replacements")) } }
+                        ul #replacements {
+                            @for r in &p.replacements {
+                                li dir="auto" {
+                                    (r.context.before)
+                                    @if r.replaced { del { (r.context.name) } " " ins { (r.context.pseudonym) } }
+                                    @else { mark { (r.context.name) } }
+                                    (r.context.after)
+                                }
+                            }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { (t("export.step_encryption")) }
+                    div.check {
+                        input #enc_recipient name="encryption" type="radio" value="recipient" checked[enc == "recipient"];
+                        label for="enc_recipient" { (t("export.recipient")) }
+                    }
+                    label for="recipients" { (t("export.recipients")) }
+                    textarea #recipients name="recipients" dir="ltr" rows="2" { (choice.recipients) }
+                    div.check {
+                        input #enc_passphrase name="encryption" type="radio" value="passphrase" checked[enc == "passphrase"];
+                        label for="enc_passphrase" { (t("export.passphrase")) }
+                    }
+                    label for="bundle_passphrase" { (t("export.passphrase_field")) }
+                    input #bundle_passphrase name="bundle_passphrase" type="password" autocomplete="new-password";
+                    label for="again" { (t("export.passphrase_again")) }
+                    input #again name="again" type="password" autocomplete="new-password";
+                    div.check {
+                        input #enc_none name="encryption" type="radio" value="none" checked[enc == "none"];
+                        label for="enc_none" { (t("export.none")) }
+                    }
+                }
+                fieldset {
+                    legend { (t("export.step_output")) }
+                    label for="out" { (t("export.out")) }
+                    input #out name="out" type="text" dir="auto" value=(choice.out);
+                    button #export type="submit" name="action" value="export" { (t("export.button")) }
+                }
+            }
+        },
+    )
+}
+
+/// What an export wrote.
+pub fn exported(ctx: &Ctx, s: &ExportSummary) -> Markup {
+    layout(
+        ctx,
+        t("export.done"),
+        true,
+        html! {
+            p #verdict.ok role="status" { (t("export.written")) " " span dir="auto" { (s.out.display().to_string()) } }
+            dl {
+                dt { (t("export.bag")) } dd { (s.bag) }
+                dt { (t("case.statements")) } dd { (s.statements) " (" (s.versions) ")" }
+                dt { (t("case.exhibits")) } dd { (s.evidence) }
+                dt { (t("bundle.signer")) } dd { code { (s.signer_key_id) } " " code { (s.signer_fingerprint) } }
+                dt { (t("export.redactions")) } dd { (s.name_warnings.len()) }
+            }
+        },
+    )
+}
+
+/// The verify/import form.
+pub fn bundles(ctx: &Ctx) -> Markup {
+    layout(
+        ctx,
+        t("bundle.title"),
+        true,
+        html! {
+            form method="post" action="/bundles/verify" {
+                (csrf(ctx))
+                label for="file" { (t("bundle.file")) }
+                input #file name="file" type="text" dir="auto" required;
+                label for="identity" { (t("bundle.identity")) }
+                input #identity name="identity" type="text" dir="auto";
+                label for="bundle_passphrase" { (t("bundle.passphrase")) }
+                input #bundle_passphrase name="bundle_passphrase" type="password" autocomplete="off";
+                label for="signer" { (t("bundle.signer_key")) }
+                input #signer name="signer" type="text" dir="ltr";
+                button #verify type="submit" { (t("bundle.verify")) }
+                button #import type="submit" formaction="/bundles/import" { (t("bundle.import")) }
+            }
+        },
+    )
+}
+
+/// A bundle's verdict, said plainly.
+pub fn verdict(ctx: &Ctx, v: &Verdict) -> Markup {
+    let (class, text) = match v.status() {
+        Status::Valid => ("ok", t("bundle.valid")),
+        Status::Unauthenticated => ("problem", t("bundle.unauthenticated")),
+        Status::Invalid => ("problem", t("bundle.invalid")),
+    };
+    layout(
+        ctx,
+        t("bundle.verdict"),
+        true,
+        html! {
+            p #verdict class=(class) role="status" { (text) }
+            dl {
+                dt { (t("statement.case")) } dd dir="auto" { (v.case_reference) }
+                dt { (t("bundle.exporter")) } dd dir="auto" { (v.exporter) }
+                dt { (t("bundle.signer")) } dd { code { (v.signer_key_id) } " " code { (v.signer_fingerprint_short) } }
+                dt { (t("bundle.trusted")) } dd dir="auto" {
+                    @match &v.trusted_as { Some(s) => (s.describe()), None => (t("bundle.not_pinned")) }
+                }
+                dt { (t("bundle.items")) } dd { (v.items.len()) }
+            }
+            @if !v.problems.is_empty() {
+                ul { @for p in &v.problems { li.problem dir="auto" { (p) } } }
+            }
+        },
+    )
+}
+
+/// What an import brought in.
+pub fn imported(ctx: &Ctx, s: &ImportSummary) -> Markup {
+    layout(
+        ctx,
+        t("bundle.imported"),
+        true,
+        html! {
+            p #verdict.ok role="status" { (t("bundle.imported")) }
+            dl {
+                dt { (t("statement.case")) } dd dir="auto" { (s.case) }
+                dt { (t("case.statements")) } dd { (s.statements) " (" (s.versions) ")" }
+                dt { (t("case.exhibits")) } dd { (s.evidence) }
+                dt { (t("bundle.signer")) } dd { code { (s.signer_key_id) } }
+                dt { (t("bundle.trusted")) } dd dir="auto" {
+                    @match &s.trusted_as { Some(t) => (t.describe()), None => (super::text::t("bundle.not_pinned")) }
+                }
+            }
+        },
+    )
+}
+
+/// The vault's users, and a form to add one (the library refuses it to
+/// anyone but the owner).
+pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup {
+    layout(
+        ctx,
+        t("users.title"),
+        true,
+        html! {
+            @if let Some(p) = problem { p.problem role="alert" { (p) } }
+            table {
+                thead { tr { th scope="col" { (t("users.name")) } th scope="col" { (t("users.since")) } th scope="col" { (t("users.state")) } } }
+                tbody {
+                    @for u in users {
+                        tr {
+                            td dir="auto" { (u.name) }
+                            td { (u.created_at) }
+                            td { @if u.active { (t("users.active")) } @else { (t("users.removed")) } }
+                        }
+                    }
+                }
+            }
+            h2 { (t("users.add")) }
+            form method="post" action="/users" {
+                (csrf(ctx))
+                (field("name", t("users.name"), true))
+                label for="new_passphrase" { (t("users.passphrase")) }
+                input #new_passphrase name="new_passphrase" type="password" autocomplete="new-password" required;
+                label for="again" { (t("export.passphrase_again")) }
+                input #again name="again" type="password" autocomplete="new-password" required;
+                button type="submit" { (t("users.add")) }
             }
         },
     )

@@ -953,8 +953,8 @@ impl Vault<Unlocked> {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
     ) -> Result<T> {
-        let session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user)
-            .via(self.state.via);
+        let session =
+            Session::new(self.row.vault_id, &self.state.keys, &self.state.user).via(self.state.via);
         let tx = self.store.read()?;
         f(&tx, &session)
     }

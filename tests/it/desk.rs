@@ -48,7 +48,10 @@ fn desk_listens_on_loopback_only_on_a_random_port() {
             .collect();
         assert!(!listening.is_empty(), "no listening socket on {port}");
         for l in listening {
-            assert!(l.split_whitespace().nth(1).unwrap().starts_with("0100007F"), "{l}");
+            assert!(
+                l.split_whitespace().nth(1).unwrap().starts_with("0100007F"),
+                "{l}"
+            );
         }
         let v6 = std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
         assert!(
@@ -87,7 +90,13 @@ fn desk_refuses_a_host_that_is_not_its_own() {
         b"",
     );
     assert_eq!(a.status, 303);
-    d.cookie = a.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    d.cookie = a
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(d.get("/").status, 200);
     // With the session cookie, a rebinding Host is still refused.
     let b = request(
@@ -100,7 +109,10 @@ fn desk_refuses_a_host_that_is_not_its_own() {
         ],
         b"",
     );
-    assert_eq!(b.status, 403, "a rebinding Host with the cookie was accepted");
+    assert_eq!(
+        b.status, 403,
+        "a rebinding Host with the cookie was accepted"
+    );
 }
 
 #[test]
@@ -109,10 +121,19 @@ fn desk_refuses_state_changes_from_another_origin() {
     let mut d = DeskProcess::start(&v, &[], &[]);
     d.open_and_unlock();
     let csrf = d.csrf.clone();
-    let form = [("csrf", csrf.as_str()), ("reference", "X-1"), ("title", "T")];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("reference", "X-1"),
+        ("title", "T"),
+    ];
     for origin in ["http://evil.example", "null", "http://127.0.0.1:1", ""] {
         let a = d.post_raw("/cases", &form, &[("Origin", origin)]);
-        assert_eq!(a.status, 403, "Origin {origin:?} was accepted: {}", a.text());
+        assert_eq!(
+            a.status,
+            403,
+            "Origin {origin:?} was accepted: {}",
+            a.text()
+        );
     }
     assert!(cases_in(&v).is_empty());
     let a = d.post_raw("/cases", &form, &[]);
@@ -153,7 +174,8 @@ fn desk_refuses_a_form_without_its_csrf_token() {
     assert!(forms >= 2, "{page}");
     assert_eq!(
         forms,
-        page.matches(&format!("name=\"csrf\" value=\"{}\"", d.csrf)).count()
+        page.matches(&format!("name=\"csrf\" value=\"{}\"", d.csrf))
+            .count()
     );
 }
 
@@ -172,7 +194,10 @@ fn desk_url_token_works_once_and_nothing_works_without_the_cookie() {
     let set = first.header("set-cookie").unwrap();
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
-    assert!(!set.contains("Expires") && !set.contains("Max-Age"), "{set}");
+    assert!(
+        !set.contains("Expires") && !set.contains("Max-Age"),
+        "{set}"
+    );
     let cookie = set.split(';').next().unwrap().to_owned();
     // The token is dead now.
     let again = d.get_raw(&d.token_path(), &[]);
@@ -194,7 +219,11 @@ fn assert_secure_headers(a: &Answer, what: &str) {
     assert!(!csp.contains("http") && !csp.contains('*'), "{what}: {csp}");
     assert_eq!(a.header("cache-control"), Some("no-store"), "{what}");
     assert_eq!(a.header("referrer-policy"), Some("no-referrer"), "{what}");
-    assert_eq!(a.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(
+        a.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
 }
 
 #[test]
@@ -243,9 +272,18 @@ fn desk_answers_carry_the_security_headers_and_pages_no_inline_script() {
             assert!(tag.contains("src=\"/assets/"), "{path}: inline script");
             assert!(piece[tag.len() + 1..].starts_with("</script>"), "{path}");
         }
-        assert!(!text.contains(" style=\"") && !text.contains("<style"), "{path}");
-        assert!(!text.contains(" onclick=") && !text.contains(" onload="), "{path}");
-        assert!(!text.contains("https://") && !text.contains("http://"), "{path}");
+        assert!(
+            !text.contains(" style=\"") && !text.contains("<style"),
+            "{path}"
+        );
+        assert!(
+            !text.contains(" onclick=") && !text.contains(" onload="),
+            "{path}"
+        );
+        assert!(
+            !text.contains("https://") && !text.contains("http://"),
+            "{path}"
+        );
     }
 }
 
@@ -274,7 +312,10 @@ fn desk_downloads_are_attachments_with_a_safe_name_and_logged_as_extract() {
         "{cd}"
     );
     assert!(!ascii.starts_with('.'), "{cd}");
-    assert_eq!(down.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        down.header("content-type"),
+        Some("application/octet-stream")
+    );
     // The stored name is the last component only, as given.
     let shown = parse_json(&v.ok(&["evidence", "show", &id, "--json"]));
     assert_eq!(shown["original_name"], "صورة \"1\".jpg");
@@ -299,10 +340,17 @@ fn desk_search_is_a_post_and_urls_carry_only_random_ids() {
     let case = new_case(&d, "S-1");
     let a = d.post_form(
         &format!("/case/{case}/statements"),
-        &[("witness", "Évgueni"), ("body", "Je suis parti à Astana en mars.")],
+        &[
+            ("witness", "Évgueni"),
+            ("body", "Je suis parti à Astana en mars."),
+        ],
     );
     assert_eq!(a.status, 303, "{}", a.text());
-    for path in ["/search?q=astana", "/?q=astana", &format!("/case/{case}?q=x")] {
+    for path in [
+        "/search?q=astana",
+        "/?q=astana",
+        &format!("/case/{case}?q=x"),
+    ] {
         let a = d.get(path);
         assert_eq!(a.status, 403, "{path}");
         assert!(!a.text().to_lowercase().contains("astana"), "{path}");
@@ -311,16 +359,24 @@ fn desk_search_is_a_post_and_urls_carry_only_random_ids() {
     assert_eq!(found.status, 200);
     let page = found.text();
     assert!(page.contains("Évgueni"), "{page}");
-    assert!(page.contains("<h2 dir=\"auto\">S-1</h2>"), "grouped by case: {page}");
+    assert!(
+        page.contains("<h2 dir=\"auto\">S-1</h2>"),
+        "grouped by case: {page}"
+    );
     // Every link on every page is a fixed path or a random id.
-    for page in [page, d.get(&format!("/case/{case}")).text(), d.get("/").text()] {
+    for page in [
+        page,
+        d.get(&format!("/case/{case}")).text(),
+        d.get("/").text(),
+    ] {
         for piece in page.split("href=\"").skip(1) {
             let href = &piece[..piece.find('"').unwrap()];
-            let ok = href
-                .split(['/', '?', '='])
-                .all(|seg| seg.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '.')
+            let ok = href.split(['/', '?', '=']).all(|seg| {
+                seg.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '.')
                     || (seg.len() == 32 && seg.chars().all(|c| c.is_ascii_hexdigit()))
-                    || seg.chars().all(|c| c.is_ascii_digit()));
+                    || seg.chars().all(|c| c.is_ascii_digit())
+            });
             assert!(ok, "a link carries words: {href}");
         }
     }
@@ -336,7 +392,10 @@ fn desk_unlock_pauses_after_three_wrong_passphrases() {
         assert_eq!(a.status, 403, "try {n}");
         assert!(a.text().contains("Wrong passphrase"));
     }
-    assert_eq!(d.post_form("/unlock", &[("passphrase", "wrong")]).status, 429);
+    assert_eq!(
+        d.post_form("/unlock", &[("passphrase", "wrong")]).status,
+        429
+    );
     // Paused: even the right passphrase waits.
     let a = d.post_form("/unlock", &[("passphrase", OWNER_PASS)]);
     assert_eq!(a.status, 429);
@@ -503,7 +562,10 @@ fn desk_statement_in_arabic_round_trips_and_an_amendment_shows_its_diff() {
         if let Some(at) = tag.find(" id=\"") {
             let input_id = &tag[at + 5..];
             let input_id = &input_id[..input_id.find('"').unwrap()];
-            assert!(form.contains(&format!("for=\"{input_id}\"")), "no label for {input_id}");
+            assert!(
+                form.contains(&format!("for=\"{input_id}\"")),
+                "no label for {input_id}"
+            );
         }
     }
     for piece in form.split("<textarea").skip(1) {
@@ -512,7 +574,10 @@ fn desk_statement_in_arabic_round_trips_and_an_amendment_shows_its_diff() {
     }
     // An amendment needs a reason.
     let new_body = "غادرتُ حلب في نيسان ٢٠١٦ مع أخي.\nكنا خائفين.";
-    let a = d.post_form(&format!("/statement/{id}/amend"), &[("body", new_body), ("reason", " ")]);
+    let a = d.post_form(
+        &format!("/statement/{id}/amend"),
+        &[("body", new_body), ("reason", " ")],
+    );
     assert_eq!(a.status, 400);
     assert_eq!(
         parse_json(&v.ok(&["statement", "show", &id, "--json"]))["version"],
@@ -529,10 +594,15 @@ fn desk_statement_in_arabic_round_trips_and_an_amendment_shows_its_diff() {
     let history = parse_json(&v.ok(&["statement", "history", &id, "--json"]));
     assert_eq!(history["versions"][1]["reason"], "تصحيح الشهر");
     // Seal: then no amend button.
-    assert_eq!(d.post_form(&format!("/statement/{id}/seal"), &[]).status, 303);
-    assert!(parse_json(&v.ok(&["statement", "show", &id, "--json"]))["sealed"]
-        .as_bool()
-        .unwrap());
+    assert_eq!(
+        d.post_form(&format!("/statement/{id}/seal"), &[]).status,
+        303
+    );
+    assert!(
+        parse_json(&v.ok(&["statement", "show", &id, "--json"]))["sealed"]
+            .as_bool()
+            .unwrap()
+    );
     let refused = d.post_form(
         &format!("/statement/{id}/amend"),
         &[("body", "x"), ("reason", "y")],
@@ -548,7 +618,11 @@ fn desk_runs_check_and_shows_a_custody_timeline() {
     let case = new_case(&d, "K-1");
     let check = d.post_form("/check", &[]);
     assert_eq!(check.status, 200);
-    assert!(check.text().contains("Everything checks out"), "{}", check.text());
+    assert!(
+        check.text().contains("Everything checks out"),
+        "{}",
+        check.text()
+    );
     let log = d.get(&format!("/log/{case}")).text();
     assert!(log.contains("create"), "{log}");
     assert!(log.contains("via the desk"), "{log}");

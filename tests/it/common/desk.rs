@@ -166,7 +166,13 @@ impl DeskProcess {
             ("X-File-Name".into(), percent(name)),
             ("Content-Type".into(), "application/octet-stream".into()),
         ];
-        request(self.port, "POST", &format!("/case/{case}/exhibits"), &all, bytes)
+        request(
+            self.port,
+            "POST",
+            &format!("/case/{case}/exhibits"),
+            &all,
+            bytes,
+        )
     }
 }
 
@@ -265,8 +271,8 @@ fn unchunk(mut data: &[u8]) -> Vec<u8> {
             return out;
         };
         let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }

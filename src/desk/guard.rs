@@ -65,13 +65,26 @@ pub fn host_ok(host: Option<&str>, port: u16) -> bool {
     host == format!("127.0.0.1:{port}") || host.eq_ignore_ascii_case(&format!("localhost:{port}"))
 }
 
-/// Whether an `Origin` header is the desk's own (a state-changing request
-/// without one, or from another origin, is refused).
-pub fn origin_ok(origin: Option<&str>, port: u16) -> bool {
-    let Some(origin) = origin else { return false };
-    let origin = origin.trim();
-    origin == format!("http://127.0.0.1:{port}")
-        || origin.eq_ignore_ascii_case(&format!("http://localhost:{port}"))
+/// Whether a state-changing request comes from the desk's own pages.
+///
+/// The `Origin` must be the desk's own. Because every answer says
+/// `Referrer-Policy: no-referrer`, browsers send `Origin: null` on the
+/// desk's own form posts; such a request (or one without `Origin`) is
+/// accepted only when the browser vouches with `Sec-Fetch-Site:
+/// same-origin`. A `Sec-Fetch-Site` other than `same-origin` is refused
+/// whatever the `Origin` says.
+pub fn origin_ok(origin: Option<&str>, fetch_site: Option<&str>, port: u16) -> bool {
+    let fetch_site = fetch_site.map(str::trim);
+    if fetch_site.is_some_and(|s| s != "same-origin") {
+        return false;
+    }
+    match origin.map(str::trim) {
+        Some(origin) if origin != "null" => {
+            origin == format!("http://127.0.0.1:{port}")
+                || origin.eq_ignore_ascii_case(&format!("http://localhost:{port}"))
+        }
+        _ => fetch_site == Some("same-origin"),
+    }
 }
 
 /// The value of the desk's cookie in a `Cookie` header, if any.
@@ -139,10 +152,21 @@ mod tests {
         assert!(!host_ok(Some("evil.example:4000"), 4000));
         assert!(!host_ok(Some("127.0.0.1"), 4000));
         assert!(!host_ok(None, 4000));
-        assert!(origin_ok(Some("http://127.0.0.1:4000"), 4000));
-        assert!(!origin_ok(Some("http://evil.example"), 4000));
-        assert!(!origin_ok(Some("null"), 4000));
-        assert!(!origin_ok(None, 4000));
+        let same = Some("same-origin");
+        assert!(origin_ok(Some("http://127.0.0.1:4000"), None, 4000));
+        assert!(origin_ok(Some("http://127.0.0.1:4000"), same, 4000));
+        assert!(!origin_ok(Some("http://evil.example"), None, 4000));
+        assert!(!origin_ok(Some("http://evil.example"), same, 4000));
+        assert!(!origin_ok(Some("null"), None, 4000));
+        assert!(origin_ok(Some("null"), same, 4000));
+        assert!(!origin_ok(Some("null"), Some("cross-site"), 4000));
+        assert!(!origin_ok(
+            Some("http://127.0.0.1:4000"),
+            Some("same-site"),
+            4000
+        ));
+        assert!(!origin_ok(None, None, 4000));
+        assert!(origin_ok(None, same, 4000));
     }
 
     #[test]

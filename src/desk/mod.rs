@@ -297,7 +297,8 @@ fn route(shared: &Shared, request: &mut Request) -> Reply {
     };
     let csrf = Zeroizing::new(csrf);
     let state_changing = !matches!(method, Method::Get | Method::Head);
-    if state_changing && !guard::origin_ok(header_value(request, "Origin"), port) {
+    let fetch_site = header_value(request, "Sec-Fetch-Site");
+    if state_changing && !guard::origin_ok(header_value(request, "Origin"), fetch_site, port) {
         return refused("refused.origin");
     }
     shared.touch();
@@ -853,6 +854,18 @@ fn export(v: &mut Vault<Unlocked>, ctx: &pages::Ctx, id: &str, form: &Form) -> R
                     &exhibits,
                     &choice,
                     t("export.passphrases_differ"),
+                ));
+            }
+            // The same minimum as `custodia export --passphrase`.
+            if let Err(e) = crate::crypto::strength::check_bundle_passphrase(first) {
+                let message = format!("{}: {e}", t("export.passphrase_weak"));
+                return Ok(problem(
+                    ctx,
+                    &case,
+                    &statements,
+                    &exhibits,
+                    &choice,
+                    &message,
                 ));
             }
             Encryption::Passphrase(secrecy::SecretString::from(first.to_owned()))

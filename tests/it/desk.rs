@@ -135,10 +135,40 @@ fn desk_refuses_state_changes_from_another_origin() {
             a.text()
         );
     }
+    // The browser's word against its own Origin, or with Origin: null.
+    for (origin, site) in [
+        (d.origin(), "cross-site"),
+        (d.origin(), "same-site"),
+        ("null".to_owned(), "cross-site"),
+        ("".to_owned(), "none"),
+    ] {
+        let a = d.post_raw(
+            "/cases",
+            &form,
+            &[("Origin", &origin), ("Sec-Fetch-Site", site)],
+        );
+        assert_eq!(
+            a.status, 403,
+            "Origin {origin:?} with Sec-Fetch-Site {site} was accepted"
+        );
+    }
     assert!(cases_in(&v).is_empty());
     let a = d.post_raw("/cases", &form, &[]);
     assert_eq!(a.status, 303, "{}", a.text());
     assert_eq!(cases_in(&v).len(), 1);
+    // What a browser sends for the desk's own form under no-referrer.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("reference", "X-2"),
+        ("title", "T"),
+    ];
+    let a = d.post_raw(
+        "/cases",
+        &form,
+        &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(a.status, 303, "{}", a.text());
+    assert_eq!(cases_in(&v).len(), 2);
 }
 
 #[test]
@@ -649,4 +679,158 @@ fn desk_stops_on_ctrl_c() {
         assert!(started.elapsed() < Duration::from_secs(10), "still running");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The base64 key line of `custodia key public`.
+fn signer_line(v: &TestVault) -> String {
+    v.ok(&["key", "public"])
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn desk_export_wizard_previews_redaction_and_writes_a_bundle_the_cli_verifies() {
+    let v = TestVault::new();
+    let mut d = DeskProcess::start(&v, &[], &[]);
+    d.open_and_unlock();
+    let case = new_case(&d, "E-1");
+    let a = d.post_form(
+        &format!("/case/{case}/statements"),
+        &[
+            ("witness", "Evgeny Petrov"),
+            ("pseudonym", "Témoin A"),
+            ("protected", "1"),
+            (
+                "body",
+                "Mon nom est Evgeny Petrov et je suis parti en mars.",
+            ),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}", a.text());
+    let statement = location(&a).trim_start_matches("/statement/").to_owned();
+    let wizard = d.get(&format!("/case/{case}/export")).text();
+    assert!(
+        wizard.contains(&format!("name=\"s_{statement}\"")),
+        "{wizard}"
+    );
+    let s_field = format!("s_{statement}");
+    let preview = d.post_form(
+        &format!("/case/{case}/export"),
+        &[
+            (&s_field, "1"),
+            ("encryption", "none"),
+            ("action", "preview"),
+        ],
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let page = preview.text();
+    assert!(
+        page.contains("<del>Evgeny Petrov</del> <ins>Témoin A</ins>"),
+        "{page}"
+    );
+    // A relative output path is refused; nothing written.
+    let a = d.post_form(
+        &format!("/case/{case}/export"),
+        &[
+            (&s_field, "1"),
+            ("encryption", "none"),
+            ("action", "export"),
+            ("out", "b.tar"),
+        ],
+    );
+    assert_eq!(a.status, 400);
+    let out = v.file("E-1.tar");
+    let out_text = out.to_str().unwrap().to_owned();
+    let a = d.post_form(
+        &format!("/case/{case}/export"),
+        &[
+            (&s_field, "1"),
+            ("encryption", "none"),
+            ("action", "export"),
+            ("out", &out_text),
+        ],
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(out.is_file());
+    let tar = std::fs::read(&out).unwrap();
+    assert!(
+        !tar.windows(6).any(|w| w == b"Evgeny"),
+        "the protected name is in the bundle"
+    );
+    // The CLI verifies it, trusting the exporter's key.
+    let signer = signer_line(&v);
+    v.ok(&["bundle", "verify", &out_text, "--signer", &signer]);
+    // The desk says the same, plainly.
+    let verdict = d.post_form(
+        "/bundles/verify",
+        &[("file", &out_text), ("signer", &signer)],
+    );
+    assert_eq!(verdict.status, 200, "{}", verdict.text());
+    assert!(
+        verdict.text().contains("Valid: intact"),
+        "{}",
+        verdict.text()
+    );
+    let unknown = d.post_form("/bundles/verify", &[("file", &out_text)]);
+    assert!(
+        unknown.text().contains("nobody you trust"),
+        "{}",
+        unknown.text()
+    );
+    // A weak bundle passphrase is refused as the CLI refuses it.
+    let weak = d.post_form(
+        &format!("/case/{case}/export"),
+        &[
+            (&s_field, "1"),
+            ("encryption", "passphrase"),
+            ("bundle_passphrase", "abc"),
+            ("again", "abc"),
+            ("action", "export"),
+            ("out", v.file("weak.age").to_str().unwrap()),
+        ],
+    );
+    assert_eq!(weak.status, 400);
+    assert!(!v.file("weak.age").exists());
+    // The export event says via desk.
+    let log = parse_json(&v.ok(&["log", &case, "--json"]));
+    let export = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["action"] == "export")
+        .expect("an export event");
+    assert_eq!(export["event"]["details"]["via"], "desk");
+}
+
+#[test]
+fn desk_users_page_adds_a_user_with_the_passphrase_twice() {
+    let v = TestVault::new();
+    let mut d = DeskProcess::start(&v, &[], &[]);
+    d.open_and_unlock();
+    let pass = "Une phrase de passe assez longue pour Amina, 2026";
+    let a = d.post_form(
+        "/users",
+        &[
+            ("name", "Amina Q."),
+            ("new_passphrase", pass),
+            ("again", "other"),
+        ],
+    );
+    assert_eq!(a.status, 400);
+    let a = d.post_form(
+        "/users",
+        &[
+            ("name", "Amina Q."),
+            ("new_passphrase", pass),
+            ("again", pass),
+        ],
+    );
+    assert_eq!(a.status, 303, "{}", a.text());
+    let page = d.get("/users").text();
+    assert!(page.contains("Amina Q."), "{page}");
+    let amina = v.secret_file("amina.pass", pass);
+    v.ok_as(&amina, &["--user", "Amina Q.", "case", "list"]);
 }

@@ -20,6 +20,7 @@ mod bundle_trust;
 mod crash;
 mod custody;
 mod desk;
+mod desk_walk;
 mod everyday;
 mod export_summary;
 mod fixtures;

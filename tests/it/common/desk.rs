@@ -226,8 +226,34 @@ pub fn request(
     ));
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
+    // Read the head, then exactly Content-Length bytes (a server may keep
+    // the connection open), else up to the end of a chunked body or EOF.
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let body = raw.len() - end - 4;
+            if let Some(length) = length {
+                if body >= length {
+                    break;
+                }
+            } else if head.contains("transfer-encoding: chunked") && raw.ends_with(b"\r\n0\r\n\r\n")
+            {
+                break;
+            } else if method == "HEAD" {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
     parse_answer(&raw)
 }
 

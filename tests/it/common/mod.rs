@@ -11,6 +11,7 @@
 
 pub mod bag;
 pub mod desk;
+pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

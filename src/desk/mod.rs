@@ -314,7 +314,12 @@ fn route(shared: &Shared, request: &mut Request) -> Reply {
         }
         _ => {}
     }
-    if method == Method::Get && !query.is_empty() && path != "/statement" {
+    // The one query a URL may carry: a statement's version number.
+    let version_query = path.starts_with("/statement/")
+        && query
+            .strip_prefix("v=")
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    if method == Method::Get && !query.is_empty() && !version_query {
         // URLs carry random ids only: no words, names or places.
         return refused("refused.query");
     }

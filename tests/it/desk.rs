@@ -623,6 +623,12 @@ fn desk_statement_in_arabic_round_trips_and_an_amendment_shows_its_diff() {
     assert!(page.contains("<ins>نيسان</ins>"), "{page}");
     let history = parse_json(&v.ok(&["statement", "history", &id, "--json"]));
     assert_eq!(history["versions"][1]["reason"], "تصحيح الشهر");
+    // The history links (a version number, the one query allowed) work.
+    let v1 = d.get(&format!("/statement/{id}?v=1"));
+    assert_eq!(v1.status, 200);
+    assert!(v1.text().contains("آذار") && !v1.text().contains("نيسان"));
+    assert_eq!(d.get(&format!("/statement/{id}?v=1&q=x")).status, 403);
+    assert_eq!(d.get(&format!("/statement/{id}?q=x")).status, 403);
     // Seal: then no amend button.
     assert_eq!(
         d.post_form(&format!("/statement/{id}/seal"), &[]).status,

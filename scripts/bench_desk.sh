@@ -2,6 +2,7 @@
 # The desk's speed and memory (issue 12), beside the command line's:
 #   bash scripts/bench_desk.sh                 # 1 GiB upload/download, 10k statements
 #   SIZE_MIB=256 STATEMENTS=2000 bash scripts/bench_desk.sh   # quicker
+#   CUSTODIA_BIN=target/debug/custodia SIZE_MIB=64 STATEMENTS=200 bash scripts/bench_desk.sh
 # Targets: upload and download each within 1.5x `evidence add`/`extract`,
 # under 64 MiB RSS for the desk process; a case of 10,000 statements lists
 # in under 200 ms; a search answers in under 0.5 s.
@@ -10,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
 STATEMENTS=${STATEMENTS:-10000}
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/custodia"
+# CUSTODIA_BIN=path skips the release build (to try the script quickly).
+if [ -z "${CUSTODIA_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${CUSTODIA_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/custodia}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/custodia-bench-desk.XXXXXX")
 DESK_PID=
 cleanup() { [ -n "$DESK_PID" ] && kill -INT "$DESK_PID" 2>/dev/null; rm -rf "$W"; }
@@ -19,7 +21,7 @@ trap cleanup EXIT
 export CUSTODIA_STATE_DIR="$W/state"
 printf 'bench passphrase, not secret\n' > "$W/pass"
 V=(--vault "$W/v.custodia" --passphrase-file "$W/pass")
-"$BIN" "${V[@]}" init --quiet --insecure-fast-kdf --recovery-key-out "$W/rk" 2>/dev/null
+"$BIN" "${V[@]}" init --quiet --user bench --insecure-fast-kdf --recovery-key-out "$W/rk"
 "$BIN" "${V[@]}" case new CLI --title cli > /dev/null
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$W/file.bin"
 
@@ -37,12 +39,12 @@ DESK_PID=
 for _ in $(seq 100); do [ -s "$W/url" ] && break; sleep 0.1; done
 URL=$(head -1 "$W/url")
 BASE=${URL%/open/*}
-DESK_PID=$(pgrep -P $! -x custodia || true)
+DESK_PID=$(pgrep -P $! | head -1 || true)
 J=(-s -b "$W/jar" -c "$W/jar" -H "Origin: $BASE")
 curl "${J[@]}" -o /dev/null "$URL"
 csrf() { curl "${J[@]}" "$BASE/$1" | sed -n 's/.*name="csrf" content="\([0-9a-f]*\)".*/\1/p' | head -1; }
 CSRF=$(csrf "")
-curl "${J[@]}" -o /dev/null --data-urlencode "csrf=$CSRF" --data-urlencode "passphrase@$W/pass" "$BASE/unlock"
+curl "${J[@]}" -o /dev/null --data-urlencode "csrf=$CSRF" --data-urlencode "passphrase=$(head -1 "$W/pass")" "$BASE/unlock"
 CASE=$(curl "${J[@]}" -o /dev/null -w '%{redirect_url}' --data "csrf=$CSRF&reference=DESK&title=desk" "$BASE/cases")
 CASE=${CASE##*/}
 up=$(curl "${J[@]}" -o "$W/up.json" -w '%{time_total}' -H "X-CSRF-Token: $CSRF" -H 'X-File-Name: file.bin' \

@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn download_names() {
         let d = content_disposition("../شهادة \"x\".txt\r\nSet-Cookie: a");
-        assert!(d.starts_with("attachment; filename=\"__"));
+        assert!(d.starts_with("attachment; filename=\"_._"), "{d}");
         assert!(!d.contains('\r') && !d.contains('\n'));
         assert!(!d[..d.find(';').unwrap()].contains('/'));
         assert_eq!(

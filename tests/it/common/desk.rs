@@ -238,14 +238,13 @@ pub fn request(
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
             let body = raw.len() - end - 4;
-            if let Some(length) = length {
-                if body >= length {
-                    break;
-                }
-            } else if head.contains("transfer-encoding: chunked") && raw.ends_with(b"\r\n0\r\n\r\n")
-            {
-                break;
-            } else if method == "HEAD" {
+            let chunked_done =
+                head.contains("transfer-encoding: chunked") && raw.ends_with(b"\r\n0\r\n\r\n");
+            let complete = match length {
+                Some(length) => body >= length,
+                None => chunked_done || method == "HEAD",
+            };
+            if complete {
                 break;
             }
         }

@@ -314,12 +314,16 @@ fn route(shared: &Shared, request: &mut Request) -> Reply {
         }
         _ => {}
     }
-    // The one query a URL may carry: a statement's version number.
-    let version_query = path.starts_with("/statement/")
-        && query
-            .strip_prefix("v=")
-            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-    if method == Method::Get && !query.is_empty() && !version_query {
+    // The only queries a URL may carry: numbers (a statement's version, a
+    // page of a case's statements).
+    let number_query = |prefix: &str, key: &str| {
+        path.starts_with(prefix)
+            && query.strip_prefix(key).is_some_and(|v| {
+                !v.is_empty() && v.len() < 10 && v.bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    let allowed = number_query("/statement/", "v=") || number_query("/case/", "p=");
+    if method == Method::Get && !query.is_empty() && !allowed {
         // URLs carry random ids only: no words, names or places.
         return refused("refused.query");
     }
@@ -441,6 +445,11 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
         });
     }
     if let Some(id) = id_in(path, "/case/", "") {
+        let page = query
+            .strip_prefix("p=")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
         return with_vault(shared, ctx, |v| {
             let case = v.show_case(id)?;
             let hex = case.id.to_hex();
@@ -448,7 +457,7 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
             let (exhibits, _) = v.evidence(Some(&hex))?;
             Ok(Reply::Page(
                 200,
-                pages::case(ctx, &case, &statements, &exhibits),
+                pages::case(ctx, &case, &statements, page, &exhibits),
             ))
         });
     }

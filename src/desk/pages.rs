@@ -17,6 +17,9 @@ use crate::records::search::SearchResults;
 use crate::records::statement::{StatementOverview, StatementSummary, StatementVersion};
 use crate::vault::users::UserSummary;
 
+/// Statements shown on one page of a case.
+pub const PAGE: usize = 200;
+
 /// What every page needs: the CSRF token of its forms.
 pub struct Ctx {
     /// The session's CSRF token.
@@ -158,6 +161,20 @@ fn witness(o: &StatementOverview) -> String {
     }
 }
 
+/// The witness's name isolated from the words around it (a name in
+/// Arabic must not reorder the "(protected; …)" that follows it).
+fn witness_markup(o: &StatementOverview) -> Markup {
+    html! {
+        bdi { (o.fields.witness) }
+        @match (&o.fields.pseudonym, o.fields.protected) {
+            (Some(p), true) => { " (" (t("witness.protected")) "; " bdi { (p) } ")" }
+            (Some(p), false) => { " (" bdi { (p) } ")" }
+            (None, true) => { " (" (t("witness.protected")) ")" }
+            (None, false) => {}
+        }
+    }
+}
+
 /// A language tag safe to put in `lang` (letters, digits and `-` only).
 fn lang_of(o: &StatementOverview) -> Option<&str> {
     o.fields.language.as_deref().filter(|l| {
@@ -170,9 +187,17 @@ pub fn case(
     ctx: &Ctx,
     case: &Case,
     statements: &[StatementSummary],
+    page: usize,
     exhibits: &[EvidenceSummary],
 ) -> Markup {
     let id = case.id.to_hex();
+    let pages = statements.len().div_ceil(PAGE).max(1);
+    let page = page.min(pages);
+    let shown = statements
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .collect::<Vec<_>>();
     layout(
         ctx,
         &format!("{} — {}", case.data.reference, case.data.title),
@@ -195,13 +220,20 @@ pub fn case(
                     th scope="col" { (t("statement.state")) }
                 } }
                 tbody {
-                    @for s in statements {
+                    @for s in &shown {
                         tr {
-                            td { a href={ "/statement/" (s.id.to_hex()) } dir="auto" { (witness(&s.overview)) } }
+                            td { a href={ "/statement/" (s.id.to_hex()) } { (witness_markup(&s.overview)) } }
                             td { (s.overview.version) }
                             td { @if s.sealed { (t("statement.sealed")) } @else { (t("statement.open")) } }
                         }
                     }
+                }
+            }
+            @if pages > 1 {
+                nav.pages aria-label=(t("case.pages")) {
+                    @if page > 1 { a rel="prev" href={ "/case/" (id) "?p=" (page - 1) } { (t("case.previous")) } }
+                    " " span { (page) " / " (pages) } " "
+                    @if page < pages { a rel="next" href={ "/case/" (id) "?p=" (page + 1) } { (t("case.next")) } }
                 }
             }
             h2 { (t("case.exhibits")) }

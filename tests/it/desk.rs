@@ -840,3 +840,31 @@ fn desk_users_page_adds_a_user_with_the_passphrase_twice() {
     let amina = v.secret_file("amina.pass", pass);
     v.ok_as(&amina, &["--user", "Amina Q.", "case", "list"]);
 }
+
+#[test]
+fn desk_case_page_lists_statements_by_pages_of_200() {
+    let v = TestVault::new();
+    v.ok(&["case", "new", "P-1", "--title", "Many"]);
+    let rows: String = (0..450)
+        .map(|i| {
+            serde_json::json!({ "case": "P-1", "witness": format!("W{i}"), "body": "texte" })
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let file = v.file("rows.jsonl");
+    std::fs::write(&file, rows).unwrap();
+    v.ok(&["statement", "import", file.to_str().unwrap()]);
+    let case = cases_in(&v)[0]["id"].as_str().unwrap().to_owned();
+    let mut d = DeskProcess::start(&v, &[], &[]);
+    d.open_and_unlock();
+    let rows = |page: &str| page.matches("href=\"/statement/").count();
+    let first = d.get(&format!("/case/{case}")).text();
+    assert_eq!(rows(&first), 200);
+    assert!(first.contains(&format!("href=\"/case/{case}?p=2\"")));
+    assert_eq!(rows(&d.get(&format!("/case/{case}?p=2")).text()), 200);
+    assert_eq!(rows(&d.get(&format!("/case/{case}?p=3")).text()), 50);
+    assert_eq!(rows(&d.get(&format!("/case/{case}?p=99")).text()), 50);
+    assert_eq!(d.get(&format!("/case/{case}?p=x")).status, 403);
+    assert_eq!(d.get(&format!("/case/{case}?v=1")).status, 403);
+}

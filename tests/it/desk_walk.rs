@@ -152,6 +152,25 @@ fn desk_walk_in_a_real_browser() {
     assert_eq!(big_entry["sha256"], sha256_hex(&big_bytes));
     let big_id = big_entry["id"].as_str().unwrap().to_owned();
 
+    // At 200 % zoom (half the width): nothing needs sideways scrolling.
+    browser.resize(550, 900);
+    for page in [
+        case_url.clone(),
+        statement_url.clone(),
+        format!("{base}/case/{case_id}/export"),
+    ] {
+        browser.goto(&page);
+        browser.find("main");
+        let fits = browser.script(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            json!([]),
+        );
+        assert_eq!(fits, json!(true), "{page} scrolls sideways at half width");
+    }
+    browser.goto(&case_url);
+    shot("narrow-200-percent", &browser);
+    browser.resize(1100, 900);
+
     // Search (a form posted), hits grouped by case.
     browser.goto(&format!("{base}/search"));
     browser.type_into("#q", "حلب");

@@ -91,6 +91,8 @@ struct Shared {
     vault: Mutex<Option<Open>>,
     activity: Mutex<Instant>,
     tries: Mutex<Tries>,
+    /// The last check run from the desk: when, and whether it was clean.
+    last_check: Mutex<Option<(String, bool)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,6 +135,7 @@ impl Desk {
                 vault: Mutex::new(None),
                 activity: Mutex::new(Instant::now()),
                 tries: Mutex::new(Tries::default()),
+                last_check: Mutex::new(None),
             }),
             url,
         })
@@ -455,9 +458,17 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
             let hex = case.id.to_hex();
             let (statements, _) = v.statements(Some(&hex))?;
             let (exhibits, _) = v.evidence(Some(&hex))?;
+            let last_check = lock(&shared.last_check).clone();
             Ok(Reply::Page(
                 200,
-                pages::case(ctx, &case, &statements, page, &exhibits),
+                pages::case(
+                    ctx,
+                    &case,
+                    &statements,
+                    page,
+                    &exhibits,
+                    last_check.as_ref(),
+                ),
             ))
         });
     }
@@ -557,6 +568,7 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
         "/check" => {
             return with_vault(shared, ctx, |v| {
                 let report = v.check(&mut |_| {})?;
+                *lock(&shared.last_check) = Some((crate::custody::now_utc(), report.is_clean()));
                 Ok(Reply::Page(200, pages::check(ctx, &report)))
             })
         }

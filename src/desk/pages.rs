@@ -189,6 +189,7 @@ pub fn case(
     statements: &[StatementSummary],
     page: usize,
     exhibits: &[EvidenceSummary],
+    last_check: Option<&(String, bool)>,
 ) -> Markup {
     let id = case.id.to_hex();
     let pages = statements.len().div_ceil(PAGE).max(1);
@@ -204,6 +205,13 @@ pub fn case(
         true,
         html! {
             @if let Some(d) = &case.data.description { p dir="auto" { (d) } }
+            p #last_check {
+                @match last_check {
+                    Some((at, true)) => { (t("check.last_clean")) " " time { (at) } }
+                    Some((at, false)) => { strong.problem { (t("check.last_problems")) " " time { (at) } } }
+                    None => { (t("check.never")) }
+                }
+            }
             p {
                 a.button href={ "/case/" (id) "/statements/new" } { (t("statement.new")) }
                 " "

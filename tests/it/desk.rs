@@ -652,6 +652,10 @@ fn desk_runs_check_and_shows_a_custody_timeline() {
     let mut d = DeskProcess::start(&v, &[], &[]);
     d.open_and_unlock();
     let case = new_case(&d, "K-1");
+    assert!(d
+        .get(&format!("/case/{case}"))
+        .text()
+        .contains("No check run"));
     let check = d.post_form("/check", &[]);
     assert_eq!(check.status, 200);
     assert!(

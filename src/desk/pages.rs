@@ -51,7 +51,7 @@ fn layout(ctx: &Ctx, title: &str, unlocked: bool, body: Markup) -> Markup {
                             a href="/search" { (t("nav.search")) }
                             a href="/bundles" { (t("nav.bundles")) }
                             a href="/users" { (t("nav.users")) }
-                            form method="post" action="/check" {
+                            form method="post" action="/check" data-busy=(t("busy.check")) {
                                 (csrf(ctx))
                                 button type="submit" { (t("nav.check")) }
                             }
@@ -591,7 +591,7 @@ fn export_page(
         true,
         html! {
             @if let Some(p) = problem { p.problem role="alert" dir="auto" { (p) } }
-            form method="post" action={ "/case/" (case.id.to_hex()) "/export" } {
+            form method="post" action={ "/case/" (case.id.to_hex()) "/export" } data-busy=(t("busy.working")) {
                 (csrf(ctx))
                 fieldset {
                     legend { (t("export.step_records")) }
@@ -689,7 +689,7 @@ pub fn bundles(ctx: &Ctx) -> Markup {
         t("bundle.title"),
         true,
         html! {
-            form method="post" action="/bundles/verify" {
+            form method="post" action="/bundles/verify" data-busy=(t("busy.working")) {
                 (csrf(ctx))
                 label for="file" { (t("bundle.file")) }
                 input #file name="file" type="text" dir="auto" required;

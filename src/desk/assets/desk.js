@@ -17,6 +17,23 @@
     });
   });
 
+  // Long work (check, export, verify, import): say it is under way and
+  // keep the button from being pressed twice.
+  document.querySelectorAll("form[data-busy]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var bar = document.createElement("progress");
+      bar.setAttribute("aria-label", form.getAttribute("data-busy"));
+      var note = document.createElement("span");
+      note.setAttribute("role", "status");
+      note.textContent = " " + form.getAttribute("data-busy");
+      form.appendChild(bar);
+      form.appendChild(note);
+      setTimeout(function () {
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      }, 0);
+    });
+  });
+
   var zone = document.getElementById("dropzone");
   if (!zone) return;
   var input = document.getElementById("files");
@@ -84,10 +101,38 @@
   input.addEventListener("change", function () { add(input.files); input.value = ""; });
   zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+  // A dropped folder: every file in it, at any depth (each uploaded under
+  // its own name).
+  function walk(entry) {
+    if (entry.isFile) {
+      entry.file(function (f) { add([f]); });
+    } else if (entry.isDirectory) {
+      var reader = entry.createReader();
+      var more = function () {
+        reader.readEntries(function (entries) {
+          if (!entries.length) return;
+          entries.forEach(walk);
+          more();
+        });
+      };
+      more();
+    }
+  }
+
   zone.addEventListener("drop", function (e) {
     e.preventDefault();
     zone.classList.remove("over");
-    if (e.dataTransfer && e.dataTransfer.files) add(e.dataTransfer.files);
+    var dt = e.dataTransfer;
+    if (!dt) return;
+    var items = dt.items ? Array.prototype.slice.call(dt.items) : [];
+    var entries = items.map(function (i) {
+      return i.webkitGetAsEntry ? i.webkitGetAsEntry() : null;
+    });
+    if (entries.length && entries.some(function (en) { return en && en.isDirectory; })) {
+      entries.forEach(function (en) { if (en) walk(en); });
+    } else if (dt.files) {
+      add(dt.files);
+    }
   });
   zone.addEventListener("keydown", function (e) {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }

@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! cli (binary only)
+//!  → desk      the local web interface (`custodia desk`), over the library
 //!  → bundle    sealed bundles: export, verify, import, redaction, report
 //!  → audit     check, the readable log, checkpoints (records joined with custody)
 //!  → records   cases, statements, evidence, search execution, imported histories
@@ -35,6 +36,7 @@
 //! * [`records`]: cases, statements, evidence, search execution.
 //! * [`audit`]: `check`, `log` and checkpoints, above records and custody.
 //! * [`bundle`]: export, verify and import of sealed bundles.
+//! * [`desk`]: the local web interface, serving the library to a browser.
 //!
 //! See `docs/format.md` for the on-disk format and `SECURITY.md` for the
 //! threat model.
@@ -45,6 +47,7 @@ pub mod audit;
 pub mod bundle;
 pub mod crypto;
 pub mod custody;
+pub mod desk;
 pub mod error;
 pub mod files;
 pub mod format;

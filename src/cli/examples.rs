@@ -97,6 +97,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("shell", "custodia shell                             # then: case list, statement add …, exit
   custodia shell --idle 30m
   custodia --vault field.custodia --user \"Amina Q.\" shell --idle 5m"),
+    ("desk", "custodia desk                              # opens your browser on this computer only
+  custodia desk --no-open --idle 5m          # print the one-time address instead"),
     ("completions", "custodia completions bash > ~/.local/share/bash-completion/completions/custodia
   custodia completions zsh > ~/.zfunc/_custodia"),
 ];

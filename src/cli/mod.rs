@@ -8,6 +8,7 @@
 
 mod bundle_cmds;
 mod custody_cmds;
+mod desk_cmd;
 mod editor;
 mod examples;
 mod open;
@@ -128,6 +129,8 @@ pub enum Command {
     Settings(vault_cmds::SettingsArgs),
     /// Unlock once and run commands at a prompt until exit, Ctrl-D or idle
     Shell(shell::ShellArgs),
+    /// Open the desk: a web interface in your browser, on this computer only
+    Desk(desk_cmd::DeskArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -169,6 +172,7 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Export(args) => bundle_cmds::export(g, &out, args),
         Command::Bundle(cmd) => bundle_cmds::bundle(g, &out, cmd),
         Command::Shell(args) => shell::shell(g, &out, args),
+        Command::Desk(args) => desk_cmd::desk(g, &out, args),
         Command::Settings(args) => vault_cmds::settings(g, &out, args),
         Command::Completions { shell } => {
             let mut cmd = examples::command();
@@ -332,6 +336,11 @@ impl From<Error> for Failure {
 pub fn remove_partial_output_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         if editor::is_running() {
+            return;
+        }
+        // The desk stops by itself: it locks the vault (keys zeroized).
+        if desk_cmd::RUNNING.load(std::sync::atomic::Ordering::SeqCst) {
+            desk_cmd::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
             return;
         }
         custodia::files::remove_pending();

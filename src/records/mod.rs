@@ -12,6 +12,7 @@
 
 pub mod case;
 pub mod evidence;
+pub mod evidence_io;
 pub mod import;
 pub mod imported;
 pub mod lifecycle;

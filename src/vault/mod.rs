@@ -50,6 +50,7 @@ pub struct Unlocked {
     keys: KeyRing,
     user: ActiveUser,
     notes: Vec<String>,
+    via: Option<Channel>,
     /// The search index as the last search in this process read it, for
     /// the next search of a long session (shell, desk); see `index`.
     search_cache: Option<index::SearchCache>,
@@ -98,6 +99,24 @@ fn snapshot_version(tx: &rusqlite::Connection) -> Result<i64> {
     Ok(tx.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }
 
+/// Through which interface an unlocked vault acts, when it is not the
+/// command line: every custody event it appends then says so in its
+/// details (`"via": "desk"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// The local web interface (`custodia desk`).
+    Desk,
+}
+
+impl Channel {
+    /// The word written in event details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Desk => "desk",
+        }
+    }
+}
+
 /// The purpose subkeys an unlocked vault uses, derived once.
 pub struct KeyRing {
     /// Case, statement and evidence metadata, statement bodies.
@@ -130,6 +149,8 @@ pub struct Session<'a> {
     pub user: &'a ActiveUser,
     /// The acting user's minisign key id (hex).
     pub key_id: String,
+    /// The interface acting, if not the command line ([`Channel`]).
+    pub via: Option<Channel>,
     state: Mutex<Loaded>,
     /// The search-index blocks this transaction touched (`index`).
     index: Mutex<index::IndexDraft>,
@@ -144,9 +165,16 @@ impl<'a> Session<'a> {
             user,
             key_id: crate::formats::minisign::PublicKey::new(user.signing.verifying_key())
                 .key_id_hex(),
+            via: None,
             state: Mutex::new(Loaded::default()),
             index: Mutex::new(index::IndexDraft::default()),
         }
+    }
+
+    /// This session acting through `via` ([`Channel`]).
+    fn via(mut self, via: Option<Channel>) -> Session<'a> {
+        self.via = via;
+        self
     }
 
     /// A session whose state is `loaded` already.
@@ -198,8 +226,21 @@ impl<'a> Session<'a> {
         kind: Kind,
         record: &Id,
         action: Action,
-        details: serde_json::Value,
+        mut details: serde_json::Value,
     ) -> Result<Event> {
+        if let Some(via) = self.via {
+            match &mut details {
+                serde_json::Value::Object(map) => {
+                    map.insert("via".into(), via.as_str().into());
+                }
+                serde_json::Value::Null => details = serde_json::json!({ "via": via.as_str() }),
+                _ => {
+                    return Err(Error::Internal(
+                        "event details are not an object; cannot mark the channel".into(),
+                    ))
+                }
+            }
+        }
         let mut loaded = self.state(conn)?;
         custody::append(
             conn,
@@ -915,10 +956,22 @@ impl Vault<Unlocked> {
                 keys,
                 user,
                 notes,
+                via: None,
                 search_cache: None,
                 state_cache: None,
             },
         })
+    }
+
+    /// Marks every custody event this unlocked vault appends from now on
+    /// as made through `via` (`"via": "desk"` in its details).
+    pub fn set_channel(&mut self, via: Channel) {
+        self.state.via = Some(via);
+    }
+
+    /// The interface this vault acts through, if not the command line.
+    pub fn channel(&self) -> Option<Channel> {
+        self.state.via
     }
 
     /// What unlocking noticed that the user should hear (a key slot skipped
@@ -939,6 +992,7 @@ impl Vault<Unlocked> {
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            self.state.via,
             &mut self.state.state_cache,
             f,
         )?;
@@ -960,6 +1014,7 @@ impl Vault<Unlocked> {
             self.row.vault_id,
             &self.state.keys,
             &self.state.user,
+            self.state.via,
             &mut self.state.state_cache,
             |tx, session| f(tx, session, master),
         )?;
@@ -977,7 +1032,8 @@ impl Vault<Unlocked> {
         let cached = self.state.state_cache.take();
         let tx = self.store.read()?;
         let version = snapshot_version(&tx)?;
-        let mut session = Session::new(self.row.vault_id, &self.state.keys, &self.state.user);
+        let mut session =
+            Session::new(self.row.vault_id, &self.state.keys, &self.state.user).via(self.state.via);
         if let Some(loaded) = StateCache::reuse(cached, version) {
             session = session.with_state(loaded);
         }
@@ -1404,13 +1460,14 @@ fn write_in<T>(
     vault_id: Id,
     keys: &KeyRing,
     user: &ActiveUser,
+    via: Option<Channel>,
     cache: &mut Option<StateCache>,
     f: impl FnOnce(&rusqlite::Transaction<'_>, &Session<'_>) -> Result<T>,
 ) -> Result<(T, bool)> {
     let cached = cache.take();
     let tx = store.write()?;
     let version = snapshot_version(&tx)?;
-    let mut session = Session::new(vault_id, keys, user);
+    let mut session = Session::new(vault_id, keys, user).via(via);
     if let Some(loaded) = StateCache::reuse(cached, version) {
         session = session.with_state(loaded);
     }

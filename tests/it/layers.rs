@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["records"],
     &["audit"],
     &["bundle"],
+    &["desk"],
 ];
 
 fn level(module: &str) -> Option<usize> {

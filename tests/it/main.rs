@@ -19,6 +19,8 @@ mod bundle;
 mod bundle_trust;
 mod crash;
 mod custody;
+mod desk;
+mod desk_walk;
 mod everyday;
 mod export_summary;
 mod fixtures;

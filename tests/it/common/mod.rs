@@ -10,6 +10,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bag;
+pub mod desk;
+pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -765,13 +765,24 @@ pub(crate) fn summaries(
     summaries_of(conn, session, case)
 }
 
+/// The checks of an exhibit's typed fields, before any byte is read.
+pub(crate) fn check_new_evidence(input: &NewEvidence) -> Result<()> {
+    check_optional("the description", &input.description, 100_000)?;
+    check_optional("the source", &input.source, 4096)?;
+    check_optional("the acquirer", &input.acquired_by, 4096)?;
+    if let Some(d) = &input.acquired_at {
+        check_date("the acquisition date", d)?;
+    }
+    Ok(())
+}
+
 /// A reader that shows every byte it passes to a [`MetadataScanner`].
-struct Scanning<'a, R> {
+struct Scanning<'a, R: ?Sized> {
     inner: &'a mut R,
     scanner: MetadataScanner,
 }
 
-impl<R: Read> Read for Scanning<'_, R> {
+impl<R: Read + ?Sized> Read for Scanning<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.scanner.update(&buf[..n]);
@@ -914,15 +925,27 @@ impl Vault<Unlocked> {
         skip_same: Option<&HashMap<(String, String), Id>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<EvidenceSummary> {
-        check_optional("the description", &input.description, 100_000)?;
-        check_optional("the source", &input.source, 4096)?;
-        check_optional("the acquirer", &input.acquired_by, 4096)?;
-        if let Some(d) = &input.acquired_at {
-            check_date("the acquisition date", d)?;
-        }
+        check_new_evidence(input)?;
         check_input_file(path)?;
         let mut file = File::open(path)
             .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        let label = path.display().to_string();
+        self.add_evidence_stream(input, &mut file, original_name, &label, skip_same, progress)
+    }
+
+    /// The one way an exhibit comes in, from a file ([`Vault::add_evidence`])
+    /// or a stream ([`Vault::add_evidence_from`]): the checks, the chunks
+    /// (scanned for metadata on the way), the overview and the `create`
+    /// event, in one write transaction. `label` names the source in errors.
+    pub(crate) fn add_evidence_stream(
+        &mut self,
+        input: &NewEvidence,
+        reader: &mut (dyn Read + Send),
+        original_name: String,
+        label: &str,
+        skip_same: Option<&HashMap<(String, String), Id>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<EvidenceSummary> {
         self.write(|tx, session| {
             let case = find_case(tx, session, &input.case)?;
             let statement = match &input.statement {
@@ -942,17 +965,11 @@ impl Vault<Unlocked> {
             let id = crate::crypto::random_id()?;
             crate::records::new_record(tx, Kind::Evidence, &id)?;
             let mut scanning = Scanning {
-                inner: &mut file,
+                inner: reader,
                 scanner: MetadataScanner::new(),
             };
-            let (size, sha256, chunk_count, media_type) = write_chunks(
-                tx,
-                session,
-                &id,
-                &mut scanning,
-                &path.display().to_string(),
-                progress,
-            )?;
+            let (size, sha256, chunk_count, media_type) =
+                write_chunks(tx, session, &id, &mut scanning, label, progress)?;
             if let Some(existing) =
                 skip_same.and_then(|m| m.get(&(original_name.clone(), sha256.clone())))
             {

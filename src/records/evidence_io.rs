@@ -3,24 +3,20 @@
 //! chunks, a download from the sealed chunks straight to the response, so no
 //! plaintext ever touches the disk.
 //!
-//! Both follow [`Vault::add_evidence`] and [`Vault::extract_evidence`] step
-//! by step (same checks, same overview, same custody events) and use the
-//! same chunk writer and verifying reader. They live in their own file only
-//! while `evidence.rs` is being reworked elsewhere; once that lands, the
-//! path-based functions can delegate to these.
+//! An upload goes through the same intake as [`Vault::add_evidence`]
+//! (`add_evidence_stream`: same checks, chunk writer, overview and custody
+//! event); a download follows [`Vault::extract_evidence`] with the same
+//! verifying reader.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
-use super::case::find_case;
 use super::evidence::{
-    overview, reader_error, with_reader, write_chunks, EvidenceOverview, EvidenceSummary,
-    NewEvidence, CHUNK_SIZE,
+    overview, reader_error, with_reader, EvidenceOverview, EvidenceSummary, NewEvidence,
 };
-use super::{check_date, check_optional, check_text, refuse_withdrawn};
-use crate::custody::{now_utc, Action};
+use super::{check_text, refuse_withdrawn};
+use crate::custody::Action;
 use crate::error::{Error, Invalid, Result};
 use crate::format::{Id, Kind};
-use crate::formats::metadata::MetadataScanner;
 use crate::vault::sealed::resolve;
 use crate::vault::{Unlocked, Vault};
 
@@ -41,20 +37,6 @@ pub fn clean_original_name(name: &str) -> Result<String> {
     Ok(last.to_owned())
 }
 
-/// A reader that shows every byte it passes to a [`MetadataScanner`].
-struct Scanning<'a, R: ?Sized> {
-    inner: &'a mut R,
-    scanner: MetadataScanner,
-}
-
-impl<R: Read + ?Sized> Read for Scanning<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.scanner.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 impl Vault<Unlocked> {
     /// [`Vault::add_evidence`] from a stream: reads `reader` to its end
     /// into sealed chunks of a new exhibit named `original_name`, in one
@@ -66,74 +48,9 @@ impl Vault<Unlocked> {
         original_name: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<EvidenceSummary> {
-        check_optional("the description", &input.description, 100_000)?;
-        check_optional("the source", &input.source, 4096)?;
-        check_optional("the acquirer", &input.acquired_by, 4096)?;
-        if let Some(d) = &input.acquired_at {
-            check_date("the acquisition date", d)?;
-        }
+        super::evidence::check_new_evidence(input)?;
         let original_name = clean_original_name(original_name)?;
-        self.write(|tx, session| {
-            let case = find_case(tx, session, &input.case)?;
-            let statement = match &input.statement {
-                Some(s) => {
-                    let sid = resolve(tx, Kind::Statement, s)?;
-                    let st = super::statement::history(tx, session, &sid)?;
-                    if st.first().is_some_and(|o| o.case != case.id.to_hex()) {
-                        return Err(Error::Invalid(Invalid::OtherCase {
-                            kind: Kind::Statement,
-                            record: sid,
-                        }));
-                    }
-                    Some(sid.to_hex())
-                }
-                None => None,
-            };
-            let id = crate::crypto::random_id()?;
-            super::new_record(tx, Kind::Evidence, &id)?;
-            let mut scanning = Scanning {
-                inner: reader,
-                scanner: MetadataScanner::new(),
-            };
-            let (size, sha256, chunk_count, media_type) =
-                write_chunks(tx, session, &id, &mut scanning, "the upload", progress)?;
-            let metadata = scanning.scanner.finish();
-            let overview = EvidenceOverview {
-                case: case.id.to_hex(),
-                statement,
-                original_name: original_name.clone(),
-                media_type,
-                size,
-                sha256,
-                description: input.description.clone(),
-                source: input.source.clone(),
-                acquired_at: input.acquired_at.clone(),
-                acquired_by: input.acquired_by.clone(),
-                added_at: now_utc(),
-                added_by: session.user.name.clone(),
-                chunk_size: CHUNK_SIZE as u64,
-                chunk_count,
-                metadata,
-                stripped_from: None,
-            };
-            super::insert_first_overview(tx, session, Kind::Evidence, &id, &overview)?;
-            let mut details = serde_json::json!({
-                "sha256": overview.sha256,
-                "size": size,
-                "case": overview.case,
-                "chunks": chunk_count,
-            });
-            if !overview.metadata.is_empty() {
-                // Kinds only, never the values.
-                details["metadata"] = serde_json::json!(overview.metadata);
-            }
-            session.append(tx, Kind::Evidence, &id, Action::Create, details)?;
-            Ok(EvidenceSummary {
-                id,
-                case_reference: case.data.reference,
-                overview,
-            })
-        })
+        self.add_evidence_stream(input, reader, original_name, "the upload", None, progress)
     }
 
     /// The overview of exhibit `id` as an extract would give it, after the

@@ -215,18 +215,25 @@ pub(crate) fn latest_overviews_in<T: DeserializeOwned + InCase>(
         }
     }
     let stored = rows::latest_overviews(conn, kind.as_str())?;
+    let stored_ids: std::collections::HashSet<String> =
+        stored.iter().map(|(id, _, _)| id.to_hex()).collect();
     for hex in expected.keys() {
-        if !stored.iter().any(|(id, _, _)| id.to_hex() == *hex) {
+        if !stored_ids.contains(hex) {
             if let Ok(id) = hex.parse::<Id>() {
                 damaged.push(id);
             }
         }
     }
+    let references: std::collections::HashMap<String, &str> = cases
+        .iter()
+        .map(|c| (c.id.to_hex(), c.data.reference.as_str()))
+        .collect();
     for (id, version, sealed) in stored {
-        if left_out.contains(&id.to_hex()) {
+        let hex = id.to_hex();
+        if left_out.contains(&hex) {
             continue;
         }
-        if expected.get(&id.to_hex()) != Some(&version) {
+        if expected.get(&hex) != Some(&version) {
             damaged.push(id);
             continue;
         }
@@ -245,11 +252,9 @@ pub(crate) fn latest_overviews_in<T: DeserializeOwned + InCase>(
         if case.is_some_and(|c| c.to_hex() != overview.case_hex()) {
             continue;
         }
-        let case_reference = cases
-            .iter()
-            .find(|c| c.id.to_hex() == overview.case_hex())
-            .map(|c| c.data.reference.clone())
-            .unwrap_or_else(|| overview.case_hex().to_owned());
+        let case_reference = references
+            .get(overview.case_hex())
+            .map_or_else(|| overview.case_hex().to_owned(), |r| (*r).to_owned());
         out.push((id, case_reference, overview));
     }
     Ok((out, damaged))

@@ -600,6 +600,25 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
             Ok(Reply::Redirect("/users".into()))
         });
     }
+    if let Some(id) = id_in(path, "/user/", "/remove") {
+        return with_vault(shared, ctx, |v| {
+            let users = v.users()?;
+            let Some(user) = users.iter().find(|u| u.active && u.id.to_hex() == id) else {
+                return Err(Error::NotFound(t("users.unknown").into()));
+            };
+            // As `custodia user remove`: the name typed again, so that a
+            // slip of the mouse removes nobody.
+            if form.text("confirm").trim() != user.name {
+                return Ok(Reply::Page(
+                    400,
+                    pages::users(ctx, &users, Some(t("users.confirm_differs"))),
+                ));
+            }
+            let name = user.name.clone();
+            v.remove_user(&name)?;
+            Ok(Reply::Redirect("/users".into()))
+        });
+    }
     if let Some(id) = id_in(path, "/case/", "/statements") {
         return with_vault(shared, ctx, |v| {
             let fields = StatementFields {

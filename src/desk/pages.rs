@@ -766,13 +766,24 @@ pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup 
         html! {
             @if let Some(p) = problem { p.problem role="alert" { (p) } }
             table {
-                thead { tr { th scope="col" { (t("users.name")) } th scope="col" { (t("users.since")) } th scope="col" { (t("users.state")) } } }
+                thead { tr { th scope="col" { (t("users.name")) } th scope="col" { (t("users.since")) } th scope="col" { (t("users.state")) } th scope="col" { (t("users.remove")) } } }
                 tbody {
                     @for u in users {
                         tr {
                             td dir="auto" { (u.name) }
                             td { (u.created_at) }
                             td { @if u.active { (t("users.active")) } @else { (t("users.removed")) } }
+                            td {
+                                @if u.active {
+                                    @let field_id = format!("confirm-{}", u.id.to_hex());
+                                    form.inline method="post" action={ "/user/" (u.id.to_hex()) "/remove" } {
+                                        (csrf(ctx))
+                                        label for=(field_id) { (t("users.confirm")) }
+                                        input id=(field_id) name="confirm" type="text" dir="auto" autocomplete="off" required;
+                                        button type="submit" { (t("users.remove")) }
+                                    }
+                                }
+                            }
                         }
                     }
                 }

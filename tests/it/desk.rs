@@ -846,6 +846,56 @@ fn desk_users_page_adds_a_user_with_the_passphrase_twice() {
 }
 
 #[test]
+fn desk_users_page_removes_a_user_once_their_name_is_typed_again() {
+    let v = TestVault::new();
+    let pass = "Une phrase de passe assez longue pour Amina, 2026";
+    let amina = v.secret_file("amina.pass", pass);
+    let amina_pass = amina.to_str().unwrap().to_owned();
+    v.ok(&[
+        "user",
+        "add",
+        "Amina Q.",
+        "--new-passphrase-file",
+        &amina_pass,
+    ]);
+    let users = parse_json(&v.ok(&["user", "list", "--json"]));
+    let id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "amina q." || u["name"] == "Amina Q.")
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .expect("Amina is listed");
+    let mut d = DeskProcess::start(&v, &[], &[]);
+    d.open_and_unlock();
+    let page = d.get("/users").text();
+    assert!(
+        page.contains(&format!("action=\"/user/{id}/remove\"")),
+        "{page}"
+    );
+    // A wrong name removes nobody.
+    let wrong = d.post_form(&format!("/user/{id}/remove"), &[("confirm", "Amina")]);
+    assert_eq!(wrong.status, 400);
+    v.ok_as(&amina, &["--user", "Amina Q.", "case", "list"]);
+    let done = d.post_form(&format!("/user/{id}/remove"), &[("confirm", "Amina Q.")]);
+    assert_eq!(done.status, 303, "{}", done.text());
+    // Her passphrase no longer opens the vault; the event says via desk.
+    let out = v.run_as(&amina, &["--user", "Amina Q.", "case", "list"]);
+    assert!(!out.status.success());
+    let log = v.ok(&["log", "--json"]);
+    assert!(log.contains("user-remove"), "{log}");
+    let removal = parse_json(&log)
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["event"]["action"] == "user-remove")
+        .cloned()
+        .unwrap();
+    assert_eq!(removal["event"]["details"]["via"], "desk", "{removal}");
+}
+
+#[test]
 fn desk_case_page_lists_statements_by_pages_of_200() {
     let v = TestVault::new();
     v.ok(&["case", "new", "P-1", "--title", "Many"]);

@@ -48,7 +48,7 @@ curl "${J[@]}" -o /dev/null --data-urlencode "csrf=$CSRF" --data-urlencode "pass
 CASE=$(curl "${J[@]}" -o /dev/null -w '%{redirect_url}' --data "csrf=$CSRF&reference=DESK&title=desk" "$BASE/cases")
 CASE=${CASE##*/}
 up=$(curl "${J[@]}" -o "$W/up.json" -w '%{time_total}' -H "X-CSRF-Token: $CSRF" -H 'X-File-Name: file.bin' \
-  -H 'Content-Type: application/octet-stream' --data-binary @"$W/file.bin" "$BASE/case/$CASE/exhibits")
+  -H 'Content-Type: application/octet-stream' -H 'Expect:' -X POST -T "$W/file.bin" "$BASE/case/$CASE/exhibits")
 EID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/up.json")
 down=$(curl "${J[@]}" -o "$W/out-desk.bin" -w '%{time_total}' --data "csrf=$CSRF" "$BASE/exhibit/$EID/download")
 cmp "$W/file.bin" "$W/out-desk.bin" && rm -f "$W/out-desk.bin"

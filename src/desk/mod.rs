@@ -93,6 +93,9 @@ struct Shared {
     tries: Mutex<Tries>,
     /// The last check run from the desk: when, and whether it was clean.
     last_check: Mutex<Option<(String, bool)>>,
+    /// The long work under way (check, export): evidence bytes done and
+    /// in all, for the page's progress bar (`GET /progress`).
+    progress: Mutex<Option<(u64, u64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,6 +139,7 @@ impl Desk {
                 activity: Mutex::new(Instant::now()),
                 tries: Mutex::new(Tries::default()),
                 last_check: Mutex::new(None),
+                progress: Mutex::new(None),
             }),
             url,
         })
@@ -433,6 +437,11 @@ fn id_in<'p>(path: &'p str, prefix: &str, suffix: &str) -> Option<&'p str> {
 }
 
 fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
+    if path == "/progress" {
+        // Never waits for the vault, which the work itself holds.
+        let (done, total) = lock(&shared.progress).unwrap_or((0, 0));
+        return Reply::Json(200, serde_json::json!({ "done": done, "total": total }));
+    }
     if path == "/" {
         return with_vault(shared, ctx, |v| {
             let (cases, damaged) = v.cases()?;
@@ -567,7 +576,8 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
         }
         "/check" => {
             return with_vault(shared, ctx, |v| {
-                let report = v.check(&mut |_| {})?;
+                let total = evidence_bytes(v, None)?;
+                let report = with_progress(shared, total, |tick| v.check(tick))?;
                 *lock(&shared.last_check) = Some((crate::custody::now_utc(), report.is_clean()));
                 Ok(Reply::Page(200, pages::check(ctx, &report)))
             })
@@ -575,7 +585,7 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
         _ => {}
     }
     if let Some(id) = id_in(path, "/case/", "/export") {
-        return with_vault(shared, ctx, |v| export(v, ctx, id, form));
+        return with_vault(shared, ctx, |v| export(v, shared, ctx, id, form));
     }
     if path == "/bundles/verify" || path == "/bundles/import" {
         let importing = path == "/bundles/import";
@@ -864,7 +874,36 @@ fn download(shared: &Shared, request: Request, id: Id, name: &str, size: u64) {
 
 /// The export wizard's POST: a redaction preview, or the export itself,
 /// through the same library calls as `custodia export [--preview]`.
-fn export(v: &mut Vault<Unlocked>, ctx: &pages::Ctx, id: &str, form: &Form) -> Result<Reply> {
+/// The evidence bytes a check (or an export of `case`) re-hashes.
+fn evidence_bytes(v: &mut Vault<Unlocked>, case: Option<&str>) -> Result<u64> {
+    let (items, _) = v.evidence(case)?;
+    Ok(items.iter().map(|e| e.overview.size).sum())
+}
+
+/// Runs `work`, publishing its progress (bytes done of `total`) for
+/// `GET /progress` while it runs.
+fn with_progress<T>(
+    shared: &Shared,
+    total: u64,
+    work: impl FnOnce(&mut dyn FnMut(u64)) -> Result<T>,
+) -> Result<T> {
+    *lock(&shared.progress) = Some((0, total));
+    let out = work(&mut |done| {
+        if let Some(p) = lock(&shared.progress).as_mut() {
+            *p = (done, p.1.max(done));
+        }
+    });
+    *lock(&shared.progress) = None;
+    out
+}
+
+fn export(
+    v: &mut Vault<Unlocked>,
+    shared: &Shared,
+    ctx: &pages::Ctx,
+    id: &str,
+    form: &Form,
+) -> Result<Reply> {
     use crate::bundle::export::{Encryption, ExportOptions};
     let case = v.show_case(id)?;
     let hex = case.id.to_hex();
@@ -957,7 +996,8 @@ fn export(v: &mut Vault<Unlocked>, ctx: &pages::Ctx, id: &str, form: &Form) -> R
             pages::export(ctx, &case, &statements, &exhibits, &choice, Some(&preview)),
         ));
     }
-    let summary = v.export(&options, &mut |_| {})?;
+    let total = evidence_bytes(v, Some(id))?;
+    let summary = with_progress(shared, total, |tick| v.export(&options, tick))?;
     Ok(Reply::Page(200, pages::exported(ctx, &summary)))
 }
 

@@ -896,6 +896,47 @@ fn desk_users_page_removes_a_user_once_their_name_is_typed_again() {
 }
 
 #[test]
+fn desk_check_publishes_its_progress_while_it_runs() {
+    const SIZE: u64 = 64 * 1024 * 1024;
+    let v = TestVault::new();
+    v.ok(&["case", "new", "P-1", "--title", "Progress"]);
+    let big = v.file("interview.mp4");
+    std::fs::write(&big, vec![7u8; SIZE as usize]).unwrap();
+    v.ok(&["evidence", "add", "--case", "P-1", big.to_str().unwrap()]);
+    let mut d = DeskProcess::start(&v, &[], &[]);
+    d.open_and_unlock();
+    let idle = serde_json::json!({ "done": 0, "total": 0 });
+    assert_eq!(parse_json(&d.get("/progress").text()), idle);
+    let d = &d;
+    let seen = std::thread::scope(|s| {
+        let check = s.spawn(move || d.post_form("/check", &[]));
+        let mut seen = Vec::new();
+        while !check.is_finished() {
+            let p = parse_json(&d.get("/progress").text());
+            let (done, total) = (p["done"].as_u64().unwrap(), p["total"].as_u64().unwrap());
+            if total > 0 {
+                seen.push((done, total));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let answer = check.join().unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        seen
+    });
+    assert!(!seen.is_empty(), "no progress was seen while the check ran");
+    assert!(
+        seen.iter()
+            .all(|&(done, total)| total == SIZE && done <= total),
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "progress went back: {seen:?}"
+    );
+    assert_eq!(parse_json(&d.get("/progress").text()), idle);
+}
+
+#[test]
 fn desk_case_page_lists_statements_by_pages_of_200() {
     let v = TestVault::new();
     v.ok(&["case", "new", "P-1", "--title", "Many"]);

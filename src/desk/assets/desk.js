@@ -31,6 +31,18 @@
       setTimeout(function () {
         form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       }, 0);
+      // The evidence bytes re-hashed so far, until the answer replaces
+      // this page.
+      var poll = function () {
+        fetch("/progress", { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (p) {
+            if (p.total > 0) { bar.max = p.total; bar.value = p.done; }
+            setTimeout(poll, 400);
+          })
+          .catch(function () {});
+      };
+      setTimeout(poll, 400);
     });
   });
 

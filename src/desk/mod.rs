@@ -531,7 +531,8 @@ fn get(shared: &Shared, ctx: &pages::Ctx, path: &str, query: &str) -> Reply {
     if path == "/users" {
         return with_vault(shared, ctx, |v| {
             let users = v.users()?;
-            Ok(Reply::Page(200, pages::users(ctx, &users, None)))
+            let owner = is_owner(v, &users);
+            Ok(Reply::Page(200, pages::users(ctx, &users, owner, None)))
         });
     }
     if let Some(id) = id_in(path, "/log/", "") {
@@ -593,6 +594,10 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
     }
     if path == "/users" {
         return with_vault(shared, ctx, |v| {
+            let users = v.users()?;
+            if !is_owner(v, &users) {
+                return Ok(not_owner(ctx, &users));
+            }
             let name = form.text("name").trim().to_owned();
             let (Some(first), Some(again)) = (form.get("new_passphrase"), form.get("again")) else {
                 return Err(Error::Invalid(crate::error::Invalid::Command {
@@ -600,10 +605,9 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
                 }));
             };
             if first != again {
-                let users = v.users()?;
                 return Ok(Reply::Page(
                     400,
-                    pages::users(ctx, &users, Some(t("users.differ"))),
+                    pages::users(ctx, &users, true, Some(t("users.differ"))),
                 ));
             }
             v.add_user(&name, first)?;
@@ -613,6 +617,9 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
     if let Some(id) = id_in(path, "/user/", "/remove") {
         return with_vault(shared, ctx, |v| {
             let users = v.users()?;
+            if !is_owner(v, &users) {
+                return Ok(not_owner(ctx, &users));
+            }
             let Some(user) = users.iter().find(|u| u.active && u.id.to_hex() == id) else {
                 return Err(Error::NotFound(t("users.unknown").into()));
             };
@@ -621,7 +628,7 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
             if form.text("confirm").trim() != user.name {
                 return Ok(Reply::Page(
                     400,
-                    pages::users(ctx, &users, Some(t("users.confirm_differs"))),
+                    pages::users(ctx, &users, true, Some(t("users.confirm_differs"))),
                 ));
             }
             let name = user.name.clone();
@@ -874,6 +881,21 @@ fn download(shared: &Shared, request: Request, id: Id, name: &str, size: u64) {
 
 /// The export wizard's POST: a redaction preview, or the export itself,
 /// through the same library calls as `custodia export [--preview]`.
+/// Whether the acting user is the vault's owner: its default user, the
+/// first of its active users (the one who made it, while they remain).
+/// Only the owner adds and removes users at the desk.
+fn is_owner(v: &Vault<Unlocked>, users: &[crate::vault::users::UserSummary]) -> bool {
+    users.iter().find(|u| u.active).map(|u| u.id) == Some(v.user().id)
+}
+
+/// The answer to another user who tries to manage users.
+fn not_owner(ctx: &pages::Ctx, users: &[crate::vault::users::UserSummary]) -> Reply {
+    Reply::Page(
+        403,
+        pages::users(ctx, users, false, Some(t("users.owner_only"))),
+    )
+}
+
 /// The evidence bytes a check (or an export of `case`) re-hashes.
 fn evidence_bytes(v: &mut Vault<Unlocked>, case: Option<&str>) -> Result<u64> {
     let (items, _) = v.evidence(case)?;

@@ -756,9 +756,9 @@ pub fn imported(ctx: &Ctx, s: &ImportSummary) -> Markup {
     )
 }
 
-/// The vault's users, and a form to add one (the library refuses it to
-/// anyone but the owner).
-pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup {
+/// The vault's users; for the owner (its default user), forms to add and
+/// remove them.
+pub fn users(ctx: &Ctx, users: &[UserSummary], owner: bool, problem: Option<&str>) -> Markup {
     layout(
         ctx,
         t("users.title"),
@@ -774,7 +774,7 @@ pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup 
                             td { (u.created_at) }
                             td { @if u.active { (t("users.active")) } @else { (t("users.removed")) } }
                             td {
-                                @if u.active {
+                                @if u.active && owner {
                                     @let field_id = format!("confirm-{}", u.id.to_hex());
                                     form.inline method="post" action={ "/user/" (u.id.to_hex()) "/remove" } {
                                         (csrf(ctx))
@@ -788,6 +788,8 @@ pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup 
                     }
                 }
             }
+            @if !owner { p { (t("users.owner_only")) } }
+            @if owner {
             h2 { (t("users.add")) }
             form method="post" action="/users" {
                 (csrf(ctx))
@@ -797,6 +799,7 @@ pub fn users(ctx: &Ctx, users: &[UserSummary], problem: Option<&str>) -> Markup 
                 label for="again" { (t("export.passphrase_again")) }
                 input #again name="again" type="password" autocomplete="new-password" required;
                 button type="submit" { (t("users.add")) }
+            }
             }
         },
     )

@@ -896,6 +896,51 @@ fn desk_users_page_removes_a_user_once_their_name_is_typed_again() {
 }
 
 #[test]
+fn desk_users_are_added_and_removed_by_the_vaults_owner_only() {
+    let v = TestVault::new();
+    let pass = "Une phrase de passe assez longue pour Amina, 2026";
+    let amina = v.secret_file("amina.pass", pass);
+    let amina_pass = amina.to_str().unwrap().to_owned();
+    v.ok(&[
+        "user",
+        "add",
+        "Amina Q.",
+        "--new-passphrase-file",
+        &amina_pass,
+    ]);
+    let users = parse_json(&v.ok(&["user", "list", "--json"]));
+    let owner = users.as_array().unwrap()[0].clone();
+    let (owner_id, owner_name) = (
+        owner["id"].as_str().unwrap().to_owned(),
+        owner["name"].as_str().unwrap().to_owned(),
+    );
+    let mut d = DeskProcess::start(&v, &["--user", "Amina Q."], &[]);
+    d.open();
+    let a = d.post_form("/unlock", &[("passphrase", pass)]);
+    assert_eq!(a.status, 303, "{}", a.text());
+    let page = d.get("/users").text();
+    assert!(page.contains("Only the vault"), "{page}");
+    assert!(!page.contains("action=\"/users\""), "{page}");
+    let strong = "Encore une phrase de passe assez longue, 2026";
+    let add = d.post_form(
+        "/users",
+        &[
+            ("name", "Eve"),
+            ("new_passphrase", strong),
+            ("again", strong),
+        ],
+    );
+    assert_eq!(add.status, 403, "{}", add.text());
+    let remove = d.post_form(
+        &format!("/user/{owner_id}/remove"),
+        &[("confirm", owner_name.as_str())],
+    );
+    assert_eq!(remove.status, 403, "{}", remove.text());
+    let after = parse_json(&v.ok(&["user", "list", "--json"]));
+    assert_eq!(after, users, "nobody was added or removed");
+}
+
+#[test]
 fn desk_check_publishes_its_progress_while_it_runs() {
     const SIZE: u64 = 64 * 1024 * 1024;
     let v = TestVault::new();

@@ -103,18 +103,19 @@ fn score_all(
             }));
         }
         // Withdrawn (and destroyed) statements are never searched.
-        let retired: HashSet<String> = session
+        // (Parsed once, so no row needs its id written out in hex.)
+        let retired: HashSet<Id> = session
             .state(tx)?
             .state
             .record_ids()
             .filter(|(_, c)| c.retired())
-            .map(|(id, _)| id.clone())
+            .filter_map(|(id, _)| id.parse().ok())
             .collect();
         let stopped = || Error::Internal("a search thread stopped early".into());
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         let mut turn = 0;
         let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
-            if retired.contains(&id.to_hex()) || only.is_some_and(|o| !o.contains(&id)) {
+            if retired.contains(&id) || only.is_some_and(|o| !o.contains(&id)) {
                 return Ok(());
             }
             batch.push((id, version, sealed.to_vec()));
@@ -320,7 +321,8 @@ impl Vault<Unlocked> {
             // a word it can look up; a few are fetched one by one, many
             // are streamed as a full scan is.
             let index = SearchCache::fresh(tx, session, cache.take())?;
-            let only = candidates(&index, &query);
+            // (When every statement may match, the scan needs no list.)
+            let only = candidates(&index, &query).filter(|c| c.len() < index.statements.len());
             cache = Some(index);
             let (mut scored, mut damaged) = match &only {
                 Some(few) if few.len() <= FETCH_ONE_BY_ONE => score_some(tx, session, &query, few)?,

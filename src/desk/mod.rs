@@ -939,40 +939,26 @@ fn export(
         recipients: form.text("recipients"),
         out: form.text("out").trim().to_owned(),
     };
+    // The wizard again, with what is wrong and what was chosen so far.
+    let refuse = |message: &str| {
+        Reply::Page(
+            400,
+            pages::export_problem(ctx, &case, &statements, &exhibits, &choice, message),
+        )
+    };
     let encryption = match choice.encryption.as_str() {
         "passphrase" => {
             let (Some(first), Some(again)) = (form.get("bundle_passphrase"), form.get("again"))
             else {
-                return Ok(problem(
-                    ctx,
-                    &case,
-                    &statements,
-                    &exhibits,
-                    &choice,
-                    t("export.passphrase_missing"),
-                ));
+                return Ok(refuse(t("export.passphrase_missing")));
             };
             if first.is_empty() || first != again {
-                return Ok(problem(
-                    ctx,
-                    &case,
-                    &statements,
-                    &exhibits,
-                    &choice,
-                    t("export.passphrases_differ"),
-                ));
+                return Ok(refuse(t("export.passphrases_differ")));
             }
             // The same minimum as `custodia export --passphrase`.
             if let Err(e) = crate::crypto::strength::check_bundle_passphrase(first) {
                 let message = format!("{}: {e}", t("export.passphrase_weak"));
-                return Ok(problem(
-                    ctx,
-                    &case,
-                    &statements,
-                    &exhibits,
-                    &choice,
-                    &message,
-                ));
+                return Ok(refuse(&message));
             }
             Encryption::Passphrase(secrecy::SecretString::from(first.to_owned()))
         }
@@ -981,24 +967,10 @@ fn export(
     };
     let previewing = form.get("action") == Some("preview");
     if !previewing && !std::path::Path::new(&choice.out).is_absolute() {
-        return Ok(problem(
-            ctx,
-            &case,
-            &statements,
-            &exhibits,
-            &choice,
-            t("export.out_absolute"),
-        ));
+        return Ok(refuse(t("export.out_absolute")));
     }
     if choice.statements.is_empty() && choice.exhibits.is_empty() {
-        return Ok(problem(
-            ctx,
-            &case,
-            &statements,
-            &exhibits,
-            &choice,
-            t("export.nothing"),
-        ));
+        return Ok(refuse(t("export.nothing")));
     }
     let options = ExportOptions {
         case: hex.clone(),
@@ -1021,20 +993,6 @@ fn export(
     let total = evidence_bytes(v, Some(id))?;
     let summary = with_progress(shared, total, |tick| v.export(&options, tick))?;
     Ok(Reply::Page(200, pages::exported(ctx, &summary)))
-}
-
-fn problem(
-    ctx: &pages::Ctx,
-    case: &crate::records::case::Case,
-    statements: &[crate::records::statement::StatementSummary],
-    exhibits: &[crate::records::evidence::EvidenceSummary],
-    choice: &pages::ExportChoice,
-    message: &str,
-) -> Reply {
-    Reply::Page(
-        400,
-        pages::export_problem(ctx, case, statements, exhibits, choice, message),
-    )
 }
 
 /// Verifies or imports a bundle, as `custodia bundle verify|import`.

@@ -21,19 +21,22 @@ pub struct Indexed {
     pub position: u64,
 }
 
+/// One row of `record_id, version, position`.
+fn indexed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Indexed> {
+    Ok(Indexed {
+        id: parse_id(&r.get::<_, String>(0)?)?,
+        version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        position: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+    })
+}
+
 /// Every statement that has a search text, in position order.
 pub(crate) fn indexed(conn: &Connection) -> Result<Vec<Indexed>> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.record_id, s.version, r.position FROM search_texts s
          JOIN records r ON r.record_id = s.record_id ORDER BY r.position",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Indexed {
-            id: parse_id(&r.get::<_, String>(0)?)?,
-            version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            position: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-        })
-    })?;
+    let rows = stmt.query_map([], indexed_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -64,13 +67,7 @@ pub(crate) fn indexed_in(
     )?;
     let rows = stmt.query_map(
         params![*positions.start() as i64, *positions.end() as i64],
-        |r| {
-            Ok(Indexed {
-                id: parse_id(&r.get::<_, String>(0)?)?,
-                version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                position: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-            })
-        },
+        indexed_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

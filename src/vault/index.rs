@@ -97,16 +97,9 @@ fn build_block(conn: &Connection, session: &Session<'_>, number: u64) -> Result<
     let mut keys = KeySet::default();
     let mut listed = BTreeMap::new();
     for m in &members {
-        let Some((version, sealed)) = crate::store::records::search_text(conn, &m.id)? else {
-            continue;
-        };
-        match open_search_text(session, &m.id, version, &sealed) {
-            Ok(text) => {
-                keys.add_text(&text);
-                listed.insert(m.id.0, version);
-            }
-            Err(Error::Integrity(_)) => continue,
-            Err(e) => return Err(e),
+        if let Some((version, text)) = open_text(conn, session, &m.id)? {
+            keys.add_text(&text);
+            listed.insert(m.id.0, version);
         }
     }
     let mut block = Block::with_capacity(headroom(keys.len()));
@@ -311,7 +304,7 @@ pub(crate) fn index_problems(
                 )),
                 // A text that does not open is left out of the index on
                 // purpose (and reported by the search-text check).
-                None if !text_opens(conn, session, &m.id)? => {}
+                None if open_text(conn, session, &m.id)?.is_none() => {}
                 None => problems.push(format!(
                     "search index block {number} does not cover statement {}",
                     m.id
@@ -326,11 +319,7 @@ pub(crate) fn index_problems(
         }
         if deep {
             for m in members {
-                let Some((version, sealed)) = crate::store::records::search_text(conn, &m.id)?
-                else {
-                    continue;
-                };
-                let Ok(text) = open_search_text(session, &m.id, version, &sealed) else {
+                let Some((_, text)) = open_text(conn, session, &m.id)? else {
                     continue; // reported by the search-text check
                 };
                 let mut keys = KeySet::default();
@@ -455,14 +444,20 @@ fn rebuild_all(conn: &Connection, session: &Session<'_>) -> Result<u64> {
     Ok(numbers.len() as u64)
 }
 
-/// Whether statement `id`'s sealed search text opens.
-fn text_opens(conn: &Connection, session: &Session<'_>, id: &Id) -> Result<bool> {
+/// Statement `id`'s search text and its version, opened; `None` when it
+/// has none or it does not authenticate (the search-text check reports
+/// that; the index leaves such a text out, so a search always opens it).
+fn open_text(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+) -> Result<Option<(u64, super::sealed::SearchText)>> {
     let Some((version, sealed)) = crate::store::records::search_text(conn, id)? else {
-        return Ok(false);
+        return Ok(None);
     };
     match open_search_text(session, id, version, &sealed) {
-        Ok(_) => Ok(true),
-        Err(Error::Integrity(_)) => Ok(false),
+        Ok(text) => Ok(Some((version, text))),
+        Err(Error::Integrity(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -79,6 +79,15 @@ impl Id {
         hex::encode(self.0)
     }
 
+    /// [`Id::to_hex`] as bytes on the stack, for comparisons in loops
+    /// over every record (lowercase hex sorts as the bytes do).
+    pub fn hex_bytes(&self) -> [u8; 2 * ID_LEN] {
+        let mut out = [0u8; 2 * ID_LEN];
+        // Cannot fail: the buffer is exactly twice the id's length.
+        let _ = hex::encode_to_slice(self.0, &mut out);
+        out
+    }
+
     /// The first `n` hex digits, for compact display.
     pub fn short(&self) -> String {
         let mut s = self.to_hex();
@@ -108,9 +117,11 @@ impl serde::Serialize for Id {
 impl FromStr for Id {
     type Err = FormatError;
     fn from_str(s: &str) -> Result<Id, FormatError> {
-        let lower = s.trim().to_ascii_lowercase();
-        let bytes = hex::decode(&lower).map_err(|_| FormatError::BadId(s.to_owned()))?;
-        Id::from_slice(&bytes).map_err(|_| FormatError::BadId(s.to_owned()))
+        // Either case; exactly 32 digits (no allocation: ids are parsed
+        // for every row of some scans).
+        let mut bytes = [0u8; ID_LEN];
+        hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| FormatError::BadId(s.to_owned()))?;
+        Ok(Id(bytes))
     }
 }
 

@@ -46,6 +46,44 @@ pub(crate) fn open_bytes(
     Ok(Zeroizing::new(unpad(&padded)?.to_vec()))
 }
 
+/// Opens bytes sealed by [`seal_bytes`] where they lie: `buf` holds the
+/// envelope on entry and the plaintext afterwards, at the returned range
+/// (the header, length prefix, padding and tag around it are left as they
+/// are). No allocation and no copy: for scans that open every statement's
+/// search text, where the caller reuses and finally wipes one buffer. On
+/// an error nothing was decrypted (the tag is checked first).
+pub(crate) fn open_bytes_in_place(
+    key: &SymmetricKey,
+    binding: &Binding<'_>,
+    buf: &mut [u8],
+) -> Result<std::ops::Range<usize>, CryptoError> {
+    use chacha20poly1305::aead::generic_array::GenericArray;
+    use chacha20poly1305::AeadInPlace;
+    let (version, nonce) = {
+        let env = Envelope::parse(buf)?;
+        (env.version, *env.nonce)
+    };
+    // `parse` checked that header and tag fit.
+    let body_start = 1 + NONCE_LEN;
+    let tag_start = buf.len() - crate::format::TAG_LEN;
+    let (head, tag) = buf.split_at_mut(tag_start);
+    let body = head
+        .get_mut(body_start..)
+        .ok_or(crate::format::FormatError::TruncatedEnvelope(tag_start))?;
+    let aad = Envelope::associated_data(version, &binding.associated_data());
+    XChaCha20Poly1305::new(key.expose().into())
+        .decrypt_in_place_detached(
+            XNonce::from_slice(&nonce),
+            &aad,
+            body,
+            GenericArray::from_slice(tag),
+        )
+        .map_err(|_| CryptoError::Unauthentic)?;
+    let len = unpad(body)?.len();
+    // `unpad` returns the bytes after the 4-byte length prefix.
+    Ok(body_start + 4..body_start + 4 + len)
+}
+
 /// Seals a serde value (encoded as JSON, then padded).
 pub(crate) fn seal_value<T: Serialize + ?Sized>(
     key: &SymmetricKey,
@@ -389,6 +427,41 @@ mod tests {
         }
         let mut short = vec![0u8; ENVELOPE_HEADER_LEN - 1];
         assert!(seal_raw_in_place(&key, b"ad", &mut short).is_err());
+    }
+
+    #[test]
+    fn open_bytes_in_place_gives_what_open_bytes_gives_and_refuses_what_it_refuses() {
+        let key = SymmetricKey::generate().unwrap();
+        let v1 = Id([1; 16]);
+        let at = |record| Binding {
+            vault_id: &v1,
+            kind: "statement",
+            record,
+            version: 3,
+            field: "search",
+        };
+        for text in ["", "témoin", &"شهادة ".repeat(500)] {
+            let sealed = seal_bytes(&key, &at("r"), text.as_bytes()).unwrap();
+            let mut buf = sealed.clone();
+            let range = open_bytes_in_place(&key, &at("r"), &mut buf).unwrap();
+            assert_eq!(&buf[range], text.as_bytes());
+            assert_eq!(
+                *open_bytes(&key, &at("r"), &sealed).unwrap(),
+                text.as_bytes()
+            );
+            // Another place, a flipped byte anywhere, a cut envelope: refused.
+            let mut elsewhere = sealed.clone();
+            assert!(open_bytes_in_place(&key, &at("other"), &mut elsewhere).is_err());
+            assert_eq!(elsewhere, sealed, "nothing was decrypted");
+            for i in [0, 1, 30, sealed.len() - 1] {
+                let mut bad = sealed.clone();
+                bad[i] ^= 1;
+                assert!(open_bytes_in_place(&key, &at("r"), &mut bad).is_err());
+            }
+            let mut cut = sealed[..sealed.len() - 1].to_vec();
+            assert!(open_bytes_in_place(&key, &at("r"), &mut cut).is_err());
+        }
+        assert!(open_bytes_in_place(&key, &at("r"), &mut [2u8; 10]).is_err());
     }
 
     #[test]

@@ -547,6 +547,9 @@ pub struct Query {
 struct Compiled {
     /// Folded alphanumeric words, never empty, each non-empty.
     words: Vec<String>,
+    /// One prepared substring searcher per word, in the order of `words`
+    /// (built once per query, not once per statement searched).
+    finders: Vec<WordFinder>,
     phrase: bool,
     /// Whether the first word must start at a word start. False for scripts
     /// written without spaces (CJK, Thai, ...), where any position is allowed.
@@ -554,6 +557,26 @@ struct Compiled {
     /// Index in `words` of the word searched for first (the longest).
     anchor: usize,
 }
+
+/// A vectorised substring searcher for one word ([`memchr::memmem`]: the
+/// scan of every statement's text is most of a search's time, and the
+/// standard library's `str` search rebuilds its tables on every call).
+#[derive(Debug, Clone)]
+struct WordFinder(memchr::memmem::Finder<'static>);
+
+impl WordFinder {
+    fn new(word: &str) -> Self {
+        WordFinder(memchr::memmem::Finder::new(word.as_bytes()).into_owned())
+    }
+}
+
+impl PartialEq for WordFinder {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for WordFinder {}
 
 impl Query {
     /// Parse user input: whitespace-separated words, and "double-quoted
@@ -675,9 +698,11 @@ impl Query {
 
     /// Cheap rejection: every word of every term occurs somewhere.
     fn all_words_present(&self, haystack: &str) -> bool {
-        self.compiled
-            .iter()
-            .all(|c| c.words.iter().all(|w| haystack.contains(w.as_str())))
+        self.compiled.iter().all(|c| {
+            c.finders
+                .iter()
+                .all(|f| f.0.find(haystack.as_bytes()).is_some())
+        })
     }
 }
 
@@ -711,6 +736,7 @@ fn add_term(terms: &mut Vec<Term>, compiled: &mut Vec<Compiled>, text: &str, quo
     terms.push(term);
     compiled.push(Compiled {
         words: words.iter().map(|w| (*w).to_owned()).collect(),
+        finders: words.iter().map(|w| WordFinder::new(w)).collect(),
         phrase,
         anchored,
         anchor,
@@ -731,7 +757,9 @@ impl Compiled {
             self.words.get(self.anchor + 1..)?,
         );
         let tail = h.get(from..)?;
-        for (rel, _) in tail.match_indices(anchor.as_str()) {
+        let finder = &self.finders.get(self.anchor)?.0;
+        // Non-overlapping, left to right, as `str::match_indices`.
+        for rel in finder.find_iter(tail.as_bytes()) {
             let at = from + rel;
             let Some(start) = match_before(h, at, before) else {
                 continue;

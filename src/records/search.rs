@@ -10,9 +10,10 @@ use serde::Serialize;
 use super::case::{all_cases, find_case};
 use super::open_or_note;
 use super::statement::{read_version, searchable_text};
+use crate::crypto::WipedBytes;
 use crate::custody::Action;
 use crate::format::Kind;
-use crate::vault::sealed::open_search_text;
+use crate::vault::sealed::{open_search_text, open_search_text_in_place};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc::sync_channel;
 
@@ -68,6 +69,14 @@ const MAX_WORKERS: usize = 8;
 
 type Scored = Vec<(f64, Id, u64)>;
 
+/// Sealed search texts handed to a scoring thread together: one buffer
+/// (opened in place, then wiped when dropped) and where each row lies in it.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<(Id, u64, std::ops::Range<usize>)>,
+    bytes: WipedBytes,
+}
+
 /// Decrypts and scores every statement's search text. The rows are read on
 /// this thread and handed in small batches (bounded memory) to one scoring
 /// thread per core: decryption and matching dominate the cost. Returns the
@@ -85,15 +94,18 @@ fn score_all(
         let mut senders = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (sender, batches) = sync_channel::<Vec<(Id, u64, Vec<u8>)>>(2);
+            let (sender, batches) = sync_channel::<Batch>(2);
             senders.push(sender);
             handles.push(scope.spawn(move || -> Result<(Scored, Vec<Id>)> {
                 let (mut scored, mut damaged) = (Vec::new(), Vec::new());
-                for batch in batches {
-                    for (id, version, sealed) in batch {
-                        let opened = open_search_text(session, &id, version, &sealed);
+                for mut batch in batches {
+                    for (id, version, at) in batch.rows {
+                        let Some(sealed) = batch.bytes.0.get_mut(at) else {
+                            continue;
+                        };
+                        let opened = open_search_text_in_place(session, &id, version, sealed);
                         if let Some(folded) = open_or_note(opened, id, &mut damaged)? {
-                            if let Some(score) = query.score(&folded) {
+                            if let Some(score) = query.score(folded) {
                                 scored.push((score, id, version));
                             }
                         }
@@ -112,21 +124,28 @@ fn score_all(
             .filter_map(|(id, _)| id.parse().ok())
             .collect();
         let stopped = || Error::Internal("a search thread stopped early".into());
-        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        let mut batch = Batch::default();
         let mut turn = 0;
         let mut read = rows::for_each_search_text(tx, |id, version, sealed| {
             if retired.contains(&id) || only.is_some_and(|o| !o.contains(&id)) {
                 return Ok(());
             }
-            batch.push((id, version, sealed.to_vec()));
-            if batch.len() == BATCH_ROWS {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            let start = batch.bytes.0.len();
+            batch.bytes.0.extend_from_slice(sealed);
+            batch.rows.push((id, version, start..batch.bytes.0.len()));
+            if batch.rows.len() == BATCH_ROWS {
+                // The next batch will be about as large: no regrowing.
+                let next = Batch {
+                    rows: Vec::with_capacity(BATCH_ROWS),
+                    bytes: WipedBytes(Vec::with_capacity(batch.bytes.0.len())),
+                };
+                let full = std::mem::replace(&mut batch, next);
                 senders[turn % workers].send(full).map_err(|_| stopped())?;
                 turn += 1;
             }
             Ok(())
         });
-        if read.is_ok() && !batch.is_empty() {
+        if read.is_ok() && !batch.rows.is_empty() {
             read = senders[turn % workers].send(batch).map_err(|_| stopped());
         }
         drop(senders);

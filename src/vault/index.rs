@@ -20,6 +20,7 @@ use rusqlite::Connection;
 use super::sealed::open_search_text;
 use super::{Session, Unlocked, Vault};
 use crate::crypto::aead::{open_bytes, seal_bytes};
+use crate::custody::state::VaultState;
 use crate::error::{Error, Integrity, Result};
 use crate::format::{Binding, Id};
 use crate::formats::search_index::{block_of, Block, KeySet, BLOCK_POSITIONS, MAX_FILL};
@@ -369,18 +370,20 @@ impl SearchCache {
         }
         let statements = rows::statements(conn)?;
         let blocks = load_blocks(conn, session)?;
-        let state = session.state(conn)?;
+        let latest = {
+            let state = session.state(conn)?;
+            latest_versions(&state.state, &statements)
+        };
         let trusted = statements
             .iter()
-            .map(|(id, position)| {
-                let latest = state.state.chain(&id.to_hex()).map(|c| c.versions);
+            .zip(latest)
+            .map(|((id, position), latest)| {
                 matches!(
                     blocks.get(&block_of(*position)),
                     Some(Some(block)) if latest.is_some() && block.members.get(&id.0) == latest.as_ref()
                 )
             })
             .collect();
-        drop(state);
         Ok(SearchCache {
             data_version,
             statements,
@@ -388,6 +391,35 @@ impl SearchCache {
             trusted,
         })
     }
+}
+
+/// The latest version the signed chains give each of `statements` (`None`
+/// for one without a chain), found by walking the ids in order beside the
+/// chains, which are kept in the order of their hex ids: no tree descent
+/// and no hex string per statement.
+fn latest_versions(state: &VaultState, statements: &[(Id, u64)]) -> Vec<Option<u64>> {
+    let mut order: Vec<usize> = (0..statements.len()).collect();
+    order.sort_unstable_by_key(|&i| statements.get(i).map(|s| s.0));
+    let mut latest = vec![None; statements.len()];
+    let mut chains = state.chains.iter().peekable();
+    for i in order {
+        let (Some((id, _)), Some(slot)) = (statements.get(i), latest.get_mut(i)) else {
+            continue;
+        };
+        let hex = id.hex_bytes();
+        while chains
+            .peek()
+            .is_some_and(|(key, _)| key.as_bytes() < hex.as_slice())
+        {
+            chains.next();
+        }
+        if let Some((key, chain)) = chains.peek() {
+            if key.as_bytes() == hex.as_slice() {
+                *slot = Some(chain.versions);
+            }
+        }
+    }
+    latest
 }
 
 impl Vault<Unlocked> {
@@ -459,5 +491,63 @@ fn open_text(
         Ok(text) => Ok(Some((version, text))),
         Err(Error::Integrity(_)) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::custody::state::ChainState;
+
+    #[test]
+    fn latest_versions_walk_finds_what_a_lookup_per_statement_finds() {
+        let mut state = VaultState::default();
+        let mut statements = Vec::new();
+        for i in 0u8..200 {
+            let id = Id([
+                i.wrapping_mul(37),
+                i,
+                255 - i,
+                7,
+                1,
+                2,
+                3,
+                4,
+                5,
+                6,
+                7,
+                8,
+                9,
+                10,
+                11,
+                i,
+            ]);
+            // Every third has no chain; others a chain of some kind.
+            if i % 3 != 0 {
+                let kind = if i % 5 == 0 { "case" } else { "statement" };
+                state.chains.insert(
+                    id.to_hex(),
+                    ChainState {
+                        kind: kind.into(),
+                        versions: u64::from(i),
+                        ..ChainState::default()
+                    },
+                );
+            }
+            if i % 7 != 0 {
+                statements.push((id, u64::from(i) * 3));
+            }
+        }
+        // Chains that are no statement's, before, among and after them.
+        for hex in ["00", "7f", "ff"] {
+            state.chains.insert(hex.repeat(16), ChainState::default());
+        }
+        let walked = latest_versions(&state, &statements);
+        let looked_up: Vec<Option<u64>> = statements
+            .iter()
+            .map(|(id, _)| state.chain(&id.to_hex()).map(|c| c.versions))
+            .collect();
+        assert_eq!(walked, looked_up);
+        assert!(walked.iter().any(Option::is_none) && walked.iter().any(Option::is_some));
     }
 }

@@ -1056,12 +1056,19 @@ impl Vault<Unlocked> {
     /// between made the profiles look "put back from an old copy" (a false
     /// alarm found by tests/crash.rs, issue 17).
     fn profiles(&mut self) -> Result<Vec<(Id, UserProfile)>> {
-        let vault_id = self.row.vault_id;
-        let keys = &self.state.keys;
-        let master = &self.state.master;
+        // As `read` does (the state kept from the last transaction is
+        // reused while no other process has committed), with the master key.
+        let cached = self.state.state_cache.take();
         let tx = self.store.read()?;
-        let loaded = state::load(&tx, &vault_id, &keys.events)?;
-        users::profiles_in(&tx, master, &loaded.state)
+        let version = snapshot_version(&tx)?;
+        let loaded = match StateCache::reuse(cached, version) {
+            Some(loaded) => loaded,
+            None => state::load(&tx, &self.row.vault_id, &self.state.keys.events)?,
+        };
+        let profiles = users::profiles_in(&tx, &self.state.master, &loaded.state)?;
+        drop(tx);
+        self.state.state_cache = StateCache::keep(version, loaded);
+        Ok(profiles)
     }
 
     /// Why the settings row is not the one the last `settings` event

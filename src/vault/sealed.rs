@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use zeroize::Zeroizing;
 
-use crate::crypto::aead::{open_bytes, open_value, seal_value};
+use crate::crypto::aead::{open_bytes_in_place, open_value, seal_value};
 use crate::crypto::keys::SymmetricKey;
 use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::{normalize_id_prefix, Binding, Id, Kind};
@@ -165,26 +165,37 @@ impl std::ops::Deref for SearchText {
 }
 
 /// Opens a statement's sealed search text (UTF-8, not JSON: it is read for
-/// every statement on every search).
+/// every statement on every search) into a buffer of its own.
 pub(crate) fn open_search_text(
     session: &super::Session<'_>,
     id: &Id,
     version: u64,
     sealed: &[u8],
 ) -> Result<SearchText> {
+    let mut buf = Zeroizing::new(sealed.to_vec());
+    let text = open_search_text_in_place(session, id, version, &mut buf)?;
+    Ok(SearchText(Zeroizing::new(text.as_bytes().to_vec())))
+}
+
+/// [`open_search_text`] where the sealed text lies: `buf` holds it on
+/// entry and the returned text borrows from it. The scan that opens every
+/// statement decrypts each batch it is handed this way, with no copy, and
+/// wipes the batch after scoring.
+pub(crate) fn open_search_text_in_place<'b>(
+    session: &super::Session<'_>,
+    id: &Id,
+    version: u64,
+    buf: &'b mut [u8],
+) -> Result<&'b str> {
     let record = id.to_hex();
-    let bytes = open_bytes(
-        &session.keys.records,
-        &record_binding(
-            &session.vault_id,
-            Kind::Statement,
-            &record,
-            version,
-            "search",
-        ),
-        sealed,
-    )
-    .map_err(|_| {
+    let binding = record_binding(
+        &session.vault_id,
+        Kind::Statement,
+        &record,
+        version,
+        "search",
+    );
+    let range = open_bytes_in_place(&session.keys.records, &binding, buf).map_err(|_| {
         Error::Integrity(Integrity::FieldUnauthentic {
             kind: Kind::Statement,
             record: *id,
@@ -192,11 +203,12 @@ pub(crate) fn open_search_text(
             field: "search".into(),
         })
     })?;
-    if simdutf8::basic::from_utf8(&bytes).is_err() {
-        return Err(Error::Integrity(Integrity::RecordDamaged {
-            record: *id,
-            problem: format!("statement {record}: its search text is not UTF-8"),
-        }));
-    }
-    Ok(SearchText(bytes))
+    buf.get(range)
+        .and_then(|text| simdutf8::basic::from_utf8(text).ok())
+        .ok_or_else(|| {
+            Error::Integrity(Integrity::RecordDamaged {
+                record: *id,
+                problem: format!("statement {record}: its search text is not UTF-8"),
+            })
+        })
 }

@@ -364,6 +364,11 @@ impl KeySet {
         }
     }
 
+    /// Adds every key of `other` (the keys of another text).
+    pub fn extend(&mut self, other: &KeySet) {
+        self.keys.extend(other.keys.iter().copied());
+    }
+
     /// How many distinct keys.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::case::all_cases;
 use super::statement::{
-    check_body, insert_statement, NewStatement, StatementFields, MAX_BODY_BYTES,
+    check_body, insert_statement, NewStatement, SearchPrep, StatementFields, MAX_BODY_BYTES,
 };
 use crate::error::{Error, Invalid, Result};
 use crate::format::Id;
@@ -196,7 +196,7 @@ fn row_error(row: usize, what: impl std::fmt::Display) -> Error {
 
 /// Rows read and checked ahead of the one being stored, handed over in
 /// batches of up to [`BATCH_ROWS`] rows or [`BATCH_BYTES`] of text.
-type Batch = Vec<(usize, NewStatement)>;
+type Batch = Vec<(usize, NewStatement, SearchPrep)>;
 const BATCH_ROWS: usize = 64;
 const BATCH_BYTES: usize = 512 * 1024;
 const BATCHES_AHEAD: usize = 2;
@@ -302,17 +302,21 @@ pub fn rows_in(
                     ));
                 }
                 // The common case in one pass: a well-formed row parsed
-                // straight into its fields (serde_json checks the UTF-8 of
-                // each string as it reads it; outside strings JSON is
-                // ASCII). Anything it refuses (and blank lines) takes the
-                // careful road below, which names the problem exactly.
+                // straight into its fields. Anything refused (bad UTF-8,
+                // bad JSON, blank lines) takes the careful road below,
+                // which names the problem exactly.
                 let bytes = if line_no == 1 {
                     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line)
                 } else {
                     &line
                 };
                 if !bytes.iter().all(u8::is_ascii_whitespace) {
-                    if let Ok(row) = serde_json::from_slice::<Row>(bytes) {
+                    // One vectorised UTF-8 check of the line, then a parse
+                    // that does not check each string again.
+                    let row = simdutf8::basic::from_utf8(bytes)
+                        .ok()
+                        .and_then(|text| serde_json::from_str::<Row>(text).ok());
+                    if let Some(row) = row {
                         n += 1;
                         checked(n, row.into_statement())?;
                         continue;
@@ -403,7 +407,10 @@ impl Vault<Unlocked> {
                     let mut bytes = 0usize;
                     let read = file.for_each(|n, st| {
                         bytes += st.body.len();
-                        batch.push((n, st));
+                        // Folding and the index keys need nothing of the
+                        // vault: done here, beside the sealing.
+                        let prep = SearchPrep::of(&st.fields, &st.body);
+                        batch.push((n, st, prep));
                         if bytes >= BATCH_BYTES || batch.len() >= BATCH_ROWS {
                             bytes = 0;
                             let full = std::mem::take(&mut batch);
@@ -417,11 +424,11 @@ impl Vault<Unlocked> {
                 });
                 let stored = (|| -> Result<()> {
                     for batch in received.iter() {
-                        for (n, st) in batch? {
+                        for (n, st, prep) in batch? {
                             let case = by_ref.get(&st.case.to_lowercase()).ok_or_else(|| {
                                 row_error(n, format!("no case \"{}\" in this vault", st.case))
                             })?;
-                            ids.push(insert_statement(tx, session, case, &st)?);
+                            ids.push(insert_statement(tx, session, case, &st, &prep)?);
                         }
                     }
                     Ok(())

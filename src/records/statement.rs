@@ -19,6 +19,7 @@ use crate::error::{Error, Integrity, Invalid, Result};
 use crate::format::Id;
 use crate::format::Kind;
 use crate::formats::search::fold;
+use crate::formats::search_index::KeySet;
 use crate::store::records::{self as rows, VersionRow};
 use crate::vault::sealed::{open_field, resolve, seal_field};
 use crate::vault::{Session, Unlocked, Vault};
@@ -343,6 +344,26 @@ pub(crate) fn searchable_text(fields: &StatementFields, body: &str) -> Zeroizing
     search_source(fields, body)
 }
 
+/// What writing a version computes from its fields and body alone: the
+/// folded search text and the search-index keys of its words. A statement
+/// import prepares it on its reading thread, beside the transaction.
+pub(crate) struct SearchPrep {
+    /// Wiped on drop. (`fold` may still regrow its own buffer when folding
+    /// lengthens the text, e.g. "ß" to "ss": see SECURITY.md.)
+    folded: Zeroizing<String>,
+    keys: KeySet,
+}
+
+impl SearchPrep {
+    /// Folds the search text of `fields` and `body` and gathers its keys.
+    pub(crate) fn of(fields: &StatementFields, body: &str) -> SearchPrep {
+        let folded = Zeroizing::new(fold(&search_source(fields, body)));
+        let mut keys = KeySet::default();
+        keys.add_text(&folded);
+        SearchPrep { folded, keys }
+    }
+}
+
 /// Writes one version of a statement (overview and body in
 /// `record_versions`) and makes its folded search text the statement's
 /// current one. Used by add, amend and bundle import.
@@ -352,6 +373,20 @@ pub(crate) fn write_version(
     id: &Id,
     overview: &StatementOverview,
     body: &str,
+) -> Result<()> {
+    let prep = SearchPrep::of(&overview.fields, body);
+    write_version_prepared(conn, session, id, overview, body, &prep)
+}
+
+/// [`write_version`] with the search text prepared already, from the same
+/// fields and body.
+fn write_version_prepared(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: &Id,
+    overview: &StatementOverview,
+    body: &str,
+    prep: &SearchPrep,
 ) -> Result<()> {
     let key = &session.keys.records;
     let v = overview.version;
@@ -373,21 +408,19 @@ pub(crate) fn write_version(
             )?),
         },
     )?;
-    write_search_text(conn, session, id, v, &overview.fields, body)
+    write_search_text(conn, session, id, v, prep)
 }
 
-/// Folds and seals the search text of version `v` of statement `id`.
+/// Seals the prepared search text of version `v` of statement `id` and
+/// indexes its keys.
 fn write_search_text(
     conn: &Connection,
     session: &Session<'_>,
     id: &Id,
     v: u64,
-    fields: &StatementFields,
-    body: &str,
+    prep: &SearchPrep,
 ) -> Result<()> {
-    // Wiped on drop. (`fold` may still regrow its own buffer when folding
-    // lengthens the text, e.g. "ß" to "ss": see SECURITY.md.)
-    let folded = Zeroizing::new(fold(&search_source(fields, body)));
+    let folded = &prep.folded;
     let record = id.to_hex();
     let sealed = seal_bytes(
         &session.keys.records,
@@ -401,7 +434,7 @@ fn write_search_text(
         folded.as_bytes(),
     )?;
     rows::set_search_text(conn, id, v, &sealed)?;
-    session.index_text(conn, id, v, &folded)
+    session.index_text(conn, id, v, &prep.keys)
 }
 
 impl Vault<Unlocked> {
@@ -439,7 +472,8 @@ impl Vault<Unlocked> {
                     Err(e) => return Err(e),
                 };
                 let o = &latest.overview;
-                write_search_text(tx, session, &id, o.version, &o.fields, &latest.body)?;
+                let prep = SearchPrep::of(&o.fields, &latest.body);
+                write_search_text(tx, session, &id, o.version, &prep)?;
                 refolded += 1;
             }
             session.append(
@@ -464,6 +498,7 @@ pub(crate) fn insert_statement(
     session: &Session<'_>,
     case_id: &Id,
     input: &NewStatement,
+    prep: &SearchPrep,
 ) -> Result<Id> {
     let id = crate::crypto::random_id()?;
     let overview = StatementOverview {
@@ -477,7 +512,7 @@ pub(crate) fn insert_statement(
         body_bytes: input.body.len() as u64,
     };
     crate::records::new_record(conn, Kind::Statement, &id)?;
-    write_version(conn, session, &id, &overview, &input.body)?;
+    write_version_prepared(conn, session, &id, &overview, &input.body, prep)?;
     session.append(conn, Kind::Statement, &id, Action::Create, serde_json::json!({ "version": 1, "body_sha256": overview.body_sha256, "case": overview.case }))?;
     Ok(id)
 }
@@ -616,7 +651,8 @@ impl Vault<Unlocked> {
         check_body(&input.body)?;
         self.write(|tx, session| {
             let case = find_case(tx, session, &input.case)?;
-            insert_statement(tx, session, &case.id, input)
+            let prep = SearchPrep::of(&input.fields, &input.body);
+            insert_statement(tx, session, &case.id, input, &prep)
         })
     }
 

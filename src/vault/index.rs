@@ -162,19 +162,20 @@ impl Session<'_> {
     }
 
     /// Records in the index that statement `id`'s search text is now
-    /// `folded`, of `version` (called with every write of a search text).
+    /// of `version`, with the keys `keys` (gathered from its folded text;
+    /// called with every write of a search text).
     pub(crate) fn index_text(
         &self,
         conn: &Connection,
         id: &Id,
         version: u64,
-        folded: &str,
+        keys: &KeySet,
     ) -> Result<()> {
         let mut draft = self.index_draft()?;
         if let Some((_, block)) = self.draft_block(conn, &mut draft, id)? {
             block.block.members.insert(id.0, version);
             if !block.rebuild {
-                block.keys.add_text(folded);
+                block.keys.extend(keys);
             }
         }
         Ok(())

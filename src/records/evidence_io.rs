@@ -23,18 +23,30 @@ use crate::vault::{Unlocked, Vault};
 /// Longest original file name kept, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
 
-/// The last component of a file name a browser sent (some send a path),
-/// checked like any text field: not empty, no control characters.
+/// A file name a browser sent, as the vault keeps it: a name, or, for a
+/// file of a dropped folder, its path from that folder with `/`
+/// (`photos/2026-03-14/IMG_0042.jpg`, as `evidence add DIR` names it). A
+/// path with a backslash (`C:\fakepath\x.txt`), a `.` or `..` or an empty
+/// part is not trusted as a path: its last part alone is kept, as any
+/// other browser-sent path. Checked like any text field: not empty, no
+/// control characters.
 pub fn clean_original_name(name: &str) -> Result<String> {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
-    check_text("the file name", last, MAX_NAME_BYTES, false)?;
-    if last.is_empty() || last == "." || last == ".." {
+    let trimmed = name.trim();
+    let path = trimmed.trim_start_matches('/');
+    let plain_part = |p: &str| !p.trim().is_empty() && p != "." && p != "..";
+    let kept = if !trimmed.contains('\\') && path.split('/').all(plain_part) {
+        path
+    } else {
+        trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed).trim()
+    };
+    check_text("the file name", kept, MAX_NAME_BYTES, false)?;
+    if kept.is_empty() || kept == "." || kept == ".." {
         return Err(Error::Invalid(Invalid::Path {
-            path: last.into(),
+            path: kept.into(),
             problem: "is not a file name".into(),
         }));
     }
-    Ok(last.to_owned())
+    Ok(kept.to_owned())
 }
 
 impl Vault<Unlocked> {
@@ -105,5 +117,28 @@ impl Vault<Unlocked> {
             })
         })?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_original_name;
+
+    #[test]
+    fn a_folders_path_is_kept_and_any_other_path_gives_its_last_part() {
+        let kept = |n: &str| clean_original_name(n).unwrap();
+        assert_eq!(kept("IMG_0042.jpg"), "IMG_0042.jpg");
+        assert_eq!(
+            kept("photos/2026-03-14/IMG_0042.jpg"),
+            "photos/2026-03-14/IMG_0042.jpg"
+        );
+        assert_eq!(kept("/photos/صورة.jpg"), "photos/صورة.jpg");
+        assert_eq!(kept("../../etc/passwd"), "passwd");
+        assert_eq!(kept("photos/./x.jpg"), "x.jpg");
+        assert_eq!(kept("photos//x.jpg"), "x.jpg");
+        assert_eq!(kept("C:\\fakepath\\report.pdf"), "report.pdf");
+        for bad in ["", "/", "..", "photos/..", "a/\u{7}b"] {
+            assert!(clean_original_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -346,9 +346,19 @@ fn desk_downloads_are_attachments_with_a_safe_name_and_logged_as_extract() {
         down.header("content-type"),
         Some("application/octet-stream")
     );
-    // The stored name is the last component only, as given.
+    // A path that climbs is not trusted: the stored name is its last part.
     let shown = parse_json(&v.ok(&["evidence", "show", &id, "--json"]));
     assert_eq!(shown["original_name"], "صورة \"1\".jpg");
+    // A file of a dropped folder keeps its path from the folder, as
+    // `evidence add FOLDER` names it.
+    let in_folder = d.upload(&case, "/témoins/2026-03-14/IMG_0042.jpg", b"jpeg bytes");
+    assert_eq!(in_folder.status, 200, "{}", in_folder.text());
+    let folder_id = parse_json(&in_folder.text())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = parse_json(&v.ok(&["evidence", "show", &folder_id, "--json"]));
+    assert_eq!(shown["original_name"], "témoins/2026-03-14/IMG_0042.jpg");
     // Logged as an extract, made through the desk.
     let log = parse_json(&v.ok(&["log", &id, "--json"]));
     let entries = log.as_array().unwrap();

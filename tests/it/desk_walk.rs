@@ -71,8 +71,19 @@ fn desk_walk_in_a_real_browser() {
     browser.type_into("#pseudonym", "Témoin B");
     browser.click("#protected");
     browser.type_into("#language", "ar");
+    // The testimony is loaded from a text file into the form.
     let body = "غادرتُ حلب في آذار مع أخي سارة الأحمد.\nكنا خائفين جداً.";
-    browser.type_into("#body", body);
+    let text_file = v.file("شهادة-سارة.txt");
+    std::fs::write(&text_file, body).unwrap();
+    browser.type_into("#textfile", &text_file.display().to_string());
+    browser.wait_for(
+        "the text file in the statement's text box",
+        &format!(
+            "return document.getElementById('body').value === {};",
+            serde_json::to_string(body).unwrap()
+        ),
+        10,
+    );
     shot("new-statement", &browser);
     browser.click("form[action$='/statements'] button[type=submit]");
     browser.find("#text");

@@ -63,7 +63,7 @@
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/case/" + caseId + "/exhibits");
     xhr.setRequestHeader("X-CSRF-Token", token);
-    xhr.setRequestHeader("X-File-Name", encodeURIComponent(item.file.name));
+    xhr.setRequestHeader("X-File-Name", encodeURIComponent(item.name));
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) { item.bar.max = e.total; item.bar.value = e.loaded; }
@@ -92,20 +92,24 @@
     xhr.send(item.file);
   }
 
-  function add(files) {
+  // `path`: for the one file of a dropped folder, its path from that
+  // folder ("photos/2026-03-14/IMG_0042.jpg"), kept as its name as
+  // `custodia evidence add FOLDER` keeps it.
+  function add(files, path) {
     for (var i = 0; i < files.length; i++) {
+      var shown = path || files[i].name;
       var row = document.createElement("li");
       var name = document.createElement("span");
-      name.textContent = files[i].name;
+      name.textContent = shown;
       name.setAttribute("dir", "auto");
       var bar = document.createElement("progress");
       bar.max = files[i].size || 1;
       bar.value = 0;
-      bar.setAttribute("aria-label", files[i].name);
+      bar.setAttribute("aria-label", shown);
       var state = document.createElement("span");
       row.appendChild(name); row.appendChild(bar); row.appendChild(state);
       list.appendChild(row);
-      queue.push({ file: files[i], bar: bar, state: state, row: row });
+      queue.push({ file: files[i], name: shown, bar: bar, state: state, row: row });
     }
     next();
   }
@@ -113,11 +117,11 @@
   input.addEventListener("change", function () { add(input.files); input.value = ""; });
   zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
-  // A dropped folder: every file in it, at any depth (each uploaded under
-  // its own name).
+  // A dropped folder: every file in it, at any depth, each named by its
+  // path from the dropped folder (the entry's full path without its "/").
   function walk(entry) {
     if (entry.isFile) {
-      entry.file(function (f) { add([f]); });
+      entry.file(function (f) { add([f], entry.fullPath.replace(/^\/+/, "")); });
     } else if (entry.isDirectory) {
       var reader = entry.createReader();
       var more = function () {

@@ -6,15 +6,14 @@
 //! [`crate::format::Envelope`]) comes out, and it only opens again under the
 //! same key *and* the same (vault, kind, record, version, field).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::keys::SymmetricKey;
+use super::xchacha;
 use super::{random_bytes, CryptoError};
-use crate::format::{pad, unpad, Binding, Envelope, ENVELOPE_VERSION, NONCE_LEN};
+use crate::format::{pad, unpad, Binding, Envelope, ENVELOPE_VERSION, NONCE_LEN, TAG_LEN};
 
 /// Seals raw bytes: pads them, encrypts with a fresh random nonce, binds to `binding`.
 pub fn seal_bytes(
@@ -51,34 +50,25 @@ pub(crate) fn open_bytes(
 /// (the header, length prefix, padding and tag around it are left as they
 /// are). No allocation and no copy: for scans that open every statement's
 /// search text, where the caller reuses and finally wipes one buffer. On
-/// an error nothing was decrypted (the tag is checked first).
+/// an error the ciphertext's place is zeroed: no unauthenticated plaintext.
 pub(crate) fn open_bytes_in_place(
     key: &SymmetricKey,
     binding: &Binding<'_>,
     buf: &mut [u8],
 ) -> Result<std::ops::Range<usize>, CryptoError> {
-    use chacha20poly1305::aead::generic_array::GenericArray;
-    use chacha20poly1305::AeadInPlace;
     let (version, nonce) = {
         let env = Envelope::parse(buf)?;
         (env.version, *env.nonce)
     };
     // `parse` checked that header and tag fit.
     let body_start = 1 + NONCE_LEN;
-    let tag_start = buf.len() - crate::format::TAG_LEN;
+    let tag_start = buf.len() - TAG_LEN;
     let (head, tag) = buf.split_at_mut(tag_start);
     let body = head
         .get_mut(body_start..)
         .ok_or(crate::format::FormatError::TruncatedEnvelope(tag_start))?;
     let aad = Envelope::associated_data(version, &binding.associated_data());
-    XChaCha20Poly1305::new(key.expose().into())
-        .decrypt_in_place_detached(
-            XNonce::from_slice(&nonce),
-            &aad,
-            body,
-            GenericArray::from_slice(tag),
-        )
-        .map_err(|_| CryptoError::Unauthentic)?;
+    xchacha::open_in_place(key, &nonce, &aad, body, tag)?;
     let len = unpad(body)?.len();
     // `unpad` returns the bytes after the 4-byte length prefix.
     Ok(body_start + 4..body_start + 4 + len)
@@ -168,19 +158,13 @@ fn seal_raw_with_nonce(
     plaintext: &[u8],
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, CryptoError> {
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
     let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: plaintext,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
     let mut out = Envelope::header(nonce);
-    out.extend_from_slice(&ct);
+    out.reserve(plaintext.len() + TAG_LEN);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = xchacha::seal_in_place(key, nonce, &aad, &mut out[start..])?;
+    out.extend_from_slice(&tag);
     Ok(out)
 }
 
@@ -194,18 +178,14 @@ pub(crate) fn seal_raw_into(
     plaintext: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    use chacha20poly1305::AeadInPlace;
     let nonce: [u8; NONCE_LEN] = random_bytes()?;
     out.clear();
-    out.reserve(1 + NONCE_LEN + plaintext.len() + crate::format::TAG_LEN);
+    out.reserve(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&Envelope::header(&nonce));
     let start = out.len();
     out.extend_from_slice(plaintext);
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
     let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
-    let tag = cipher
-        .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, &mut out[start..])
-        .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
+    let tag = xchacha::seal_in_place(key, &nonce, &aad, &mut out[start..])?;
     out.extend_from_slice(&tag);
     Ok(())
 }
@@ -224,7 +204,6 @@ pub(crate) fn seal_raw_in_place(
     associated_data: &[u8],
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    use chacha20poly1305::AeadInPlace;
     let nonce: [u8; NONCE_LEN] = random_bytes()?;
     let header = Envelope::header(&nonce);
     let (head, body) = buf
@@ -234,11 +213,8 @@ pub(crate) fn seal_raw_in_place(
         return Err(CryptoError::Encode("unexpected envelope header".into()));
     }
     head.copy_from_slice(&header);
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
     let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
-    let tag = cipher
-        .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, body)
-        .map_err(|_| CryptoError::Encode("encryption failed".into()))?;
+    let tag = xchacha::seal_in_place(key, &nonce, &aad, body)?;
     buf.extend_from_slice(&tag);
     Ok(())
 }
@@ -251,26 +227,14 @@ pub(crate) fn open_raw_into(
     sealed: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    use chacha20poly1305::aead::generic_array::GenericArray;
-    use chacha20poly1305::AeadInPlace;
     let env = Envelope::parse(sealed)?;
-    let split = env.ciphertext.len() - crate::format::TAG_LEN;
+    let split = env.ciphertext.len() - TAG_LEN;
     let (body, tag) = env.ciphertext.split_at(split);
     out.clear();
     out.extend_from_slice(body);
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
     let aad = Envelope::associated_data(env.version, associated_data);
-    cipher
-        .decrypt_in_place_detached(
-            XNonce::from_slice(env.nonce),
-            &aad,
-            out,
-            GenericArray::from_slice(tag),
-        )
-        .map_err(|_| {
-            zeroize::Zeroize::zeroize(out);
-            CryptoError::Unauthentic
-        })
+    xchacha::open_in_place(key, env.nonce, &aad, out, tag)
+        .inspect_err(|_| zeroize::Zeroize::zeroize(out))
 }
 
 /// Decrypts an envelope made by [`seal_raw`].
@@ -280,18 +244,12 @@ pub fn open_raw(
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let env = Envelope::parse(sealed)?;
-    let cipher = XChaCha20Poly1305::new(key.expose().into());
+    let split = env.ciphertext.len() - TAG_LEN;
+    let (body, tag) = env.ciphertext.split_at(split);
+    let mut out = Zeroizing::new(body.to_vec());
     let aad = Envelope::associated_data(env.version, associated_data);
-    cipher
-        .decrypt(
-            XNonce::from_slice(env.nonce),
-            Payload {
-                msg: env.ciphertext,
-                aad: &aad,
-            },
-        )
-        .map(Zeroizing::new)
-        .map_err(|_| CryptoError::Unauthentic)
+    xchacha::open_in_place(key, env.nonce, &aad, &mut out, tag)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -452,7 +410,10 @@ mod tests {
             // Another place, a flipped byte anywhere, a cut envelope: refused.
             let mut elsewhere = sealed.clone();
             assert!(open_bytes_in_place(&key, &at("other"), &mut elsewhere).is_err());
-            assert_eq!(elsewhere, sealed, "nothing was decrypted");
+            assert!(
+                elsewhere[25..elsewhere.len() - 16].iter().all(|b| *b == 0),
+                "no unauthenticated plaintext is left"
+            );
             for i in [0, 1, 30, sealed.len() - 1] {
                 let mut bad = sealed.clone();
                 bad[i] ^= 1;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod recovery;
 pub mod signing;
 pub mod strength;
+mod xchacha;
 
 use thiserror::Error;
 use zeroize::Zeroize;

@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
 STATEMENTS=${STATEMENTS:-10000}
+PAIRS=${PAIRS:-5}
 # CUSTODIA_BIN=path skips the release build (to try the script quickly).
 if [ -z "${CUSTODIA_BIN:-}" ]; then cargo build --release --quiet; fi
 BIN="${CUSTODIA_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/custodia}"
@@ -26,14 +27,8 @@ V=(--vault "$W/v.custodia" --passphrase-file "$W/pass")
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$W/file.bin"
 
 secs() { /usr/bin/time -f %e -o "$W/t" "$@" > /dev/null 2> "$W/err" || { cat "$W/err"; exit 1; }; cat "$W/t"; }
-echo "== ${SIZE_MIB} MiB: command line"
-add=$(secs "$BIN" "${V[@]}" evidence add --case CLI "$W/file.bin")
-id=$("$BIN" "${V[@]}" evidence list --case CLI --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-extract=$(secs "$BIN" "${V[@]}" evidence extract "$id" --out "$W/out-cli.bin")
-rm -f "$W/out-cli.bin"
-printf '%-34s %8s s\n' "evidence add" "$add" "evidence extract" "$extract"
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "== ${SIZE_MIB} MiB: the desk"
 /usr/bin/time -v -o "$W/desk-time" "$BIN" --vault "$W/v.custodia" desk --no-open > "$W/url" 2> "$W/desk-err" &
 DESK_PID=
 for _ in $(seq 100); do [ -s "$W/url" ] && break; sleep 0.1; done
@@ -45,15 +40,35 @@ curl "${J[@]}" -o /dev/null "$URL"
 csrf() { curl "${J[@]}" "$BASE/$1" | sed -n 's/.*name="csrf" content="\([0-9a-f]*\)".*/\1/p' | head -1; }
 CSRF=$(csrf "")
 curl "${J[@]}" -o /dev/null --data-urlencode "csrf=$CSRF" --data-urlencode "passphrase=$(head -1 "$W/pass")" "$BASE/unlock"
-CASE=$(curl "${J[@]}" -o /dev/null -w '%{redirect_url}' --data "csrf=$CSRF&reference=DESK&title=desk" "$BASE/cases")
-CASE=${CASE##*/}
-up=$(curl "${J[@]}" -o "$W/up.json" -w '%{time_total}' -H "X-CSRF-Token: $CSRF" -H 'X-File-Name: file.bin' \
-  -H 'Content-Type: application/octet-stream' -H 'Expect:' -X POST -T "$W/file.bin" "$BASE/case/$CASE/exhibits")
-EID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/up.json")
-down=$(curl "${J[@]}" -o "$W/out-desk.bin" -w '%{time_total}' --data "csrf=$CSRF" "$BASE/exhibit/$EID/download")
-cmp "$W/file.bin" "$W/out-desk.bin" && rm -f "$W/out-desk.bin"
-printf '%-34s %8s s  (%.2fx the CLI)\n' "upload" "$up" "$(echo "$up/$add" | bc -l)" \
-  "download" "$down" "$(echo "$down/$extract" | bc -l)"
+
+# Alternating pairs, each into a case of its own (the page cache and the
+# disk's write-back then weigh on both sides alike): the command line's
+# add and extract, the desk's upload and download of the same file.
+echo "== ${SIZE_MIB} MiB, median of ${PAIRS} alternating pairs: the command line, then the desk"
+: > "$W/rows"
+for i in $(seq "$PAIRS"); do
+  "$BIN" "${V[@]}" case new "CLI$i" --title cli > /dev/null
+  add=$(secs "$BIN" "${V[@]}" evidence add --case "CLI$i" "$W/file.bin")
+  id=$("$BIN" "${V[@]}" evidence list --case "CLI$i" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  CASE=$(curl "${J[@]}" -o /dev/null -w '%{redirect_url}' --data "csrf=$CSRF&reference=DESK$i&title=desk" "$BASE/cases")
+  CASE=${CASE##*/}
+  sync
+  up=$(curl "${J[@]}" -o "$W/up.json" -w '%{time_total}' -H "X-CSRF-Token: $CSRF" -H 'X-File-Name: file.bin' \
+    -H 'Content-Type: application/octet-stream' -H 'Expect:' -X POST -T "$W/file.bin" "$BASE/case/$CASE/exhibits")
+  EID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$W/up.json")
+  sync
+  extract=$(secs "$BIN" "${V[@]}" evidence extract "$id" --out "$W/out-cli.bin")
+  rm -f "$W/out-cli.bin"; sync
+  down=$(curl "${J[@]}" -o "$W/out-desk.bin" -w '%{time_total}' --data "csrf=$CSRF" "$BASE/exhibit/$EID/download")
+  cmp "$W/file.bin" "$W/out-desk.bin" && rm -f "$W/out-desk.bin"
+  echo "$add $up $extract $down" >> "$W/rows"
+done
+col() { cut -d' ' -f"$1" "$W/rows" | median; }
+ratio() { awk -v a="$1" -v b="$2" '{printf "%.4f\n", $b/$a}' "$W/rows" | median; }
+printf '%-34s %8.2f s\n' "evidence add" "$(col 1)" "evidence extract" "$(col 3)"
+printf '%-34s %8.2f s  (%.2fx the CLI, median of the pairs: %s)\n' \
+  "upload" "$(col 2)" "$(ratio 1 2)" "$(awk '{printf "%.2f ", $2/$1}' "$W/rows")" \
+  "download" "$(col 4)" "$(ratio 3 4)" "$(awk '{printf "%.2f ", $4/$3}' "$W/rows")"
 
 echo "== ${STATEMENTS} statements in one case"
 python3 - "$W/st.jsonl" "$STATEMENTS" <<'PY'

@@ -34,6 +34,7 @@ use maud::Markup;
 use tiny_http::{Header, Method, Request, Response, Server};
 use zeroize::Zeroizing;
 
+use crate::crypto::WipedBytes;
 use crate::error::{Error, Result};
 use crate::format::Id;
 use crate::records::case::NewCase;
@@ -766,12 +767,17 @@ fn upload(shared: &Shared, request: &mut Request, case: &str) -> Reply {
         ..Default::default()
     };
     let vault = &mut o.vault;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Zeroizing<Vec<u8>>>>(4);
+    // The body's pieces go to the writer through `tx` and come back through
+    // `spent` to be filled again: no allocation per piece, and each buffer
+    // is wiped once, when the upload ends.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<WipedBytes>>(UPLOAD_AHEAD);
+    let (spent_tx, spent) = std::sync::mpsc::sync_channel::<WipedBytes>(UPLOAD_AHEAD + 2);
     let result = std::thread::scope(|scope| {
         let adding = scope.spawn(move || {
             let mut reader = ChannelReader {
                 rx,
-                current: Zeroizing::new(Vec::new()),
+                spent: spent_tx,
+                current: WipedBytes::default(),
                 pos: 0,
             };
             vault.add_evidence_from(&input, &mut reader, &name, &mut |_| {})
@@ -779,8 +785,9 @@ fn upload(shared: &Shared, request: &mut Request, case: &str) -> Reply {
         let body = request.as_reader();
         let mut total = 0usize;
         loop {
-            let mut buf = Zeroizing::new(vec![0u8; 256 * 1024]);
-            match body.read(&mut buf) {
+            let mut buf = spent.try_recv().unwrap_or_default();
+            buf.0.resize(UPLOAD_PIECE, 0);
+            match body.read(&mut buf.0) {
                 Ok(0) => {
                     if total != expected {
                         let _ = tx.send(Err(std::io::Error::new(
@@ -792,7 +799,7 @@ fn upload(shared: &Shared, request: &mut Request, case: &str) -> Reply {
                 }
                 Ok(n) => {
                     total += n;
-                    buf.truncate(n);
+                    buf.0.truncate(n);
                     if tx.send(Ok(buf)).is_err() {
                         break; // the writer stopped: its error says why
                     }
@@ -824,27 +831,36 @@ fn upload(shared: &Shared, request: &mut Request, case: &str) -> Reply {
     }
 }
 
-/// The receiving end of an upload's chunks, as a `Read`.
+/// Bytes of an upload read from the socket at a time.
+const UPLOAD_PIECE: usize = 256 * 1024;
+/// Pieces read ahead of the writer at most.
+const UPLOAD_AHEAD: usize = 4;
+
+/// The receiving end of an upload's pieces, as a `Read`; each piece read
+/// goes back to be filled again.
 struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Zeroizing<Vec<u8>>>>,
-    current: Zeroizing<Vec<u8>>,
+    rx: std::sync::mpsc::Receiver<std::io::Result<WipedBytes>>,
+    spent: std::sync::mpsc::SyncSender<WipedBytes>,
+    current: WipedBytes,
     pos: usize,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos >= self.current.len() {
+        while self.pos >= self.current.0.len() {
             match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.current = chunk;
+                Ok(Ok(piece)) => {
+                    let done = std::mem::replace(&mut self.current, piece);
+                    // Dropped (and wiped) instead when the pool is full.
+                    let _ = self.spent.try_send(done);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        let n = buf.len().min(self.current.0.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current.0[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
     }
@@ -872,11 +888,12 @@ fn download(shared: &Shared, request: Request, id: Id, name: &str, size: u64) {
     if writer.write_all(head.as_bytes()).is_err() {
         return;
     }
-    let mut sink = std::io::BufWriter::with_capacity(256 * 1024, &mut writer);
+    // Each decrypted chunk (1 MiB) goes to the socket as it is: no buffer
+    // of ours in between.
     let _ = o
         .vault
-        .extract_evidence_to(&id, &mut sink, &mut |_| shared.touch());
-    let _ = sink.flush();
+        .extract_evidence_to(&id, &mut writer, &mut |_| shared.touch());
+    let _ = writer.flush();
 }
 
 /// The export wizard's POST: a redaction preview, or the export itself,

@@ -1197,6 +1197,34 @@ mod tests {
 
     // --- matching ----------------------------------------------------------
 
+    /// The prepared searcher finds, left to right and without overlaps,
+    /// exactly what `str::match_indices` finds (what the scoring relied on
+    /// before it was prepared once per query), in texts of few letters
+    /// where needles repeat, overlap and cross multi-byte characters.
+    #[test]
+    fn word_finder_finds_what_match_indices_finds() {
+        use proptest::prelude::*;
+        let piece = proptest::sample::select(vec!["a", "aa", "é", "ab", " ", "-", "ش", "阿"]);
+        let text = proptest::collection::vec(piece.clone(), 0..60).prop_map(|p| p.concat());
+        let needle = proptest::collection::vec(piece, 1..4).prop_map(|p| p.concat());
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+        runner
+            .run(&(text, needle), |(text, needle)| {
+                let found: Vec<usize> = WordFinder::new(&needle)
+                    .0
+                    .find_iter(text.as_bytes())
+                    .collect();
+                let expected: Vec<usize> = text.match_indices(&needle).map(|(i, _)| i).collect();
+                prop_assert_eq!(found, expected);
+                prop_assert_eq!(
+                    WordFinder::new(&needle).0.find(text.as_bytes()).is_some(),
+                    text.contains(&needle)
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+
     #[test]
     fn accent_and_case_insensitive_latin() {
         assert!(finds("evgueni", "Le témoin Évgueni a parlé."));

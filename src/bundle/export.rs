@@ -304,7 +304,7 @@ impl Vault<Unlocked> {
                 session,
                 bag.entries,
                 exported_at,
-                HoldBack::new(file),
+                HoldBack::syncing_early(file),
                 &opts.encryption,
                 &exporter.recipients,
                 progress,

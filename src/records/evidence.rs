@@ -1225,7 +1225,7 @@ impl Vault<Unlocked> {
             // The last bytes wait for the commit of the extract event: a
             // kill before it leaves no complete copy (issue 17).
             let (_, held) = write_behind(
-                HoldBack::new(file),
+                HoldBack::syncing_early(file),
                 |sink| {
                     with_reader(tx, session, &id, |reader| {
                         copy_with_progress(reader, sink, progress).map_err(|e| {

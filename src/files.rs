@@ -158,7 +158,7 @@ pub const HELD_BACK: usize = 64 * 1024;
 pub struct HoldBack<W: Write> {
     inner: W,
     tail: Zeroizing<Vec<u8>>,
-    early: Option<EarlySync>,
+    early: Option<EarlyWriteBack>,
 }
 
 impl<W: Write> HoldBack<W> {
@@ -201,7 +201,7 @@ impl<W: Write> Write for HoldBack<W> {
         self.inner.write_all(&buf[..from_buf])?;
         self.tail.extend_from_slice(&buf[from_buf..]);
         if let Some(early) = &mut self.early {
-            early.passed_on(excess as u64);
+            early.wrote(excess as u64);
         }
         Ok(buf.len())
     }
@@ -213,12 +213,12 @@ impl<W: Write> Write for HoldBack<W> {
 
 impl HoldBack<File> {
     /// Wraps `file`, and has what is passed on written to disk as it
-    /// comes ([`EarlySync`]), so the fsync before the commit finds little
+    /// comes ([`EarlyWriteBack`]), so the fsync before the commit finds little
     /// left to write (for a 1 GiB export or extract, most of half a
     /// second the CPUs otherwise wait). Best effort: without a second
     /// handle or thread it is [`HoldBack::new`].
     pub fn syncing_early(file: File) -> HoldBack<File> {
-        let early = EarlySync::start(&file);
+        let early = EarlyWriteBack::of_file(&file, EARLY_SYNC_EVERY);
         HoldBack {
             early,
             ..HoldBack::new(file)
@@ -243,62 +243,86 @@ impl HoldBack<File> {
     }
 }
 
-/// Bytes passed on between two early syncs.
-const EARLY_SYNC_EVERY: u64 = 64 * 1024 * 1024;
+/// Bytes written between two requests for early write-back.
+pub(crate) const EARLY_SYNC_EVERY: u64 = 64 * 1024 * 1024;
 
-/// Asks for a file's data to be written to disk while it is still being
-/// written: each [`EARLY_SYNC_EVERY`] bytes, a thread of its own
-/// `fdatasync`s a second handle of the file (the writer never waits: one
-/// sync at a time, and a request while one runs is dropped). It changes
-/// only when bytes reach the disk, never which; the final `sync_all`
-/// stays. The second handle shares the first's open file (and so its
-/// `flock`); dropping it releases nothing.
-struct EarlySync {
+/// Has data written to disk while it is still being written, so that the
+/// final fsync, which the caller still makes, finds little left to write:
+/// each time [`EarlyWriteBack::wrote`] has counted `every` bytes, a thread
+/// of its own asks the kernel to write back (the writer never waits: one
+/// request at a time, and one made while another runs is dropped). It
+/// changes only when bytes reach the disk, never which, nor any guarantee.
+pub(crate) struct EarlyWriteBack {
     every: u64,
     since: u64,
     ask: Option<std::sync::mpsc::SyncSender<()>>,
+    /// `None` for a thread that is not waited for.
     worker: Option<std::thread::JoinHandle<u64>>,
 }
 
-impl EarlySync {
-    fn start(file: &File) -> Option<EarlySync> {
-        Self::start_every(file, EARLY_SYNC_EVERY)
+impl EarlyWriteBack {
+    /// For a file of ours: `fdatasync` of a second handle of `file`, which
+    /// shares its open file (and so its `flock`: dropping it releases
+    /// nothing). The thread is waited for when this is dropped.
+    fn of_file(file: &File, every: u64) -> Option<EarlyWriteBack> {
+        let handle = file.try_clone().ok()?;
+        Self::start(every, true, move || handle.sync_data().is_ok())
     }
 
-    fn start_every(file: &File, every: u64) -> Option<EarlySync> {
-        let handle = file.try_clone().ok()?;
+    /// For the vault's file, which SQLite writes and holds with POSIX
+    /// locks that closing any other handle of it would drop: `syncfs` of
+    /// the file system holding `path`, through a handle of its directory
+    /// (Linux; elsewhere `None`). It may write other programs' pending
+    /// data too (as the kernel would within seconds anyway), so its thread
+    /// is not waited for: it ends after its last request.
+    pub(crate) fn of_file_system(path: &Path) -> Option<EarlyWriteBack> {
+        #[cfg(target_os = "linux")]
+        {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let handle = File::open(dir).ok()?;
+            Self::start(EARLY_SYNC_EVERY, false, move || {
+                rustix::fs::syncfs(&handle).is_ok()
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    fn start(
+        every: u64,
+        wait: bool,
+        mut write_back: impl FnMut() -> bool + Send + 'static,
+    ) -> Option<EarlyWriteBack> {
         let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
         let worker = std::thread::Builder::new()
-            .name("custodia-early-sync".into())
+            .name("custodia-write-back".into())
             .spawn(move || {
-                let mut synced = 0u64;
+                let mut done = 0u64;
                 for () in asked {
-                    // A failure here is found again by the final sync.
-                    if handle.sync_data().is_ok() {
-                        synced += 1;
+                    // A failure here is found again by the final fsync.
+                    if write_back() {
+                        done += 1;
                     }
                 }
-                synced
+                done
             })
             .ok()?;
-        Some(EarlySync {
+        Some(EarlyWriteBack {
             every,
             since: 0,
             ask: Some(ask),
-            worker: Some(worker),
+            worker: wait.then_some(worker),
         })
     }
 
-    /// Stops the thread once its sync (if any) is done; how many it made.
-    fn stop(&mut self) -> u64 {
-        self.ask = None;
-        self.worker
-            .take()
-            .and_then(|worker| worker.join().ok())
-            .unwrap_or(0)
-    }
-
-    fn passed_on(&mut self, bytes: u64) {
+    /// Counts `bytes` written, and asks for a write-back each `every`.
+    pub(crate) fn wrote(&mut self, bytes: u64) {
         self.since += bytes;
         if self.since >= self.every {
             self.since = 0;
@@ -307,9 +331,19 @@ impl EarlySync {
             }
         }
     }
+
+    /// Stops the thread (waiting for it, if it is waited for); how many
+    /// write-backs it made (0 when not waited for).
+    fn stop(&mut self) -> u64 {
+        self.ask = None;
+        self.worker
+            .take()
+            .and_then(|worker| worker.join().ok())
+            .unwrap_or(0)
+    }
 }
 
-impl Drop for EarlySync {
+impl Drop for EarlyWriteBack {
     fn drop(&mut self) {
         self.stop();
     }
@@ -439,14 +473,14 @@ mod tests {
         let path = dir.path().join("out.bin");
         let file = File::create(&path).unwrap();
         let mut held = HoldBack::new(file.try_clone().unwrap());
-        held.early = EarlySync::start_every(&file, 1 << 20);
+        held.early = EarlyWriteBack::of_file(&file, 1 << 20);
         let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
         for piece in data.chunks(70_000) {
             held.write_all(piece).unwrap();
             // Room for the thread to take each request.
             std::thread::yield_now();
         }
-        let synced = held.early.as_mut().map_or(0, EarlySync::stop);
+        let synced = held.early.as_mut().map_or(0, EarlyWriteBack::stop);
         assert!(synced >= 1, "no early sync ran");
         held.release().unwrap().sync_all().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);

@@ -33,7 +33,9 @@ use crate::crypto::keys::SymmetricKey;
 use crate::custody::now_utc;
 use crate::custody::Action;
 use crate::error::{Error, Integrity, Invalid, Result};
-use crate::files::{create_temp_beside, finish_temp, release_held, remove_leftovers, HoldBack};
+use crate::files::{
+    create_temp_beside, finish_temp, release_held, remove_leftovers, EarlyWriteBack, HoldBack,
+};
 use crate::format::Kind;
 use crate::format::{padme, unpad, Binding, Id, MIN_PADDED_LEN, TAG_LEN};
 use crate::formats::metadata::{strip_jpeg, MetadataKind, MetadataScanner, StripError};
@@ -421,10 +423,19 @@ pub(crate) fn write_chunks<R: Read + Send>(
             // Dropping the channels unblocks the reader if we stopped early.
         });
         let mut inserted = Ok(());
+        // The commit's fsync of a large exhibit then finds most of it on
+        // disk already (1 GiB: 1.01-1.13x `age -r` + fsync without, 0.89x
+        // with).
+        let mut write_back = conn
+            .path()
+            .and_then(|p| EarlyWriteBack::of_file_system(Path::new(p)));
         for (index, sealed, stored) in sealed_rx.iter() {
             inserted = rows::insert_chunk(conn, id, index, &sealed);
             if inserted.is_err() {
                 break;
+            }
+            if let Some(w) = &mut write_back {
+                w.wrote(sealed.len() as u64);
             }
             progress(stored);
             // Back to the reader; padding chunks beyond the pool are dropped.

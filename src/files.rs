@@ -173,13 +173,24 @@ impl<W: Write> HoldBack<W> {
         }
     }
 
-    /// The wrapped writer (to fsync what was passed on so far).
+    /// The wrapped writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
     }
 
+    /// Ends the early write-back, if any, with the first error one of its
+    /// syncs met: that error would not be reported again to the final
+    /// fsync of the same open file.
+    fn stop_early(&mut self) -> io::Result<()> {
+        match self.early.take() {
+            Some(mut early) => early.stop().map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// Writes the held-back bytes and flushes: call only after the commit.
     pub fn release(mut self) -> io::Result<W> {
+        self.stop_early()?;
         self.inner.write_all(&self.tail)?;
         self.inner.flush()?;
         Ok(self.inner)
@@ -237,9 +248,16 @@ impl HoldBack<File> {
         let mut decoy = Zeroizing::new(self.tail.to_vec());
         decoy.iter_mut().for_each(|b| *b = !*b);
         self.inner.write_all(&decoy)?;
-        self.inner.sync_all()?;
+        self.sync_passed_on()?;
         self.inner.seek(SeekFrom::Start(at))?;
         Ok(())
+    }
+
+    /// Fsyncs what was passed on so far, after the early write-back has
+    /// ended: an error any of its syncs met is this sync's error.
+    pub(crate) fn sync_passed_on(&mut self) -> io::Result<()> {
+        self.stop_early()?;
+        self.inner.sync_all()
     }
 }
 
@@ -250,75 +268,92 @@ pub(crate) const EARLY_SYNC_EVERY: u64 = 64 * 1024 * 1024;
 /// final fsync, which the caller still makes, finds little left to write:
 /// each time [`EarlyWriteBack::wrote`] has counted `every` bytes, a thread
 /// of its own asks the kernel to write back (the writer never waits: one
-/// request at a time, and one made while another runs is dropped). It
+/// request at a time, and one made while another runs is dropped). The
+/// thread starts at the first request, so small outputs never get one. It
 /// changes only when bytes reach the disk, never which, nor any guarantee.
 pub(crate) struct EarlyWriteBack {
+    target: Target,
     every: u64,
     since: u64,
     ask: Option<std::sync::mpsc::SyncSender<()>>,
-    /// `None` for a thread that is not waited for.
-    worker: Option<std::thread::JoinHandle<u64>>,
+    /// The running thread, when it is waited for.
+    worker: Option<std::thread::JoinHandle<io::Result<u64>>>,
+}
+
+/// What [`EarlyWriteBack`] writes back.
+enum Target {
+    /// A file of ours: `fdatasync` of a second handle of it, which shares
+    /// its open file (and so its `flock`: dropping it releases nothing). A
+    /// sync's error is kept and returned by [`EarlyWriteBack::stop`]: the
+    /// kernel reports a write-back error once per open file, so the final
+    /// fsync, on the same open file, would not see it again.
+    File(File),
+    /// The file system holding a directory, with `syncfs` (Linux): for the
+    /// vault, which SQLite writes and holds with POSIX locks that closing
+    /// any other handle of the vault file would drop. It may write other
+    /// programs' pending data too (as the kernel would within seconds
+    /// anyway), so its thread is not waited for; `syncfs` does not take
+    /// the vault file's error from SQLite's own fsync.
+    FileSystem(PathBuf),
+    /// Started, or failed to start.
+    Spent,
 }
 
 impl EarlyWriteBack {
-    /// For a file of ours: `fdatasync` of a second handle of `file`, which
-    /// shares its open file (and so its `flock`: dropping it releases
-    /// nothing). The thread is waited for when this is dropped.
+    /// For a file of ours.
     fn of_file(file: &File, every: u64) -> Option<EarlyWriteBack> {
         let handle = file.try_clone().ok()?;
-        Self::start(every, true, move || handle.sync_data().is_ok())
+        Some(Self::new(Target::File(handle), every))
     }
 
-    /// For the vault's file, which SQLite writes and holds with POSIX
-    /// locks that closing any other handle of it would drop: `syncfs` of
-    /// the file system holding `path`, through a handle of its directory
-    /// (Linux; elsewhere `None`). It may write other programs' pending
-    /// data too (as the kernel would within seconds anyway), so its thread
-    /// is not waited for: it ends after its last request.
+    /// For the vault's file at `path` (Linux; elsewhere `None`).
     pub(crate) fn of_file_system(path: &Path) -> Option<EarlyWriteBack> {
-        #[cfg(target_os = "linux")]
-        {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            let handle = File::open(dir).ok()?;
-            Self::start(EARLY_SYNC_EVERY, false, move || {
-                rustix::fs::syncfs(&handle).is_ok()
-            })
+        if !cfg!(target_os = "linux") {
+            return None;
         }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = path;
-            None
-        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Some(Self::new(Target::FileSystem(dir), EARLY_SYNC_EVERY))
     }
 
-    fn start(
-        every: u64,
-        wait: bool,
-        mut write_back: impl FnMut() -> bool + Send + 'static,
-    ) -> Option<EarlyWriteBack> {
-        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
-        let worker = std::thread::Builder::new()
-            .name("custodia-write-back".into())
-            .spawn(move || {
-                let mut done = 0u64;
-                for () in asked {
-                    // A failure here is found again by the final fsync.
-                    if write_back() {
-                        done += 1;
-                    }
-                }
-                done
-            })
-            .ok()?;
-        Some(EarlyWriteBack {
+    fn new(target: Target, every: u64) -> EarlyWriteBack {
+        EarlyWriteBack {
+            target,
             every,
             since: 0,
-            ask: Some(ask),
-            worker: wait.then_some(worker),
-        })
+            ask: None,
+            worker: None,
+        }
+    }
+
+    /// Starts the thread; afterwards, or when it cannot start, a no-op.
+    fn start(&mut self) {
+        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let (mut write_back, wait): (Box<dyn FnMut() -> io::Result<()> + Send>, bool) =
+            match std::mem::replace(&mut self.target, Target::Spent) {
+                Target::File(handle) => (Box::new(move || handle.sync_data()), true),
+                Target::FileSystem(dir) => {
+                    let Ok(handle) = File::open(dir) else { return };
+                    (Box::new(move || sync_file_system(&handle)), false)
+                }
+                Target::Spent => return,
+            };
+        let spawned = std::thread::Builder::new()
+            .name("custodia-write-back".into())
+            .spawn(move || -> io::Result<u64> {
+                let mut done = 0u64;
+                for () in asked {
+                    write_back()?;
+                    done += 1;
+                }
+                Ok(done)
+            });
+        if let Ok(worker) = spawned {
+            self.ask = Some(ask);
+            self.worker = wait.then_some(worker);
+        }
     }
 
     /// Counts `bytes` written, and asks for a write-back each `every`.
@@ -326,27 +361,43 @@ impl EarlyWriteBack {
         self.since += bytes;
         if self.since >= self.every {
             self.since = 0;
+            if self.ask.is_none() {
+                self.start();
+            }
             if let Some(ask) = &self.ask {
                 let _ = ask.try_send(());
             }
         }
     }
 
-    /// Stops the thread (waiting for it, if it is waited for); how many
-    /// write-backs it made (0 when not waited for).
-    fn stop(&mut self) -> u64 {
+    /// Stops the thread, waiting for it when it is waited for: how many
+    /// write-backs it made (0 when not waited for), or the first error one
+    /// met (after which it made no more).
+    fn stop(&mut self) -> io::Result<u64> {
         self.ask = None;
-        self.worker
-            .take()
-            .and_then(|worker| worker.join().ok())
-            .unwrap_or(0)
+        match self.worker.take() {
+            Some(worker) => worker
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the write-back thread panicked"))),
+            None => Ok(0),
+        }
     }
 }
 
 impl Drop for EarlyWriteBack {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.stop();
     }
+}
+
+#[cfg(target_os = "linux")]
+fn sync_file_system(handle: &File) -> io::Result<()> {
+    rustix::fs::syncfs(handle).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(_handle: &File) -> io::Result<()> {
+    Ok(())
 }
 
 /// Completes a held-back temporary file once its event has committed:
@@ -480,10 +531,32 @@ mod tests {
             // Room for the thread to take each request.
             std::thread::yield_now();
         }
-        let synced = held.early.as_mut().map_or(0, EarlyWriteBack::stop);
+        let synced = held
+            .early
+            .as_mut()
+            .map_or(Ok(0), EarlyWriteBack::stop)
+            .unwrap();
         assert!(synced >= 1, "no early sync ran");
         held.release().unwrap().sync_all().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);
+    }
+
+    #[test]
+    fn the_file_system_write_back_starts_only_when_enough_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let found = EarlyWriteBack::of_file_system(&dir.path().join("v.custodia"));
+        assert_eq!(
+            found.is_some(),
+            cfg!(target_os = "linux"),
+            "syncfs is Linux's"
+        );
+        let Some(mut w) = found else { return };
+        w.wrote(EARLY_SYNC_EVERY - 1);
+        assert!(w.ask.is_none(), "a small output starts no thread");
+        w.wrote(1);
+        assert!(w.ask.is_some(), "the thread started at the first request");
+        // Not waited for: it ends after its last request.
+        assert_eq!(w.stop().unwrap(), 0);
     }
 
     #[test]

@@ -1394,8 +1394,8 @@ fn write_bundle(
         },
         |sink| {
             let buffered = sink.finish()?;
-            let held = buffered.into_inner().map_err(|e| e.into_error())?;
-            held.get_ref().sync_all().map(|()| held)
+            let mut held = buffered.into_inner().map_err(|e| e.into_error())?;
+            held.sync_passed_on().map(|()| held)
         },
     )
     .map_err(|e| with_context(e, out))?;

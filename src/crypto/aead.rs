@@ -49,8 +49,11 @@ pub(crate) fn open_bytes(
 /// envelope on entry and the plaintext afterwards, at the returned range
 /// (the header, length prefix, padding and tag around it are left as they
 /// are). No allocation and no copy: for scans that open every statement's
-/// search text, where the caller reuses and finally wipes one buffer. On
-/// an error the ciphertext's place is zeroed: no unauthenticated plaintext.
+/// search text, where the caller reuses and finally wipes one buffer. When
+/// the tag does not authenticate, the ciphertext's place is zeroed (no
+/// unauthenticated plaintext); when it does but the padding is malformed,
+/// the buffer holds the authenticated plaintext, which the caller wipes as
+/// it wipes the buffer.
 pub(crate) fn open_bytes_in_place(
     key: &SymmetricKey,
     binding: &Binding<'_>,

@@ -20,14 +20,16 @@
 //!  → files     private files, temporary names, held-back output
 //!  → error     the library's typed errors
 //!  → crypto    KDF, key hierarchy, AEAD sealing, recovery and signing keys
-//!  → format, formats, stream
+//!  → format, formats, stream, process
 //!              vault byte layouts (ids, associated data, envelopes, kinds);
 //!              pure interchange formats (tar, BagIt, minisign, checkpoint
-//!              receipts, search folding); bounded streaming helpers
+//!              receipts, search folding); bounded streaming helpers;
+//!              hardening of a long-lived process (core dumps, memory lock)
 //! ```
 //!
 //! * [`format`]: byte layouts of the vault (ids, [`format::Kind`], associated data, envelopes, padding).
 //! * [`formats`]: tar, BagIt, minisign, checkpoint receipts, search text; no I/O, no keys.
+//! * [`process`]: no core dumps, memory locked, for the shell and the desk.
 //! * [`crypto`]: KDF, key hierarchy, AEAD sealing, recovery and signing keys.
 //! * [`store`]: the SQLite file, schema, migrations, transactions.
 //! * [`custody`]: signed events, their chains and the vault state; knows no vault type.
@@ -52,6 +54,7 @@ pub mod error;
 pub mod files;
 pub mod format;
 pub mod formats;
+pub mod process;
 pub mod records;
 pub mod store;
 pub mod stream;

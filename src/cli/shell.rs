@@ -108,36 +108,31 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Turns off core dumps and ptrace by other processes of this user
-/// (`PR_SET_DUMPABLE` 0, Linux).
+/// Turns off core dumps and ptrace by other processes of this user.
 fn no_dumps(out: &Output) {
-    #[cfg(target_os = "linux")]
-    {
-        if let Err(e) =
-            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        {
-            out.warn(format!("cannot turn off core dumps (PR_SET_DUMPABLE): {e}"));
-        }
+    if let Err(e) = custodia::process::forbid_core_dumps() {
+        out.warn(format!("cannot turn off core dumps (PR_SET_DUMPABLE): {e}"));
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = out;
 }
 
-/// Tries to keep the pages this process holds now (the unlocked keys among
-/// them) out of swap: `mlockall(MCL_CURRENT)`, a safe call in rustix. Where
-/// the memory-lock limit is too low it is refused, and said once.
-fn lock_memory(out: &Output) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
+/// Tries to keep the pages this process holds now (the unlocked keys, and
+/// after a command what the session keeps: the vault state, the search
+/// index) out of swap. Where the memory-lock limit is too low it is
+/// refused, and said once; `locked` says whether the last try worked.
+fn lock_memory(out: &Output, locked: &mut bool) {
+    match custodia::process::lock_held_memory() {
+        Ok(()) => *locked = true,
+        Err(e) => {
+            // Said at the start, or once when it stops working; not tried
+            // again after that.
             out.note(format!(
-                "Memory could not be locked against swapping ({e}); keys may reach swap. \
-                 Use encrypted swap, or raise the memory-lock limit (ulimit -l)."
+                "Memory could not be locked against swapping ({e}); keys and what the \
+                 session keeps may reach swap. Use encrypted swap, or raise the \
+                 memory-lock limit (ulimit -l)."
             ));
+            *locked = false;
         }
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = out;
 }
 
 /// What a line asks for.
@@ -173,7 +168,8 @@ pub fn shell(g: &Global, out: &Output, args: ShellArgs) -> Result<(), Failure> {
             None => Duration::from_secs(vault.settings()?.idle_seconds()),
         }
     };
-    lock_memory(out);
+    let mut locked = false;
+    lock_memory(out, &mut locked);
     let interactive = std::io::stdin().is_terminal();
     if interactive && !out.quiet {
         super::output::stderr_line(&format!(
@@ -232,6 +228,11 @@ pub fn shell(g: &Global, out: &Output, args: ShellArgs) -> Result<(), Failure> {
                         break;
                     }
                     failure.report(&cmd_out);
+                }
+                // What the command kept (keys after an unlock, the state,
+                // the search index) is locked too, where locking works.
+                if locked {
+                    lock_memory(out, &mut locked);
                 }
             }
             Err(failure) => failure.report(out),

@@ -97,6 +97,8 @@ struct Shared {
     /// The long work under way (check, export): evidence bytes done and
     /// in all, for the page's progress bar (`GET /progress`).
     progress: Mutex<Option<(u64, u64)>>,
+    /// Whether memory locking is still tried ([`Shared::lock_memory`]).
+    lock_memory: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -141,6 +143,7 @@ impl Desk {
                 tries: Mutex::new(Tries::default()),
                 last_check: Mutex::new(None),
                 progress: Mutex::new(None),
+                lock_memory: AtomicBool::new(true),
             }),
             url,
         })
@@ -191,6 +194,20 @@ impl Shared {
     fn touch(&self) {
         *lock(&self.activity) = Instant::now();
     }
+
+    /// While a vault is unlocked, locks what the process holds against
+    /// swapping (the keys, the state and search index kept between
+    /// requests), as long as the memory-lock limit allows it: after the
+    /// first refusal it is not tried again.
+    fn lock_memory(&self) {
+        if !self.lock_memory.load(Ordering::SeqCst) {
+            return;
+        }
+        let unlocked = self.vault.try_lock().is_ok_and(|open| open.is_some());
+        if unlocked && crate::process::lock_held_memory().is_err() {
+            self.lock_memory.store(false, Ordering::SeqCst);
+        }
+    }
 }
 
 /// What a handler answers.
@@ -222,6 +239,7 @@ fn respond<R: Read>(request: Request, mut response: Response<R>) {
 
 fn handle(shared: &Shared, mut request: Request) {
     let reply = route(shared, &mut request);
+    shared.lock_memory();
     let (status, content_type, body, extra): (u16, &str, Vec<u8>, Option<Header>) = match reply {
         Reply::Page(status, page) => (
             status,

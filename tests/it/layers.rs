@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first; modules on one line are independent of each other.
 const LAYERS: &[&[&str]] = &[
-    &["format", "formats", "stream"],
+    &["format", "formats", "stream", "process"],
     &["crypto"],
     &["error"],
     &["files"],

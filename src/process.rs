@@ -5,7 +5,7 @@
 //!
 //! Only safe calls (rustix): `mlock` of one buffer takes a raw pointer and
 //! is unsafe in every Rust binding, so memory is locked process-wide with
-//! `mlockall(MCL_CURRENT)`, called again after work that kept new memory
+//! `mlockall(MCL_CURRENT | MCL_ONFAULT)`, called again after work that kept new memory
 //! (the vault state and search index a session keeps between commands).
 //! `MCL_FUTURE` is not used: at the limit it would make later allocations
 //! fail. This module knows nothing of vaults.
@@ -26,14 +26,23 @@ pub fn forbid_core_dumps() -> io::Result<()> {
     }
 }
 
-/// Locks every page the process holds now against swapping
-/// (`mlockall(MCL_CURRENT)`; Linux and Android, elsewhere nothing). Most
-/// systems allow only a few MiB (`ulimit -l`): then it is refused, and
-/// nothing more is locked.
+/// Locks the pages the process holds now against swapping, and those its
+/// present mappings gain later (`mlockall(MCL_CURRENT | MCL_ONFAULT)`;
+/// Linux and Android, elsewhere nothing). `MCL_ONFAULT` locks pages as
+/// they are touched instead of reading every mapped page in: thread
+/// stacks and reserved heap are not made resident for nothing (plain
+/// `MCL_CURRENT` is the fallback on kernels before 4.4). Most systems
+/// allow only a few MiB (`ulimit -l`): then it is refused, and nothing
+/// more is locked.
 pub fn lock_held_memory() -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT).map_err(io::Error::from)
+        use rustix::mm::{mlockall, MlockAllFlags};
+        match mlockall(MlockAllFlags::CURRENT | MlockAllFlags::ONFAULT) {
+            Err(rustix::io::Errno::INVAL) => mlockall(MlockAllFlags::CURRENT),
+            other => other,
+        }
+        .map_err(io::Error::from)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {

@@ -196,9 +196,11 @@ impl Shared {
     }
 
     /// While a vault is unlocked, locks what the process holds against
-    /// swapping (the keys, the state and search index kept between
-    /// requests), as long as the memory-lock limit allows it: after the
-    /// first refusal it is not tried again.
+    /// swapping, after an unlock (the keys, the state) and a search (the
+    /// index it keeps for the next), as long as the memory-lock limit
+    /// allows it: after the first refusal it is not tried again. (Not
+    /// after every request: `MCL_CURRENT` pins every page mapped then, and
+    /// an upload's buffers would stay resident for nothing.)
     fn lock_memory(&self) {
         if !self.lock_memory.load(Ordering::SeqCst) {
             return;
@@ -239,7 +241,6 @@ fn respond<R: Read>(request: Request, mut response: Response<R>) {
 
 fn handle(shared: &Shared, mut request: Request) {
     let reply = route(shared, &mut request);
-    shared.lock_memory();
     let (status, content_type, body, extra): (u16, &str, Vec<u8>, Option<Header>) = match reply {
         Reply::Page(status, page) => (
             status,
@@ -584,7 +585,7 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
         }
         "/search" => {
             let query = form.text("q");
-            return with_vault(shared, ctx, |v| {
+            let reply = with_vault(shared, ctx, |v| {
                 let request = crate::records::search::SearchRequest {
                     query: query.clone(),
                     limit: 200,
@@ -593,6 +594,9 @@ fn post(shared: &Shared, ctx: &pages::Ctx, path: &str, form: &Form) -> Reply {
                 let found = v.search(&request)?;
                 Ok(Reply::Page(200, pages::search(ctx, &query, Some(&found))))
             });
+            // The index the search kept for the next one.
+            shared.lock_memory();
+            return reply;
         }
         "/check" => {
             return with_vault(shared, ctx, |v| {
@@ -748,6 +752,8 @@ fn unlock(shared: &Shared, ctx: &pages::Ctx, form: &Form) -> Reply {
             };
             *lock(&shared.vault) = Some(Open { vault, idle });
             shared.touch();
+            // The keys and the state kept while unlocked.
+            shared.lock_memory();
             Reply::Redirect("/".into())
         }
         Err(Error::WrongPassphrase) => {

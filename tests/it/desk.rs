@@ -825,12 +825,29 @@ fn desk_export_wizard_previews_redaction_and_writes_a_bundle_the_cli_verifies() 
     assert_eq!(export["event"]["details"]["via"], "desk");
 }
 
+/// The passphrase of "Amina Q.", the second user of the user tests.
+const AMINA_PASS: &str = "Une phrase de passe assez longue pour Amina, 2026";
+
+/// Adds "Amina Q." with the command line: her passphrase file, and the
+/// users listed afterwards.
+fn add_amina(v: &TestVault) -> (std::path::PathBuf, serde_json::Value) {
+    let amina = v.secret_file("amina.pass", AMINA_PASS);
+    v.ok(&[
+        "user",
+        "add",
+        "Amina Q.",
+        "--new-passphrase-file",
+        amina.to_str().unwrap(),
+    ]);
+    (amina, parse_json(&v.ok(&["user", "list", "--json"])))
+}
+
 #[test]
 fn desk_users_page_adds_a_user_with_the_passphrase_twice() {
     let v = TestVault::new();
     let mut d = DeskProcess::start(&v, &[], &[]);
     d.open_and_unlock();
-    let pass = "Une phrase de passe assez longue pour Amina, 2026";
+    let pass = AMINA_PASS;
     let a = d.post_form(
         "/users",
         &[
@@ -858,17 +875,7 @@ fn desk_users_page_adds_a_user_with_the_passphrase_twice() {
 #[test]
 fn desk_users_page_removes_a_user_once_their_name_is_typed_again() {
     let v = TestVault::new();
-    let pass = "Une phrase de passe assez longue pour Amina, 2026";
-    let amina = v.secret_file("amina.pass", pass);
-    let amina_pass = amina.to_str().unwrap().to_owned();
-    v.ok(&[
-        "user",
-        "add",
-        "Amina Q.",
-        "--new-passphrase-file",
-        &amina_pass,
-    ]);
-    let users = parse_json(&v.ok(&["user", "list", "--json"]));
+    let (amina, users) = add_amina(&v);
     let id = users
         .as_array()
         .unwrap()
@@ -908,17 +915,7 @@ fn desk_users_page_removes_a_user_once_their_name_is_typed_again() {
 #[test]
 fn desk_users_are_added_and_removed_by_the_vaults_owner_only() {
     let v = TestVault::new();
-    let pass = "Une phrase de passe assez longue pour Amina, 2026";
-    let amina = v.secret_file("amina.pass", pass);
-    let amina_pass = amina.to_str().unwrap().to_owned();
-    v.ok(&[
-        "user",
-        "add",
-        "Amina Q.",
-        "--new-passphrase-file",
-        &amina_pass,
-    ]);
-    let users = parse_json(&v.ok(&["user", "list", "--json"]));
+    let (_, users) = add_amina(&v);
     let owner = users.as_array().unwrap()[0].clone();
     let (owner_id, owner_name) = (
         owner["id"].as_str().unwrap().to_owned(),
@@ -926,7 +923,7 @@ fn desk_users_are_added_and_removed_by_the_vaults_owner_only() {
     );
     let mut d = DeskProcess::start(&v, &["--user", "Amina Q."], &[]);
     d.open();
-    let a = d.post_form("/unlock", &[("passphrase", pass)]);
+    let a = d.post_form("/unlock", &[("passphrase", AMINA_PASS)]);
     assert_eq!(a.status, 303, "{}", a.text());
     let page = d.get("/users").text();
     assert!(page.contains("Only the vault"), "{page}");

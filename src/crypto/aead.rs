@@ -154,21 +154,38 @@ pub fn seal_raw(
     seal_raw_with_nonce(key, associated_data, plaintext, &random_bytes()?)
 }
 
-/// [`seal_raw`] under a given nonce: the one code path of envelope sealing.
+/// [`seal_raw`] under a given nonce.
 fn seal_raw_with_nonce(
     key: &SymmetricKey,
     associated_data: &[u8],
     plaintext: &[u8],
     nonce: &[u8; NONCE_LEN],
 ) -> Result<Vec<u8>, CryptoError> {
-    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
-    let mut out = Envelope::header(nonce);
-    out.reserve(plaintext.len() + TAG_LEN);
+    let mut out = Vec::new();
+    seal_raw_into_with_nonce(key, associated_data, plaintext, nonce, &mut out)?;
+    Ok(out)
+}
+
+/// Writes the envelope of `plaintext` under `nonce` into `out` (cleared
+/// first), encrypting it where it is copied: the code path of envelope
+/// sealing from a plaintext elsewhere ([`seal_raw_in_place`] seals one
+/// already in its place).
+fn seal_raw_into_with_nonce(
+    key: &SymmetricKey,
+    associated_data: &[u8],
+    plaintext: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    out.clear();
+    out.reserve(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(&Envelope::header(nonce));
     let start = out.len();
     out.extend_from_slice(plaintext);
+    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
     let tag = xchacha::seal_in_place(key, nonce, &aad, &mut out[start..])?;
     out.extend_from_slice(&tag);
-    Ok(out)
+    Ok(())
 }
 
 /// Like [`seal_raw`], but writes the envelope into `out` (cleared first),
@@ -181,16 +198,7 @@ pub(crate) fn seal_raw_into(
     plaintext: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let nonce: [u8; NONCE_LEN] = random_bytes()?;
-    out.clear();
-    out.reserve(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(&Envelope::header(&nonce));
-    let start = out.len();
-    out.extend_from_slice(plaintext);
-    let aad = Envelope::associated_data(ENVELOPE_VERSION, associated_data);
-    let tag = xchacha::seal_in_place(key, &nonce, &aad, &mut out[start..])?;
-    out.extend_from_slice(&tag);
-    Ok(())
+    seal_raw_into_with_nonce(key, associated_data, plaintext, &random_bytes()?, out)
 }
 
 /// Bytes in front of the ciphertext in an envelope (version and nonce):
@@ -246,12 +254,8 @@ pub fn open_raw(
     associated_data: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    let env = Envelope::parse(sealed)?;
-    let split = env.ciphertext.len() - TAG_LEN;
-    let (body, tag) = env.ciphertext.split_at(split);
-    let mut out = Zeroizing::new(body.to_vec());
-    let aad = Envelope::associated_data(env.version, associated_data);
-    xchacha::open_in_place(key, env.nonce, &aad, &mut out, tag)?;
+    let mut out = Zeroizing::new(Vec::new());
+    open_raw_into(key, associated_data, sealed, &mut out)?;
     Ok(out)
 }
 

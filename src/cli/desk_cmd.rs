@@ -35,9 +35,7 @@ pub struct DeskArgs {
 
 /// Runs the desk until Ctrl-C.
 pub fn desk(g: &Global, out: &Output, args: DeskArgs) -> Result<(), Failure> {
-    if let Err(e) = custodia::process::forbid_core_dumps() {
-        out.warn(format!("cannot turn off core dumps (PR_SET_DUMPABLE): {e}"));
-    }
+    super::shell::no_dumps(out);
     let desk = Desk::start(DeskOptions {
         vault: vault_path(g)?,
         user: g.user.clone(),

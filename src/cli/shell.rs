@@ -108,8 +108,9 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Turns off core dumps and ptrace by other processes of this user.
-fn no_dumps(out: &Output) {
+/// Turns off core dumps and ptrace by other processes of this user (the
+/// shell's and the desk's long-lived processes), or says it could not.
+pub(super) fn no_dumps(out: &Output) {
     if let Err(e) = custodia::process::forbid_core_dumps() {
         out.warn(format!("cannot turn off core dumps (PR_SET_DUMPABLE): {e}"));
     }
